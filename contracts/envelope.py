@@ -1,0 +1,119 @@
+"""The CloudEvents 1.0-compatible envelope every Schakel event travels in, and the event registry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+SPEC_VERSION = "1.0"
+TYPE_PREFIX = "nl.schakel"
+
+
+class EventData(BaseModel):
+    """Base of every event payload.
+
+    A subclass names its CloudEvents ``type`` and the ``version`` of its schema; defining the
+    subclass registers it, so a consumer can turn any envelope back into its typed payload.
+    Payloads never hold a BSN, a name or an exact birth date (DOMAIN §7).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "event_type" in cls.__dict__:
+            if cls.event_type in _REGISTRY:
+                raise TypeError(f"event type {cls.event_type} is defined twice")
+            _REGISTRY[cls.event_type] = cls
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"{cls.event_type}/v{cls.version}"
+
+
+_REGISTRY: dict[str, type[EventData]] = {}
+
+
+def registered_events() -> dict[str, type[EventData]]:
+    """Every event type known to this process, by its CloudEvents ``type``."""
+    return dict(_REGISTRY)
+
+
+class Envelope(BaseModel):
+    """One event on the bus. ``id`` is the idempotency key; ``subject`` is also the Kafka key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str = Field(pattern=r"^nl\.schakel\.[a-z]+\.[A-Za-z]+$")
+    source: str = Field(min_length=1, max_length=64)
+    time: AwareDatetime
+    subject: str = Field(min_length=1, max_length=200)
+    dataschema: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: uuid.UUID
+    causationid: uuid.UUID | None = None
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls,
+        data: EventData,
+        *,
+        source: str,
+        subject: str,
+        time: datetime | None = None,
+        correlation_id: uuid.UUID | None = None,
+        causation_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        event_id = uuid.uuid4()
+        return cls(
+            id=event_id,
+            type=data.event_type,
+            source=source,
+            time=time or datetime.now(UTC),
+            subject=subject,
+            dataschema=data.dataschema(),
+            # An event that starts a chain is its own correlation.
+            correlationid=correlation_id or event_id,
+            causationid=causation_id,
+            data=data.model_dump(mode="json"),
+        )
+
+    def payload(self) -> EventData:
+        """The typed payload; raises ``UnknownEventType`` or pydantic's ``ValidationError``."""
+        model = _REGISTRY.get(self.type)
+        if model is None:
+            raise UnknownEventType(f"no event model for type {self.type!r}")
+        return model.model_validate(self.data)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)
+
+
+class UnknownEventType(ValueError):
+    """An envelope names a type no model is registered for."""
+
+
+def decode(raw: bytes) -> tuple[Envelope, EventData]:
+    """Envelope and typed payload of a raw Kafka value; raises ``InvalidEvent`` when either is bad."""
+    try:
+        envelope = Envelope.from_bytes(raw)
+        return envelope, envelope.payload()
+    except (ValidationError, UnknownEventType) as exc:
+        raise InvalidEvent(str(exc)) from exc
+
+
+class InvalidEvent(ValueError):
+    """A message on a topic that is not a valid Schakel event; it belongs on the dead-letter topic."""
