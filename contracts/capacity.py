@@ -1,0 +1,168 @@
+"""Events of the capacity service: places and placements on ``capacity.events.v1``, and the
+alerts of the schakelfunctie on ``capacity.alerts.v1``."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from contracts.codes import Productcategorie, Urgentie
+from contracts.envelope import EventData
+from contracts.identifiers import AgbCode, Age, ClientRef, GemeenteCode
+from contracts.verblijf import Setting
+
+
+class Severity(StrEnum):
+    TEKORT = "tekort"  # free places at or below the configured minimum
+    KRITIEK = "kritiek"  # more youths wait urgently than there are free places
+
+
+class EscalationLevel(StrEnum):
+    SCHAKELFUNCTIONARIS = "schakelfunctionaris"
+    EXPERTTEAM = "expertteam"
+
+
+# --- capacity.events.v1 -------------------------------------------------------------------
+
+
+class CapacityReported(EventData):
+    """One provider's figures for one setting; ``regional_free`` is the region's total after it."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.CapacityReported"
+
+    agb: AgbCode
+    setting: Setting
+    total: int = Field(ge=0)
+    occupied: int = Field(ge=0)
+    free: int = Field(ge=0, description="Places free for admission (0 while closed to admission).")
+    closed_to_admission: bool
+    age_min: int = Field(ge=0, le=23)
+    age_max: int = Field(ge=0, le=23)
+    reported_at: AwareDatetime
+    regional_free: int = Field(ge=0)
+
+
+class PlacementRequested(EventData):
+    """A youth needs a verblijf place; opened from a ``ReferralReceived`` for 43, 44 or 46."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.PlacementRequested"
+
+    placement_id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    age: Age
+    municipality_code: GemeenteCode
+    product_category: Productcategorie
+    settings: list[Setting] = Field(min_length=1)
+    urgency: Urgentie
+    requested_at: AwareDatetime
+
+
+class PlacementProposed(EventData):
+    event_type: ClassVar[str] = "nl.schakel.capacity.PlacementProposed"
+
+    placement_id: uuid.UUID
+    referral_id: uuid.UUID
+    provider_agb: AgbCode
+    setting: Setting
+    reserved_until: AwareDatetime
+    proposed_at: AwareDatetime
+
+
+class PlacementConfirmed(EventData):
+    event_type: ClassVar[str] = "nl.schakel.capacity.PlacementConfirmed"
+
+    placement_id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    provider_agb: AgbCode
+    setting: Setting
+    confirmed_at: AwareDatetime
+
+
+class PlacementDeclined(EventData):
+    event_type: ClassVar[str] = "nl.schakel.capacity.PlacementDeclined"
+
+    placement_id: uuid.UUID
+    referral_id: uuid.UUID
+    provider_agb: AgbCode
+    setting: Setting
+    reason: str = Field(min_length=1, max_length=200, description="In the provider's words; 'timeout' when unanswered.")
+    declined_at: AwareDatetime
+
+
+# --- capacity.alerts.v1 -------------------------------------------------------------------
+
+
+class ShortageDetected(EventData):
+    """A setting's free places across the region cannot cover urgent demand or hit the minimum."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.ShortageDetected"
+
+    shortage_id: uuid.UUID
+    setting: Setting
+    free_places: int = Field(ge=0)
+    waiting: int = Field(ge=0, description="Youths waiting urgently (spoed or crisis) for this setting.")
+    severity: Severity
+    detected_at: AwareDatetime
+
+
+class ShortageResolved(EventData):
+    event_type: ClassVar[str] = "nl.schakel.capacity.ShortageResolved"
+
+    shortage_id: uuid.UUID
+    setting: Setting
+    free_places: int = Field(ge=0)
+    waiting: int = Field(ge=0)
+    detected_at: AwareDatetime
+    resolved_at: AwareDatetime
+    duration_seconds: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> ShortageResolved:
+        if self.resolved_at < self.detected_at:
+            raise ValueError("resolved_at lies before detected_at")
+        return self
+
+
+class CaseEscalated(EventData):
+    """A youth is still unplaced (or was declined by every candidate, or escalated by hand)."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.CaseEscalated"
+
+    placement_id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    age: Age
+    municipality_code: GemeenteCode
+    settings: list[Setting] = Field(min_length=1)
+    urgency: Urgentie
+    level: EscalationLevel
+    reason: str = Field(min_length=1, max_length=200)
+    waiting_since: AwareDatetime
+    escalated_at: AwareDatetime
+
+
+class CapacityReportStale(EventData):
+    """A provider's figures for a setting have not been refreshed within the configured period."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.CapacityReportStale"
+
+    agb: AgbCode
+    setting: Setting
+    last_reported_at: AwareDatetime
+    stale_after_seconds: int = Field(ge=1)
+    detected_at: AwareDatetime
+
+
+class AlertAcknowledged(EventData):
+    event_type: ClassVar[str] = "nl.schakel.capacity.AlertAcknowledged"
+
+    alert_id: uuid.UUID
+    alert_type: str
+    acknowledged_by_role: str
+    acknowledged_by: str = Field(description="The role's handle, not a person's name.")
+    acknowledged_at: AwareDatetime

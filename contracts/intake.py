@@ -1,0 +1,126 @@
+"""Events of the intake service (topic ``intake.events.v1``). Pseudonymous by construction:
+a youth is a ``client_ref``, an ``age`` and a ``municipality_code`` — never a BSN, name or birth date."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from contracts.codes import Eenheid, Frequentie, Productcategorie, RedenBeeindiging, RedenWijziging, Urgentie, Verwijzer
+from contracts.envelope import EventData
+from contracts.identifiers import AgbCode, Age, ClientRef, Eurocent, GemeenteCode, ProductCode
+from contracts.verblijf import Setting
+
+
+class ReferralReceived(EventData):
+    event_type: ClassVar[str] = "nl.schakel.intake.ReferralReceived"
+
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    age: Age
+    municipality_code: GemeenteCode
+    referrer_type: Verwijzer
+    referrer_agb: AgbCode | None = Field(default=None, description="Absent for self-referral (06) and gemeente (01).")
+    veilig_thuis: bool = Field(default=False, description="Referred via Veilig Thuis; counted apart from the gemeente.")
+    product_category: Productcategorie
+    settings: list[Setting] = Field(default_factory=list,
+                                    description="Acceptable verblijf settings, most preferred first (43/44/46 only).")
+    urgency: Urgentie
+    ambulant_tried: bool
+    needs_gemeente_decision: bool
+    contracted_provider: bool | None = Field(
+        default=None, description="False when the referral names a provider without a contract: consult the gemeente.")
+    received_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _settings_only_for_placements(self) -> ReferralReceived:
+        if self.product_category.needs_setting and not self.settings:
+            raise ValueError(f"product category {self.product_category} needs at least one verblijf setting")
+        if not self.product_category.needs_setting and self.settings:
+            raise ValueError(f"product category {self.product_category} has no verblijf setting")
+        return self
+
+
+class ReferralWithdrawn(EventData):
+    event_type: ClassVar[str] = "nl.schakel.intake.ReferralWithdrawn"
+
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    municipality_code: GemeenteCode
+    reason: str = Field(max_length=200)
+    withdrawn_at: AwareDatetime
+
+
+class AllocationIssued(EventData):
+    """A toewijzing: the gemeente allocates a product to a provider for a period."""
+
+    event_type: ClassVar[str] = "nl.schakel.intake.AllocationIssued"
+
+    allocation_id: uuid.UUID
+    allocation_number: int = Field(ge=1, description="Toewijzingnummer, unique per municipality.")
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    product_category: Productcategorie
+    product_code: ProductCode | None = None
+    start_date: date
+    end_date: date
+    volume: int | None = Field(default=None, ge=1)
+    unit: Eenheid | None = None
+    frequency: Frequentie | None = None
+    budget: Eurocent | None = None
+    issued_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _volume_or_budget(self) -> AllocationIssued:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date lies before start_date")
+        volume = (self.volume, self.unit, self.frequency)
+        if self.budget is None and None in volume:
+            raise ValueError("an allocation needs volume, unit and frequency, or a budget")
+        return self
+
+
+class AllocationWithdrawn(EventData):
+    event_type: ClassVar[str] = "nl.schakel.intake.AllocationWithdrawn"
+
+    allocation_id: uuid.UUID
+    referral_id: uuid.UUID
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    reason: RedenWijziging
+    effective_date: date
+    withdrawn_at: AwareDatetime
+
+
+class CareStarted(EventData):
+    event_type: ClassVar[str] = "nl.schakel.intake.CareStarted"
+
+    allocation_id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    product_category: Productcategorie
+    start_date: date
+    reported_at: AwareDatetime
+
+
+class CareEnded(EventData):
+    event_type: ClassVar[str] = "nl.schakel.intake.CareEnded"
+
+    allocation_id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    product_category: Productcategorie
+    end_date: date
+    reason: RedenBeeindiging
+    reported_at: AwareDatetime
+
+
