@@ -1,0 +1,138 @@
+"""Idempotent, dead-lettering Kafka consumers: the one way a service applies another's events.
+
+Per message: decode and validate (invalid → dead letter), then apply in one PostgreSQL
+transaction together with the inbox record (a redelivery changes nothing), and commit the
+Kafka offset only after that transaction. A handler that keeps failing is dead-lettered after
+``consumer_max_attempts``; PostgreSQL being unreachable is not the message's fault, so that
+is retried until it comes back and the offset stays put.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from tenacity import AsyncRetrying, wait_exponential
+
+from contracts.envelope import Envelope, EventData, InvalidEvent, decode
+from services.runtime.db import UNAVAILABLE
+from services.runtime.deadletter import DeadLetters
+from services.runtime.inbox import first_delivery
+from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+AfterCommit = Callable[[Envelope, EventData], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """What one consumer group of a service applies from one topic."""
+
+    name: str
+    topic: str
+    handlers: Mapping[type[EventData], Handler]
+    # Runs after the transaction committed, e.g. to refresh in-memory gauges or wake readers.
+    after_commit: AfterCommit | None = None
+    start_from_beginning: bool = True
+    handled_types: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "handled_types", frozenset(m.event_type for m in self.handlers))
+
+
+class _Applier:
+    def __init__(self, consumer: Consumer, settings: ServiceSettings, pool: asyncpg.Pool,
+                 dead_letters: DeadLetters) -> None:
+        self.consumer = consumer
+        self.settings = settings
+        self.pool = pool
+        self.dead_letters = dead_letters
+        self.inbox_name = f"{settings.service}.{consumer.name}"
+
+    async def handle(self, msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        try:
+            envelope, data = decode(msg.body)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, "invalid", str(exc), attempts=0)
+        else:
+            if envelope.type in self.consumer.handled_types:
+                await self._apply(record, envelope, data)
+        await msg.ack()
+
+    async def _apply(self, record: Any, envelope: Envelope, data: EventData) -> None:
+        handler = self.consumer.handlers[type(data)]
+        attempts, unavailable_for = 0, 0.0
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    if not await first_delivery(conn, self.inbox_name, envelope.id):
+                        return
+                    await handler(conn, envelope, data)
+                break
+            except UNAVAILABLE as exc:
+                # Hold the partition until PostgreSQL is back; the offset is not committed.
+                log.warning("%s: database unavailable (%s); retrying", self.inbox_name, exc)
+                unavailable_for = min(unavailable_for * 2 or 0.2, 5.0)
+                await asyncio.sleep(unavailable_for)
+            except Exception as exc:
+                attempts += 1
+                log.warning("%s: applying %s %s failed (attempt %d): %s",
+                            self.inbox_name, envelope.type, envelope.id, attempts, exc)
+                if attempts >= self.settings.consumer_max_attempts:
+                    await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}", attempts)
+                    return
+                await asyncio.sleep(0.05 * 2**attempts)
+        if self.consumer.after_commit:
+            try:
+                await self.consumer.after_commit(envelope, data)
+            except Exception:
+                log.exception("%s: after-commit hook failed for %s", self.inbox_name, envelope.id)
+
+    async def _dead_letter(self, record: Any, reason: str, error: str, attempts: int) -> None:
+        log.error("%s: message %s/%d@%d to dead letters (%s): %s", self.inbox_name,
+                  record.topic, record.partition, record.offset, reason, error[:300])
+        # Until the dead letter is safely on Kafka the offset must not move past this message.
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
+            with attempt:
+                await self.dead_letters.send(
+                    topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
+                    value=record.value, reason=reason, error=error, attempts=attempts,
+                    consumer=self.inbox_name,
+                )
+
+
+def subscribe(
+    broker: KafkaBroker,
+    consumer: Consumer,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    dead_letters: DeadLetters,
+) -> None:
+    """Register ``consumer`` on ``broker``; offsets are committed only after its transaction."""
+    applier = _Applier(consumer, settings, pool, dead_letters)
+    broker.subscriber(
+        settings.topic(consumer.topic),
+        group_id=settings.group_id(consumer.name),
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest" if consumer.start_from_beginning else "latest",
+    )(_entrypoint(applier))
+
+
+def _entrypoint(applier: _Applier) -> Callable[[KafkaMessage], Awaitable[None]]:
+    # FastStream reads the handler's signature: a plain function taking only the message
+    # makes it hand over the raw record instead of decoding the body itself.
+    async def on_message(msg: KafkaMessage) -> None:
+        await applier.handle(msg)
+
+    on_message.__name__ = f"apply_{applier.consumer.name}"
+    return on_message

@@ -1,0 +1,100 @@
+"""The asyncpg pool and the SQL migration runner (numbered ``NNN_name.sql`` files per component)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database is not reachable right now", not "this statement is wrong".
+UNAVAILABLE = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+_MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+async def create_pool(url: str, schema: str, *, wait_seconds: float = 60, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections use ``schema``; waits for PostgreSQL to come up."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(UNAVAILABLE),
+        wait=wait_exponential(multiplier=0.2, max=3),
+        stop=stop_after_delay(wait_seconds),
+        reraise=True,
+    ):
+        with attempt:
+            await _ensure_schema(url, schema)
+            return await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=max_size,
+                server_settings={"search_path": schema, "application_name": "schakel"},
+            )
+    raise AssertionError("unreachable")
+
+
+async def _ensure_schema(url: str, schema: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await conn.close()
+
+
+def migration_files(directory: Path) -> list[tuple[int, Path]]:
+    files = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_FILE.match(path.name)
+        if not match:
+            raise ValueError(f"migration {path} is not named NNN_lowercase_name.sql")
+        files.append((int(match.group(1)), path))
+    versions = [v for v, _ in files]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"two migrations in {directory} share a number")
+    return files
+
+
+async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[str]:
+    """Apply the not-yet-applied migrations of ``component``, each in its own transaction.
+
+    An advisory lock serialises concurrent starts of the same service.
+    """
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migration (
+                   component text NOT NULL, version int NOT NULL, name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (component, version))"""
+        )
+        schema = await conn.fetchval("SELECT current_schema()")
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"{schema}.{component}")
+        try:
+            done = {
+                r["version"]
+                for r in await conn.fetch("SELECT version FROM schema_migration WHERE component = $1", component)
+            }
+            for version, path in migration_files(directory):
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute(
+                        "INSERT INTO schema_migration (component, version, name) VALUES ($1, $2, $3)",
+                        component, version, path.name,
+                    )
+                applied_now.append(path.name)
+                log.info("applied migration %s/%s", component, path.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"{schema}.{component}")
+    return applied_now

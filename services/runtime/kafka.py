@@ -1,0 +1,68 @@
+"""The one Kafka broker factory, topic creation, and start-up that waits for Kafka."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from contracts import topics
+from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
+    """A FastStream broker whose producer is idempotent with ``acks=all`` (no loss, no duplicates
+    from the producer's own retries)."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"schakel-{settings.service}",
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=10_000,
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service)],
+        graceful_timeout=10.0,
+    )
+
+
+def topics_with_dead_letters(settings: ServiceSettings) -> list[str]:
+    names = [settings.topic(name) for name in topics.ALL]
+    return names + [topics.dead_letter(name) for name in names]
+
+
+async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
+    """Create missing topics up front; consumers must not depend on auto-creation races."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(n, num_partitions=settings.kafka_partitions, replication_factor=1) for n in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another service created it first
+    finally:
+        await admin.close()
+
+
+async def start_when_available(broker: KafkaBroker, settings: ServiceSettings) -> None:
+    """Start ``broker`` (and its subscribers) once Kafka answers; FastStream itself gives up at once."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        before_sleep=lambda state: log.warning(
+            "Kafka at %s not available yet: %s", settings.kafka_bootstrap_servers, state.outcome.exception()
+        ),
+    ):
+        with attempt:
+            await ensure_topics(settings, topics_with_dead_letters(settings))
+            await broker.start()

@@ -1,0 +1,180 @@
+"""The one HTTP + Kafka app factory every service runs on, and the ``Runtime`` it hands out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from prometheus_client import CollectorRegistry
+
+from contracts.envelope import Envelope
+from services.runtime import outbox
+from services.runtime.consumer import Consumer, subscribe
+from services.runtime.db import create_pool, migrate
+from services.runtime.deadletter import DeadLetters
+from services.runtime.errors import install_error_handlers
+from services.runtime.kafka import create_broker, start_when_available
+from services.runtime.metrics import RequestMetrics, exposition
+from services.runtime.settings import ServiceSettings
+from services.runtime.signal import PgSignal, channel_name
+
+log = logging.getLogger(__name__)
+
+RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+AUTH_MIGRATIONS = Path(__file__).parent / "auth_migrations"
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: its settings, database pools, broker and metrics."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    auth_pool: asyncpg.Pool
+    broker: KafkaBroker
+    registry: CollectorRegistry
+    dead_letters: DeadLetters
+    outbox_channel: str
+
+    async def emit(self, conn: asyncpg.Connection, topic: str, envelope: Envelope) -> None:
+        """Put ``envelope`` in the outbox of the transaction ``conn`` is in."""
+        await outbox.enqueue(conn, self.settings.topic(topic), envelope, channel=self.outbox_channel)
+
+    async def kafka_ready(self) -> bool:
+        try:
+            return await self.broker.ping(timeout=2)
+        except Exception:
+            return False
+
+
+Hook = Callable[[FastAPI, Runtime], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service adds to the runtime; its ``app.py`` builds one and calls ``create_app``."""
+
+    settings: ServiceSettings
+    title: str
+    description: str
+    migrations: Path | None = None
+    routers: Sequence[APIRouter] = ()
+    consumers: Callable[[FastAPI, Runtime], Sequence[Consumer]] = lambda _app, _runtime: ()
+    # Topics this service writes, documented in its AsyncAPI page.
+    publishes: Sequence[str] = ()
+    on_start: Hook | None = None
+    on_stop: Hook | None = None
+
+
+async def _open_pools(settings: ServiceSettings) -> tuple[asyncpg.Pool, asyncpg.Pool]:
+    pool = await create_pool(settings.database_url, settings.db_schema)
+    await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
+    same = (settings.auth_database_url, settings.auth_db_schema) == (settings.database_url, settings.db_schema)
+    auth_pool = pool if same else await create_pool(settings.auth_database_url, settings.auth_db_schema, max_size=3)
+    await migrate(auth_pool, "auth", AUTH_MIGRATIONS)
+    return pool, auth_pool
+
+
+def create_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    registry = CollectorRegistry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool, auth_pool = await _open_pools(settings)
+        if spec.migrations:
+            await migrate(pool, settings.service, spec.migrations)
+        broker = create_broker(settings, registry)
+        runtime = Runtime(
+            settings=settings, pool=pool, auth_pool=auth_pool, broker=broker, registry=registry,
+            dead_letters=DeadLetters(broker, registry),
+            outbox_channel=channel_name(outbox.CHANNEL, settings.db_schema),
+        )
+        app.state.runtime = runtime
+        if spec.on_start:
+            await spec.on_start(app, runtime)
+        for consumer in spec.consumers(app, runtime):
+            subscribe(broker, consumer, settings, pool, runtime.dead_letters)
+        for topic in spec.publishes:
+            broker.publisher(settings.topic(topic), title=topic, schema=Envelope,
+                             description=f"CloudEvents envelopes written by {settings.service}")
+        signal = PgSignal(settings.database_url, runtime.outbox_channel)
+        signal.start()
+        relay = outbox.OutboxRelay(pool, broker, signal, registry, batch_size=settings.outbox_batch_size)
+
+        async def connect_kafka() -> None:
+            # HTTP serves (and the outbox fills) while Kafka is still coming up.
+            await start_when_available(broker, settings)
+            log.info("%s connected to Kafka at %s", settings.service, settings.kafka_bootstrap_servers)
+            relay.start()
+
+        kafka_task = asyncio.create_task(connect_kafka(), name="kafka-connect")
+        try:
+            yield
+        finally:
+            kafka_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await kafka_task
+            await relay.stop()
+            if spec.on_stop:
+                await spec.on_stop(app, runtime)
+            with contextlib.suppress(Exception):
+                await broker.stop()
+            await signal.stop()
+            if auth_pool is not pool:
+                await auth_pool.close()
+            await pool.close()
+
+    app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    app.add_middleware(RequestMetrics, registry=registry)
+    install_error_handlers(app)
+    app.include_router(_operations_router(spec, registry))
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": spec.settings.service}
+
+    @router.get("/readyz", summary="Readiness: PostgreSQL and Kafka both answer")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 2)
+            postgres = True
+        except Exception:
+            postgres = False
+        kafka = await runtime.kafka_ready()
+        ready = postgres and kafka
+        return JSONResponse(
+            {"ready": ready, "postgres": postgres, "kafka": kafka, "service": spec.settings.service},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics")
+    async def metrics():  # type: ignore[no-untyped-def]
+        return exposition(registry)
+
+    if spec.publishes:
+
+        @router.get("/asyncapi", summary="AsyncAPI document of the topics this service writes")
+        async def asyncapi(request: Request) -> JSONResponse:
+            runtime: Runtime = request.app.state.runtime
+            document = AsyncAPI(runtime.broker, title=spec.title, description=spec.description)
+            return JSONResponse(document.to_specification().to_jsonable())
+
+    return router

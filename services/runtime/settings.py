@@ -1,0 +1,37 @@
+"""Settings every service shares, read from ``SCHAKEL_*`` environment variables with local defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_POSTGRES = "postgresql://schakel:schakel@127.0.0.1:5432"
+
+
+class ServiceSettings(BaseSettings):
+    """One service's configuration; each service subclasses it with its own defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHAKEL_", extra="ignore")
+
+    service: str
+    host: str = "127.0.0.1"
+    port: int
+    database_url: str
+    # A schema other than public isolates a test, or several services sharing one database.
+    db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
+    auth_database_url: str = f"{LOCAL_POSTGRES}/schakel_auth"
+    auth_db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Prefixes every topic name; lets tests share one broker without seeing each other.
+    topic_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
+    kafka_partitions: int = Field(default=3, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    outbox_batch_size: int = Field(default=200, ge=1)
+    log_level: str = "INFO"
+
+    def topic(self, name: str) -> str:
+        """The real Kafka topic for a name from ``contracts.topics``."""
+        return f"{self.topic_namespace}.{name}" if self.topic_namespace else name
+
+    def group_id(self, consumer: str) -> str:
+        return self.topic(f"{self.service}.{consumer}")
