@@ -39,8 +39,8 @@ class CapacityReported(EventData):
     occupied: int = Field(ge=0)
     free: int = Field(ge=0, description="Places free for admission (0 while closed to admission).")
     closed_to_admission: bool
-    age_min: int = Field(ge=0, le=23)
-    age_max: int = Field(ge=0, le=23)
+    age_min: int | None = Field(default=None, ge=0, le=23, description="Youngest age admitted; absent: no limit.")
+    age_max: int | None = Field(default=None, ge=0, le=23, description="Oldest age admitted; absent: no limit.")
     reported_at: AwareDatetime
     regional_free: int = Field(ge=0)
 

@@ -1,0 +1,145 @@
+"""Capacity's HTTP routes: reports, the regional picture, alerts and their live stream."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel
+from sse_starlette.sse import EventSourceResponse
+
+from contracts.verblijf import Setting
+from services.capacity import commands, domain, store
+from services.runtime.auth import Principal, Role, require
+from services.runtime.errors import Forbidden
+from services.runtime.service import Runtime
+from services.runtime.signal import PgSignal
+
+router = APIRouter(prefix="/v1", tags=["capacity"])
+
+ALERT_ROLES = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR)
+ALL_ROLES = tuple(Role)
+HEARTBEAT_SECONDS = 15.0
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+class CapacityAccepted(BaseModel):
+    agb: str
+    setting: Setting
+    free: int
+    regional_free: int
+    reported_at: datetime
+
+
+@router.put("/capacity/{agb}/{setting}", status_code=200, response_model=CapacityAccepted,
+            summary="Report a provider's places for one verblijf setting (kept as history)")
+async def put_capacity(
+    figures: domain.CapacityFigures,
+    agb: Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")],
+    setting: Setting,
+    request: Request,
+    principal: Principal = Depends(require(Role.PROVIDER)),
+) -> CapacityAccepted:
+    if principal.agb != agb:
+        raise Forbidden(f"a provider key for AGB {principal.agb} may only report for that AGB, not {agb}")
+    reported = await commands.report_capacity(_runtime(request), agb, setting, figures, principal)
+    return CapacityAccepted(agb=agb, setting=setting, free=reported.free, regional_free=reported.regional_free,
+                            reported_at=reported.reported_at)
+
+
+class SettingCapacity(BaseModel):
+    setting: Setting
+    free: int
+    total: int
+    occupied: int
+    providers: int
+    providers_closed: int
+    last_updated: datetime
+    oldest_report: datetime
+    shortage_active: bool
+    shortage_since: datetime | None
+
+
+@router.get("/capacity", response_model=list[SettingCapacity],
+            summary="Free places per setting across the region, with when they were last updated")
+async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[SettingCapacity]:
+    by_setting: dict[str, list[tuple[domain.ProviderCapacity, datetime]]] = defaultdict(list)
+    since: dict[str, datetime | None] = {}
+    for row in await store.current_reports(_runtime(request).pool):
+        provider = domain.ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"])
+        by_setting[row["setting"]].append((provider, row["reported_at"]))
+        since[row["setting"]] = row["shortage_since"]
+    summaries = [domain.summarise(s, reports, since[s]) for s, reports in by_setting.items()]
+    return [SettingCapacity(**vars(s), shortage_active=s.shortage_since is not None) for s in summaries]
+
+
+class Alert(BaseModel):
+    id: uuid.UUID
+    seq: int
+    type: str
+    setting: Setting | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_role: str | None
+    event: dict
+
+
+@router.get("/alerts", response_model=list[Alert], summary="Alerts, newest first")
+async def get_alerts(
+    request: Request,
+    type: Annotated[str | None, Query(description="Event type, e.g. nl.schakel.capacity.ShortageDetected")] = None,
+    setting: Setting | None = None,
+    acknowledged: Annotated[bool | None, Query(description="true: only acknowledged; false: only open")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    _: Principal = Depends(require(*ALERT_ROLES)),
+) -> list[Alert]:
+    rows = await store.list_alerts(_runtime(request).pool, alert_type=type, setting=setting,
+                                   acknowledged=acknowledged, limit=limit)
+    return [Alert(**{k: r[k] for k in r.keys() if k != "envelope"}, event=json.loads(r["envelope"])) for r in rows]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (who and when are recorded)")
+async def acknowledge_alert(
+    alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
+) -> dict[str, bool]:
+    return {"acknowledged": await commands.acknowledge(_runtime(request), alert_id, principal)}
+
+
+@router.get("/alerts/stream", summary="Live alerts as Server-Sent Events; resumes from Last-Event-ID")
+async def stream_alerts(
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    since: Annotated[int | None, Query(ge=0, description="Resume after this event id (if no Last-Event-ID)")] = None,
+    _: Principal = Depends(require(*ALERT_ROLES)),
+) -> EventSourceResponse:
+    runtime = _runtime(request)
+    feed: PgSignal = request.app.state.alert_feed
+    position = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
+    if position is None:
+        # A new subscriber starts at "now"; one that reconnects gets everything it missed.
+        position = await runtime.pool.fetchval("SELECT coalesce(max(seq), 0) FROM alert")
+
+    open_streams = request.app.state.alert_streams_open
+
+    async def events():  # type: ignore[no-untyped-def]
+        nonlocal position
+        open_streams.inc()
+        try:
+            while True:
+                wake = feed.current()
+                for row in await store.alerts_after(runtime.pool, position):
+                    position = row["seq"]
+                    yield {"id": str(row["seq"]), "event": row["type"].rsplit(".", 1)[-1], "data": row["envelope"]}
+                await feed.wait(wake, HEARTBEAT_SECONDS)
+        finally:
+            open_streams.dec()
+
+    return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS)

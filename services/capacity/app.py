@@ -1,0 +1,40 @@
+"""Wiring of the capacity service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import Gauge
+
+from contracts import topics
+from services.capacity.api import router
+from services.capacity.settings import CapacitySettings
+from services.capacity.store import ALERT_CHANNEL
+from services.runtime.service import Runtime, ServiceSpec, create_app
+from services.runtime.signal import PgSignal, channel_name
+
+
+async def _start(app: FastAPI, runtime: Runtime) -> None:
+    feed = PgSignal(runtime.settings.database_url, channel_name(ALERT_CHANNEL, runtime.settings.db_schema))
+    feed.start()
+    app.state.alert_feed = feed
+    app.state.alert_streams_open = Gauge(
+        "schakel_alert_streams_open", "Clients connected to the alert stream.", registry=runtime.registry)
+
+
+async def _stop(app: FastAPI, _runtime: Runtime) -> None:
+    await app.state.alert_feed.stop()
+
+
+def build(settings: CapacitySettings | None = None) -> FastAPI:
+    return create_app(ServiceSpec(
+        settings=settings or CapacitySettings(),
+        title="Schakel capacity",
+        description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
+        on_start=_start,
+        on_stop=_stop,
+    ))

@@ -1,0 +1,148 @@
+"""The runtime's delivery guarantees on the real broker and database: outbox, inbox, dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+
+from contracts import topics
+from contracts.capacity import ShortageDetected
+from contracts.envelope import Envelope
+from contracts.verblijf import Setting
+from services.runtime.consumer import Consumer
+from services.runtime.service import Runtime, ServiceSpec, create_app
+from services.runtime.settings import ServiceSettings
+from tests.support.infra import Infrastructure, Isolation
+from tests.support.kafka import TopicReader, produce
+from tests.support.polling import eventually
+from tests.support.server import serving
+
+MIGRATIONS = Path(__file__).parent / "probe_migrations"
+
+
+class ProbeSettings(ServiceSettings):
+    service: str = "probe"
+    port: int = 0
+    database_url: str = ""
+    consumer_max_attempts: int = 3
+
+
+def _shortage(setting: Setting = Setting.CRISISPLEK) -> Envelope:
+    import uuid
+
+    event = ShortageDetected(shortage_id=uuid.uuid4(), setting=setting, free_places=0, waiting=1,
+                             severity="kritiek", detected_at=datetime.now(UTC))
+    return Envelope.wrap(event, source="probe", subject=setting)
+
+
+async def _apply_shortage(conn: asyncpg.Connection, envelope: Envelope, event: ShortageDetected) -> None:
+    if event.setting == Setting.DRIEMILIEU:
+        raise RuntimeError("this probe cannot handle driemilieu")
+    await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", envelope.id, event.setting)
+
+
+def _probe_app(settings: ProbeSettings) -> FastAPI:
+    return create_app(ServiceSpec(
+        settings=settings, title="probe", description="a service that applies ShortageDetected",
+        migrations=MIGRATIONS,
+        consumers=lambda _app, _rt: [Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: _apply_shortage})],
+    ))
+
+
+async def _applied(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch("SELECT event_id, setting FROM applied ORDER BY seq")
+
+
+async def test_an_event_written_to_the_outbox_is_published_after_commit_and_a_rolled_back_one_never(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
+) -> None:
+    app = _probe_app(isolation.settings(ProbeSettings, infra))
+    committed, rolled_back = _shortage(), _shortage()
+    async with serving(app):
+        runtime: Runtime = app.state.runtime
+        async with runtime.pool.acquire() as conn:
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    await runtime.emit(conn, topics.CAPACITY_ALERTS, rolled_back)
+                    raise RuntimeError("business rule failed")
+            async with conn.transaction():
+                await runtime.emit(conn, topics.CAPACITY_ALERTS, committed)
+        async with TopicReader(infra.kafka, isolation.topic(topics.CAPACITY_ALERTS)) as reader:
+            records = await reader.until(lambda rs: len(rs) >= 1, what="the committed event")
+        await eventually(lambda: db.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"),
+                         what="the outbox row marked sent")
+    assert [Envelope.from_bytes(r.value).id for r in records] == [committed.id]
+    assert records[0].key == b"crisisplek"
+    assert records[0].headers["ce_type"] == "nl.schakel.capacity.ShortageDetected"
+
+
+async def test_a_redelivered_event_changes_nothing(infra: Infrastructure, isolation: Isolation,
+                                                   db: asyncpg.Pool) -> None:
+    app = _probe_app(isolation.settings(ProbeSettings, infra))
+    event, later = _shortage(), _shortage(Setting.GEZINSHUIS)
+    topic = isolation.topic(topics.CAPACITY_ALERTS)
+    async with serving(app):
+        for envelope in (event, event, later):
+            await produce(infra.kafka, topic, envelope.to_bytes(), key=envelope.subject.encode())
+        rows = await eventually(lambda: _applied_if(db, 2), what="both distinct events applied")
+        # The duplicate sat between the two; once the later one is applied it has been seen too.
+        assert [r["event_id"] for r in rows] == [event.id, later.id]
+        assert await db.fetchval("SELECT count(*) FROM inbox") == 2
+
+
+async def _applied_if(pool: asyncpg.Pool, n: int) -> list[asyncpg.Record] | None:
+    rows = await _applied(pool)
+    return rows if len(rows) >= n else None
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [b"not json at all", b'{"specversion": "1.0"}',
+     b'{"specversion":"1.0","id":"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","type":"nl.schakel.capacity.Nonsense",'
+     b'"source":"x","time":"2026-01-01T00:00:00Z","subject":"x","dataschema":"x","correlationid":'
+     b'"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","data":{}}'],
+    ids=["garbage", "incomplete-envelope", "unknown-type"],
+)
+async def test_a_malformed_event_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, poison: bytes
+) -> None:
+    app = _probe_app(isolation.settings(ProbeSettings, infra))
+    topic = isolation.topic(topics.CAPACITY_ALERTS)
+    good = _shortage()
+    async with serving(app):
+        await produce(infra.kafka, topic, poison, key=b"poison")
+        await produce(infra.kafka, topic, good.to_bytes(), key=b"crisisplek")
+        rows = await eventually(lambda: _applied_if(db, 1), what="the good event after the poison one")
+        async with TopicReader(infra.kafka, topics.dead_letter(topic)) as reader:
+            dead = await reader.until(lambda rs: len(rs) >= 1, what="a dead letter")
+    assert [r["event_id"] for r in rows] == [good.id]
+    assert dead[0].value == poison
+    assert dead[0].key == b"poison"
+    assert dead[0].headers["x-dlq-reason"] == "invalid"
+    assert dead[0].headers["x-original-topic"] == topic
+    assert dead[0].headers["x-dlq-error"]
+
+
+async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_configured_attempts(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
+) -> None:
+    app = _probe_app(isolation.settings(ProbeSettings, infra))
+    topic = isolation.topic(topics.CAPACITY_ALERTS)
+    failing, good = _shortage(Setting.DRIEMILIEU), _shortage()
+    async with serving(app):
+        await produce(infra.kafka, topic, failing.to_bytes(), key=b"driemilieu")
+        await produce(infra.kafka, topic, good.to_bytes(), key=b"crisisplek")
+        rows = await eventually(lambda: _applied_if(db, 1), what="the good event after the failing one")
+        async with TopicReader(infra.kafka, topics.dead_letter(topic)) as reader:
+            dead = await reader.until(lambda rs: len(rs) >= 1, what="a dead letter")
+    assert [r["event_id"] for r in rows] == [good.id]
+    assert Envelope.from_bytes(dead[0].value).id == failing.id
+    assert dead[0].headers["x-dlq-reason"] == "failed"
+    assert dead[0].headers["x-dlq-attempts"] == "3"
+    assert "cannot handle driemilieu" in dead[0].headers["x-dlq-error"]
+    # A failed attempt rolls back with its inbox record: the event is not marked applied.
+    assert await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", failing.id) == 0
