@@ -1,0 +1,39 @@
+# Schakel's single entry point. `make demo` runs the system, `make test` runs every test.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: install up down demo test test-unit perf schemas
+
+## install: the locked Python environment in .venv (installs uv itself when missing)
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml uv.lock
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "uv==$(UV_VERSION)"
+	python3 -m uv sync --frozen --python python3.11
+	@touch $@
+
+## up / down: Kafka and PostgreSQL on this machine, without Docker
+up: install
+	deploy/local/up.sh
+down:
+	deploy/local/down.sh
+
+## demo: Kafka, PostgreSQL and the four services with a demo region; Ctrl-C stops it all
+demo: install
+	deploy/local/demo.sh
+
+## test: unit, integration and end-to-end tests against real Kafka and PostgreSQL
+test: up
+	$(PYTHON) -m pytest
+
+test-unit: install
+	$(PYTHON) -m pytest tests/unit
+
+## perf: benchmarks (not part of `make test`); results go to docs/benchmarks.md by hand
+perf: up
+	$(PYTHON) -m pytest tests/perf -p no:cacheprovider -s
+
+## schemas: regenerate the committed JSON Schemas of the event contracts
+schemas: install
+	$(PYTHON) -m contracts.jsonschema
