@@ -9,7 +9,16 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.codes import Eenheid, Frequentie, Productcategorie, RedenBeeindiging, RedenWijziging, Urgentie, Verwijzer
+from contracts.codes import (
+    Eenheid,
+    Frequentie,
+    Productcategorie,
+    RedenAfwijzing,
+    RedenBeeindiging,
+    RedenWijziging,
+    Urgentie,
+    Verwijzer,
+)
 from contracts.envelope import EventData
 from contracts.identifiers import AgbCode, Age, ClientRef, Eurocent, GemeenteCode, ProductCode
 from contracts.verblijf import Setting
@@ -34,6 +43,7 @@ class ReferralReceived(EventData):
     contracted_provider: bool | None = Field(
         default=None, description="False when the referral names a provider without a contract: consult the gemeente.")
     received_at: AwareDatetime
+    provider_agb: AgbCode | None = Field(default=None, description="The provider the referral names, if any.")
 
     @model_validator(mode="after")
     def _settings_only_for_placements(self) -> ReferralReceived:
@@ -74,6 +84,7 @@ class AllocationIssued(EventData):
     frequency: Frequentie | None = None
     budget: Eurocent | None = None
     issued_at: AwareDatetime
+    request_id: uuid.UUID | None = Field(default=None, description="The provider's request this answers, if any.")
 
     @model_validator(mode="after")
     def _volume_or_budget(self) -> AllocationIssued:
@@ -124,3 +135,67 @@ class CareEnded(EventData):
     reported_at: AwareDatetime
 
 
+class AllocationChanged(EventData):
+    """The gemeente changed a running toewijzing: its end date, volume or budget (never its product)."""
+
+    event_type: ClassVar[str] = "nl.schakel.intake.AllocationChanged"
+
+    allocation_id: uuid.UUID
+    allocation_number: int = Field(ge=1)
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    reason: RedenWijziging
+    start_date: date
+    end_date: date
+    volume: int | None = Field(default=None, ge=1)
+    unit: Eenheid | None = None
+    frequency: Frequentie | None = None
+    budget: Eurocent | None = None
+    changed_at: AwareDatetime
+
+
+class AllocationRequested(EventData):
+    """A provider asks the gemeente for a toewijzing (iJw JW315), e.g. after a GP referred directly."""
+
+    event_type: ClassVar[str] = "nl.schakel.intake.AllocationRequested"
+
+    request_id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: ClientRef
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    product_category: Productcategorie
+    product_code: ProductCode | None = None
+    start_date: date
+    end_date: date
+    requested_at: AwareDatetime
+    answer_due: AwareDatetime = Field(description="Five working days after the request.")
+
+
+class AllocationRequestRejected(EventData):
+    """The gemeente refuses a provider's request (iJw JW319 with a WJ759 reason)."""
+
+    event_type: ClassVar[str] = "nl.schakel.intake.AllocationRequestRejected"
+
+    request_id: uuid.UUID
+    referral_id: uuid.UUID
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    reason: RedenAfwijzing
+    rejected_at: AwareDatetime
+
+
+class AllocationRequestOverdue(EventData):
+    """A provider's request went unanswered past its deadline of five working days."""
+
+    event_type: ClassVar[str] = "nl.schakel.intake.AllocationRequestOverdue"
+
+    request_id: uuid.UUID
+    referral_id: uuid.UUID
+    municipality_code: GemeenteCode
+    provider_agb: AgbCode
+    requested_at: AwareDatetime
+    answer_due: AwareDatetime
+    detected_at: AwareDatetime

@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime
 from contracts import capacity as cap
 from contracts import contracting as con
 from contracts import intake as ik
-from contracts.codes import Productcategorie, RedenBeeindiging, RedenWijziging, Retourcode, Urgentie, Verwijzer
+from contracts.codes import (
+    Productcategorie,
+    RedenAfwijzing,
+    RedenBeeindiging,
+    RedenWijziging,
+    Retourcode,
+    Urgentie,
+    Verwijzer,
+)
 from contracts.envelope import EventData
 from contracts.verblijf import Setting
 
@@ -79,4 +87,16 @@ EXAMPLES: list[EventData] = [
     cap.AlertAcknowledged(alert_id=ID, alert_type="nl.schakel.capacity.ShortageDetected",
                           acknowledged_by_role="schakelfunctionaris", acknowledged_by="regio-gv",
                           acknowledged_at=NOW),
+    ik.AllocationChanged(allocation_id=ID, allocation_number=1, referral_id=ID, client_ref=REF,
+                         municipality_code="0402", provider_agb="87654321",
+                         reason=RedenWijziging.WIJZIGING_ZORGBEHOEFTE, start_date=date(2026, 12, 1),
+                         end_date=date(2027, 8, 31), volume=6, unit="04", frequency="2", changed_at=NOW),
+    ik.AllocationRequested(request_id=ID, referral_id=ID, client_ref=REF, municipality_code="0402",
+                           provider_agb="87654321", product_category=Productcategorie.AMBULANT, product_code="45A48",
+                           start_date=date(2026, 12, 1), end_date=date(2027, 5, 31), requested_at=NOW,
+                           answer_due=NOW),
+    ik.AllocationRequestRejected(request_id=ID, referral_id=ID, municipality_code="0402", provider_agb="87654321",
+                                 reason=RedenAfwijzing.STAPELING, rejected_at=NOW),
+    ik.AllocationRequestOverdue(request_id=ID, referral_id=ID, municipality_code="0402", provider_agb="87654321",
+                                requested_at=NOW, answer_due=NOW, detected_at=NOW),
 ]
