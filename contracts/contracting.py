@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,6 +14,26 @@ from contracts.codes import Retourcode
 from contracts.envelope import EventData
 from contracts.identifiers import AgbCode, Eurocent, GemeenteCode, PerceelCode, ProductCode
 from contracts.verblijf import Setting
+
+
+class ContractKind(StrEnum):
+    """How a provider came to be contracted for a lot (DOMAIN §3.5)."""
+
+    OPEN_HOUSE = "open_house"
+    # One youth, with a provider that has no regional contract for the lot.
+    MAATWERK = "maatwerk"
+    # Run-off after an exit or bankruptcy: current clients finish their care, nobody new is placed.
+    UITLOOP = "uitloop"
+    # Paid per task (e.g. crisis GGZ), never per client: no declaration line is paid under it.
+    TAAKGERICHT = "taakgericht"
+
+
+class Contact(StrEnum):
+    """Whom a provider asks about a refused declaration line (seed 001: providers did not know)."""
+
+    CONSULENT = "consulent"
+    ADMINISTRATIE = "administratie"
+    INKOOP_EN_CONTRACTBEHEER = "inkoop_en_contractbeheer"
 
 
 class ApplicationReceived(EventData):
@@ -71,6 +92,9 @@ class ContractEnded(EventData):
     end_date: date
     reason: str = Field(max_length=200)
     ended_at: AwareDatetime
+    settings: list[Setting] = Field(default_factory=list, description="Verblijf settings of the lot; capacity "
+                                    "stops proposing the provider for these.")
+    kind: ContractKind | None = None
 
 
 class DeclarationSubmitted(EventData):
@@ -86,6 +110,17 @@ class DeclarationSubmitted(EventData):
     submitted_at: AwareDatetime
 
 
+class LineRejection(BaseModel):
+    """One published rule a line broke: which, why, and whom to ask."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str = Field(max_length=40, description="Code of the rule in GET /v1/declaration-rules.")
+    return_code: Retourcode
+    reason: str = Field(max_length=300)
+    contact: Contact
+
+
 class AssessedLine(BaseModel):
     """The outcome of one declaration line; every refusal names its rule."""
 
@@ -97,6 +132,9 @@ class AssessedLine(BaseModel):
     amount: Eurocent
     approved: bool
     return_codes: list[Retourcode] = Field(min_length=1)
+    allocation_number: int | None = Field(default=None, ge=1)
+    credit: bool = Field(default=False, description="A credit line reverses an earlier approved line.")
+    rejections: list[LineRejection] = Field(default_factory=list)
 
 
 class DeclarationAssessed(EventData):
@@ -109,3 +147,6 @@ class DeclarationAssessed(EventData):
     approved_amount: Eurocent
     rejected_amount: Eurocent
     assessed_at: AwareDatetime
+    declaration_number: str | None = Field(default=None, max_length=20)
+    submitted_amount: Eurocent | None = Field(default=None, description="All debit lines, approved or not.")
+    credited_amount: Eurocent = Field(default=0, description="Approved credit lines: earlier payments reversed.")

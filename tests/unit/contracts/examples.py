@@ -99,4 +99,18 @@ EXAMPLES: list[EventData] = [
                                  reason=RedenAfwijzing.STAPELING, rejected_at=NOW),
     ik.AllocationRequestOverdue(request_id=ID, referral_id=ID, municipality_code="0402", provider_agb="87654321",
                                 requested_at=NOW, answer_due=NOW, detected_at=NOW),
+    con.ContractEnded(contract_id=ID, provider_agb="87654321", lot="VERBLIJF-1", end_date=date(2027, 3, 31),
+                      reason="faillissement", ended_at=NOW, settings=[Setting.GEZINSHUIS],
+                      kind=con.ContractKind.OPEN_HOUSE),
+    con.DeclarationAssessed(declaration_id=ID, provider_agb="87654321", municipality_code="0402",
+                            lines=[con.AssessedLine(line_number=1, allocation_id=ID, product_code="45A48",
+                                                    amount=12_345, approved=False,
+                                                    return_codes=[Retourcode.TARIEF_WIJKT_AF],
+                                                    allocation_number=1,
+                                                    rejections=[con.LineRejection(
+                                                        rule="tariff", return_code=Retourcode.TARIEF_WIJKT_AF,
+                                                        reason="tarief 9000 wijkt af van contracttarief 8500",
+                                                        contact=con.Contact.INKOOP_EN_CONTRACTBEHEER)])],
+                            approved_amount=0, rejected_amount=12_345, assessed_at=NOW,
+                            declaration_number="2026-11-001", submitted_amount=12_345),
 ]
