@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from contracts.verblijf import Setting
-from services.capacity import commands, domain, store
+from services.capacity import commands, domain, placements, store
 from services.runtime.auth import Principal, Role, require
+from contracts.identifiers import GemeenteCode
 from services.runtime.errors import Forbidden
 from services.runtime.service import Runtime
 from services.runtime.signal import PgSignal
@@ -28,6 +29,10 @@ HEARTBEAT_SECONDS = 15.0
 
 def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock.now()
 
 
 class CapacityAccepted(BaseModel):
@@ -49,7 +54,7 @@ async def put_capacity(
 ) -> CapacityAccepted:
     if principal.agb != agb:
         raise Forbidden(f"a provider key for AGB {principal.agb} may only report for that AGB, not {agb}")
-    reported = await commands.report_capacity(_runtime(request), agb, setting, figures, principal)
+    reported = await commands.report_capacity(_runtime(request), agb, setting, figures, principal, _now(request))
     return CapacityAccepted(agb=agb, setting=setting, free=reported.free, regional_free=reported.regional_free,
                             reported_at=reported.reported_at)
 
@@ -59,6 +64,7 @@ class SettingCapacity(BaseModel):
     free: int
     total: int
     occupied: int
+    reserved: int
     providers: int
     providers_closed: int
     last_updated: datetime
@@ -73,7 +79,7 @@ async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROL
     by_setting: dict[str, list[tuple[domain.ProviderCapacity, datetime]]] = defaultdict(list)
     since: dict[str, datetime | None] = {}
     for row in await store.current_reports(_runtime(request).pool):
-        provider = domain.ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"])
+        provider = domain.ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"], row["reserved"])
         by_setting[row["setting"]].append((provider, row["reported_at"]))
         since[row["setting"]] = row["shortage_since"]
     summaries = [domain.summarise(s, reports, since[s]) for s, reports in by_setting.items()]
@@ -110,7 +116,7 @@ async def get_alerts(
 async def acknowledge_alert(
     alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
 ) -> dict[str, bool]:
-    return {"acknowledged": await commands.acknowledge(_runtime(request), alert_id, principal)}
+    return {"acknowledged": await commands.acknowledge(_runtime(request), alert_id, principal, _now(request))}
 
 
 @router.get("/alerts/stream", summary="Live alerts as Server-Sent Events; resumes from Last-Event-ID")
@@ -143,3 +149,152 @@ async def stream_alerts(
             open_streams.dec()
 
     return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS)
+
+
+AgbPath = Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")]
+
+
+class ReportHistoryItem(BaseModel):
+    total: int
+    occupied: int
+    closed_to_admission: bool
+    age_min: int | None
+    age_max: int | None
+    reported_at: datetime
+
+
+@router.get("/capacity/{agb}/{setting}/history", response_model=list[ReportHistoryItem],
+            summary="Every report of one provider and setting, newest first")
+async def get_history(
+    agb: AgbPath, setting: Setting, request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES, Role.ADMIN)),
+) -> list[ReportHistoryItem]:
+    if principal.role is Role.PROVIDER and principal.agb != agb:
+        raise Forbidden("a provider sees only its own history")
+    rows = await store.report_history(_runtime(request).pool, agb, setting, limit)
+    return [ReportHistoryItem(**dict(r)) for r in rows]
+
+
+class ProviderRegistration(BaseModel):
+    settings: list[Setting] = Field(min_length=1, description="Settings the provider may offer places in.")
+    municipality_code: GemeenteCode | None = Field(default=None, description="Where its places are (nearest first).")
+
+
+@router.put("/providers/{agb}", summary="Admit a provider for settings by hand (until contracting admits it)")
+async def put_provider(
+    agb: AgbPath, registration: ProviderRegistration, request: Request,
+    _: Principal = Depends(require(Role.ADMIN)),
+) -> dict[str, object]:
+    admitted = await commands.register_provider(_runtime(request), agb, registration.settings,
+                                                registration.municipality_code, _now(request))
+    return {"agb": agb, "settings": sorted(admitted)}
+
+
+class Proposal(BaseModel):
+    agb: str
+    setting: Setting
+    proposed_at: datetime
+    reserved_until: datetime
+    outcome: str | None
+    reason: str | None
+    decided_at: datetime | None
+
+
+class Placement(BaseModel):
+    """A youth waiting for (or given) a place: pseudonymous, as the schakelfunctie sees it."""
+
+    id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: str
+    age: int
+    municipality_code: str
+    product_category: str
+    settings: list[Setting]
+    urgency: str
+    status: str
+    requested_at: datetime
+    escalation_level: str | None
+    escalated_at: datetime | None
+    escalation_due_at: datetime | None
+    confirmed_agb: str | None
+    confirmed_setting: Setting | None
+    confirmed_at: datetime | None
+    proposals: list[Proposal]
+
+
+def _placement(row) -> Placement:  # type: ignore[no-untyped-def]
+    return Placement(**{k: row[k] for k in row.keys() if k != "proposals"}, proposals=json.loads(row["proposals"]))
+
+
+@router.get("/placements", response_model=list[Placement],
+            summary="Placements: a provider sees those proposed to it; the schakelfunctie sees all")
+async def get_placements(
+    request: Request,
+    status: Annotated[list[str] | None, Query(description="open, proposed, confirmed, withdrawn")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES)),
+) -> list[Placement]:
+    statuses = status or list(placements.UNPLACED)
+    provider = principal.agb if principal.role is Role.PROVIDER else None
+    rows = await store.list_placements(_runtime(request).pool, provider=provider, statuses=statuses, limit=limit)
+    return [_placement(r) for r in rows]
+
+
+class Decline(BaseModel):
+    reason: str = Field(min_length=1, max_length=200, description="Why this youth cannot come, in a few words.")
+
+
+class Escalation(BaseModel):
+    reason: str = Field(default="handmatig geëscaleerd", min_length=1, max_length=200)
+
+
+async def _placement_view(request: Request, placement_id: uuid.UUID) -> Placement:
+    rows = await store.list_placements(_runtime(request).pool, provider=None,
+                                       statuses=["open", "proposed", "confirmed", "withdrawn"], limit=1_000_000)
+    return next(_placement(r) for r in rows if r["id"] == placement_id)
+
+
+@router.post("/placements/{placement_id}/accept", response_model=Placement,
+             summary="The provider takes the youth proposed to it")
+async def accept_placement(
+    placement_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
+) -> Placement:
+    await placements.accept(_runtime(request), placement_id, principal, _now(request))
+    return await _placement_view(request, placement_id)
+
+
+@router.post("/placements/{placement_id}/decline", response_model=Placement,
+             summary="The provider declines, with a reason; the next candidate is asked")
+async def decline_placement(
+    placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
+) -> Placement:
+    await placements.decline(_runtime(request), placement_id, principal, body.reason, _now(request))
+    return await _placement_view(request, placement_id)
+
+
+@router.post("/placements/{placement_id}/escalate", response_model=Placement,
+             summary="Escalate now: to the schakelfunctionaris, or from there to the expert team")
+async def escalate_placement(
+    placement_id: uuid.UUID, request: Request, body: Escalation | None = None,
+    principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),
+) -> Placement:
+    reason = (body or Escalation()).reason
+    await placements.escalate_by_hand(_runtime(request), placement_id, principal, reason, _now(request))
+    return await _placement_view(request, placement_id)
+
+
+class ClockAdvance(BaseModel):
+    seconds: float = Field(gt=0, le=400 * 24 * 3600)
+
+
+@router.post("/admin/clock", summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)",
+             include_in_schema=False)
+async def advance_clock(
+    body: ClockAdvance, request: Request, _: Principal = Depends(require(Role.ADMIN)),
+) -> dict[str, datetime]:
+    if not _runtime(request).settings.test_clock:  # type: ignore[attr-defined]
+        raise HTTPException(404, "Not Found")
+    now = request.app.state.clock.advance(timedelta(seconds=body.seconds))
+    await request.app.state.timers.run_now()
+    return {"now": now}

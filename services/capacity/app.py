@@ -8,14 +8,19 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from contracts import topics
+from services.capacity import handlers
 from services.capacity.api import router
+from services.capacity.timers import Timers
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import ALERT_CHANNEL
+from services.runtime.clock import Clock
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.signal import PgSignal, channel_name
 
 
 async def _start(app: FastAPI, runtime: Runtime) -> None:
+    app.state.timers = Timers(runtime, app.state.clock)
+    app.state.timers.start()
     feed = PgSignal(runtime.settings.database_url, channel_name(ALERT_CHANNEL, runtime.settings.db_schema))
     feed.start()
     app.state.alert_feed = feed
@@ -24,17 +29,22 @@ async def _start(app: FastAPI, runtime: Runtime) -> None:
 
 
 async def _stop(app: FastAPI, _runtime: Runtime) -> None:
+    await app.state.timers.stop()
     await app.state.alert_feed.stop()
 
 
-def build(settings: CapacitySettings | None = None) -> FastAPI:
-    return create_app(ServiceSpec(
+def build(settings: CapacitySettings | None = None, clock: Clock | None = None) -> FastAPI:
+    clock = clock or Clock()
+    app = create_app(ServiceSpec(
         settings=settings or CapacitySettings(),
         title="Schakel capacity",
         description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
+        consumers=lambda _app, runtime: handlers.consumers(runtime, clock),
         on_start=_start,
         on_stop=_stop,
     ))
+    app.state.clock = clock
+    return app

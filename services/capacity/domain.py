@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-from contracts.capacity import Severity
+from contracts.capacity import EscalationLevel, Severity
+from contracts.codes import Urgentie
+from contracts.verblijf import PREFERENCE_ORDER, Setting
+from services.capacity.geography import distance_km
+from services.runtime.workdays import add_working_days
 
 
 class ShortageThreshold(BaseModel):
@@ -31,11 +35,13 @@ class ProviderCapacity:
     total: int
     occupied: int
     closed_to_admission: bool
+    # Places held by open proposals: offered to a youth, so not free for anyone else.
+    reserved: int = 0
 
     @property
     def free(self) -> int:
         # A provider closed to admission offers no place, whatever its beds say.
-        return 0 if self.closed_to_admission else max(self.total - self.occupied, 0)
+        return 0 if self.closed_to_admission else max(self.total - self.occupied - self.reserved, 0)
 
 
 def regional_free(providers: Iterable[ProviderCapacity]) -> int:
@@ -95,6 +101,7 @@ class SettingSummary:
     free: int
     total: int
     occupied: int
+    reserved: int
     providers: int
     providers_closed: int
     last_updated: datetime
@@ -111,9 +118,138 @@ def summarise(setting: str, reports: Sequence[tuple[ProviderCapacity, datetime]]
         free=regional_free(providers),
         total=sum(p.total for p in providers),
         occupied=sum(p.occupied for p in providers),
+        reserved=sum(p.reserved for p in providers),
         providers=len(providers),
         providers_closed=sum(p.closed_to_admission for p in providers),
         last_updated=max(times),
         oldest_report=min(times),
         shortage_since=shortage_since,
     )
+
+
+# --- Matching --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A provider's offer in one setting as matching sees it (reservations already subtracted)."""
+
+    agb: str
+    setting: Setting
+    free: int
+    age_min: int | None
+    age_max: int | None
+    municipality_code: str | None
+    last_proposed_at: datetime | None
+
+    def admits(self, age: int) -> bool:
+        # An unborn child (-1) is placed as a newborn.
+        age = max(age, 0)
+        return (self.age_min is None or age >= self.age_min) and (self.age_max is None or age <= self.age_max)
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a youth waiting for a place needs."""
+
+    settings: tuple[Setting, ...]
+    age: int
+    municipality_code: str
+    # (agb, setting) pairs that declined or let the reservation lapse: never proposed again.
+    tried: frozenset[tuple[str, Setting]] = frozenset()
+
+
+def in_preference_order(settings: Iterable[Setting]) -> tuple[Setting, ...]:
+    """Settings sorted as DOMAIN §3.3 prefers them: most family-like first."""
+    wanted = set(settings)
+    return tuple(s for s in PREFERENCE_ORDER if s in wanted)
+
+
+def rank_candidates(need: Need, candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Every provider that could take the youth, best first.
+
+    Best = the most preferred setting the referral allows; then the nearest provider; then the
+    one proposed least recently (never proposed first), so no provider becomes a favourite;
+    the AGB code breaks ties so the order is the same every time.
+    """
+    preference = {s: i for i, s in enumerate(in_preference_order(need.settings))}
+    eligible = [
+        c for c in candidates
+        if c.setting in preference and c.free > 0 and c.admits(need.age) and (c.agb, c.setting) not in need.tried
+    ]
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(eligible, key=lambda c: (
+        preference[c.setting],
+        distance_km(need.municipality_code, c.municipality_code),
+        c.last_proposed_at or never,
+        c.agb,
+    ))
+
+
+def best_candidate(need: Need, candidates: Iterable[Candidate]) -> Candidate | None:
+    ranked = rank_candidates(need, candidates)
+    return ranked[0] if ranked else None
+
+
+def waits_urgently(urgency: Urgentie) -> bool:
+    """Urgent demand is what a shortage is measured against (DOMAIN §3.4)."""
+    return urgency in (Urgentie.SPOED, Urgentie.CRISIS)
+
+
+def demand_setting(settings: Iterable[Setting]) -> Setting:
+    """The setting an unplaced youth counts as demand for: the most preferred it allows."""
+    return in_preference_order(settings)[0]
+
+
+# --- Escalation ------------------------------------------------------------------------------
+
+
+class TimerUnit(StrEnum):
+    HOURS = "hours"
+    WORKING_DAYS = "working_days"
+
+
+class EscalationTimer(BaseModel):
+    """How long a youth may stay unplaced before each escalation (DOMAIN §3.3, issue 4)."""
+
+    unit: TimerUnit
+    to_schakelfunctionaris: float = Field(gt=0, description="From the request to the schakelfunctionaris.")
+    to_expertteam: float = Field(gt=0, description="From that escalation on to the expert team.")
+
+    @model_validator(mode="after")
+    def _whole_working_days(self) -> EscalationTimer:
+        if self.unit is TimerUnit.WORKING_DAYS and not (
+            self.to_schakelfunctionaris.is_integer() and self.to_expertteam.is_integer()
+        ):
+            raise ValueError("working-day timers count whole days")
+        return self
+
+    def after(self, start: datetime, amount: float) -> datetime:
+        if self.unit is TimerUnit.HOURS:
+            return start + timedelta(hours=amount)
+        return add_working_days(start, int(amount))
+
+
+DEFAULT_ESCALATION: dict[Urgentie, EscalationTimer] = {
+    Urgentie.CRISIS: EscalationTimer(unit=TimerUnit.HOURS, to_schakelfunctionaris=4, to_expertteam=24),
+    Urgentie.SPOED: EscalationTimer(unit=TimerUnit.WORKING_DAYS, to_schakelfunctionaris=2, to_expertteam=3),
+    Urgentie.REGULIER: EscalationTimer(unit=TimerUnit.WORKING_DAYS, to_schakelfunctionaris=10, to_expertteam=10),
+}
+
+
+def next_level(level: EscalationLevel | None) -> EscalationLevel | None:
+    """The level an escalation goes to from ``level``; None once the expert team has the case."""
+    if level is None:
+        return EscalationLevel.SCHAKELFUNCTIONARIS
+    if level is EscalationLevel.SCHAKELFUNCTIONARIS:
+        return EscalationLevel.EXPERTTEAM
+    return None
+
+
+def escalation_due(timer: EscalationTimer, level: EscalationLevel | None, since: datetime) -> datetime | None:
+    """When a youth at ``level`` (reached at ``since``, or requested then) escalates next."""
+    if level is None:
+        return timer.after(since, timer.to_schakelfunctionaris)
+    if level is EscalationLevel.SCHAKELFUNCTIONARIS:
+        return timer.after(since, timer.to_expertteam)
+    return None

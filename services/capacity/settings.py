@@ -1,11 +1,12 @@
-"""Capacity service configuration."""
+"""Capacity service configuration (``SCHAKEL_*`` environment variables; JSON for the mappings)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from contracts.codes import Urgentie
 from contracts.verblijf import Setting
-from services.capacity.domain import ShortageThreshold
+from services.capacity.domain import DEFAULT_ESCALATION, EscalationTimer, ShortageThreshold
 from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
 
 
@@ -15,6 +16,20 @@ class CapacitySettings(ServiceSettings):
     database_url: str = f"{LOCAL_POSTGRES}/schakel_capacity"
     # Per setting, e.g. SCHAKEL_SHORTAGE_THRESHOLDS='{"crisisplek": {"min_free": 1, "resolve_margin": 2}}'.
     shortage_thresholds: dict[Setting, ShortageThreshold] = Field(default_factory=dict)
+    # Per urgency, e.g. SCHAKEL_ESCALATION='{"crisis": {"unit": "hours", "to_schakelfunctionaris": 2,
+    # "to_expertteam": 12}}'; urgencies not named keep their defaults.
+    escalation: dict[Urgentie, EscalationTimer] = Field(default_factory=dict)
+    # How long a proposed place stays reserved for the youth before the next candidate is asked.
+    reservation_minutes: float = Field(default=240, gt=0)
+    # A report older than this raises CapacityReportStale once.
+    stale_after_hours: float = Field(default=24, gt=0)
+    # How often timers (lapsed reservations, escalations, stale reports) are checked.
+    timer_interval_seconds: float = Field(default=5, gt=0)
+    # Lets an admin move this service's clock forward (tests and demos only; never in production).
+    test_clock: bool = False
 
     def threshold(self, setting: Setting) -> ShortageThreshold:
         return self.shortage_thresholds.get(setting, ShortageThreshold())
+
+    def escalation_timer(self, urgency: Urgentie) -> EscalationTimer:
+        return self.escalation.get(urgency, DEFAULT_ESCALATION[urgency])

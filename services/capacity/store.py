@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
 
 from contracts.capacity import AlertAcknowledged
 from contracts.envelope import Envelope
-from services.capacity.domain import CapacityFigures, ProviderCapacity
+from contracts.verblijf import Setting
+from services.capacity.domain import Candidate, CapacityFigures, ProviderCapacity
 from services.runtime.signal import channel_name, notify
 
 
@@ -40,14 +42,60 @@ async def lock_setting(conn: asyncpg.Connection, setting: str) -> asyncpg.Record
     )
 
 
+async def lock_settings(conn: asyncpg.Connection, settings: Iterable[str]) -> dict[str, asyncpg.Record]:
+    """Lock the shortage state of several settings, always in the same order (no deadlocks)."""
+    return {s: await lock_setting(conn, s) for s in sorted(set(settings))}
+
+
+# Places an open proposal holds are not free: two youths must never be offered the same bed.
+_OFFERS = """
+    SELECT c.agb, c.setting, r.total, r.occupied, r.closed_to_admission, r.age_min, r.age_max,
+           p.municipality_code,
+           (SELECT count(*) FROM proposal o
+             WHERE o.agb = c.agb AND o.setting = c.setting AND o.outcome IS NULL)::int AS reserved,
+           (SELECT max(o.proposed_at) FROM proposal o WHERE o.agb = c.agb) AS last_proposed_at
+    FROM capacity_current c
+    JOIN capacity_report r ON r.id = c.report_id
+    JOIN provider p ON p.agb = c.agb
+    WHERE c.setting = ANY($1::text[])
+      AND EXISTS (SELECT 1 FROM provider_admission a
+                   WHERE a.agb = c.agb AND a.setting = c.setting AND a.ended_at IS NULL)
+"""
+
+
+def _capacity(row: asyncpg.Record) -> ProviderCapacity:
+    return ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"], row["reserved"])
+
+
 async def providers_of(conn: asyncpg.Connection, setting: str) -> list[ProviderCapacity]:
-    rows = await conn.fetch(
-        """SELECT r.total, r.occupied, r.closed_to_admission
-           FROM capacity_current c JOIN capacity_report r ON r.id = c.report_id
-           WHERE c.setting = $1""",
+    """The current figures of every admitted provider in ``setting``, reservations included."""
+    return [_capacity(r) for r in await conn.fetch(_OFFERS, [setting])]
+
+
+async def candidates(conn: asyncpg.Connection, settings: Iterable[str]) -> list[Candidate]:
+    return [
+        Candidate(agb=r["agb"], setting=Setting(r["setting"]), free=_capacity(r).free, age_min=r["age_min"],
+                  age_max=r["age_max"], municipality_code=r["municipality_code"],
+                  last_proposed_at=r["last_proposed_at"])
+        for r in await conn.fetch(_OFFERS, list(settings))
+    ]
+
+
+async def current_report(conn: asyncpg.Connection, agb: str, setting: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT r.* FROM capacity_current c JOIN capacity_report r ON r.id = c.report_id
+           WHERE c.agb = $1 AND c.setting = $2""",
+        agb, setting,
+    )
+
+
+async def waiting(conn: asyncpg.Connection, setting: str) -> int:
+    """Youths waiting urgently with no place proposed, who count as demand for ``setting``."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM placement
+           WHERE status = 'open' AND demand_setting = $1 AND urgency IN ('spoed', 'crisis')""",
         setting,
     )
-    return [ProviderCapacity(r["total"], r["occupied"], r["closed_to_admission"]) for r in rows]
 
 
 async def open_shortage(
@@ -116,14 +164,15 @@ async def acknowledge_alert(
 
 
 async def current_reports(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    """The latest report of every provider and setting, with the setting's shortage state."""
+    """The latest report of every admitted provider and setting, with the setting's shortage state."""
     return await pool.fetch(
-        """SELECT c.setting, c.agb, r.total, r.occupied, r.closed_to_admission, r.reported_at,
-                  s.shortage_since
-           FROM capacity_current c
-           JOIN capacity_report r ON r.id = c.report_id
-           LEFT JOIN setting_state s ON s.setting = c.setting
-           ORDER BY c.setting, c.agb"""
+        f"""SELECT o.*, r.reported_at, s.shortage_since
+            FROM ({_OFFERS}) o
+            JOIN capacity_current c ON c.agb = o.agb AND c.setting = o.setting
+            JOIN capacity_report r ON r.id = c.report_id
+            LEFT JOIN setting_state s ON s.setting = o.setting
+            ORDER BY o.setting, o.agb""",
+        [str(s) for s in Setting],
     )
 
 
@@ -140,3 +189,169 @@ ALERT_CHANNEL = "capacity_alerts"
 
 async def notify_alerts(conn: asyncpg.Connection, schema: str) -> None:
     await notify(conn, channel_name(ALERT_CHANNEL, schema))
+
+
+# --- Providers -------------------------------------------------------------------------------
+
+
+async def admit_provider(
+    conn: asyncpg.Connection, agb: str, settings: Iterable[str], origin: str, at: datetime,
+    municipality_code: str | None = None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO provider (agb, municipality_code, registered_at) VALUES ($1, $2, $3)
+           ON CONFLICT (agb) DO UPDATE SET municipality_code = coalesce(EXCLUDED.municipality_code,
+                                                                        provider.municipality_code)""",
+        agb, municipality_code, at,
+    )
+    await conn.executemany(
+        """INSERT INTO provider_admission (agb, setting, origin, admitted_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (agb, setting, origin) DO UPDATE SET ended_at = NULL, admitted_at = EXCLUDED.admitted_at""",
+        [(agb, s, origin, at) for s in settings],
+    )
+
+
+async def end_admissions(conn: asyncpg.Connection, origin: str, at: datetime,
+                         settings: Iterable[str] | None = None) -> list[str]:
+    """End what ``origin`` admitted (optionally only some settings); returns the settings ended."""
+    rows = await conn.fetch(
+        """UPDATE provider_admission SET ended_at = $2
+           WHERE origin = $1 AND ended_at IS NULL AND ($3::text[] IS NULL OR setting = ANY($3::text[]))
+           RETURNING setting""",
+        origin, at, None if settings is None else list(settings),
+    )
+    return [r["setting"] for r in rows]
+
+
+async def admitted_settings(conn: asyncpg.Connection | asyncpg.Pool, agb: str) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT setting FROM provider_admission WHERE agb = $1 AND ended_at IS NULL", agb
+    )
+    return {r["setting"] for r in rows}
+
+
+# --- Placements ------------------------------------------------------------------------------
+
+
+async def insert_placement(conn: asyncpg.Connection, **fields: object) -> bool:
+    """Open a placement request; False when the referral already has one (redelivery)."""
+    columns = ", ".join(fields)
+    values = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
+    status = await conn.execute(
+        f"INSERT INTO placement ({columns}) VALUES ({values}) ON CONFLICT (referral_id) DO NOTHING",
+        *fields.values(),
+    )
+    return status.endswith(" 1")
+
+
+async def placement_for_update(conn: asyncpg.Connection, placement_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM placement WHERE id = $1 FOR UPDATE", placement_id)
+
+
+async def placement_of_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM placement WHERE referral_id = $1 FOR UPDATE", referral_id)
+
+
+async def set_placement(conn: asyncpg.Connection, placement_id: uuid.UUID, **fields: object) -> None:
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
+    await conn.execute(f"UPDATE placement SET {assignments} WHERE id = $1", placement_id, *fields.values())
+
+
+async def tried(conn: asyncpg.Connection, placement_id: uuid.UUID) -> frozenset[tuple[str, Setting]]:
+    rows = await conn.fetch(
+        "SELECT agb, setting FROM proposal WHERE placement_id = $1 AND outcome IN ('declined', 'timeout')",
+        placement_id,
+    )
+    return frozenset((r["agb"], Setting(r["setting"])) for r in rows)
+
+
+async def insert_proposal(conn: asyncpg.Connection, placement_id: uuid.UUID, agb: str, setting: str,
+                          at: datetime, reserved_until: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO proposal (placement_id, agb, setting, proposed_at, reserved_until)
+           VALUES ($1, $2, $3, $4, $5)""",
+        placement_id, agb, setting, at, reserved_until,
+    )
+
+
+async def open_proposal(conn: asyncpg.Connection, placement_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM proposal WHERE placement_id = $1 AND outcome IS NULL FOR UPDATE", placement_id
+    )
+
+
+async def decide_proposal(conn: asyncpg.Connection, proposal_id: int, outcome: str, reason: str | None,
+                          at: datetime) -> None:
+    await conn.execute(
+        "UPDATE proposal SET outcome = $2, reason = $3, decided_at = $4 WHERE id = $1",
+        proposal_id, outcome, reason, at,
+    )
+
+
+async def unplaced_needing(conn: asyncpg.Connection, setting: str) -> list[asyncpg.Record]:
+    """Open placements that could use a place in ``setting``: crisis first, then longest waiting."""
+    return await conn.fetch(
+        """SELECT * FROM placement WHERE status = 'open' AND $1 = ANY(settings)
+           ORDER BY CASE urgency WHEN 'crisis' THEN 0 WHEN 'spoed' THEN 1 ELSE 2 END, requested_at
+           FOR UPDATE SKIP LOCKED""",
+        setting,
+    )
+
+
+async def lapsed_proposals(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
+    rows = await pool.fetch(
+        "SELECT placement_id FROM proposal WHERE outcome IS NULL AND reserved_until <= $1", now
+    )
+    return [r["placement_id"] for r in rows]
+
+
+async def escalations_due(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
+    rows = await pool.fetch(
+        """SELECT id FROM placement
+           WHERE status IN ('open', 'proposed') AND escalation_due_at <= $1 ORDER BY escalation_due_at""",
+        now,
+    )
+    return [r["id"] for r in rows]
+
+
+async def list_placements(pool: asyncpg.Pool, *, provider: str | None, statuses: list[str],
+                          limit: int) -> list[asyncpg.Record]:
+    """Placements with their proposals; a provider sees only those proposed to it."""
+    return await pool.fetch(
+        """SELECT p.id, p.referral_id, p.client_ref, p.age, p.municipality_code, p.product_category,
+                  p.settings, p.urgency, p.status, p.requested_at, p.escalation_level, p.escalated_at,
+                  p.escalation_due_at, p.confirmed_agb, p.confirmed_setting, p.confirmed_at,
+                  coalesce(json_agg(json_build_object(
+                      'agb', o.agb, 'setting', o.setting, 'proposed_at', o.proposed_at,
+                      'reserved_until', o.reserved_until, 'outcome', o.outcome, 'reason', o.reason,
+                      'decided_at', o.decided_at) ORDER BY o.id) FILTER (WHERE o.id IS NOT NULL), '[]')::text
+                      AS proposals
+           FROM placement p LEFT JOIN proposal o ON o.placement_id = p.id
+           WHERE p.status = ANY($2::text[])
+             AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM proposal x WHERE x.placement_id = p.id AND x.agb = $1))
+           GROUP BY p.id ORDER BY p.requested_at LIMIT $3""",
+        provider, statuses, limit,
+    )
+
+
+async def stale_reports(pool: asyncpg.Pool, older_than: datetime) -> list[asyncpg.Record]:
+    """Current reports of admitted providers not refreshed since ``older_than`` and not yet alerted."""
+    return await pool.fetch(
+        """SELECT c.agb, c.setting, c.report_id, r.reported_at
+           FROM capacity_current c JOIN capacity_report r ON r.id = c.report_id
+           WHERE r.reported_at <= $1 AND c.stale_alerted_report_id IS DISTINCT FROM c.report_id
+             AND EXISTS (SELECT 1 FROM provider_admission a
+                          WHERE a.agb = c.agb AND a.setting = c.setting AND a.ended_at IS NULL)""",
+        older_than,
+    )
+
+
+async def mark_stale_alerted(conn: asyncpg.Connection, agb: str, setting: str, report_id: int) -> bool:
+    """Claim the stale alert for this report; False when another worker already raised it."""
+    status = await conn.execute(
+        """UPDATE capacity_current SET stale_alerted_report_id = $3
+           WHERE agb = $1 AND setting = $2 AND report_id = $3
+             AND stale_alerted_report_id IS DISTINCT FROM $3""",
+        agb, setting, report_id,
+    )
+    return status.endswith(" 1")

@@ -35,6 +35,7 @@ def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
 async def test_a_shortage_reaches_the_alert_stream_and_the_metrics_and_resolves(env: dict[str, str]) -> None:
     provider = {"Authorization": f"Bearer {create_key('provider', AGB, env)}"}
     schakelfunctionaris = {"Authorization": f"Bearer {create_key('schakelfunctionaris', 'sf.gooi', env)}"}
+    admin = {"Authorization": f"Bearer {create_key('admin', 'beheer', env)}"}
 
     with service_process("capacity", free_port(), env, "e2e-capacity") as capacity, \
             service_process("monitoring", free_port(), env, "e2e-monitoring") as monitoring:
@@ -48,6 +49,8 @@ async def test_a_shortage_reaches_the_alert_stream_and_the_metrics_and_resolves(
 
             await eventually(lambda: ready(capacity), timeout=60, what="capacity ready")
             await eventually(lambda: ready(monitoring), timeout=60, what="monitoring ready")
+            (await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin,
+                            json={"settings": ["crisisplek"]})).raise_for_status()
             (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,
                             json={"total": 2, "occupied": 1})).raise_for_status()
             await eventually(lambda: monitoring_sees("crisisplek", "schakel_places_free", 1.0),

@@ -13,6 +13,7 @@ from httpx_sse import aconnect_sse
 
 from contracts import topics
 from contracts.envelope import Envelope
+from contracts.verblijf import Setting
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
 from services.runtime.auth import Role
@@ -24,9 +25,22 @@ from tests.support.server import serving
 AGB_A, AGB_B = "12345678", "87654321"
 
 
+ALL_SETTINGS = [s.value for s in Setting]
+
+
+async def admit(http: httpx.AsyncClient, url: str, admin: dict[str, str], agb: str, settings: list[str],
+                municipality: str | None = None) -> None:
+    response = await http.put(f"{url}/v1/providers/{agb}", headers=admin,
+                              json={"settings": settings, "municipality_code": municipality})
+    assert response.status_code == 200, response.text
+
+
 @pytest.fixture
-async def capacity(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool) -> AsyncIterator[str]:
+async def capacity(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, keys, http) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
     async with serving(build(isolation.settings(CapacitySettings, infra))) as url:
+        admin = await keys(Role.ADMIN, "beheer")
+        for agb in (AGB_A, AGB_B):
+            await admit(http, url, admin, agb, ALL_SETTINGS)
         yield url
 
 
@@ -55,6 +69,26 @@ async def test_every_report_is_kept_as_history(capacity: str, keys, http, db: as
                        json={"total": 5, "occupied": occupied})
     history = await db.fetch("SELECT occupied FROM capacity_report WHERE agb = $1 ORDER BY id", AGB_A)
     assert [r["occupied"] for r in history] == [1, 2, 3]
+    shown = await http.get(f"{capacity}/v1/capacity/{AGB_A}/residentieel/history", headers=provider)
+    assert [r["occupied"] for r in shown.json()] == [3, 2, 1]
+    other = await http.get(f"{capacity}/v1/capacity/{AGB_A}/residentieel/history",
+                           headers=await keys(Role.PROVIDER, AGB_B))
+    assert other.status_code == 403
+
+
+async def test_only_admitted_providers_report_and_only_for_their_settings(capacity: str, keys, http) -> None:  # type: ignore[no-untyped-def]
+    stranger = "11112222"
+    response = await http.put(f"{capacity}/v1/capacity/{stranger}/gezinshuis",
+                              headers=await keys(Role.PROVIDER, stranger), json={"total": 1, "occupied": 0})
+    assert response.status_code == 409
+    assert "not admitted for gezinshuis" in response.json()["detail"]
+    await admit(http, capacity, await keys(Role.ADMIN, "beheer"), stranger, ["pleegzorg"])
+    response = await http.put(f"{capacity}/v1/capacity/{stranger}/gezinshuis",
+                              headers=await keys(Role.PROVIDER, stranger), json={"total": 1, "occupied": 0})
+    assert response.status_code == 409
+    response = await http.put(f"{capacity}/v1/capacity/{stranger}/pleegzorg",
+                              headers=await keys(Role.PROVIDER, stranger), json={"total": 1, "occupied": 0})
+    assert response.status_code == 200
 
 
 async def test_a_provider_may_not_report_for_another_agb(capacity: str, keys, http) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,9 @@ async def test_a_capacity_report_accepted_while_kafka_is_down_is_published_when_
     provider = await keys(Role.PROVIDER, "12345678")
     async with serving(build(settings)) as url:
         await eventually(lambda: _kafka_ready(http, url), timeout=60, what="capacity connected to Kafka")
+        admitted = await http.put(f"{url}/v1/providers/12345678", headers=await keys(Role.ADMIN, "beheer"),
+                                  json={"settings": ["crisisplek"]})
+        assert admitted.status_code == 200, admitted.text
         await asyncio.to_thread(throwaway_kafka.stop)
 
         response = await http.put(f"{url}/v1/capacity/12345678/crisisplek", headers=provider,

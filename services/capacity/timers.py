@@ -1,0 +1,71 @@
+"""What happens because time passes: lapsed reservations, escalations, stale capacity reports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from contracts.capacity import CapacityReportStale
+from services.capacity import alerts, placements, store
+from services.capacity.settings import CapacitySettings
+from services.runtime.clock import Clock
+from services.runtime.db import UNAVAILABLE
+from services.runtime.service import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def run_due(runtime: Runtime, clock: Clock) -> None:
+    """Everything that is due at ``clock.now()``; each item in a transaction of its own."""
+    settings: CapacitySettings = runtime.settings  # type: ignore[assignment]
+    now = clock.now()
+    for placement_id in await store.lapsed_proposals(runtime.pool, now):
+        await placements.lapse(runtime, placement_id, now)
+    for placement_id in await store.escalations_due(runtime.pool, now):
+        await placements.escalate_when_due(runtime, placement_id, now)
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    for row in await store.stale_reports(runtime.pool, now - stale_after):
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            if not await store.mark_stale_alerted(conn, row["agb"], row["setting"], row["report_id"]):
+                continue
+            stale = CapacityReportStale(agb=row["agb"], setting=row["setting"], last_reported_at=row["reported_at"],
+                                        stale_after_seconds=int(stale_after.total_seconds()), detected_at=now)
+            await alerts.raise_alert(runtime, conn, alerts.wrap(stale, f"{row['agb']}/{row['setting']}", now),
+                                     row["setting"])
+
+
+class Timers:
+    """Runs ``run_due`` every ``timer_interval_seconds``, and at once when asked (clock moved)."""
+
+    def __init__(self, runtime: Runtime, clock: Clock) -> None:
+        self._runtime = runtime
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="capacity-timers")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run_now(self) -> None:
+        async with self._lock:
+            await run_due(self._runtime, self._clock)
+
+    async def _loop(self) -> None:
+        interval = self._runtime.settings.timer_interval_seconds  # type: ignore[attr-defined]
+        while True:
+            try:
+                await self.run_now()
+            except UNAVAILABLE as exc:
+                log.warning("timers: database unavailable (%s); trying again", exc)
+            except Exception:
+                log.exception("timers: a run failed; trying again next interval")
+            await asyncio.sleep(interval)
