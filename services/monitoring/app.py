@@ -5,29 +5,53 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from services.monitoring import handlers
+from contracts.envelope import Envelope, EventData
+from services.monitoring import handlers, pages
+from services.monitoring.api import router
 from services.monitoring.gauges import DomainGauges
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runtime, ServiceSpec, create_app
+from services.runtime.signal import PgSignal, channel_name
+
+STATIC = Path(__file__).parent / "static"
+
+
+def live_channel(settings: MonitoringSettings) -> str:
+    return channel_name(handlers.LIVE_CHANNEL, settings.db_schema)
 
 
 async def _start(app: FastAPI, runtime: Runtime) -> None:
     app.state.gauges = DomainGauges(runtime.registry)
     await app.state.gauges.refresh(runtime.pool)
+    app.state.live_feed = PgSignal(runtime.settings.database_url, live_channel(runtime.settings))
+    app.state.live_feed.start()
+
+
+async def _stop(app: FastAPI, _runtime: Runtime) -> None:
+    await app.state.live_feed.stop()
+    await app.state.gauges.stop()
 
 
 def _consumers(app: FastAPI, runtime: Runtime) -> list[Consumer]:
-    return handlers.consumers(runtime, app.state.gauges)
+    async def refresh(_envelope: Envelope, _event: EventData) -> None:
+        app.state.gauges.request_refresh(runtime.pool)
+
+    return handlers.consumers(live_channel(runtime.settings), after_commit=refresh)
 
 
 def build(settings: MonitoringSettings | None = None) -> FastAPI:
-    return create_app(ServiceSpec(
+    app = create_app(ServiceSpec(
         settings=settings or MonitoringSettings(),
         title="Schakel monitoring",
         description="Read models of the region's flows, capacity and shortages; dashboard and Prometheus metrics.",
         migrations=Path(__file__).parent / "migrations",
+        routers=[router, pages.router],
         consumers=_consumers,
         on_start=_start,
+        on_stop=_stop,
     ))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,12 +1,25 @@
-"""Monitoring's Prometheus domain gauges, refreshed from the read models after each change."""
+"""Monitoring's Prometheus domain metrics, refreshed from the read models after each change.
+
+Totals are read back from the read models rather than counted in memory, so a restart or a
+rebuild never makes a counter jump. Refreshes coalesce: a burst of events (a replay) costs a
+few refreshes, not one per event.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from contracts.verblijf import Setting
 from services.monitoring import store
+
+WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
 
 
 class DomainGauges:
@@ -18,6 +31,10 @@ class DomainGauges:
         for setting in Setting:
             # Present from the start, so "no shortage" reads 0 rather than absent.
             self.shortage_active.labels(setting=setting.value).set(0)
+        self.snapshot = Snapshot()
+        registry.register(self.snapshot)
+        self._dirty = asyncio.Event()
+        self._refresher: asyncio.Task[None] | None = None
 
     async def refresh(self, pool: asyncpg.Pool) -> None:
         free = await store.free_places_per_setting(pool)
@@ -26,3 +43,88 @@ class DomainGauges:
             self.places_free.labels(setting=setting).set(places)
         for setting in Setting:
             self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
+        self.snapshot.rows = await store.metric_snapshot(pool)
+
+    def request_refresh(self, pool: asyncpg.Pool) -> None:
+        """Ask for a refresh soon; requests made while one runs are served by one more run."""
+        self._dirty.set()
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._drain(pool), name="monitoring-gauges")
+
+    async def _drain(self, pool: asyncpg.Pool) -> None:
+        while self._dirty.is_set():
+            self._dirty.clear()
+            await self.refresh(pool)
+
+    async def stop(self) -> None:
+        if self._refresher:
+            self._refresher.cancel()
+            try:
+                await self._refresher
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+class Snapshot(Collector):
+    """Exposes the last metric snapshot; report ages are computed at scrape time."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[asyncpg.Record]] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        rows = self.rows
+        yield self._counter("schakel_referrals", "Referrals received, by product category and referrer type "
+                            "(COD327, or veilig_thuis).", ["product_category", "referrer"], rows.get("referrals", []))
+        yield self._counter("schakel_care_started", "Starts of care, by product category.", ["product_category"],
+                            rows.get("care_started", []))
+        yield self._counter("schakel_care_ended", "Ends of care, by product category and reden beëindiging (JZ588).",
+                            ["product_category", "reason"], rows.get("care_ended", []))
+        yield self._counter("schakel_placements", "Confirmed verblijf placements, by setting.", ["setting"],
+                            rows.get("placements", []))
+        yield self._gauge("schakel_youths_waiting_for_placement", "Youths with an open placement request, by urgency.",
+                          ["urgency"], rows.get("waiting", []))
+        yield self._gauge("schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"],
+                          rows.get("occupied", []))
+        yield self._counter("schakel_shortages", "Shortages detected, by setting.", ["setting"],
+                            rows.get("shortages", []))
+        yield self._counter("schakel_escalations", "Cases escalated, by level.", ["level"],
+                            rows.get("escalations", []))
+        yield self._counter("schakel_declaration_lines", "Assessed declaration lines, by outcome.", ["outcome"],
+                            rows.get("declarations", []))
+        yield self._waiting_histogram(rows.get("waiting_days", []))
+        now = datetime.now(UTC)
+        age = GaugeMetricFamily("schakel_capacity_report_age_seconds",
+                                "Age of the stalest provider report per setting.", labels=["setting"])
+        for r in rows.get("report_age", []):
+            age.add_metric([r["setting"]], (now - r["oldest"]).total_seconds())
+        yield age
+
+    @staticmethod
+    def _counter(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record]) -> Metric:
+        family = CounterMetricFamily(name, doc, labels=labels)
+        for r in rows:
+            family.add_metric([str(r[label]) for label in labels], r["n"])
+        return family
+
+    @staticmethod
+    def _gauge(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record]) -> Metric:
+        family = GaugeMetricFamily(name, doc, labels=labels)
+        for r in rows:
+            family.add_metric([str(r[label]) for label in labels], r["n"])
+        return family
+
+    @staticmethod
+    def _waiting_histogram(rows: list[asyncpg.Record]) -> Metric:
+        family = HistogramMetricFamily("schakel_waiting_time_days",
+                                       "Days from referral to start of care, by product category.",
+                                       labels=["product_category"])
+        by_category: dict[str, list[int]] = {}
+        for r in rows:
+            by_category.setdefault(r["product_category"], []).append(r["days"])
+        for category, days in sorted(by_category.items()):
+            buckets = [(str(b), sum(d <= b for d in days)) for b in WAITING_BUCKETS_DAYS]
+            buckets.append(("+Inf", len(days)))
+            family.add_metric([category], buckets, sum_value=sum(days))
+        return family
+
+

@@ -1,0 +1,43 @@
+"""The two web pages: the dashboard (``/``) and the schakelfunctionaris' inbox (``/schakelfunctie``).
+
+Pages are server-rendered shells; figures come from the JSON API with the user's own key
+(kept in sessionStorage), and the capacity tiles from the unauthenticated live feed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from services.monitoring import queries
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+SETTING_LABELS = {
+    "pleegzorg": "Pleegzorg", "gezinshuis": "Gezinshuis", "tussenvoorziening": "Tussenvoorziening",
+    "residentieel": "Residentieel", "driemilieu": "Driemilieu / OBC", "crisisplek": "Crisisplek",
+    "jeugdzorgplus": "JeugdzorgPlus",
+}
+STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte"}
+
+
+def _context(request: Request, **extra: object) -> dict[str, object]:
+    settings = request.app.state.runtime.settings
+    return {"request": request, "municipalities": settings.municipalities, "setting_labels": SETTING_LABELS,
+            "state_labels": STATE_LABELS, **extra}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request) -> HTMLResponse:
+    tiles = await queries.capacity_tiles(request.app.state.runtime.pool, datetime.now(UTC))
+    return templates.TemplateResponse(request, "dashboard.html", _context(request, tiles=tiles))
+
+
+@router.get("/schakelfunctie", response_class=HTMLResponse)
+async def schakelfunctie(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "schakelfunctie.html", _context(request))

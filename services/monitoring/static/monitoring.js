@@ -1,0 +1,275 @@
+/* Schakel monitoring pages: the user's key in sessionStorage, keyed JSON fetches, the live
+   feed (Server-Sent Events from /v1/live) and the charts. Plain browser JavaScript, no build. */
+(function () {
+  "use strict";
+  var KEY = "schakel-api-key";
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === "text") node.textContent = attrs[name];
+      else node.setAttribute(name, attrs[name]);
+    });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function table(caption, headers, rows) {
+    if (!rows.length) return el("p", {"class": "utrecht-paragraph", text: caption + ": geen gegevens."});
+    var head = el("tr", {"class": "utrecht-table__row"}, headers.map(function (h) {
+      return el("th", {"class": "utrecht-table__header-cell", scope: "col", text: h});
+    }));
+    var body = rows.map(function (cells) {
+      return el("tr", {"class": "utrecht-table__row"}, cells.map(function (c) {
+        var td = el("td", {"class": "utrecht-table__cell"});
+        if (c instanceof Node) td.appendChild(c); else td.textContent = c === null || c === undefined ? "–" : String(c);
+        return td;
+      }));
+    });
+    return el("div", {"class": "schakel-table-wrap"}, [el("table", {"class": "utrecht-table"}, [
+      el("caption", {"class": "utrecht-table__caption", text: caption}),
+      el("thead", {"class": "utrecht-table__header"}, [head]),
+      el("tbody", {"class": "utrecht-table__body"}, body)])]);
+  }
+
+  function fill(id, node) { var box = $(id); box.replaceChildren(node); }
+
+  function since(iso) {
+    if (!iso) return "onbekend";
+    var minutes = Math.round((Date.now() - new Date(iso).getTime()) / 60000);
+    if (minutes < 1) return "zojuist";
+    if (minutes < 120) return minutes + " min geleden";
+    var hours = Math.round(minutes / 60);
+    return hours < 48 ? hours + " uur geleden" : Math.round(hours / 24) + " dagen geleden";
+  }
+
+  function duration(seconds) {
+    var hours = Math.floor(seconds / 3600);
+    if (hours >= 24) return Math.floor(hours / 24) + " d " + (hours % 24) + " u";
+    return hours + " u " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  function dateTime(iso) {
+    return iso ? new Date(iso).toLocaleString("nl-NL", {dateStyle: "short", timeStyle: "short"}) : "–";
+  }
+
+  // --- the key, entered once per browser session -----------------------------------------
+
+  function signIn(onKey) {
+    var form = $("sleutel-formulier");
+    function show() {
+      var key = sessionStorage.getItem(KEY);
+      $("sleutel").hidden = !!key;
+      $("aangemeld").hidden = !key;
+      if (key) onKey(key);
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      sessionStorage.setItem(KEY, $("sleutel-invoer").value.trim());
+      $("sleutel-invoer").value = "";
+      show();
+    });
+    $("afmelden").addEventListener("click", function () { sessionStorage.removeItem(KEY); location.reload(); });
+    show();
+  }
+
+  function fetchJson(url, key) {
+    return fetch(url, {headers: {"Authorization": "Bearer " + key}}).then(function (response) {
+      if (response.status === 401 || response.status === 403) {
+        return response.json().then(function (body) {
+          sessionStorage.removeItem(KEY);
+          $("sleutel").hidden = false;
+          $("aangemeld").hidden = true;
+          $("sleutel-melding").textContent = "Deze sleutel geeft geen toegang: " + body.detail;
+          throw new Error(body.detail);
+        });
+      }
+      if (!response.ok) throw new Error("status " + response.status);
+      return response.json();
+    });
+  }
+
+  // --- live feed ---------------------------------------------------------------------------
+
+  function live(onUpdate) {
+    var source = new EventSource("/v1/live");
+    source.addEventListener("update", function (event) {
+      $("live-status").textContent = "Live: bijgewerkt om " + new Date().toLocaleTimeString("nl-NL");
+      onUpdate(JSON.parse(event.data));
+    });
+    source.onerror = function () { $("live-status").textContent = "Live verbinding onderbroken; opnieuw verbinden…"; };
+  }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+
+  // --- dashboard ---------------------------------------------------------------------------
+
+  function dashboard(config) {
+    var charts = {};
+    var currentKey = null;
+
+    function renderTiles(tiles) {
+      var list = $("tegels");
+      if (!tiles.length) return;
+      list.replaceChildren.apply(list, tiles.map(function (t) {
+        var rate = t.occupancy_rate === null ? "" : " (" + Math.round(t.occupancy_rate * 100) + "%)";
+        return el("li", {"class": "schakel-tile schakel-tile--" + t.state, "data-setting": t.setting, "data-state": t.state}, [
+          el("h3", {"class": "schakel-tile__name", text: config.settingLabels[t.setting] || t.setting}),
+          el("p", {"class": "schakel-tile__free"}, [el("span", {"class": "schakel-tile__number", text: String(t.free)}), " vrij"]),
+          el("p", {"class": "schakel-tile__state", text: config.stateLabels[t.state]}),
+          el("p", {"class": "schakel-tile__detail", text: t.occupied + " van " + t.total + " bezet" + rate}),
+          el("p", {"class": "schakel-tile__detail", text: "Gemeld: " + since(t.last_report_at)})]);
+      }));
+    }
+
+    function renderShortages(shortages) {
+      var box = $("tekorten");
+      box.replaceChildren.apply(box, shortages.map(function (s) {
+        return el("div", {"class": "utrecht-alert utrecht-alert--warning", "data-shortage": s.setting}, [
+          el("p", {"class": "utrecht-paragraph"}, [el("strong", {text: "Tekort " + (config.settingLabels[s.setting] || s.setting) + ": "}),
+            s.free_places + " vrije plekken, " + s.waiting + " jeugdigen wachten met spoed; sinds " +
+            dateTime(s.detected_at) + " (" + duration(s.duration_seconds) + ")."])]);
+      }));
+    }
+
+    function number(v) { return typeof v === "number" ? v : null; }  // "<5" is left out of a chart
+
+    function chart(id, type, labels, datasets) {
+      if (charts[id]) charts[id].destroy();
+      charts[id] = new Chart($(id), {type: type, data: {labels: labels, datasets: datasets},
+        options: {responsive: true, animation: false, spanGaps: false,
+          plugins: {legend: {labels: {font: {size: 14}}}}, scales: {y: {beginAtZero: true}}}});
+    }
+
+    function renderFigures(data) {
+      var t = data.totals;
+      var wait = data.trend.length ? data.trend[data.trend.length - 1].waiting : null;
+      var totals = [["Verwijzingen", t.referrals_in], ["Zorg gestart", t.care_started], ["Zorg beëindigd", t.care_ended],
+        ["Uitval (voortijdig)", t.uitval], ["In zorg einde periode", t.in_care_at_month_end],
+        ["Wachttijd mediaan laatste maand", wait && wait.median_days !== null ? wait.median_days + " dagen" : "–"]];
+      var dl = $("totalen");
+      dl.replaceChildren.apply(dl, totals.map(function (pair) {
+        return el("div", {}, [el("dt", {text: pair[0]}), el("dd", {text: String(pair[1])})]);
+      }));
+      var months = data.trend.map(function (m) { return m.month; });
+      chart("grafiek-stroom", "line", months, [
+        {label: "Verwijzingen", data: data.trend.map(function (m) { return number(m.referrals_in); }), borderColor: "#01689b", backgroundColor: "#01689b"},
+        {label: "Zorg gestart", data: data.trend.map(function (m) { return number(m.care_started); }), borderColor: "#2b7a3d", backgroundColor: "#2b7a3d", borderDash: [6, 3]},
+        {label: "Zorg beëindigd", data: data.trend.map(function (m) { return number(m.care_ended); }), borderColor: "#b3261e", backgroundColor: "#b3261e", borderDash: [2, 2]}]);
+      fill("tabel-stroom", table("Instroom en uitstroom per maand", ["Maand", "Verwijzingen", "Gestart", "Beëindigd", "Uitval", "In zorg einde maand"],
+        data.trend.map(function (m) { return [m.month, m.referrals_in, m.care_started, m.care_ended, m.uitval, m.in_care_at_month_end]; })));
+      chart("grafiek-wachttijd", "line", months, [
+        {label: "Mediaan", data: data.trend.map(function (m) { return m.waiting ? m.waiting.median_days : null; }), borderColor: "#01689b", backgroundColor: "#01689b"},
+        {label: "90e percentiel", data: data.trend.map(function (m) { return m.waiting ? m.waiting.p90_days : null; }), borderColor: "#a35a00", backgroundColor: "#a35a00", borderDash: [6, 3]}]);
+      fill("tabel-wachttijd", table("Wachttijd per maand", ["Maand", "Jeugdigen", "Mediaan (dagen)", "P90 (dagen)", "Boven maximum"],
+        data.trend.filter(function (m) { return m.waiting; }).map(function (m) {
+          var w = m.waiting;
+          return [m.month, w.youths, w.median_days, w.p90_days, w.share_over_max === null ? w.over_max : Math.round(w.share_over_max * 100) + "%"];
+        })));
+      var names = data.per_municipality.map(function (m) { return config.municipalities[m.municipality] || m.municipality; });
+      chart("grafiek-gemeenten", "bar", names, [{label: "Verwijzingen", backgroundColor: "#01689b",
+        data: data.per_municipality.map(function (m) { return number(m.referrals_in); })}]);
+      fill("tabel-gemeenten", table("Verwijzingen per gemeente", ["Gemeente", "Verwijzingen"],
+        data.per_municipality.map(function (m, i) { return [names[i], m.referrals_in]; })));
+      var referrerNames = {"01": "Gemeente", "02": "Huisarts", "03": "Jeugdarts", "04": "Gecertificeerde instelling",
+        "05": "Medisch specialist", "06": "Zelfverwijzer", "08": "Rechter / officier van justitie", "veilig_thuis": "Veilig Thuis"};
+      fill("tabel-verwijzers", table("Verwijzingen per soort verwijzer", ["Verwijzer", "Verwijzingen"],
+        data.referrers.map(function (r) { return [referrerNames[r.referrer] || r.referrer, r.referrals]; })));
+      fill("tabel-escalaties", table("Escalaties en hoe ze afliepen", ["Niveau", "Afloop", "Aantal"],
+        data.escalations.map(function (e) { return [e.level, e.outcome, e.escalations]; })));
+      var d = data.declarations;
+      fill("tabel-declaraties", table("Declaratieregels per uitkomst en retourcode", ["Uitkomst of retourcode", "Regels"],
+        Object.keys(d.by_outcome).map(function (k) { return [k, d.by_outcome[k]]; }).concat(
+          Object.keys(d.by_return_code).map(function (k) { return ["Retourcode " + k, d.by_return_code[k]]; }))));
+    }
+
+    function query() {
+      var params = new URLSearchParams();
+      var gemeente = $("filter-gemeente").value, from = $("filter-van").value, to = $("filter-tot").value;
+      if (gemeente) params.set("municipality", gemeente);
+      if (from) params.set("from", from);
+      if (to) params.set("to", to);
+      return params.toString();
+    }
+
+    function load() {
+      if (!currentKey) return;
+      fetchJson("/v1/overview?" + query(), currentKey).then(function (data) {
+        $("cijfers").hidden = false;
+        $("cijfers-status").textContent = "Cijfers bijgewerkt om " + new Date().toLocaleTimeString("nl-NL") + ".";
+        renderFigures(data);
+      }).catch(function (error) { $("cijfers-status").textContent = "Cijfers konden niet worden geladen: " + error.message; });
+    }
+
+    var reload = debounce(load, 400);
+    $("filters").addEventListener("submit", function (event) { event.preventDefault(); load(); });
+    signIn(function (key) { currentKey = key; load(); });
+    live(function (state) { renderTiles(state.settings); renderShortages(state.shortages); reload(); });
+  }
+
+  // --- schakelfunctie ---------------------------------------------------------------------
+
+  function schakelfunctie(config) {
+    var currentKey = null;
+
+    function ackButton(alertId, acknowledgedBy, what) {
+      if (acknowledgedBy) return "Bevestigd door " + acknowledgedBy;
+      if (!alertId) return "–";
+      var button = el("button", {"class": "utrecht-button utrecht-button--secondary-action", type: "button",
+        "data-alert": alertId, text: "Bevestigen"});
+      button.setAttribute("aria-label", "Bevestig " + what);
+      button.addEventListener("click", function () {
+        button.disabled = true;
+        fetch("/v1/alerts/" + alertId + "/acknowledge", {method: "POST", headers: {"Authorization": "Bearer " + currentKey}})
+          .then(function (response) { return response.json().then(function (body) { return [response, body]; }); })
+          .then(function (pair) {
+            $("inbox-status").textContent = pair[0].ok ? "Bevestigd; de lijst wordt bijgewerkt." : "Niet bevestigd: " + pair[1].detail;
+            if (!pair[0].ok) button.disabled = false;
+          });
+      });
+      return button;
+    }
+
+    function settingNames(list) { return list.map(function (s) { return config.settingLabels[s] || s; }).join(", "); }
+    function place(code) { return config.municipalities[code] || code || "–"; }
+
+    function render(data) {
+      $("inbox").hidden = false;
+      fill("tabel-tekorten", table("Open tekorten per setting", ["Setting", "Sinds", "Duur", "Vrije plekken", "Wachtend", "Bevestiging"],
+        data.shortages.map(function (s) {
+          var label = config.settingLabels[s.setting] || s.setting;
+          return [label, dateTime(s.detected_at), duration(s.duration_seconds), s.free_places, s.waiting,
+            ackButton(s.alert_id, s.acknowledged_by, "tekort " + label)];
+        })));
+      fill("tabel-wachtenden", table("Jeugdigen die wachten, meest urgent eerst", ["Kenmerk", "Leeftijd", "Setting", "Urgentie", "Gemeente",
+        "Dagen wachtend", "Aanbieders geprobeerd", "Geëscaleerd naar"],
+        data.waiting.map(function (w) {
+          return [w.placement_id.slice(0, 8), w.age, settingNames(w.settings), w.urgency, place(w.municipality),
+            w.days_waiting, w.candidates_tried, w.escalated_to || "–"];
+        })));
+      fill("tabel-escalaties", table("Escalaties, nieuwste eerst", ["Kenmerk", "Niveau", "Urgentie", "Gemeente", "Reden", "Sinds", "Afloop", "Bevestiging"],
+        data.escalations.map(function (e) {
+          return [e.placement_id.slice(0, 8), e.level, e.urgency, place(e.municipality), e.reason, dateTime(e.escalated_at), e.outcome,
+            ackButton(e.alert_id, e.acknowledged_by ? e.acknowledged_by + " (" + e.acknowledged_role + ")" : null,
+              "escalatie " + e.placement_id.slice(0, 8))];
+        })));
+    }
+
+    function load() {
+      if (!currentKey) return;
+      fetchJson("/v1/schakelfunctie", currentKey).then(render)
+        .catch(function (error) { $("inbox-status").textContent = "Kon de gegevens niet laden: " + error.message; });
+    }
+
+    signIn(function (key) { currentKey = key; load(); });
+    live(debounce(load, 300));
+  }
+
+  window.Schakel = {dashboard: dashboard, schakelfunctie: schakelfunctie};
+})();
