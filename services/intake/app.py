@@ -1,17 +1,97 @@
-"""Wiring of the intake service (referrals and allocations arrive with their own issue)."""
+"""Wiring of the intake service: routes, consumers, the vault and the overdue-request watch."""
 
-from fastapi import FastAPI
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
 
 from contracts import topics
+from services.intake import allocations, handlers, registry, store
+from services.intake.api import router
+from services.intake.context import Clock, Intake, system_clock
+from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
-from services.runtime.service import ServiceSpec, create_app
+from services.runtime.consumer import Consumer
+from services.runtime.db import UNAVAILABLE
+from services.runtime.service import Runtime, ServiceSpec, create_app
+
+log = logging.getLogger(__name__)
 
 
-def build(settings: IntakeSettings | None = None) -> FastAPI:
-    return create_app(ServiceSpec(
-        settings=settings or IntakeSettings(),
+class OverdueWatch:
+    """Reports requests left unanswered past five working days, and keeps their gauge current."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.gauge = Gauge("schakel_intake_allocation_requests_overdue",
+                           "Open requests for a toewijzing past their answer deadline.",
+                           registry=intake.runtime.registry)
+        self._task: asyncio.Task[None] | None = None
+
+    async def check(self) -> int:
+        reported = await allocations.report_overdue(self.intake)
+        self.gauge.set(await store.count_overdue_open(self.intake.runtime.pool, self.intake.now()))
+        return reported
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="intake-overdue-watch")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except UNAVAILABLE as exc:
+                log.warning("overdue check skipped, database unavailable: %s", type(exc).__name__)
+            except Exception:
+                log.exception("overdue check failed")
+            await asyncio.sleep(self.intake.settings.overdue_check_seconds)
+
+
+def build(settings: IntakeSettings | None = None, clock: Clock = system_clock) -> FastAPI:
+    settings = settings or IntakeSettings()
+
+    async def start(app: FastAPI, runtime: Runtime) -> None:
+        app.state.intake = Intake(runtime=runtime, settings=settings, vault=Vault(settings.fernet_key()),
+                                  registry=registry.load(), clock=clock)
+        app.state.overdue = OverdueWatch(app.state.intake)
+        app.state.overdue.start()
+
+    async def stop(app: FastAPI, _runtime: Runtime) -> None:
+        await app.state.overdue.stop()
+
+    def consumers(_app: FastAPI, _runtime: Runtime) -> list[Consumer]:
+        return handlers.consumers()
+
+    app = create_app(ServiceSpec(
+        settings=settings,
         title="Schakel intake",
         description="Referrals, allocations (toewijzingen), start and end of care. The only service that "
                     "knows who a youth is; everything it publishes is pseudonymous.",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        consumers=consumers,
         publishes=[topics.INTAKE_EVENTS],
+        on_start=start,
+        on_stop=stop,
     ))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes each rejected value back; a BSN or birth date is not repeated, not even to its sender.
+        errors = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

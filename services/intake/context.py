@@ -1,0 +1,58 @@
+"""What intake's commands work with: the runtime, the vault, the registry and the clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import asyncpg
+
+from contracts import topics
+from contracts.envelope import Envelope, EventData
+from services.intake.privacy import Vault
+from services.intake.registry import Registry
+from services.intake.settings import IntakeSettings
+from services.runtime.auth import Principal
+from services.runtime.service import Runtime
+from services.runtime.workdays import NL
+
+SOURCE = "intake"
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Intake:
+    runtime: Runtime
+    settings: IntakeSettings
+    vault: Vault
+    registry: Registry
+    # Injected so tests move time (overdue requests) instead of waiting for it.
+    clock: Clock = system_clock
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        # Dates in iJw messages are Dutch calendar dates.
+        return self.now().astimezone(NL).date()
+
+    async def emit(self, conn: asyncpg.Connection, data: EventData, subject: uuid.UUID, now: datetime,
+                   causation: Envelope | None = None) -> Envelope:
+        envelope = Envelope.wrap(
+            data, source=SOURCE, subject=str(subject), time=now,
+            correlation_id=causation.correlationid if causation else None,
+            causation_id=causation.id if causation else None,
+        )
+        await self.runtime.emit(conn, topics.INTAKE_EVENTS, envelope)
+        return envelope
+
+
+def actor(principal: Principal) -> str:
+    """How the database records who did something: role and subject, never a person's name."""
+    return f"{principal.role.value}:{principal.subject}"

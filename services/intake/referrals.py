@@ -1,0 +1,134 @@
+"""Referral commands: receive one, withdraw it, learn it was placed; each a single transaction of
+state and events. Also who may see or withdraw a referral, and its status with waiting time."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from contracts.capacity import PlacementConfirmed
+from contracts.envelope import Envelope
+from contracts.intake import ReferralReceived, ReferralWithdrawn
+from services.intake import domain, store
+from services.intake.context import Intake, actor
+from services.intake.privacy import PersonalData, client_ref
+from services.intake.requests import ReferralIn, WithdrawalIn
+from services.runtime.auth import Principal, Role
+from services.runtime.errors import Forbidden, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+
+async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, Any]:
+    now, today = intake.now(), intake.today()
+    referral_date = body.referral_date or today
+    if referral_date > today:
+        raise Invalid(f"referral_date {referral_date} lies in the future")
+    provider_agb = body.provider_agb or (by.subject if by.role is Role.PROVIDER else None)
+    domain.check_referral_rights(by.role.value, by.subject, body.referrer.type, body.referrer.agb,
+                                 body.client.municipality_code, provider_agb)
+    try:
+        intake.registry.check_member(intake.settings.region, body.client.municipality_code, referral_date)
+    except ValueError as exc:
+        raise Invalid(f"client.municipality_code: {exc}") from None
+    domain.check_birth_date(body.client.birth_date, referral_date)
+    age = domain.check_birth_date(body.client.birth_date, today)
+    ref = client_ref(body.client.bsn, intake.settings.client_ref_key())
+    referral_id = uuid.uuid4()
+    async with intake.runtime.pool.acquire() as conn, conn.transaction():
+        contracted = await store.contracted(conn, provider_agb, referral_date) if provider_agb else None
+        event = ReferralReceived(
+            referral_id=referral_id, client_ref=ref, age=age, municipality_code=body.client.municipality_code,
+            referrer_type=body.referrer.type, referrer_agb=domain.event_referrer_agb(body.referrer.type, body.referrer.agb),
+            veilig_thuis=body.veilig_thuis, product_category=body.product_category, settings=body.settings,
+            urgency=body.urgency, ambulant_tried=body.ambulant_tried,
+            needs_gemeente_decision=body.referrer.type.needs_gemeente_decision,
+            contracted_provider=contracted, received_at=now, provider_agb=provider_agb,
+        )
+        person = PersonalData(body.client.bsn, body.client.birth_date, body.client.name)
+        await store.upsert_client(conn, ref, intake.vault.seal(person), now)
+        await store.insert_referral(conn, {
+            "id": referral_id, "client_ref": ref, "age": age, "municipality_code": event.municipality_code,
+            "referrer_type": body.referrer.type.value, "referrer_agb": body.referrer.agb,
+            "veilig_thuis": body.veilig_thuis, "provider_agb": provider_agb, "contracted_provider": contracted,
+            "product_category": body.product_category.value, "settings": [s.value for s in body.settings],
+            "urgency": body.urgency.value, "ambulant_tried": body.ambulant_tried,
+            "needs_gemeente_decision": event.needs_gemeente_decision, "referral_date": referral_date,
+            "received_at": now, "submitted_by": actor(by), "status": domain.ReferralStatus.RECEIVED.value,
+        })
+        detail = "provider has no contract: consult the gemeente" if contracted is False else ""
+        await store.set_referral_status(conn, referral_id, domain.ReferralStatus.RECEIVED, now, "received", detail)
+        await intake.emit(conn, event, referral_id, now)
+    return {"referral_id": referral_id, "client_ref": ref, "status": domain.ReferralStatus.RECEIVED.value,
+            "needs_gemeente_decision": event.needs_gemeente_decision, "contracted_provider": contracted,
+            "consult_gemeente": contracted is False}
+
+
+def is_its_referrer(principal: Principal, referral: asyncpg.Record) -> bool:
+    if referral["submitted_by"] == actor(principal):
+        return True
+    return principal.role is Role.REFERRER and \
+        principal.subject == f"{referral['referrer_type']}:{referral['referrer_agb']}"
+
+
+def check_may_read(principal: Principal, referral: asyncpg.Record) -> None:
+    if principal.role is Role.OPERATOR or is_its_referrer(principal, referral):
+        return
+    if principal.role is Role.GEMEENTE and principal.subject == referral["municipality_code"]:
+        return
+    raise Forbidden("only the referral's referrer, its gemeente and operators may read it")
+
+
+async def refresh_status(conn: asyncpg.Connection, referral_id: uuid.UUID, now: datetime, step: str,
+                         detail: str = "") -> domain.ReferralStatus:
+    """Derive the status from the facts just changed and record the step in the history."""
+    referral = await store.get_referral(conn, referral_id)
+    allocations = [store.facts(r) for r in await store.allocations_of_referral(conn, referral_id)]
+    status = domain.referral_status(referral["withdrawn_at"] is not None, referral["placed_at"] is not None,
+                                    allocations)
+    await store.set_referral_status(conn, referral_id, status, now, step, detail)
+    return status
+
+
+async def current_status(conn: asyncpg.Connection, referral: asyncpg.Record) -> domain.ReferralStatus:
+    allocations = [store.facts(r) for r in await store.allocations_of_referral(conn, referral["id"])]
+    return domain.referral_status(referral["withdrawn_at"] is not None, referral["placed_at"] is not None,
+                                  allocations)
+
+
+async def withdraw(intake: Intake, referral_id: uuid.UUID, body: WithdrawalIn, by: Principal) -> str:
+    now = intake.now()
+    async with intake.runtime.pool.acquire() as conn, conn.transaction():
+        referral = await store.lock_referral(conn, referral_id)
+        if referral is None:
+            raise NotFound(f"no referral {referral_id}")
+        own_gemeente = by.role is Role.GEMEENTE and by.subject == referral["municipality_code"]
+        if not (own_gemeente or is_its_referrer(by, referral)):
+            raise Forbidden("only the referral's referrer or its gemeente may withdraw it")
+        domain.check_referral_withdrawal(await current_status(conn, referral))
+        await store.mark_withdrawn(conn, referral_id, now, body.reason)
+        status = await refresh_status(conn, referral_id, now, "withdrawn", body.reason)
+        await intake.emit(conn, ReferralWithdrawn(
+            referral_id=referral_id, client_ref=referral["client_ref"], municipality_code=referral["municipality_code"],
+            reason=body.reason, withdrawn_at=now), referral_id, now)
+    return status.value
+
+
+async def on_placement_confirmed(conn: asyncpg.Connection, envelope: Envelope, event: PlacementConfirmed) -> None:
+    """Capacity found a place: the referral is placed (unless it is unknown here or already closed)."""
+    referral = await store.lock_referral(conn, event.referral_id)
+    if referral is None:
+        log.warning("placement %s confirmed for referral %s, which intake does not know",
+                    event.placement_id, event.referral_id)
+        return
+    if referral["withdrawn_at"] is not None:
+        await store.set_referral_status(conn, event.referral_id, referral["status"], event.confirmed_at,
+                                        "placement_after_withdrawal", f"{event.provider_agb} {event.setting}")
+        return
+    await store.mark_placed(conn, event.referral_id, event.confirmed_at, event.provider_agb)
+    await refresh_status(conn, event.referral_id, event.confirmed_at, "placed",
+                         f"{event.setting} at {event.provider_agb}")

@@ -1,0 +1,200 @@
+"""Intake's SQL: clients (encrypted), referrals with their history, toewijzingen, requests, contracts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from contracts.codes import RedenWijziging
+from services.intake.domain import AllocationFacts
+
+Conn = asyncpg.Connection
+
+
+async def upsert_client(conn: Conn, client_ref: str, sealed: bytes, at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO client (client_ref, personal, updated_at) VALUES ($1, $2, $3)
+           ON CONFLICT (client_ref) DO UPDATE SET personal = EXCLUDED.personal, updated_at = EXCLUDED.updated_at""",
+        client_ref, sealed, at,
+    )
+
+
+async def insert_referral(conn: Conn, values: dict[str, Any]) -> None:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await conn.execute(f"INSERT INTO referral ({columns}) VALUES ({params})", *values.values())
+
+
+async def lock_referral(conn: Conn, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM referral WHERE id = $1 FOR UPDATE", referral_id)
+
+
+async def get_referral(conn: Conn | asyncpg.Pool, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM referral WHERE id = $1", referral_id)
+
+
+async def set_referral_status(conn: Conn, referral_id: uuid.UUID, status: str, at: datetime, step: str,
+                              detail: str = "") -> None:
+    await conn.execute("UPDATE referral SET status = $2 WHERE id = $1", referral_id, status)
+    await conn.execute(
+        "INSERT INTO referral_history (referral_id, at, status, step, detail) VALUES ($1, $2, $3, $4, $5)",
+        referral_id, at, status, step, detail,
+    )
+
+
+async def mark_placed(conn: Conn, referral_id: uuid.UUID, at: datetime, provider_agb: str) -> None:
+    await conn.execute("UPDATE referral SET placed_at = $2, placed_with = $3 WHERE id = $1",
+                       referral_id, at, provider_agb)
+
+
+async def mark_care_started(conn: Conn, referral_id: uuid.UUID, at: datetime) -> None:
+    # Waiting ends at the first start of care; a later toewijzing does not restart it.
+    await conn.execute("UPDATE referral SET care_started_at = coalesce(care_started_at, $2) WHERE id = $1",
+                       referral_id, at)
+
+
+async def mark_withdrawn(conn: Conn, referral_id: uuid.UUID, at: datetime, reason: str) -> None:
+    await conn.execute("UPDATE referral SET withdrawn_at = $2, withdrawal_reason = $3 WHERE id = $1",
+                       referral_id, at, reason)
+
+
+async def history(pool: asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT at, status, step, detail FROM referral_history WHERE referral_id = $1 ORDER BY seq", referral_id
+    )
+
+
+async def lock_client(conn: Conn, client_ref: str) -> None:
+    """Serialise toewijzingen of one client, so two concurrent ones cannot both miss the other (OP259)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"intake.client.{client_ref}")
+
+
+async def next_allocation_number(conn: Conn, municipality_code: str) -> int:
+    return await conn.fetchval(
+        """INSERT INTO allocation_number (municipality_code, last_number) VALUES ($1, 1)
+           ON CONFLICT (municipality_code) DO UPDATE SET last_number = allocation_number.last_number + 1
+           RETURNING last_number""",
+        municipality_code,
+    )
+
+
+async def insert_allocation(conn: Conn, values: dict[str, Any]) -> None:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await conn.execute(f"INSERT INTO allocation ({columns}) VALUES ({params})", *values.values())
+
+
+async def lock_allocation(conn: Conn, allocation_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM allocation WHERE id = $1 FOR UPDATE", allocation_id)
+
+
+async def allocations_of_client(conn: Conn, client_ref: str, exclude: uuid.UUID | None = None) -> list[AllocationFacts]:
+    rows = await conn.fetch("SELECT * FROM allocation WHERE client_ref = $1 AND id IS DISTINCT FROM $2",
+                            client_ref, exclude)
+    return [facts(r) for r in rows]
+
+
+async def allocations_of_referral(conn: Conn | asyncpg.Pool, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM allocation WHERE referral_id = $1 ORDER BY issued_at", referral_id)
+
+
+def facts(row: asyncpg.Record) -> AllocationFacts:
+    return AllocationFacts(
+        product_category=row["product_category"], product_code=row["product_code"],
+        start_date=row["start_date"], end_date=row["end_date"], withdrawn=row["withdrawn_at"] is not None,
+        withdrawal_reason=RedenWijziging(row["withdrawal_reason"]) if row["withdrawal_reason"] else None,
+        effective_date=row["effective_date"], care_start=row["care_start"], care_end=row["care_end"],
+        number=row["number"],
+    )
+
+
+async def update_allocation(conn: Conn, allocation_id: uuid.UUID, **values: Any) -> None:
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(values, start=2))
+    await conn.execute(f"UPDATE allocation SET {assignments} WHERE id = $1", allocation_id, *values.values())
+
+
+async def insert_request(conn: Conn, values: dict[str, Any]) -> None:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await conn.execute(f"INSERT INTO allocation_request ({columns}) VALUES ({params})", *values.values())
+
+
+async def lock_request(conn: Conn, request_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM allocation_request WHERE id = $1 FOR UPDATE", request_id)
+
+
+async def answer_request(conn: Conn, request_id: uuid.UUID, at: datetime, answer: str,
+                         rejection_reason: str | None = None, allocation_id: uuid.UUID | None = None) -> None:
+    await conn.execute(
+        """UPDATE allocation_request SET answered_at = $2, answer = $3, rejection_reason = $4, allocation_id = $5
+           WHERE id = $1""",
+        request_id, at, answer, rejection_reason, allocation_id,
+    )
+
+
+async def list_requests(pool: asyncpg.Pool, *, municipality_code: str | None, provider_agb: str | None,
+                        open_only: bool) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        """SELECT * FROM allocation_request
+           WHERE ($1::text IS NULL OR municipality_code = $1) AND ($2::text IS NULL OR provider_agb = $2)
+             AND (NOT $3 OR answered_at IS NULL)
+           ORDER BY requested_at""",
+        municipality_code, provider_agb, open_only,
+    )
+
+
+async def claim_newly_overdue(conn: Conn, now: datetime) -> list[asyncpg.Record]:
+    """Open requests past their deadline that were not yet reported, marked reported now."""
+    return await conn.fetch(
+        """UPDATE allocation_request SET overdue_at = $1
+           WHERE id IN (SELECT id FROM allocation_request
+                        WHERE answered_at IS NULL AND overdue_at IS NULL AND answer_due < $1
+                        ORDER BY answer_due FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        now,
+    )
+
+
+async def count_overdue_open(pool: asyncpg.Pool, now: datetime) -> int:
+    return await pool.fetchval(
+        "SELECT count(*) FROM allocation_request WHERE answered_at IS NULL AND answer_due < $1", now
+    )
+
+
+async def upsert_contract(conn: Conn, contract_id: uuid.UUID, provider_agb: str, valid_from: date,
+                          valid_to: date) -> None:
+    await conn.execute(
+        """INSERT INTO provider_contract (contract_id, provider_agb, valid_from, valid_to) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (contract_id) DO UPDATE SET valid_from = EXCLUDED.valid_from, valid_to = EXCLUDED.valid_to""",
+        contract_id, provider_agb, valid_from, valid_to,
+    )
+
+
+async def end_contract(conn: Conn, contract_id: uuid.UUID, provider_agb: str, end_date: date) -> None:
+    # An end may arrive for a contract admitted before intake listened: remember it anyway.
+    await conn.execute(
+        """INSERT INTO provider_contract (contract_id, provider_agb, valid_from, valid_to, ended_on)
+           VALUES ($1, $2, $3, $3, $3)
+           ON CONFLICT (contract_id) DO UPDATE SET ended_on = EXCLUDED.ended_on""",
+        contract_id, provider_agb, end_date,
+    )
+
+
+async def contracted(conn: Conn, provider_agb: str, day: date) -> bool | None:
+    """Whether ``provider_agb`` holds a contract on ``day``; None while intake knows no contracts at all."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS known,
+                  count(*) FILTER (WHERE provider_agb = $1 AND valid_from <= $2 AND valid_to >= $2
+                                   AND (ended_on IS NULL OR ended_on >= $2)) AS holding
+           FROM provider_contract""",
+        provider_agb, day,
+    )
+    return None if row["known"] == 0 else row["holding"] > 0
+
+
+def as_dicts(rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows]
