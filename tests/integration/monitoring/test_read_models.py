@@ -1,0 +1,220 @@
+"""Monitoring on the real broker and database: events in, published aggregates out, rebuild.
+
+Events are written straight onto the test's topics, as the other services' outbox relays would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from contracts import capacity, contracting, intake, topics
+from contracts.codes import Productcategorie, RedenBeeindiging, Retourcode, Urgentie, Verwijzer
+from contracts.envelope import Envelope, EventData
+from contracts.verblijf import Setting
+from services.monitoring.app import build
+from services.monitoring.settings import MonitoringSettings
+from services.runtime.auth import Role
+from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.kafka import produce
+from tests.support.polling import eventually
+from tests.support.server import serving
+
+HILVERSUM, LAREN = "0402", "0417"
+AGB = "12345678"
+CLIENT = "a" * 64
+MARCH = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+
+def _envelope(data: EventData, subject: str) -> Envelope:
+    return Envelope.wrap(data, source="test", subject=subject, time=MARCH)
+
+
+async def _publish(infra: Infrastructure, isolation: Isolation, topic: str, *events: tuple[EventData, str]) -> list[Envelope]:
+    envelopes = [_envelope(event, subject) for event, subject in events]
+    for envelope in envelopes:
+        await produce(infra.kafka, isolation.topic(topic), envelope.to_bytes(), key=envelope.subject.encode())
+    return envelopes
+
+
+def _region_events() -> tuple[list[tuple[EventData, str]], ...]:
+    """Six Hilversum referrals (one via Veilig Thuis) and two from Laren; five start, one drops out."""
+    referrals, cares = [], []
+    for n, municipality in enumerate([HILVERSUM] * 6 + [LAREN] * 2):
+        referral_id = uuid.uuid4()
+        referrals.append((intake.ReferralReceived(
+            referral_id=referral_id, client_ref=CLIENT, age=12, municipality_code=municipality,
+            referrer_type=Verwijzer.GEMEENTE if n == 0 else Verwijzer.HUISARTS, veilig_thuis=n == 0,
+            product_category=Productcategorie.AMBULANT, urgency=Urgentie.REGULIER, ambulant_tried=True,
+            needs_gemeente_decision=True, received_at=MARCH), str(referral_id)))
+        if municipality == HILVERSUM and n < 5:
+            allocation_id = uuid.uuid4()
+            common = dict(allocation_id=allocation_id, referral_id=referral_id, client_ref=CLIENT,
+                          municipality_code=municipality, provider_agb=AGB, product_category=Productcategorie.AMBULANT)
+            cares.append((intake.CareStarted(**common, start_date=date(2025, 3, 3) + timedelta(days=5 * n),
+                                             reported_at=MARCH), str(allocation_id)))
+            if n == 4:
+                cares.append((intake.CareEnded(**common, end_date=date(2025, 4, 30),
+                                               reason=RedenBeeindiging.VOORTIJDIG_CLIENT, reported_at=MARCH),
+                              str(allocation_id)))
+    placement_id, referral_id = uuid.uuid4(), uuid.uuid4()
+    capacity_events = [
+        (capacity.CapacityReported(agb=AGB, setting=Setting.CRISISPLEK, total=3, occupied=3, free=0,
+                                   closed_to_admission=False, reported_at=MARCH, regional_free=0), f"{AGB}/crisisplek"),
+        (capacity.PlacementRequested(placement_id=placement_id, referral_id=referral_id, client_ref=CLIENT, age=15,
+                                     municipality_code=LAREN, product_category=Productcategorie.CRISIS,
+                                     settings=[Setting.CRISISPLEK], urgency=Urgentie.CRISIS, requested_at=MARCH),
+         str(placement_id)),
+        (capacity.PlacementDeclined(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
+                                    setting=Setting.CRISISPLEK, reason="vol", declined_at=MARCH), str(placement_id)),
+    ]
+    alerts = [
+        (capacity.ShortageDetected(shortage_id=uuid.uuid4(), setting=Setting.CRISISPLEK, free_places=0, waiting=1,
+                                   severity=capacity.Severity.KRITIEK, detected_at=MARCH), "crisisplek"),
+        (capacity.CaseEscalated(placement_id=placement_id, referral_id=referral_id, client_ref=CLIENT, age=15,
+                                municipality_code=LAREN, settings=[Setting.CRISISPLEK], urgency=Urgentie.CRISIS,
+                                level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS, reason="geen plek",
+                                waiting_since=MARCH, escalated_at=MARCH), str(placement_id)),
+    ]
+    declarations = [(contracting.DeclarationAssessed(
+        declaration_id=uuid.uuid4(), provider_agb=AGB, municipality_code=HILVERSUM,
+        lines=[contracting.AssessedLine(line_number=i, amount=1000, approved=i != 6,
+                                        return_codes=[Retourcode.GOEDGEKEURD if i != 6 else Retourcode.TARIEF_WIJKT_AF])
+               for i in range(1, 7)],
+        approved_amount=5000, rejected_amount=1000, assessed_at=MARCH), AGB)]
+    return referrals + cares, capacity_events, alerts, declarations
+
+
+@pytest.fixture
+def settings(infra: Infrastructure, isolation: Isolation) -> MonitoringSettings:
+    return isolation.settings(MonitoringSettings, infra)
+
+
+@pytest.fixture
+async def monitoring(settings: MonitoringSettings, db: asyncpg.Pool) -> AsyncIterator[str]:
+    async with serving(build(settings)) as url:
+        yield url
+
+
+@pytest.fixture
+async def region(monitoring: str, infra: Infrastructure, isolation: Isolation, http) -> dict[str, list[Envelope]]:  # type: ignore[no-untyped-def]
+    await eventually(lambda: _ready(http, monitoring), timeout=60, what="monitoring ready")
+    intake_events, capacity_events, alerts, declarations = _region_events()
+    published = {
+        topics.INTAKE_EVENTS: await _publish(infra, isolation, topics.INTAKE_EVENTS, *intake_events),
+        topics.CAPACITY_EVENTS: await _publish(infra, isolation, topics.CAPACITY_EVENTS, *capacity_events),
+        topics.CAPACITY_ALERTS: await _publish(infra, isolation, topics.CAPACITY_ALERTS, *alerts),
+        topics.CONTRACTING_EVENTS: await _publish(infra, isolation, topics.CONTRACTING_EVENTS, *declarations),
+    }
+    return published
+
+
+async def _ready(http, url: str) -> bool:  # type: ignore[no-untyped-def]
+    return (await http.get(f"{url}/readyz")).status_code == 200
+
+
+async def _all_applied(http, url: str, operator: dict[str, str]) -> dict | None:  # type: ignore[no-untyped-def]
+    overview = (await http.get(f"{url}/v1/overview", headers=operator)).json()
+    done = (overview["totals"]["referrals_in"] == 8 and overview["declarations"]["by_outcome"]
+            and overview["escalations"] and overview["shortages"] and overview["totals"]["care_ended"])
+    return overview if done else None
+
+
+async def test_events_of_every_topic_become_published_aggregates_with_small_counts_hidden(  # type: ignore[no-untyped-def]
+        monitoring: str, region, keys, http) -> None:
+    operator = await keys(Role.OPERATOR)
+    overview = await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied")
+    assert overview["totals"]["care_started"] == 5
+    assert overview["totals"]["uitval"] == "<5"
+    assert {m["municipality"]: m["referrals_in"] for m in overview["per_municipality"]} == {HILVERSUM: 6, LAREN: "<5"}
+    assert {r["referrer"]: r["referrals"] for r in overview["referrers"]} == {"02": 7, "veilig_thuis": "<5"}
+    assert overview["declarations"] == {"by_outcome": {"afgewezen": "<5", "goedgekeurd": 5},
+                                        "by_return_code": {"0611": "<5", "8001": 5}}
+    assert overview["escalations"] == [{"level": "schakelfunctionaris", "outcome": "open", "escalations": "<5"}]
+    [tile] = overview["settings"]
+    assert (tile["setting"], tile["free"], tile["state"], tile["shortage_active"]) == ("crisisplek", 0, "tekort", True)
+    march = next(m for m in overview["trend"] if m["month"] == "2025-03")
+    assert march["waiting"]["youths"] == 5 and march["waiting"]["median_days"] == 10.0
+
+    flows = (await http.get(f"{monitoring}/v1/flows", headers=operator, params={"municipality": HILVERSUM})).json()
+    april = next(r for r in flows if r["month"] == "2025-04")
+    assert april["in_care_at_month_end"] == "<5" and april["ended_by_reason"] == {"32": "<5"}
+
+    metrics = (await http.get(f"{monitoring}/metrics")).text
+    assert 'schakel_referrals_total{product_category="45",referrer="02"} 7.0' in metrics
+    assert 'schakel_escalations_total{level="schakelfunctionaris"} 1.0' in metrics
+    assert 'schakel_waiting_time_days_count{product_category="45"} 5.0' in metrics
+    assert 'schakel_capacity_report_age_seconds{setting="crisisplek"}' in metrics
+
+
+async def test_the_schakelfunctie_sees_the_waiting_youth_pseudonymously(monitoring: str, region, keys, http) -> None:  # type: ignore[no-untyped-def]
+    operator = await keys(Role.OPERATOR)
+    await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied")
+    inbox = (await http.get(f"{monitoring}/v1/schakelfunctie", headers=await keys(Role.SCHAKELFUNCTIONARIS, "sf"))).json()
+    [youth] = inbox["waiting"]
+    assert (youth["age"], youth["municipality"], youth["urgency"], youth["declines"]) == (15, LAREN, "crisis", 1)
+    assert youth["escalated_to"] == "schakelfunctionaris"
+    assert CLIENT not in str(inbox)
+    [escalation] = inbox["escalations"]
+    assert escalation["alert_id"] == str(region[topics.CAPACITY_ALERTS][1].id)
+    gemeente = await keys(Role.GEMEENTE, LAREN)
+    assert (await http.get(f"{monitoring}/v1/schakelfunctie", headers=gemeente)).status_code == 403
+
+
+async def test_a_gemeente_sees_only_its_own_municipality(monitoring: str, region, keys, http) -> None:  # type: ignore[no-untyped-def]
+    await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied") \
+        if (operator := await keys(Role.OPERATOR)) else None
+    hilversum = await keys(Role.GEMEENTE, HILVERSUM)
+    own = (await http.get(f"{monitoring}/v1/overview", headers=hilversum)).json()
+    assert own["scope"]["municipality"] == HILVERSUM
+    assert [m["municipality"] for m in own["per_municipality"]] == [HILVERSUM]
+    other = await http.get(f"{monitoring}/v1/flows", headers=hilversum, params={"municipality": LAREN})
+    assert other.status_code == 403 and LAREN in other.json()["detail"]
+    assert (await http.get(f"{monitoring}/v1/waiting-times")).status_code == 401
+    assert (await http.get(f"{monitoring}/v1/overview", headers=await keys(Role.PROVIDER, AGB))).status_code == 403
+    bad = await http.get(f"{monitoring}/v1/flows", headers=hilversum, params={"from": "2025-13"})
+    assert bad.status_code == 422 and "from" in bad.text
+
+    export = await http.get(f"{monitoring}/v1/export.csv", headers=hilversum)
+    rows = list(csv.DictReader(io.StringIO(export.text), delimiter=";"))
+    assert export.headers["content-type"].startswith("text/csv")
+    assert {r["gemeente"] for r in rows} == {HILVERSUM}
+    march = next(r for r in rows if r["maand"] == "2025-03")
+    assert (march["instroom"], march["gestart"], march["wachttijd_mediaan_dagen"]) == ("6", "5", "10.0")
+
+
+async def test_a_rebuild_from_the_topics_ends_with_the_same_numbers(  # type: ignore[no-untyped-def]
+        monitoring: str, region, keys, http, settings: MonitoringSettings, db: asyncpg.Pool, infra, isolation) -> None:
+    operator = await keys(Role.OPERATOR)
+    await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied")
+
+    async def snapshot() -> tuple[object, ...]:
+        overview = (await http.get(f"{monitoring}/v1/overview", headers=operator)).json()
+        for tile in overview["settings"]:
+            tile.pop("report_age_seconds")
+        for shortage in overview["shortages"]:
+            shortage.pop("duration_seconds")
+        export = (await http.get(f"{monitoring}/v1/export.csv", headers=operator)).text
+        inbox = (await http.get(f"{monitoring}/v1/schakelfunctie", headers=operator)).json()
+        for shortage in inbox["shortages"]:
+            shortage.pop("duration_seconds")
+        return overview, export, inbox
+
+    before = await snapshot()
+    applied_before = await db.fetchval(f'SELECT count(*) FROM "{isolation.schema}".inbox')
+    # The real command, as an operator runs it, against the same schema and topics.
+    env = {**os.environ, **isolation.env(infra)}
+    result = subprocess.run([sys.executable, "-m", "services.monitoring.rebuild"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{applied_before} applied" in result.stdout
+    assert await snapshot() == before
