@@ -39,9 +39,17 @@ class Served:
 
 
 @pytest.fixture
-async def intake(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool) -> AsyncIterator[Served]:
+def watch_interval() -> float:
+    # Long by default, so a test that calls the overdue check itself is the only one calling it.
+    return 3600.0
+
+
+@pytest.fixture
+async def intake(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
+                 watch_interval: float) -> AsyncIterator[Served]:
     clock = MovableClock()
-    app = build(isolation.settings(IntakeSettings, infra), clock=clock)
+    settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=watch_interval)
+    app = build(settings, clock=clock)
     async with serving(app) as url:
         yield Served(url, app, clock)
 
