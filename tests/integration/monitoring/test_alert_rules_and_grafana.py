@@ -1,0 +1,41 @@
+"""The Prometheus alert rules pass promtool (syntax and rule unit tests); Grafana's dashboard
+and Prometheus' configs refer only to what exists."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import yaml
+
+from tests.support.infra import REPO
+
+PROMETHEUS = REPO / "deploy/prometheus"
+
+
+def test_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
+    result = subprocess.run([str(PROMETHEUS / "check.sh")], capture_output=True, text=True, timeout=280,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 5 rules found" in result.stdout
+
+
+def test_both_prometheus_configs_load_the_alert_rules() -> None:
+    for name in ("prometheus.yml", "prometheus-local.yml"):
+        config = yaml.safe_load((PROMETHEUS / name).read_text())
+        assert config["rule_files"] == ["alerts.yml"], name
+        result = subprocess.run(["promtool", "check", "config", str(PROMETHEUS / name)], capture_output=True,
+                                text=True, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_grafana_dashboard_uses_the_provisioned_data_source_and_schakel_metrics() -> None:
+    dashboard = json.loads((REPO / "deploy/grafana/dashboards/schakel.json").read_text())
+    source = yaml.safe_load((REPO / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    uid = source["datasources"][0]["uid"]
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert all(t["datasource"]["uid"] == uid for p in dashboard["panels"] for t in p["targets"])
+    metrics = {m for e in exprs for m in re.findall(r"\bschakel_[a-z_]+", e)}
+    assert {"schakel_places_free", "schakel_shortage_active", "schakel_waiting_time_days_bucket",
+            "schakel_consumer_lag", "schakel_outbox_backlog", "schakel_dead_letters_total"} <= metrics
