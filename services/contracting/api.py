@@ -1,0 +1,181 @@
+"""Contracting's HTTP routes: lots, Open House applications, contracts, declarations and their rules."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+
+from contracts.codes import Retourcode
+from contracts.contracting import Contact, ContractKind
+from services.contracting import commands, declarations, rules, store
+from services.contracting.lots import Lot, LotTerms, Outcome, Tariff
+from services.contracting.settings import ContractingSettings
+from services.runtime.auth import Principal, Role, require
+from services.runtime.errors import Forbidden, NotFound
+from services.runtime.service import Runtime
+
+router = APIRouter(prefix="/v1", tags=["contracting"])
+
+ALL_ROLES = tuple(Role)
+OVERSEERS = (Role.OPERATOR, Role.ADMIN)
+LotCode = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,19}$", description="Code of the lot (perceel)")]
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _own(principal: Principal, agb: str, what: str) -> None:
+    if principal.agb != agb:
+        raise Forbidden(f"a provider key for AGB {principal.agb} may only {what} for that AGB, not {agb}")
+
+
+@router.get("/lots", response_model=list[Lot], summary="Every lot: products, settings, tariffs, requirements, status")
+async def get_lots(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[Lot]:
+    return await store.all_lots(_runtime(request).pool)
+
+
+@router.get("/lots/{code}", response_model=Lot, summary="One lot")
+async def get_lot(code: LotCode, request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> Lot:
+    lot = await store.get_lot(_runtime(request).pool, code)
+    if lot is None:
+        raise NotFound(f"no lot {code}")
+    return lot
+
+
+class LotResultView(BaseModel):
+    lot: str
+    outcome: Outcome
+    contract_id: uuid.UUID | None = None
+    position: int | None = None
+    reasons: list[str] = []
+
+
+class LotChanged(BaseModel):
+    lot: Lot
+    from_waitlist: list[LotResultView]
+
+
+def _view(result: commands.LotResult) -> LotResultView:
+    return LotResultView(lot=result.lot, outcome=result.outcome, contract_id=result.contract_id,
+                         position=result.position, reasons=list(result.reasons))
+
+
+@router.put("/lots/{code}", response_model=LotChanged,
+            summary="Create or replace a lot; reopening a waitlisted lot admits its waitlist in order")
+async def put_lot(code: LotCode, terms: LotTerms, request: Request,
+                  principal: Principal = Depends(require(Role.ADMIN))) -> LotChanged:
+    lot = Lot(**terms.model_dump(), code=code)
+    admitted = await commands.put_lot(_runtime(request), lot, principal)
+    return LotChanged(lot=lot, from_waitlist=[_view(a) for a in admitted])
+
+
+class ApplicationAnswer(BaseModel):
+    application_id: uuid.UUID
+    provider_agb: str
+    lots: list[LotResultView]
+
+
+@router.post("/open-house/applications", status_code=201, response_model=ApplicationAnswer,
+             summary="Apply for lots with evidence: per lot admitted, waitlisted (position) or rejected (reasons)")
+async def post_application(application: commands.Application, request: Request,
+                           principal: Principal = Depends(require(Role.PROVIDER))) -> ApplicationAnswer:
+    _own(principal, application.provider_agb, "apply")
+    application_id, results = await commands.apply(_runtime(request), application)
+    return ApplicationAnswer(application_id=application_id, provider_agb=application.provider_agb,
+                             lots=[_view(r) for r in results])
+
+
+class ContractView(BaseModel):
+    id: uuid.UUID
+    kind: ContractKind
+    provider_agb: str
+    lot: str
+    client_ref: str | None
+    valid_from: date
+    valid_to: date
+    tariffs: list[Tariff]
+    application_id: uuid.UUID | None
+    created_at: datetime
+    ended_on: date | None
+    end_reason: str | None
+
+
+def _contract(row) -> ContractView:  # type: ignore[no-untyped-def]
+    return ContractView(**{**dict(row), "tariffs": json.loads(row["tariffs"])})
+
+
+@router.get("/contracts", response_model=list[ContractView],
+            summary="Contracts: a provider sees its own, operator and admin all")
+async def get_contracts(
+    request: Request,
+    provider_agb: Annotated[str | None, Query(pattern=r"^\d{8}$", description="Only this provider's")] = None,
+    principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS)),
+) -> list[ContractView]:
+    if principal.role is Role.PROVIDER:
+        if provider_agb is not None:
+            _own(principal, provider_agb, "see contracts")
+        provider_agb = principal.agb
+    return [_contract(r) for r in await store.list_contracts(_runtime(request).pool, provider_agb)]
+
+
+@router.post("/contracts", status_code=201, response_model=ContractView,
+             summary="Create a maatwerk, uitloop or taakgericht contract")
+async def post_contract(new: commands.NewContract, request: Request,
+                        _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
+    runtime = _runtime(request)
+    contract_id = await commands.create_contract(runtime, new)
+    return _contract(await store.get_contract(runtime.pool, contract_id))
+
+
+@router.post("/contracts/{contract_id}/end", response_model=ContractView,
+             summary="End a contract (exit, bankruptcy); capacity stops proposing the provider")
+async def end_contract(contract_id: uuid.UUID, end: commands.ContractEnd, request: Request,
+                       _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
+    runtime = _runtime(request)
+    await commands.end_contract(runtime, contract_id, end)
+    return _contract(await store.get_contract(runtime.pool, contract_id))
+
+
+@router.post("/declarations", status_code=201, response_model=declarations.AssessedDeclaration,
+             summary="Submit a monthly declaration; every line comes back with its return codes")
+async def post_declaration(declaration: declarations.Declaration, request: Request,
+                           principal: Principal = Depends(require(Role.PROVIDER))
+                           ) -> declarations.AssessedDeclaration:
+    _own(principal, declaration.provider_agb, "declare")
+    return await declarations.submit(_runtime(request), declaration)
+
+
+@router.get("/declarations/{declaration_id}", response_model=declarations.AssessedDeclaration,
+            summary="An assessed declaration, per line")
+async def get_declaration(declaration_id: uuid.UUID, request: Request,
+                          principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
+                          ) -> declarations.AssessedDeclaration:
+    row = await store.get_declaration(_runtime(request).pool, declaration_id)
+    # A provider learns nothing about another provider's declarations, not even that they exist.
+    if row is None or (principal.role is Role.PROVIDER and row["provider_agb"] != principal.agb):
+        raise NotFound(f"no declaration {declaration_id}")
+    return declarations.AssessedDeclaration.model_validate_json(row["result"])
+
+
+class PublishedRule(BaseModel):
+    code: str
+    return_code: Retourcode
+    description: str
+    contact: Contact
+    active: bool
+    switchable: bool
+
+
+@router.get("/declaration-rules", response_model=list[PublishedRule],
+            summary="Every declaration check: its return code, what it checks, whom to ask, and whether it is on")
+async def get_rules(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[PublishedRule]:
+    settings: ContractingSettings = _runtime(request).settings  # type: ignore[assignment]
+    active = settings.rules()
+    return [PublishedRule(code=r.code, return_code=r.return_code, description=r.description, contact=r.contact,
+                          active=active.active(r.code), switchable=r.switchable) for r in rules.RULES]
