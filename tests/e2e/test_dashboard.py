@@ -1,0 +1,102 @@
+"""The dashboard and the schakelfunctie page in headless Chromium, with capacity and monitoring
+running as processes: a shortage appears without a reload, an alert is acknowledged through
+monitoring's proxy, and axe-core finds no WCAG 2.1 AA violation on either page."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.polling import eventually
+from tests.support.processes import ARTIFACTS, create_key, service_process
+from tests.support.server import free_port
+
+AGB = "23456789"
+AXE = REPO / "services/monitoring/node_modules/axe-core/axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture
+def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
+    return isolation.env(infra)
+
+
+async def _axe_violations(page: Page) -> list[dict]:
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA)
+    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
+
+
+async def _sign_in(page: Page, key: str) -> None:
+    await page.get_by_label("API-sleutel", exact=True).fill(key)
+    await page.get_by_role("button", name="Aanmelden").click()
+
+
+async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_accessible(env: dict[str, str]) -> None:
+    assert AXE.exists(), "run deploy/local/browser.sh (npm ci in services/monitoring) first"
+    provider = {"Authorization": f"Bearer {create_key('provider', AGB, env)}"}
+    admin = {"Authorization": f"Bearer {create_key('admin', 'beheer', env)}"}
+    operator_key = create_key("operator", "beleid", env)
+    schakel_key = create_key("schakelfunctionaris", "sf.gooi", env)
+    capacity_port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with service_process("capacity", capacity_port, env, "e2e-dashboard-capacity") as capacity, \
+            service_process("monitoring", free_port(), {**env, "SCHAKEL_CAPACITY_URL": f"http://127.0.0.1:{capacity_port}"},
+                            "e2e-dashboard-monitoring") as monitoring:
+        async with httpx.AsyncClient(timeout=30) as http, async_playwright() as playwright:
+            async def ready(url: str) -> bool:
+                return (await http.get(f"{url}/readyz")).status_code == 200
+
+            await eventually(lambda: ready(capacity), timeout=60, what="capacity ready")
+            await eventually(lambda: ready(monitoring), timeout=60, what="monitoring ready")
+            (await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin,
+                            json={"settings": ["crisisplek"], "municipality_code": "0402"})).raise_for_status()
+            (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,
+                            json={"total": 2, "occupied": 1})).raise_for_status()
+
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = await browser.new_page(viewport={"width": 1440, "height": 900}, locale="nl-NL")
+            await page.goto(monitoring + "/")
+            tile = page.locator('.schakel-tile[data-setting="crisisplek"]')
+            await expect(tile).to_have_attribute("data-state", "krap", timeout=20_000)
+            await expect(page.locator("#live-status")).to_contain_text("Live", timeout=20_000)
+            await _sign_in(page, operator_key)
+            await expect(page.locator("#cijfers")).to_be_visible(timeout=20_000)
+            await page.evaluate("window.__notReloaded = true")
+
+            # The provider takes its last crisis place: capacity detects the shortage.
+            (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,
+                            json={"total": 2, "occupied": 2})).raise_for_status()
+            await expect(tile).to_have_attribute("data-state", "tekort", timeout=20_000)
+            await expect(tile).to_contain_text("Tekort")
+            await expect(page.locator('[data-shortage="crisisplek"]')).to_be_visible()
+            assert await page.evaluate("window.__notReloaded === true"), "the page reloaded"
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-shortage.png"), full_page=True)
+            dashboard_violations = await _axe_violations(page)
+
+            # Another person at another desk: the operator's key stays behind in the dashboard's session.
+            await page.evaluate("sessionStorage.clear()")
+            await page.goto(monitoring + "/schakelfunctie")
+            await _sign_in(page, schakel_key)
+            acknowledge = page.get_by_role("button", name="Bevestig tekort Crisisplek")
+            await expect(acknowledge).to_be_visible(timeout=20_000)
+            schakel_violations = await _axe_violations(page)
+            await acknowledge.click()
+            row = page.locator("#tabel-tekorten tr", has_text="Crisisplek")
+            await expect(row).to_contain_text("Bevestigd door sf.gooi", timeout=20_000)
+            await page.screenshot(path=str(ARTIFACTS / "schakelfunctie-acknowledged.png"), full_page=True)
+            await browser.close()
+
+            # The acknowledgement went to capacity with the schakelfunctionaris' own key.
+            alerts = (await http.get(f"{capacity}/v1/alerts", headers={"Authorization": f"Bearer {schakel_key}"},
+                                     params={"type": "nl.schakel.capacity.ShortageDetected"})).json()
+            assert alerts[0]["acknowledged_by"] == "sf.gooi"
+
+    assert dashboard_violations == [], dashboard_violations
+    assert schakel_violations == [], schakel_violations
