@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -81,3 +84,13 @@ def test_personal_data_is_sealed_and_never_shown() -> None:
     assert b"111222333" not in sealed and b"2012" not in sealed
     assert vault.open(sealed) == person
     assert "111222333" not in repr(person) and "2012" not in str(person)
+
+
+def test_the_process_refuses_to_start_without_secrets_and_does_not_echo_them() -> None:
+    env = {**os.environ, "SCHAKEL_DEV_MODE": "false", "SCHAKEL_CLIENT_REF_SECRET": "weak-secret-value",
+           "SCHAKEL_ENCRYPTION_KEY": Vault.new_key()}
+    result = subprocess.run([sys.executable, "-m", "services.intake"], env=env, capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "intake refuses to start: SCHAKEL_CLIENT_REF_SECRET must be at least 32 characters" in result.stderr
+    assert "weak-secret-value" not in result.stderr + result.stdout
