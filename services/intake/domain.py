@@ -74,7 +74,8 @@ def check_referral_rights(role: str, subject: str, referrer_type: Verwijzer, ref
     or a provider acting on a direct (GP) referral to itself."""
     if role == "referrer":
         key_type, key_agb = subject.split(":", 1)
-        if (referrer_type.value, referrer_agb) != (key_type, key_agb):
+        # A self-referrer or gemeente may leave its AGB out of the body; the key still names it.
+        if referrer_type.value != key_type or referrer_agb not in (None, key_agb):
             raise Forbidden(f"this key refers as {subject}; the body's referrer is "
                             f"{referrer_type.value}:{referrer_agb}")
     elif role == "gemeente":

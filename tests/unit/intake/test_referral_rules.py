@@ -116,6 +116,7 @@ def test_a_referrer_key_refers_only_as_itself() -> None:
         domain.check_referral_rights("referrer", "02:01234567", Verwijzer.HUISARTS, "99999999", "0402", None)
     with pytest.raises(Forbidden):
         domain.check_referral_rights("referrer", "02:01234567", Verwijzer.JEUGDARTS, "01234567", "0402", None)
+    domain.check_referral_rights("referrer", "06:01234567", Verwijzer.ZELFVERWIJZER, None, "0402", None)
 
 
 def test_a_gemeente_refers_only_its_own_residents_as_type_01() -> None:
