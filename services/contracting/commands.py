@@ -110,7 +110,7 @@ async def _already(conn: asyncpg.Connection, agb: str, lot: str) -> str | None:
 
 async def _carry_out(
     runtime: Runtime, conn: asyncpg.Connection, application_id: uuid.UUID, agb: str, lot: Lot, outcome: Outcome,
-    reasons: Sequence[str], now: datetime, correlation: uuid.UUID,
+    reasons: Sequence[str], now: datetime, correlation: uuid.UUID | None,
 ) -> LotResult:
     await store.record_decision(conn, application_id, lot.code, outcome.value, reasons, now)
     if outcome is Outcome.ADMITTED:
@@ -153,7 +153,7 @@ async def put_lot(runtime: Runtime, lot: Lot, by: Principal, now: datetime | Non
                 decision = decide(lot, evidence, _today(now))
                 await store.leave_waitlist(conn, row["seq"], decision.outcome.value, now)
                 admitted.append(await _carry_out(runtime, conn, row["application_id"], row["provider_agb"], lot,
-                                                 decision.outcome, decision.reasons, now, row["application_id"]))
+                                                 decision.outcome, decision.reasons, now, None))
     return admitted
 
 

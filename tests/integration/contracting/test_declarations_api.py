@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -233,3 +234,17 @@ async def test_an_invalid_declaration_is_a_422_naming_the_field(contracting: str
     for body, field in cases:
         response = await http.post(url, headers=provider, json=body)
         assert response.status_code == 422 and field in response.text, (field, response.text)
+
+
+async def test_concurrent_declarations_cannot_both_spend_the_same_volume(
+    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool  # type: ignore[no-untyped-def]
+) -> None:
+    provider = await contracted(http, contracting, keys)
+    await from_intake(infra, isolation, db, issued(8001, volume=10))
+    url = f"{contracting}/v1/declarations"
+    answers = await asyncio.gather(*(
+        http.post(url, headers=provider, json=declaration(f"H-{i}", line(1, 8001, day=day, volume=8)))
+        for i, day in enumerate((DAY_1, DAY_2, DAY_1 + timedelta(days=2)))))
+    codes = sorted(a.json()["lines"][0]["return_codes"][0] for a in answers)
+    assert codes == ["8001", "9321", "9321"]
+    assert await db.fetchval("SELECT sum(volume) FROM booking WHERE credited_by IS NULL") == 8
