@@ -11,6 +11,8 @@ from contracts import topics
 from services.capacity import handlers
 from services.capacity.api import router
 from services.capacity.timers import Timers
+from services.capacity.webhooks import WebhookDispatcher
+from services.capacity.webhooks_api import router as webhooks_router
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import ALERT_CHANNEL
 from services.runtime.clock import Clock
@@ -26,9 +28,12 @@ async def _start(app: FastAPI, runtime: Runtime) -> None:
     app.state.alert_feed = feed
     app.state.alert_streams_open = Gauge(
         "schakel_alert_streams_open", "Clients connected to the alert stream.", registry=runtime.registry)
+    app.state.webhooks = WebhookDispatcher(runtime.pool, feed, runtime.registry, clock=app.state.clock.now)
+    app.state.webhooks.start()
 
 
 async def _stop(app: FastAPI, _runtime: Runtime) -> None:
+    await app.state.webhooks.stop()
     await app.state.timers.stop()
     await app.state.alert_feed.stop()
 
@@ -40,7 +45,7 @@ def build(settings: CapacitySettings | None = None, clock: Clock | None = None) 
         title="Schakel capacity",
         description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, webhooks_router],
         publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
         consumers=lambda _app, runtime: handlers.consumers(runtime, clock),
         on_start=_start,

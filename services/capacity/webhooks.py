@@ -1,0 +1,334 @@
+"""Alert webhooks: who receives which alert, how a delivery is signed, the SQL, and the dispatcher.
+
+Every alert of ``capacity.alerts.v1`` (table ``alert``) is POSTed, in ``alert.seq`` order, to
+each webhook whose role is in the alert's audience, with the CloudEvents envelope as body and:
+
+    Content-Type: application/json
+    X-Schakel-Event-Id: <envelope id>          dedupe on this: delivery is at-least-once
+    X-Schakel-Event-Type: <envelope type>
+    X-Schakel-Delivery: <alert seq>            increases within one webhook
+    X-Schakel-Timestamp: <unix seconds>
+    X-Schakel-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>
+
+A receiver verifies it by recomputing the HMAC over the raw body bytes exactly as received,
+with the secret it was shown when the webhook was registered (the whole ``whsec_...`` string,
+UTF-8), comparing in constant time, and rejecting a timestamp more than a few minutes from its
+own clock — the timestamp is signed, so an intercepted request cannot be replayed later.
+``verify`` below does exactly this. Answer 2xx within the timeout to acknowledge; any other
+answer (redirects included) or a timeout is retried with exponential backoff, and later alerts
+wait behind it, so order is kept per webhook. One webhook never waits for another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+from prometheus_client import CollectorRegistry, Counter
+
+from contracts.capacity import (
+    AlertAcknowledged,
+    CapacityReportStale,
+    CaseEscalated,
+    EscalationLevel,
+    ShortageDetected,
+    ShortageResolved,
+)
+from services.runtime.auth import Role
+from services.runtime.signal import PgSignal
+
+log = logging.getLogger(__name__)
+
+# --- who receives what (pure) -------------------------------------------------------------
+
+ALERT_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR})
+_REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
+_AUDIENCE_BY_TYPE = {
+    ShortageDetected.event_type: _REGION,
+    ShortageResolved.event_type: _REGION,
+    CapacityReportStale.event_type: _REGION,
+    AlertAcknowledged.event_type: ALERT_ROLES,
+}
+
+
+def audience(event_type: str, data: Mapping[str, Any]) -> frozenset[Role]:
+    """The roles whose webhooks receive an alert of ``event_type`` with payload ``data``.
+
+    A type not listed reaches nobody: a new kind of alert leaves Schakel only once someone
+    has decided who should get it.
+    """
+    if event_type == CaseEscalated.event_type:
+        return ALERT_ROLES if data.get("level") == EscalationLevel.EXPERTTEAM else _REGION
+    return _AUDIENCE_BY_TYPE.get(event_type, frozenset())
+
+
+# --- signing (pure) -----------------------------------------------------------------------
+
+SECRET_PREFIX = "whsec_"
+REPLAY_TOLERANCE_SECONDS = 300
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Schakel-Signature`` value for ``body`` sent at ``timestamp`` (unix seconds)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, now: datetime,
+           tolerance_seconds: int = REPLAY_TOLERANCE_SECONDS) -> bool:
+    """What a receiver does: the signature matches and the signed timestamp is recent."""
+    if not timestamp.isdigit() or abs(now.timestamp() - int(timestamp)) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
+
+
+def retry_delay(attempts: int, first_seconds: float = 1.0, max_seconds: float = 300.0) -> timedelta:
+    """How long to wait after the ``attempts``-th failure in a row: doubling, capped."""
+    return timedelta(seconds=min(first_seconds * 2 ** min(attempts - 1, 30), max_seconds))
+
+
+# --- SQL ----------------------------------------------------------------------------------
+
+_PUBLIC_COLUMNS = """id, role, url, description, created_by, created_at, delivered_seq, attempts,
+                     last_error, next_attempt_at, last_delivered_at"""
+
+
+async def create_webhook(pool: asyncpg.Pool, *, role: Role, url: str, description: str, created_by: str,
+                         now: datetime) -> asyncpg.Record:
+    """Register a webhook that starts after the newest alert: it gets only what happens next."""
+    return await pool.fetchrow(
+        f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM alert))
+            RETURNING {_PUBLIC_COLUMNS}, secret""",
+        uuid.uuid4(), role.value, url, description, new_secret(), created_by, now,
+    )
+
+
+async def list_webhooks(pool: asyncpg.Pool, role: Role | None) -> list[asyncpg.Record]:
+    """The webhooks of ``role`` (all of them for None), oldest first, without their secrets."""
+    return await pool.fetch(
+        f"SELECT {_PUBLIC_COLUMNS} FROM webhook WHERE $1::text IS NULL OR role = $1 ORDER BY created_at, id",
+        role.value if role else None,
+    )
+
+
+async def delete_webhook(pool: asyncpg.Pool, webhook_id: uuid.UUID, role: Role | None) -> bool:
+    status = await pool.execute(
+        "DELETE FROM webhook WHERE id = $1 AND ($2::text IS NULL OR role = $2)",
+        webhook_id, role.value if role else None,
+    )
+    return status == "DELETE 1"
+
+
+async def due_webhooks(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
+    """Webhooks with undelivered alerts that are not waiting out a backoff."""
+    rows = await pool.fetch(
+        """SELECT w.id FROM webhook w
+           WHERE (w.next_attempt_at IS NULL OR w.next_attempt_at <= $1)
+             AND EXISTS (SELECT 1 FROM alert a WHERE a.seq > w.delivered_seq)
+           ORDER BY w.created_at, w.id""",
+        now,
+    )
+    return [r["id"] for r in rows]
+
+
+async def webhook_for_delivery(pool: asyncpg.Pool, webhook_id: uuid.UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT id, role, url, secret, delivered_seq, attempts FROM webhook WHERE id = $1",
+        webhook_id,
+    )
+
+
+async def alerts_after(pool: asyncpg.Pool, seq: int, limit: int) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT seq, id, type, envelope::text AS envelope FROM alert WHERE seq > $1 ORDER BY seq LIMIT $2",
+        seq, limit,
+    )
+
+
+async def advance(pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, delivered_at: datetime | None) -> bool:
+    """Move the cursor to ``seq`` and clear the retry state; False if the webhook was deleted."""
+    status = await pool.execute(
+        """UPDATE webhook SET delivered_seq = $2, attempts = 0, last_error = NULL, next_attempt_at = NULL,
+                              last_delivered_at = coalesce($3, last_delivered_at)
+           WHERE id = $1""",
+        webhook_id, seq, delivered_at,
+    )
+    return status == "UPDATE 1"
+
+
+async def record_failure(pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, attempts: int, error: str,
+                         next_attempt_at: datetime) -> None:
+    """Keep the cursor before the failed alert (``seq``) and schedule the next attempt."""
+    await pool.execute(
+        """UPDATE webhook SET delivered_seq = $2, attempts = $3, last_error = $4, next_attempt_at = $5
+           WHERE id = $1""",
+        webhook_id, seq, attempts, error, next_attempt_at,
+    )
+
+
+# --- the dispatcher -----------------------------------------------------------------------
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WebhookDispatcher:
+    """Delivers alerts to every webhook concurrently, in order within each, retrying with backoff.
+
+    It wakes on the alert signal (new alerts), when a webhook finishes a round, and every
+    ``tick_seconds`` for webhooks whose backoff has run out.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        alert_signal: PgSignal,
+        registry: CollectorRegistry,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        timeout_seconds: float = 5.0,
+        tick_seconds: float = 1.0,
+        first_retry_seconds: float = 1.0,
+        max_retry_seconds: float = 300.0,
+        batch_size: int = 100,
+    ) -> None:
+        self._pool = pool
+        self._signal = alert_signal
+        self._clock = clock
+        self._timeout = timeout_seconds
+        self._tick = tick_seconds
+        self._first_retry = first_retry_seconds
+        self._max_retry = max_retry_seconds
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._draining: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._http: httpx.AsyncClient | None = None
+        self.deliveries = Counter(
+            "schakel_webhook_deliveries", "Webhook delivery attempts by outcome (delivered, rejected, unreachable).",
+            ["outcome"], registry=registry,
+        )
+
+    def start(self) -> None:
+        # httpx logs every request's URL at INFO, and a webhook URL may carry the receiver's token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        self._tasks = [asyncio.create_task(self._follow_signal(), name="webhooks-signal"),
+                       asyncio.create_task(self._run(), name="webhooks")]
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *self._draining.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._http:
+            await self._http.aclose()
+
+    async def _follow_signal(self) -> None:
+        while True:
+            event = self._signal.current()
+            await event.wait()
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                for webhook_id in await due_webhooks(self._pool, self._clock()):
+                    if webhook_id not in self._draining:
+                        self._draining[webhook_id] = asyncio.create_task(
+                            self._drain(webhook_id), name=f"webhook:{webhook_id}")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # PostgreSQL away: try again on the next tick.
+                log.warning("webhook dispatcher cannot read its webhooks (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._tick)
+
+    async def _drain(self, webhook_id: uuid.UUID) -> None:
+        try:
+            while await self._deliver_batch(webhook_id):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("webhook %s: delivery round failed (%s)", webhook_id, type(exc).__name__)
+            return
+        finally:
+            self._draining.pop(webhook_id, None)
+        # Alerts committed while this round was ending would otherwise wait for the next tick.
+        self._wake.set()
+
+    async def _deliver_batch(self, webhook_id: uuid.UUID) -> bool:
+        """Deliver the next batch of alerts in order; True if a full batch went and more may wait."""
+        hook = await webhook_for_delivery(self._pool, webhook_id)
+        if hook is None:
+            return False
+        role = Role(hook["role"])
+        alerts = await alerts_after(self._pool, hook["delivered_seq"], self._batch_size)
+        position = persisted = hook["delivered_seq"]
+        attempts = hook["attempts"]
+        for alert in alerts:
+            envelope = json.loads(alert["envelope"])
+            if role not in audience(alert["type"], envelope.get("data") or {}):
+                position = alert["seq"]
+                continue
+            error = await self._post(hook, alert)
+            if error is not None:
+                await self._failed(hook["id"], position, alert["seq"], attempts + 1, error)
+                return False
+            position = persisted = alert["seq"]
+            attempts = 0
+            if not await advance(self._pool, webhook_id, position, self._clock()):
+                return False
+        if position != persisted and not await advance(self._pool, webhook_id, position, None):
+            return False
+        return len(alerts) == self._batch_size
+
+    async def _post(self, hook: asyncpg.Record, alert: asyncpg.Record) -> str | None:
+        """POST one alert; None when the receiver took it, else what went wrong (no URL, no secret)."""
+        assert self._http is not None, "start() the dispatcher first"
+        body = alert["envelope"].encode()
+        timestamp = int(self._clock().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Schakel-Event-Id": str(alert["id"]),
+            "X-Schakel-Event-Type": alert["type"],
+            "X-Schakel-Delivery": str(alert["seq"]),
+            "X-Schakel-Timestamp": str(timestamp),
+            "X-Schakel-Signature": sign(hook["secret"], timestamp, body),
+        }
+        try:
+            response = await self._http.post(hook["url"], content=body, headers=headers)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # The exception's text may hold the URL, which may hold a token: keep only its kind.
+            self.deliveries.labels("unreachable").inc()
+            return type(exc).__name__
+        if response.is_success:
+            self.deliveries.labels("delivered").inc()
+            return None
+        self.deliveries.labels("rejected").inc()
+        return f"HTTP {response.status_code}"
+
+    async def _failed(self, webhook_id: uuid.UUID, position: int, seq: int, attempts: int, error: str) -> None:
+        delay = retry_delay(attempts, self._first_retry, self._max_retry)
+        await record_failure(self._pool, webhook_id, position, attempts, error, self._clock() + delay)
+        log.warning("webhook %s: alert %d not delivered (%s), attempt %d; next try in %ss",
+                    webhook_id, seq, error, attempts, delay.total_seconds())
