@@ -238,7 +238,11 @@ async def get_placements(
     statuses = status or list(placements.UNPLACED)
     provider = principal.agb if principal.role is Role.PROVIDER else None
     rows = await store.list_placements(_runtime(request).pool, provider=provider, statuses=statuses, limit=limit)
-    return [_placement(r) for r in rows]
+    views = [_placement(r) for r in rows]
+    if provider:
+        # A provider learns nothing of other providers' answers.
+        views = [v.model_copy(update={"proposals": [p for p in v.proposals if p.agb == provider]}) for v in views]
+    return views
 
 
 class Decline(BaseModel):

@@ -79,6 +79,9 @@ async def withdraw(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelop
         await store.decide_proposal(conn, proposal["id"], "withdrawn", "verwijzing ingetrokken", now)
         touched.add(proposal["setting"])
     await store.set_placement(conn, placement["id"], status="withdrawn", escalation_due_at=None)
+    if proposal:
+        # The place it held goes to whoever waits for it.
+        touched |= await rematch(runtime, conn, proposal["setting"], now, envelope)
     await alerts.reevaluate(runtime, conn, touched, now, cause=envelope)
 
 
@@ -194,6 +197,8 @@ async def _move_on(runtime: Runtime, conn: asyncpg.Connection, placement: asyncp
     await runtime.emit(conn, topics.CAPACITY_EVENTS, event)
     touched = {proposal["setting"], placement["demand_setting"]}
     touched |= await _propose_next(runtime, conn, placement, now, event)
+    # The place this youth did not get may suit another who waits.
+    touched |= await rematch(runtime, conn, proposal["setting"], now, event)
     refreshed = await store.placement_for_update(conn, placement["id"])
     if refreshed["status"] == "open" and placement["escalation_level"] != EscalationLevel.EXPERTTEAM:
         # Every candidate has said no: this is a case for the expert team, not a matter of waiting.

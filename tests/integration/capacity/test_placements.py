@@ -136,6 +136,10 @@ async def test_a_decline_asks_the_next_candidate_and_when_nobody_is_left_the_exp
                                  headers=await keys(Role.PROVIDER, NEAR), json={"reason": "groep is vol"})
     assert declined.status_code == 200, declined.text
     assert [p["agb"] for p in declined.json()["proposals"]] == [NEAR, FAR]
+    seen_by_far = (await c.http.get(f"{c.url}/v1/placements", headers=await keys(Role.PROVIDER, FAR))).json()
+    assert [[p["agb"] for p in v["proposals"]] for v in seen_by_far] == [[FAR]]
+    seen_by_other = (await c.http.get(f"{c.url}/v1/placements", headers=await keys(Role.PROVIDER, "29999999"))).json()
+    assert seen_by_other == []
     assert declined.json()["proposals"][0]["reason"] == "groep is vol"
 
     # FAR never answers: when its reservation lapses nobody is left.
