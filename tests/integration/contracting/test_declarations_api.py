@@ -11,7 +11,7 @@ import httpx
 
 from contracts import topics
 from contracts.envelope import Envelope
-from contracts.intake import AllocationIssued, AllocationWithdrawn
+from contracts.intake import AllocationChanged, AllocationIssued, AllocationWithdrawn
 from services.contracting.app import build
 from services.contracting.settings import ContractingSettings
 from services.runtime.auth import Role
@@ -248,3 +248,21 @@ async def test_concurrent_declarations_cannot_both_spend_the_same_volume(
     codes = sorted(a.json()["lines"][0]["return_codes"][0] for a in answers)
     assert codes == ["8001", "9321", "9321"]
     assert await db.fetchval("SELECT sum(volume) FROM booking WHERE credited_by IS NULL") == 8
+
+
+async def test_a_changed_allocation_is_checked_with_its_new_volume(
+    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool  # type: ignore[no-untyped-def]
+) -> None:
+    provider = await contracted(http, contracting, keys)
+    original = issued(9001, volume=10)
+    data = original.data
+    change = AllocationChanged(
+        allocation_id=data["allocation_id"], allocation_number=9001, referral_id=data["referral_id"],
+        client_ref=CLIENT, municipality_code="0402", provider_agb=AGB_A, reason="02",
+        start_date=data["start_date"], end_date=data["end_date"], volume=20, unit=HOUR, frequency="6",
+        changed_at=datetime.now(UTC))
+    await from_intake(infra, isolation, db, original,
+                      Envelope.wrap(change, source="intake", subject=original.subject))
+    answer = (await http.post(f"{contracting}/v1/declarations", headers=provider,
+                              json=declaration("I-1", line(1, 9001, volume=15)))).json()
+    assert answer["lines"][0]["return_codes"] == ["8001"]
