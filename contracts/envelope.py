@@ -41,8 +41,12 @@ _REGISTRY: dict[str, type[EventData]] = {}
 
 
 def registered_events() -> dict[str, type[EventData]]:
-    """Every event type known to this process, by its CloudEvents ``type``."""
-    return dict(_REGISTRY)
+    """Every event type of the published contract, by its CloudEvents ``type``.
+
+    Only models defined in the ``contracts`` package count: a test may define a probe event
+    (and decode it), but that does not make it part of the contract or its schemas.
+    """
+    return {t: m for t, m in _REGISTRY.items() if m.__module__.split(".")[0] == "contracts"}
 
 
 class Envelope(BaseModel):

@@ -35,7 +35,12 @@ async def insert_report(
 
 
 async def lock_setting(conn: asyncpg.Connection, setting: str) -> asyncpg.Record:
-    """Lock the setting's shortage state for the rest of the transaction and return it."""
+    """Lock the setting's shortage state for the rest of the transaction and return it.
+
+    Takes the alert-order lock first: a transaction that may raise an alert holds it before any
+    setting lock, so two of them can never wait on each other in opposite order.
+    """
+    await lock_alert_order(conn)
     await conn.execute("INSERT INTO setting_state (setting) VALUES ($1) ON CONFLICT DO NOTHING", setting)
     return await conn.fetchrow(
         "SELECT shortage_id, shortage_since FROM setting_state WHERE setting = $1 FOR UPDATE", setting
@@ -120,7 +125,17 @@ async def close_shortage(conn: asyncpg.Connection, setting: str, shortage_id: uu
     )
 
 
+# Alerts are numbered in commit order, not insert order: a reader resuming after seq N must
+# never find a smaller seq committed later. Alerts are rare, so serialising them costs nothing.
+_ALERT_ORDER_LOCK = 0x5C4A_A1E7
+
+
+async def lock_alert_order(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _ALERT_ORDER_LOCK)
+
+
 async def insert_alert(conn: asyncpg.Connection, envelope: Envelope, setting: str | None) -> None:
+    await lock_alert_order(conn)
     await conn.execute(
         "INSERT INTO alert (id, type, setting, envelope, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)",
         envelope.id, envelope.type, setting, envelope.model_dump_json(), envelope.time,
