@@ -10,15 +10,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.codes import Eenheid, Frequentie, Productcategorie, RedenWijziging, Retourcode
+from contracts.codes import Eenheid, Productcategorie, RedenWijziging, Retourcode
 from contracts.contracting import ContractKind
 from contracts.identifiers import ClientRef, Eurocent, GemeenteCode, ProductCode
+from services.contracting import limits
 from services.contracting import rules as r
 from services.contracting.lots import LotTerms, Tariff
+from services.contracting.rules import Finding
 
 
 class DeclarationLine(BaseModel):
@@ -127,16 +128,6 @@ class Booking:
     period_end: date
     volume: int
     amount: int
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    reason: str
-
-    @property
-    def return_code(self) -> Retourcode:
-        return r.BY_CODE[self.rule].return_code
 
 
 @dataclass(frozen=True)
@@ -257,7 +248,7 @@ def _against_allocation(line: DeclarationLine, allocation: Allocation, bookings:
     if line.period_end > allocation.last_day:
         findings.append(Finding(r.END_WITHIN_ALLOCATION, f"period ends {line.period_end}, after allocation "
                                                          f"{number} ends on {allocation.last_day}"))
-    findings += _volume_and_budget(line, allocation, bookings)
+    findings += limits.exceeded(line, allocation, bookings)
     stacked = [b for b in bookings if b.product_code == line.product_code
                and b.period_start <= line.period_end and line.period_start <= b.period_end]
     if stacked:
@@ -266,53 +257,6 @@ def _against_allocation(line: DeclarationLine, allocation: Allocation, bookings:
                                                f"approved for {b.period_start}..{b.period_end}; credit that line "
                                                "to correct it"))
     return findings
-
-
-def _volume_and_budget(line: DeclarationLine, allocation: Allocation, bookings: list[Booking]) -> list[Finding]:
-    findings = []
-    if allocation.budget is not None:
-        used = sum(b.amount for b in bookings)
-        if used + line.amount > allocation.budget:
-            findings.append(Finding(r.BUDGET, f"amount {line.amount} exceeds the budget of allocation "
-                                              f"{allocation.allocation_number}: {allocation.budget - used} of "
-                                              f"{allocation.budget} eurocent left"))
-    if allocation.volume is None:
-        return findings
-    if line.unit != allocation.unit:
-        findings.append(Finding(r.VOLUME, f"unit {line.unit} is not the allocated unit {allocation.unit}"))
-    elif allocation.frequency == Frequentie.TOTAAL_BINNEN_GELDIGHEIDSDUUR:
-        used = sum(b.volume for b in bookings)
-        if used + line.volume > allocation.volume:
-            findings.append(Finding(r.VOLUME, f"volume {line.volume} exceeds allocation "
-                                              f"{allocation.allocation_number}: {allocation.volume - used} of "
-                                              f"{allocation.volume} left"))
-    else:
-        first, last = _month_start(line.period_start), _month_end(line.period_end)
-        allowed = allowed_volume(allocation, first, last)
-        used = sum(b.volume for b in bookings if b.period_start <= last and first <= b.period_end)
-        if used + line.volume > allowed:
-            findings.append(Finding(r.VOLUME_PER_PERIOD, f"volume {line.volume} exceeds what allocation "
-                                    f"{allocation.allocation_number} allows from {first} to {last}: "
-                                    f"{_whole(allowed - used)} of {_whole(allowed)} left"))
-    return findings
-
-
-def allowed_volume(allocation: Allocation, first: date, last: date) -> Fraction:
-    """What a per-day, per-week or per-month allocation allows between ``first`` and ``last``."""
-    start, end = max(first, allocation.start_date), min(last, allocation.last_day)
-    if end < start or allocation.volume is None:
-        return Fraction(0)
-    days = (end - start).days + 1
-    if allocation.frequency == Frequentie.PER_DAG:
-        return Fraction(allocation.volume * days)
-    if allocation.frequency == Frequentie.PER_WEEK:
-        return Fraction(allocation.volume * days, 7)
-    months = (end.year - start.year) * 12 + end.month - start.month + 1
-    return Fraction(allocation.volume * months)
-
-
-def _whole(value: Fraction) -> str:
-    return str(value) if value.denominator == 1 else f"{float(value):.2f}"
 
 
 def _against_contract(
@@ -360,11 +304,3 @@ def _credit(
     active = _active(findings, rules)
     allocation_id = allocation.allocation_id if allocation else None
     return LineOutcome(line, allocation_id, active, credited if not active else None)
-
-
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

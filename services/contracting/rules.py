@@ -82,6 +82,18 @@ DEFAULT_DISABLED = frozenset({MOVED_WITHIN_REGION})
 
 
 @dataclass(frozen=True)
+class Finding:
+    """A rule a declaration line broke, and why in words the provider can act on."""
+
+    rule: str
+    reason: str
+
+    @property
+    def return_code(self) -> Retourcode:
+        return BY_CODE[self.rule].return_code
+
+
+@dataclass(frozen=True)
 class RuleSet:
     disabled: frozenset[str] = DEFAULT_DISABLED
 
