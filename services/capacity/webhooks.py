@@ -227,8 +227,6 @@ class WebhookDispatcher:
         )
 
     def start(self) -> None:
-        # httpx logs every request's URL at INFO, and a webhook URL may carry the receiver's token.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
         self._tasks = [asyncio.create_task(self._follow_signal(), name="webhooks-signal"),
                        asyncio.create_task(self._run(), name="webhooks")]

@@ -7,9 +7,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from contracts import topics
@@ -87,11 +85,5 @@ def build(settings: IntakeSettings | None = None, clock: Clock = system_clock) -
         on_start=start,
         on_stop=stop,
     ))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI echoes each rejected value back; a BSN or birth date is not repeated, not even to its sender.
-        errors = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
 
     return app

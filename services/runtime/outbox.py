@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "schakel_outbox"
 SAFETY_POLL_SECONDS = 2.0
-PUBLISH_TIMEOUT_SECONDS = 15.0
+# Only a last resort: the producer fails undelivered records itself (request_timeout_ms).
+# Cancelling earlier would leave them in its buffer, to be sent later *and* again on retry.
+PUBLISH_TIMEOUT_SECONDS = 120.0
 SENT_RETENTION = "7 days"
 
 
@@ -97,7 +99,11 @@ class OutboxRelay:
                 self.failures.inc()
                 log.warning("outbox relay could not publish (%s: %s); retrying in %.1fs",
                             type(exc).__name__, exc, backoff)
-                await asyncio.sleep(backoff)
+                # Operators watch the backlog grow exactly while publishing fails.
+                with contextlib.suppress(Exception):
+                    self.backlog.set(await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+                # A fire() (Kafka connected, new rows) cuts the back-off short.
+                await self._signal.wait(wake, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             await self._signal.wait(wake, SAFETY_POLL_SECONDS)
@@ -112,6 +118,7 @@ class OutboxRelay:
                 self._batch_size,
             )
             if rows:
+                self.backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
                 await asyncio.wait_for(self._publish(rows), PUBLISH_TIMEOUT_SECONDS)
                 await conn.execute(
                     "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.envelope import Envelope
 from services.runtime import outbox
-from services.runtime.consumer import Consumer, subscribe
+from services.runtime.consumer import Consumer, ConsumerLag, subscribe
 from services.runtime.db import create_pool, migrate
 from services.runtime.deadletter import DeadLetters
 from services.runtime.errors import install_error_handlers
@@ -102,8 +102,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.runtime = runtime
         if spec.on_start:
             await spec.on_start(app, runtime)
+        lag = ConsumerLag(registry)
         for consumer in spec.consumers(app, runtime):
-            subscribe(broker, consumer, settings, pool, runtime.dead_letters)
+            subscribe(broker, consumer, settings, pool, runtime.dead_letters, lag)
         for topic in spec.publishes:
             broker.publisher(settings.topic(topic), title=topic, schema=Envelope,
                              description=f"CloudEvents envelopes written by {settings.service}")
@@ -115,7 +116,10 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             # HTTP serves (and the outbox fills) while Kafka is still coming up.
             await start_when_available(broker, settings)
             log.info("%s connected to Kafka at %s", settings.service, settings.kafka_bootstrap_servers)
-            relay.start()
+            signal.fire()
+
+        # The relay runs from the start, so its backlog gauge is true while Kafka is still away.
+        relay.start()
 
         kafka_task = asyncio.create_task(connect_kafka(), name="kafka-connect")
         try:

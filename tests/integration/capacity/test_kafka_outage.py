@@ -47,6 +47,8 @@ async def test_a_capacity_report_accepted_while_kafka_is_down_is_published_when_
                                   json={"total": 1, "occupied": 1})
         assert response.status_code == 200, response.text
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 2
+        # Operators see the events waiting while Kafka is away.
+        await eventually(lambda: _backlog_is(http, url, 2.0), timeout=30, what="schakel_outbox_backlog 2")
 
         await asyncio.to_thread(throwaway_kafka.start)
         async with TopicReader(throwaway_kafka.bootstrap, isolation.topic(topics.CAPACITY_EVENTS),
@@ -59,3 +61,7 @@ async def test_a_capacity_report_accepted_while_kafka_is_down_is_published_when_
 async def _kafka_ready(http: httpx.AsyncClient, url: str) -> bool:
     response = await http.get(f"{url}/readyz")
     return response.status_code == 200
+
+
+async def _backlog_is(http: httpx.AsyncClient, url: str, value: float) -> bool:
+    return f"schakel_outbox_backlog {value}" in (await http.get(f"{url}/metrics")).text

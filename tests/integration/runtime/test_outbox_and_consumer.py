@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -85,13 +86,17 @@ async def test_a_redelivered_event_changes_nothing(infra: Infrastructure, isolat
     app = _probe_app(isolation.settings(ProbeSettings, infra))
     event, later = _shortage(), _shortage(Setting.GEZINSHUIS)
     topic = isolation.topic(topics.CAPACITY_ALERTS)
-    async with serving(app):
+    async with serving(app) as url:
         for envelope in (event, event, later):
             await produce(infra.kafka, topic, envelope.to_bytes(), key=envelope.subject.encode())
         rows = await eventually(lambda: _applied_if(db, 2), what="both distinct events applied")
         # The duplicate sat between the two; once the later one is applied it has been seen too.
         assert [r["event_id"] for r in rows] == [event.id, later.id]
         assert await db.fetchval("SELECT count(*) FROM inbox") == 2
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{url}/metrics")).text
+        # Caught up: the consumer reports no lag on its topic.
+        assert f'schakel_consumer_lag{{consumer="probe.probe",topic="{topic}"}} 0.0' in metrics
 
 
 async def _applied_if(pool: asyncpg.Pool, n: int) -> list[asyncpg.Record] | None:
