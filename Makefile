@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: install up down demo test test-unit perf schemas
+.PHONY: install browser up down demo test test-unit perf schemas
 
 ## install: the locked Python environment in .venv (installs uv itself when missing)
 install: $(VENV)/.installed
@@ -12,6 +12,10 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "uv==$(UV_VERSION)"
 	python3 -m uv sync --frozen --python python3.11
 	@touch $@
+
+## browser: Debian's Chromium and axe-core for the dashboard's browser and accessibility tests
+browser:
+	deploy/local/browser.sh
 
 ## up / down: Kafka and PostgreSQL on this machine, without Docker
 up: install
@@ -24,7 +28,7 @@ demo: install
 	deploy/local/demo.sh
 
 ## test: unit, integration and end-to-end tests against real Kafka and PostgreSQL
-test: up
+test: up browser
 	$(PYTHON) -m pytest
 
 test-unit: install
