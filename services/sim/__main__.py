@@ -1,0 +1,47 @@
+"""``python -m services.sim``: run the simulated region against the four services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.sim.driver import Urls, simulate
+from services.sim.keys import Keys
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def run(
+    seed: Annotated[int, typer.Option(help="Seed of every random choice: the same seed, the same region.")] = 2026,
+    days: Annotated[int, typer.Option(min=1, help="Simulated days to run.")] = 3650,
+    speed: Annotated[float, typer.Option(min=0.01, help="Simulated days per second of wall time.")] = 1.0,
+    scale: Annotated[float, typer.Option(min=0.01, max=10, help="Share of the region's referral volume.")] = 1.0,
+    intake: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_INTAKE_URL")] = Urls.intake,
+    contracting: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_CONTRACTING_URL")] = Urls.contracting,
+    capacity: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_CAPACITY_URL")] = Urls.capacity,
+    monitoring: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_MONITORING_URL")] = Urls.monitoring,
+    keys_file: Annotated[Path | None, typer.Option(help="Write the keys it made here (role subject key).")] = None,
+) -> None:
+    """Admit providers through Open House, then refer, allocate, place, start, end and declare, day by day.
+
+    Keys are made on the shared key store (SCHAKEL_AUTH_DATABASE_URL, SCHAKEL_AUTH_DB_SCHEMA).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    def written(keys: Keys) -> None:
+        if keys_file:
+            keys.write(keys_file)
+
+    urls = Urls(intake=intake, contracting=contracting, capacity=capacity, monitoring=monitoring)
+    counts = asyncio.run(simulate(urls, seed=seed, scale=scale, days=days, speed=speed, on_keys=written))
+    typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+
+
+if __name__ == "__main__":
+    app()
