@@ -179,7 +179,7 @@ def crunches(rng: random.Random, days: int) -> list[Crunch]:
     """Now and then a verblijf setting runs short; the first early, so a demo shows one within a minute."""
     result, day, i = [], 2, 0
     while day < days:
-        length = rng.randint(3, 6)
+        length = rng.randint(8, 16)  # a staff shortage lasts weeks
         result.append(Crunch(CRUNCH_SETTINGS[i % len(CRUNCH_SETTINGS)], day, day + length))
         day += length + rng.randint(15, 35)
         i += 1

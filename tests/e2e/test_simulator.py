@@ -1,0 +1,95 @@
+"""The simulator against the real system: four services as processes, the simulator as a process of
+its own (``python -m services.sim``) that talks only HTTP. After a short accelerated run every read
+model of the dashboard holds data, and a shortage was detected and resolved."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.polling import eventually
+from tests.support.processes import ARTIFACTS, service_process
+from tests.support.server import free_port
+
+SERVICES = ("intake", "contracting", "capacity", "monitoring")
+DAYS = 30  # long enough for the first provoked shortage (from day 2, at most 16 days) to end
+
+
+@pytest.fixture
+def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
+    return isolation.env(infra)
+
+
+def _run_simulator(urls: dict[str, str], env: dict[str, str], keys_file: Path) -> str:
+    ARTIFACTS.mkdir(exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.sim", "--seed", "7", "--days", str(DAYS), "--speed", "50",
+         "--scale", "0.5", "--keys-file", str(keys_file), *(f"--{name}={url}" for name, url in urls.items())],
+        cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+    )
+    (ARTIFACTS / "e2e-simulator.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _key(keys_file: Path, role: str) -> dict[str, str]:
+    line = next(ln for ln in keys_file.read_text().splitlines() if ln.startswith(f"{role} "))
+    return {"Authorization": f"Bearer {line.split()[2]}"}
+
+
+async def test_a_simulated_month_fills_every_dashboard_view_and_a_shortage_comes_and_goes(
+        env: dict[str, str], tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        ports = {name: free_port() for name in SERVICES}
+        service_env = {**env, "SCHAKEL_CAPACITY_URL": f"http://127.0.0.1:{ports['capacity']}"}
+        urls = {name: stack.enter_context(service_process(name, ports[name], service_env, f"e2e-sim-{name}"))
+                for name in SERVICES}
+        keys_file = tmp_path / "keys.txt"
+        summary = _run_simulator(urls, env, keys_file)
+        assert "referral:" in summary and "refused" not in summary, summary
+        operator, schakelfunctionaris = _key(keys_file, "operator"), _key(keys_file, "schakelfunctionaris")
+
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def monitoring(path: str) -> httpx.Response:
+                answer = await http.get(f"{urls['monitoring']}{path}", headers=operator)
+                answer.raise_for_status()
+                return answer
+
+            async def overview_counts_care() -> dict | None:
+                totals = (await monitoring("/v1/overview")).json()["totals"]
+                return totals if isinstance(totals["care_started"], int) and totals["care_started"] >= 5 else None
+
+            totals = await eventually(overview_counts_care, timeout=60, what="monitoring to count care starts")
+            assert isinstance(totals["referrals_in"], int) and totals["referrals_in"] >= 50
+
+            flows = (await monitoring("/v1/flows")).json()
+            assert {row["municipality"] for row in flows} >= {"0402", "1942", "0406"}
+            waits = (await monitoring("/v1/waiting-times")).json()
+            assert waits and all(row["youths"] for row in waits)
+            # Per municipality most cells are under five youths and suppressed; the region's trend is not.
+            trend = (await monitoring("/v1/overview")).json()["trend"]
+            assert any(isinstance((m["waiting"] or {}).get("median_days"), float) for m in trend), trend
+
+            rows = list(csv.reader(io.StringIO((await monitoring("/v1/export.csv")).text), delimiter=";"))
+            assert rows[0][0] == "maand" and len(rows) > 5
+
+            tiles = (await http.get(f"{urls['monitoring']}/v1/capacity")).json()["settings"]
+            assert {t["setting"] for t in tiles} >= {"crisisplek", "gezinshuis", "residentieel", "pleegzorg"}
+            assert all(t["total"] > 0 for t in tiles)
+
+            alerts = (await http.get(f"{urls['capacity']}/v1/alerts", params={"limit": 1000},
+                                     headers=schakelfunctionaris)).json()
+            detected = {a["event"]["data"]["shortage_id"] for a in alerts if a["type"].endswith("ShortageDetected")}
+            resolved = {a["event"]["data"]["shortage_id"] for a in alerts if a["type"].endswith("ShortageResolved")}
+            assert detected & resolved, f"no shortage both detected and resolved: {alerts[:5]}"
+            crisis = [a for a in alerts if a["type"].endswith("ShortageDetected") and a["setting"] == "crisisplek"]
+            assert crisis, "the provoked crisis shortage was not detected"
