@@ -76,7 +76,11 @@ class Envelope(BaseModel):
         time: datetime | None = None,
         correlation_id: uuid.UUID | None = None,
         causation_id: uuid.UUID | None = None,
+        cause: Envelope | None = None,
     ) -> Envelope:
+        """Wrap ``data``; an event caused by ``cause`` carries its correlation and causation ids."""
+        if cause is not None:
+            correlation_id, causation_id = cause.correlationid, cause.id
         event_id = uuid.uuid4()
         return cls(
             id=event_id,

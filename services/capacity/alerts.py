@@ -25,9 +25,7 @@ SOURCE = "capacity"
 
 def wrap(data: EventData, subject: str, now: datetime, cause: Envelope | None = None) -> Envelope:
     """An envelope of ours; one caused by another event carries its correlation and causation."""
-    return Envelope.wrap(data, source=SOURCE, subject=subject, time=now,
-                         correlation_id=cause.correlationid if cause else None,
-                         causation_id=cause.id if cause else None)
+    return Envelope.wrap(data, source=SOURCE, subject=subject, time=now, cause=cause)
 
 
 async def record_report(

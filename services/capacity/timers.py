@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from datetime import timedelta
 
 from contracts.capacity import CapacityReportStale
 from services.capacity import alerts, placements, store
 from services.capacity.settings import CapacitySettings
 from services.runtime.clock import Clock
-from services.runtime.db import UNAVAILABLE
+from services.runtime.periodic import Periodic
 from services.runtime.service import Runtime
-
-log = logging.getLogger(__name__)
 
 
 async def run_due(runtime: Runtime, clock: Clock) -> None:
@@ -42,30 +38,16 @@ class Timers:
     def __init__(self, runtime: Runtime, clock: Clock) -> None:
         self._runtime = runtime
         self._clock = clock
-        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        interval = runtime.settings.timer_interval_seconds  # type: ignore[attr-defined]
+        self._periodic = Periodic("capacity-timers", self.run_now, interval)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="capacity-timers")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
 
     async def run_now(self) -> None:
         async with self._lock:
             await run_due(self._runtime, self._clock)
-
-    async def _loop(self) -> None:
-        interval = self._runtime.settings.timer_interval_seconds  # type: ignore[attr-defined]
-        while True:
-            try:
-                await self.run_now()
-            except UNAVAILABLE as exc:
-                log.warning("timers: database unavailable (%s); trying again", exc)
-            except Exception:
-                log.exception("timers: a run failed; trying again next interval")
-            await asyncio.sleep(interval)

@@ -135,7 +135,6 @@ async def _emit_events(runtime: Runtime, conn, declaration: Declaration, result:
         rejected_amount=result.rejected_amount, assessed_at=result.assessed_at,
         declaration_number=result.declaration_number, submitted_amount=result.submitted_amount,
         credited_amount=result.credited_amount,
-    ), source=SOURCE, subject=subject, time=result.assessed_at, correlation_id=submitted.correlationid,
-        causation_id=submitted.id)
+    ), source=SOURCE, subject=subject, time=result.assessed_at, cause=submitted)
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, submitted)
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, assessed)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,10 +14,8 @@ from services.intake.context import Clock, Intake, system_clock
 from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
 from services.runtime.consumer import Consumer
-from services.runtime.db import UNAVAILABLE
+from services.runtime.periodic import Periodic
 from services.runtime.service import Runtime, ServiceSpec, create_app
-
-log = logging.getLogger(__name__)
 
 
 class OverdueWatch:
@@ -31,7 +26,7 @@ class OverdueWatch:
         self.gauge = Gauge("schakel_intake_allocation_requests_overdue",
                            "Open requests for a toewijzing past their answer deadline.",
                            registry=intake.runtime.registry)
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("intake-overdue-watch", self.check, intake.settings.overdue_check_seconds)
 
     async def check(self) -> int:
         reported = await allocations.report_overdue(self.intake)
@@ -39,23 +34,10 @@ class OverdueWatch:
         return reported
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="intake-overdue-watch")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except UNAVAILABLE as exc:
-                log.warning("overdue check skipped, database unavailable: %s", type(exc).__name__)
-            except Exception:
-                log.exception("overdue check failed")
-            await asyncio.sleep(self.intake.settings.overdue_check_seconds)
+        await self._periodic.stop()
 
 
 def build(settings: IntakeSettings | None = None, clock: Clock = system_clock) -> FastAPI:

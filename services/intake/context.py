@@ -44,11 +44,7 @@ class Intake:
 
     async def emit(self, conn: asyncpg.Connection, data: EventData, subject: uuid.UUID, now: datetime,
                    causation: Envelope | None = None) -> Envelope:
-        envelope = Envelope.wrap(
-            data, source=SOURCE, subject=str(subject), time=now,
-            correlation_id=causation.correlationid if causation else None,
-            causation_id=causation.id if causation else None,
-        )
+        envelope = Envelope.wrap(data, source=SOURCE, subject=str(subject), time=now, cause=causation)
         await self.runtime.emit(conn, topics.INTAKE_EVENTS, envelope)
         return envelope
 

@@ -1,0 +1,45 @@
+"""Work a service repeats in the background (timers, deadline watches), the one way it is done."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.runtime.db import UNAVAILABLE
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    """Runs ``work`` now and then every ``interval`` seconds until stopped.
+
+    A run that fails is logged and the next one comes on time: a database that is away for a
+    while must not end the loop, and one bad run must not stop the ones after it.
+    """
+
+    def __init__(self, name: str, work: Callable[[], Awaitable[object]], interval: float) -> None:
+        self._name = name
+        self._work = work
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name=self._name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._work()
+            except UNAVAILABLE as exc:
+                log.warning("%s: database unavailable (%s); trying again", self._name, type(exc).__name__)
+            except Exception:
+                log.exception("%s: a run failed; trying again next interval", self._name)
+            await asyncio.sleep(self._interval)
