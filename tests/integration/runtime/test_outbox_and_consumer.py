@@ -118,12 +118,15 @@ async def test_a_malformed_event_goes_to_the_dead_letter_topic_and_the_consumer_
     app = _probe_app(isolation.settings(ProbeSettings, infra))
     topic = isolation.topic(topics.CAPACITY_ALERTS)
     good = _shortage()
-    async with serving(app):
+    async with serving(app) as url:
         await produce(infra.kafka, topic, poison, key=b"poison")
         await produce(infra.kafka, topic, good.to_bytes(), key=b"crisisplek")
         rows = await eventually(lambda: _applied_if(db, 1), what="the good event after the poison one")
         async with TopicReader(infra.kafka, topics.dead_letter(topic)) as reader:
             dead = await reader.until(lambda rs: len(rs) >= 1, what="a dead letter")
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{url}/metrics")).text
+    assert f'schakel_dead_letters_total{{reason="invalid",topic="{topic}"}} 1.0' in metrics
     assert [r["event_id"] for r in rows] == [good.id]
     assert dead[0].value == poison
     assert dead[0].key == b"poison"
