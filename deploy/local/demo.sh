@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The whole system on this machine: Kafka, PostgreSQL, the four services and a demo region.
-# Ctrl-C stops the services (`make down` stops Kafka and PostgreSQL too).
-# `demo.sh --check` starts everything, seeds the demo, checks readiness and stops again.
+# The whole system on this machine: Kafka, PostgreSQL, the four services and the region simulator.
+# Ctrl-C stops the services and the simulator (`make down` stops Kafka and PostgreSQL too).
+# `demo.sh --check` runs a short simulated month as fast as it goes, checks the dashboard has data, and stops.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON="$REPO/.venv/bin/python"
 LOGS="$REPO/var/demo"
+KEYS="$LOGS/keys.txt"
+CHECK=false
+[[ "${1:-}" == "--check" ]] && CHECK=true
 mkdir -p "$LOGS"
 cd "$REPO"
 
@@ -13,14 +16,14 @@ cd "$REPO"
 
 declare -A PORTS=([intake]=8001 [contracting]=8002 [capacity]=8003 [monitoring]=8004)
 pids=()
-stop_services() {
+stop_all() {
     trap - INT TERM EXIT
     ((${#pids[@]})) || return 0
-    echo "Stopping the services..."
+    echo "Stopping the simulator and the services..."
     kill "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
 }
-trap stop_services INT TERM EXIT
+trap stop_all INT TERM EXIT
 
 for service in intake contracting capacity monitoring; do
     if curl -fs "http://127.0.0.1:${PORTS[$service]}/healthz" >/dev/null 2>&1; then
@@ -29,14 +32,67 @@ for service in intake contracting capacity monitoring; do
     fi
     "$PYTHON" -m "services.$service" >"$LOGS/$service.log" 2>&1 &
     pids+=($!)
-    echo "$service: http://127.0.0.1:${PORTS[$service]}/docs  (log: $LOGS/$service.log)"
 done
 
-"$PYTHON" "$REPO/deploy/local/demo_seed.py" --keys "$LOGS/keys.txt"
+rm -f "$KEYS"
+if $CHECK; then
+    sim_args=(--days 30 --speed 50 --scale 0.5)
+else
+    sim_args=(--days 3650 --speed 1)
+fi
+"$PYTHON" -m services.sim "${sim_args[@]}" --keys-file "$KEYS" >"$LOGS/simulator.log" 2>&1 &
+sim_pid=$!
+pids+=($sim_pid)
 
-if [[ "${1:-}" == "--check" ]]; then
+# The simulator writes its keys first, then waits for every service to be ready.
+for _ in $(seq 1 600); do
+    [[ -s "$KEYS" ]] && break
+    kill -0 "$sim_pid" 2>/dev/null || { echo "The simulator stopped; see $LOGS/simulator.log" >&2; exit 1; }
+    sleep 0.1
+done
+key() { grep "^$1 " "$KEYS" | head -n 1 | cut -d' ' -f3; }
+
+cat <<TEXT
+
+Schakel demo — a simulated Gooi en Vechtstreek, one simulated day per second.
+
+  Dashboard:        http://127.0.0.1:8004/
+  Schakelfunctie:   http://127.0.0.1:8004/schakelfunctie   (log in with the schakelfunctionaris key)
+  API docs:         http://127.0.0.1:8001/docs  intake
+                    http://127.0.0.1:8002/docs  contracting
+                    http://127.0.0.1:8003/docs  capacity     (events: /asyncapi on each service)
+                    http://127.0.0.1:8004/docs  monitoring
+
+  Demo API keys (all of them in $KEYS):
+    schakelfunctionaris  $(key schakelfunctionaris)
+    expertteam           $(key expertteam)
+    operator             $(key operator)
+    gemeente $(grep '^gemeente ' "$KEYS" | head -n 1 | cut -d' ' -f2)        $(key gemeente)
+    provider $(grep '^provider ' "$KEYS" | tail -n 1 | cut -d' ' -f2)    $(grep '^provider ' "$KEYS" | tail -n 1 | cut -d' ' -f3)
+    referrer $(grep '^referrer ' "$KEYS" | head -n 1 | cut -d' ' -f2) $(key referrer)
+
+  Logs: $LOGS/*.log — Ctrl-C stops the simulator and the services; \`make down\` stops Kafka and PostgreSQL.
+TEXT
+
+if $CHECK; then
+    if ! wait "$sim_pid"; then
+        echo "The simulator failed; see $LOGS/simulator.log" >&2
+        exit 1
+    fi
+    "$PYTHON" - "$(key operator)" <<'PY'
+import sys, time, httpx
+headers = {"Authorization": f"Bearer {sys.argv[1]}"}
+deadline = time.monotonic() + 60
+while True:
+    totals = httpx.get("http://127.0.0.1:8004/v1/overview", headers=headers, timeout=10).json()["totals"]
+    tiles = httpx.get("http://127.0.0.1:8004/v1/capacity", timeout=10).json()["settings"]
+    if totals["referrals_in"] and totals["care_started"] and tiles:
+        print(f"check: dashboard has data: {totals['referrals_in']} referrals, {len(tiles)} settings")
+        break
+    if time.monotonic() > deadline:
+        sys.exit(f"check: the dashboard has no data after 60 s: {totals}")
+    time.sleep(0.5)
+PY
     exit 0
 fi
-echo
-echo "Demo region running. Dashboard metrics: http://127.0.0.1:8004/metrics — Ctrl-C stops the services."
 wait "${pids[@]}"
