@@ -15,6 +15,7 @@ import pytest
 
 from contracts import topics
 from contracts.codes import Productcategorie, Urgentie, Verwijzer
+from contracts.contracting import ContractEnded, ProviderAdmitted
 from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived, ReferralWithdrawn
 from contracts.verblijf import Setting
@@ -210,3 +211,41 @@ async def test_a_report_not_refreshed_in_time_raises_one_stale_alert(capacity: C
     assert alert["event"]["data"]["agb"] == NEAR and alert["setting"] == "gezinshuis"
     await report(c, keys, NEAR, "gezinshuis", 3, 2)
     assert len(await stale() or []) == 1
+
+
+async def test_open_house_admission_lets_a_provider_offer_places_and_an_ended_contract_stops_it(capacity: Capacity, keys) -> None:  # type: ignore[no-untyped-def]
+    c = capacity
+    newcomer, contract = "20000009", uuid.uuid4()
+    today = datetime.now(UTC)
+    refused = await c.http.put(f"{c.url}/v1/capacity/{newcomer}/residentieel",
+                               headers=await keys(Role.PROVIDER, newcomer), json={"total": 4, "occupied": 0})
+    assert refused.status_code == 409
+
+    async def contracting(event) -> None:  # type: ignore[no-untyped-def]
+        envelope = Envelope.wrap(event, source="contracting", subject=newcomer)
+        await produce(c.infra.kafka, c.isolation.topic(topics.CONTRACTING_EVENTS), envelope.to_bytes(),
+                      key=newcomer.encode())
+
+    await contracting(ProviderAdmitted(
+        application_id=uuid.uuid4(), contract_id=contract, provider_agb=newcomer, lot="JH-VERBLIJF-RES",
+        settings=[Setting.RESIDENTIEEL], valid_from=today.date(), valid_to=today.date().replace(year=today.year + 8),
+        admitted_at=today))
+
+    async def reported() -> bool:
+        response = await c.http.put(f"{c.url}/v1/capacity/{newcomer}/residentieel",
+                                    headers=await keys(Role.PROVIDER, newcomer), json={"total": 4, "occupied": 0})
+        return response.status_code == 200
+
+    await eventually(reported, what="the admitted provider's report accepted")
+    await contracting(ContractEnded(contract_id=contract, provider_agb=newcomer, lot="JH-VERBLIJF-RES",
+                                    end_date=today.date(), reason="faillissement", ended_at=today,
+                                    settings=[Setting.RESIDENTIEEL]))
+
+    async def gone() -> bool:
+        overview = (await c.http.get(f"{c.url}/v1/capacity", headers=c.sf)).json()
+        return not any(s["setting"] == "residentieel" and s["total"] for s in overview)
+
+    await eventually(gone, what="the ended contract's places no longer counted")
+    referral = await c.referral(Setting.RESIDENTIEEL, urgency=Urgentie.SPOED,
+                                category=Productcategorie.VERBLIJF_INCL_BEHANDELING)
+    assert (await c.placement(referral, "open"))["proposals"] == []
