@@ -35,10 +35,12 @@ for service in intake contracting capacity monitoring; do
 done
 
 rm -f "$KEYS"
+# A new seed per start: the same youths referred twice would meet OP259 (no stacking) at intake.
+SEED="${SCHAKEL_SIM_SEED:-$(date +%s)}"
 if $CHECK; then
-    sim_args=(--days 30 --speed 50 --scale 0.5)
+    sim_args=(--days 30 --speed 50 --scale 0.5 --seed "$SEED")
 else
-    sim_args=(--days 3650 --speed 1)
+    sim_args=(--days 3650 --speed 1 --seed "$SEED")
 fi
 "$PYTHON" -m services.sim "${sim_args[@]}" --keys-file "$KEYS" >"$LOGS/simulator.log" 2>&1 &
 sim_pid=$!
@@ -54,7 +56,7 @@ key() { grep "^$1 " "$KEYS" | head -n 1 | cut -d' ' -f3; }
 
 cat <<TEXT
 
-Schakel demo — a simulated Gooi en Vechtstreek, one simulated day per second.
+Schakel demo — a simulated Gooi en Vechtstreek, one simulated day per second (seed $SEED).
 
   Dashboard:        http://127.0.0.1:8004/
   Schakelfunctie:   http://127.0.0.1:8004/schakelfunctie   (log in with the schakelfunctionaris key)

@@ -50,9 +50,12 @@ class Simulator:
         self.urls = urls
         self.rng = random.Random(seed)
         self.volumes = region.Volumes.for_region(scale=scale)
-        self.providers = schedule.make_providers(self.rng)
+        # The region's providers and referrers are the same in every run, so a rerun against the same
+        # system reuses them instead of piling up providers; the seed decides the youths and events.
+        fixed = random.Random(region.REGION_SEED)
+        self.providers = schedule.make_providers(fixed)
         taken = {p.agb for p in self.providers}
-        self.referrers = {kind: [region.invented_agb(self.rng, taken) for _ in range(region.REFERRER_COUNTS[kind.type])]
+        self.referrers = {kind: [region.invented_agb(fixed, taken) for _ in range(region.REFERRER_COUNTS[kind.type])]
                           for kind, _ in region.REFERRER_MIX if not kind.by_gemeente_key}
         self.cases: list[Case] = []
         self.by_referral: dict[str, Case] = {}

@@ -20,6 +20,7 @@ T = TypeVar("T")
 # --- volumes ---------------------------------------------------------------------------------
 
 REGION_YOUTHS = 50_000
+REGION_SEED = "gooi-en-vechtstreek"  # fixes who the region's providers and referrers are
 # DOMAIN §6: ≈474k of the Dutch youths in care per year, ≈41k with verblijf; for this region ≈6.6k and ≈550.
 IN_CARE_PER_YEAR = 6_600
 WITH_VERBLIJF_PER_YEAR = 550
