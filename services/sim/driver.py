@@ -212,6 +212,10 @@ class Simulator:
         if answer:
             case.allocation_id, case.allocation_number = answer["allocation_id"], answer["allocation_number"]
             case.allocation_start, case.allocation_end = start, end
+        else:
+            # Refused (e.g. OP259: a youth of an earlier run with the same synthetic BSN already holds this
+            # product): the simulator stops following this youth rather than ask again every day.
+            case.withdrawn = True
 
     async def _answer_proposals(self, day: int) -> None:
         """Each verblijf provider looks at the youths proposed to it: most it takes, some it declines."""
