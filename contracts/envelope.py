@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Container
 from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -50,9 +51,12 @@ def registered_events() -> dict[str, type[EventData]]:
 
 
 class Envelope(BaseModel):
-    """One event on the bus. ``id`` is the idempotency key; ``subject`` is also the Kafka key."""
+    """One event on the bus. ``id`` is the idempotency key; ``subject`` is also the Kafka key.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Extension attributes another producer adds (CloudEvents allows them) are ignored on reading.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     specversion: Literal["1.0"] = SPEC_VERSION
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
@@ -96,11 +100,16 @@ class Envelope(BaseModel):
         )
 
     def payload(self) -> EventData:
-        """The typed payload; raises ``UnknownEventType`` or pydantic's ``ValidationError``."""
+        """The typed payload; raises ``UnknownEventType`` or pydantic's ``ValidationError``.
+
+        Reading is tolerant where writing is strict: a field added to the contract later (an
+        additive change) is ignored by a reader that does not know it yet, instead of turning a
+        valid event into a dead letter.
+        """
         model = _REGISTRY.get(self.type)
         if model is None:
             raise UnknownEventType(f"no event model for type {self.type!r}")
-        return model.model_validate(self.data)
+        return model.model_validate({k: v for k, v in self.data.items() if k in model.model_fields})
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -114,13 +123,25 @@ class UnknownEventType(ValueError):
     """An envelope names a type no model is registered for."""
 
 
-def decode(raw: bytes) -> tuple[Envelope, EventData]:
-    """Envelope and typed payload of a raw Kafka value; raises ``InvalidEvent`` when either is bad."""
+def decode(raw: bytes, accept: Container[str] | None = None) -> tuple[Envelope, EventData | None]:
+    """Envelope and typed payload of a raw Kafka value; raises ``InvalidEvent`` when either is bad.
+
+    With ``accept``, an envelope of another type is returned without a payload (``None``): a
+    reader skips the types it does not handle, including types newer than itself.
+    """
     try:
         envelope = Envelope.from_bytes(raw)
+        if accept is not None and envelope.type not in accept:
+            return envelope, None
         return envelope, envelope.payload()
-    except (ValidationError, UnknownEventType) as exc:
-        raise InvalidEvent(str(exc)) from exc
+    except ValidationError as exc:
+        # Where and why, never the offending values: a dead letter may carry a BSN by mistake.
+        raise InvalidEvent("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )) from None
+    except UnknownEventType as exc:
+        raise InvalidEvent(str(exc)) from None
 
 
 class InvalidEvent(ValueError):

@@ -104,11 +104,11 @@ async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
 
 async def _apply(conn, consumer: Consumer, inbox_name: str, raw: bytes, result: Replayed) -> None:  # type: ignore[no-untyped-def]
     try:
-        envelope, data = decode(raw)
+        envelope, data = decode(raw, accept=consumer.handled_types)
     except InvalidEvent:
         result.skipped += 1
         return
-    if envelope.type not in consumer.handled_types:
+    if data is None:
         return
     try:
         async with conn.transaction():  # a savepoint: one bad event does not undo the replay

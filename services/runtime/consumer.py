@@ -1,6 +1,7 @@
 """Idempotent, dead-lettering Kafka consumers: the one way a service applies another's events.
 
-Per message: decode and validate (invalid → dead letter), then apply in one PostgreSQL
+Per message: decode and validate the types it handles (invalid → dead letter; other types are
+skipped, so a newer producer never blocks an older reader), then apply in one PostgreSQL
 transaction together with the inbox record (a redelivery changes nothing), and commit the
 Kafka offset only after that transaction. A handler that keeps failing is dead-lettered after
 ``consumer_max_attempts``; PostgreSQL being unreachable is not the message's fault, so that
@@ -88,11 +89,11 @@ class _Applier:
         with contextlib.suppress(Exception):  # a metric must never stop a message
             self.lag.observe(self.inbox_name, msg.consumer, record)
         try:
-            envelope, data = decode(msg.body)
+            envelope, data = decode(msg.body, accept=self.consumer.handled_types)
         except InvalidEvent as exc:
             await self._dead_letter(record, "invalid", str(exc), attempts=0)
         else:
-            if envelope.type in self.consumer.handled_types:
+            if data is not None:
                 await self._apply(record, envelope, data)
         await msg.ack()
 

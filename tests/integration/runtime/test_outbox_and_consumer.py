@@ -107,10 +107,10 @@ async def _applied_if(pool: asyncpg.Pool, n: int) -> list[asyncpg.Record] | None
 @pytest.mark.parametrize(
     "poison",
     [b"not json at all", b'{"specversion": "1.0"}',
-     b'{"specversion":"1.0","id":"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","type":"nl.schakel.capacity.Nonsense",'
+     b'{"specversion":"1.0","id":"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","type":"nl.schakel.capacity.ShortageDetected",'
      b'"source":"x","time":"2026-01-01T00:00:00Z","subject":"x","dataschema":"x","correlationid":'
-     b'"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","data":{}}'],
-    ids=["garbage", "incomplete-envelope", "unknown-type"],
+     b'"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","data":{"setting":"zwembad"}}'],
+    ids=["garbage", "incomplete-envelope", "handled-type-with-a-bad-payload"],
 )
 async def test_a_malformed_event_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going(
     infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, poison: bytes
@@ -154,3 +154,21 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_configured
     assert "cannot handle driemilieu" in dead[0].headers["x-dlq-error"]
     # A failed attempt rolls back with its inbox record: the event is not marked applied.
     assert await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", failing.id) == 0
+
+
+async def test_types_a_consumer_does_not_handle_and_fields_added_later_are_never_dead_letters(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
+) -> None:
+    app = _probe_app(isolation.settings(ProbeSettings, infra))
+    topic = isolation.topic(topics.CAPACITY_ALERTS)
+    unknown = _shortage().model_copy(update={"type": "nl.schakel.capacity.SomethingNewer", "data": {"x": 1}})
+    grown = _shortage()
+    grown = grown.model_copy(update={"data": {**grown.data, "added_later": "yes"}})
+    async with serving(app) as url:
+        for envelope in (unknown, grown):
+            await produce(infra.kafka, topic, envelope.to_bytes(), key=b"k")
+        rows = await eventually(lambda: _applied_if(db, 1), what="the event with an extra field applied")
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{url}/metrics")).text
+    assert [r["event_id"] for r in rows] == [grown.id]
+    assert "schakel_dead_letters_total{" not in metrics

@@ -65,7 +65,7 @@ def test_an_unknown_type_or_bad_payload_is_an_invalid_event() -> None:
         decode(good.model_copy(update={"data": {**good.data, "age": 99}}).to_bytes())
 
 
-def test_payloads_refuse_unknown_fields() -> None:
+def test_writers_refuse_unknown_fields() -> None:
     data = EXAMPLES[0].model_dump(mode="json") | {"bsn": "123456782"}
     with pytest.raises(ValidationError, match="bsn"):
         ReferralReceived.model_validate(data)
@@ -99,3 +99,25 @@ def test_code_lists_follow_ijw() -> None:
 def test_every_topic_has_a_dead_letter_topic() -> None:
     assert [topics.dead_letter(t) for t in topics.ALL] == [t + ".dlq" for t in topics.ALL]
     assert NOW.tzinfo is not None and len(REF) == 64
+
+
+def test_a_reader_skips_types_it_does_not_handle_without_judging_them() -> None:
+    newer = Envelope.wrap(EXAMPLES[0], source="test", subject="s").model_copy(
+        update={"type": "nl.schakel.intake.SomethingNewer", "data": {"whatever": 1}})
+    envelope, data = decode(newer.to_bytes(), accept={"nl.schakel.capacity.ShortageDetected"})
+    assert envelope.id == newer.id and data is None
+
+
+def test_a_field_added_to_the_contract_later_does_not_make_an_event_invalid_for_a_reader() -> None:
+    envelope = Envelope.wrap(EXAMPLES[0], source="test", subject="s")
+    grown = envelope.model_copy(update={"data": {**envelope.data, "added_in_a_later_version": True}})
+    _, data = decode(grown.to_bytes())
+    assert data == EXAMPLES[0]
+
+
+def test_an_invalid_event_is_described_without_repeating_its_values() -> None:
+    envelope = Envelope.wrap(EXAMPLES[0], source="test", subject="s")
+    leaked = envelope.model_copy(update={"data": {**envelope.data, "client_ref": "123456782"}})
+    with pytest.raises(InvalidEvent) as caught:
+        decode(leaked.to_bytes())
+    assert "client_ref" in str(caught.value) and "123456782" not in str(caught.value)
