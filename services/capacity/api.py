@@ -240,9 +240,13 @@ async def get_placements(
     rows = await store.list_placements(_runtime(request).pool, provider=provider, statuses=statuses, limit=limit)
     views = [_placement(r) for r in rows]
     if provider:
-        # A provider learns nothing of other providers' answers.
-        views = [v.model_copy(update={"proposals": [p for p in v.proposals if p.agb == provider]}) for v in views]
+        views = [_own_view(v, provider) for v in views]
     return views
+
+
+def _own_view(view: Placement, agb: str) -> Placement:
+    # A provider learns nothing of other providers' answers.
+    return view.model_copy(update={"proposals": [p for p in view.proposals if p.agb == agb]})
 
 
 class Decline(BaseModel):
@@ -253,10 +257,10 @@ class Escalation(BaseModel):
     reason: str = Field(default="handmatig geëscaleerd", min_length=1, max_length=200)
 
 
-async def _placement_view(request: Request, placement_id: uuid.UUID) -> Placement:
-    rows = await store.list_placements(_runtime(request).pool, provider=None,
-                                       statuses=["open", "proposed", "confirmed", "withdrawn"], limit=1_000_000)
-    return next(_placement(r) for r in rows if r["id"] == placement_id)
+async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
+    row = await store.placement_view(_runtime(request).pool, placement_id)
+    view = _placement(row)
+    return _own_view(view, principal.agb) if principal.role is Role.PROVIDER and principal.agb else view
 
 
 @router.post("/placements/{placement_id}/accept", response_model=Placement,
@@ -265,7 +269,7 @@ async def accept_placement(
     placement_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
     await placements.accept(_runtime(request), placement_id, principal, _now(request))
-    return await _placement_view(request, placement_id)
+    return await _placement_view(request, placement_id, principal)
 
 
 @router.post("/placements/{placement_id}/decline", response_model=Placement,
@@ -274,7 +278,7 @@ async def decline_placement(
     placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
     await placements.decline(_runtime(request), placement_id, principal, body.reason, _now(request))
-    return await _placement_view(request, placement_id)
+    return await _placement_view(request, placement_id, principal)
 
 
 @router.post("/placements/{placement_id}/escalate", response_model=Placement,
@@ -285,7 +289,7 @@ async def escalate_placement(
 ) -> Placement:
     reason = (body or Escalation()).reason
     await placements.escalate_by_hand(_runtime(request), placement_id, principal, reason, _now(request))
-    return await _placement_view(request, placement_id)
+    return await _placement_view(request, placement_id, principal)
 
 
 class ClockAdvance(BaseModel):

@@ -22,11 +22,10 @@ def consumers(runtime: Runtime, clock: Clock) -> list[Consumer]:
         await placements.withdraw(runtime, conn, envelope, event, clock.now())
 
     async def on_admitted(conn: asyncpg.Connection, envelope: Envelope, event: ProviderAdmitted) -> None:
+        # Admission alone changes no figures: its places count from the provider's first report.
         if event.settings:
             await store.admit_provider(conn, event.provider_agb, event.settings, str(event.contract_id),
                                        event.admitted_at)
-            # New places may now count and be offered.
-            await alerts.reevaluate(runtime, conn, event.settings, clock.now(), cause=envelope)
 
     async def on_contract_ended(conn: asyncpg.Connection, envelope: Envelope, event: ContractEnded) -> None:
         # Its places stop counting and it is no longer proposed; open proposals run out on their timer.

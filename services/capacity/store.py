@@ -333,7 +333,19 @@ async def list_placements(pool: asyncpg.Pool, *, provider: str | None, statuses:
                           limit: int) -> list[asyncpg.Record]:
     """Placements with their proposals; a provider sees only those proposed to it."""
     return await pool.fetch(
-        """SELECT p.id, p.referral_id, p.client_ref, p.age, p.municipality_code, p.product_category,
+        _PLACEMENTS + """
+           WHERE p.status = ANY($2::text[])
+             AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM proposal x WHERE x.placement_id = p.id AND x.agb = $1))
+           GROUP BY p.id ORDER BY p.requested_at LIMIT $3""",
+        provider, statuses, limit,
+    )
+
+
+async def placement_view(pool: asyncpg.Pool, placement_id: uuid.UUID) -> asyncpg.Record:
+    return await pool.fetchrow(_PLACEMENTS + " WHERE p.id = $1 GROUP BY p.id", placement_id)
+
+
+_PLACEMENTS = """SELECT p.id, p.referral_id, p.client_ref, p.age, p.municipality_code, p.product_category,
                   p.settings, p.urgency, p.status, p.requested_at, p.escalation_level, p.escalated_at,
                   p.escalation_due_at, p.confirmed_agb, p.confirmed_setting, p.confirmed_at,
                   coalesce(json_agg(json_build_object(
@@ -341,12 +353,7 @@ async def list_placements(pool: asyncpg.Pool, *, provider: str | None, statuses:
                       'reserved_until', o.reserved_until, 'outcome', o.outcome, 'reason', o.reason,
                       'decided_at', o.decided_at) ORDER BY o.id) FILTER (WHERE o.id IS NOT NULL), '[]')::text
                       AS proposals
-           FROM placement p LEFT JOIN proposal o ON o.placement_id = p.id
-           WHERE p.status = ANY($2::text[])
-             AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM proposal x WHERE x.placement_id = p.id AND x.agb = $1))
-           GROUP BY p.id ORDER BY p.requested_at LIMIT $3""",
-        provider, statuses, limit,
-    )
+           FROM placement p LEFT JOIN proposal o ON o.placement_id = p.id"""
 
 
 async def stale_reports(pool: asyncpg.Pool, older_than: datetime) -> list[asyncpg.Record]:
