@@ -14,6 +14,16 @@ cd "$REPO"
 
 "$REPO/deploy/local/up.sh"
 
+# Intake's secrets (pseudonym key, encryption key): made once per machine, never the public
+# development ones, so the demo runs intake exactly as production would.
+SECRETS="$LOGS/intake-secrets.env"
+if [[ ! -s "$SECRETS" ]]; then
+    (umask 077 && "$PYTHON" -c 'import secrets; from cryptography.fernet import Fernet
+print("SCHAKEL_CLIENT_REF_SECRET=" + secrets.token_hex(32))
+print("SCHAKEL_ENCRYPTION_KEY=" + Fernet.generate_key().decode())' >"$SECRETS")
+fi
+set -a; source "$SECRETS"; set +a
+
 declare -A PORTS=([intake]=8001 [contracting]=8002 [capacity]=8003 [monitoring]=8004)
 pids=()
 stop_all() {

@@ -1,8 +1,8 @@
 """Intake service configuration, including the two secrets that protect who a youth is.
 
 ``SCHAKEL_CLIENT_REF_SECRET`` keys the pseudonym (client_ref) and ``SCHAKEL_ENCRYPTION_KEY``
-(a Fernet key) encrypts BSN, name and birth date at rest. Outside development
-(``SCHAKEL_DEV_MODE=false``) the service refuses to start without both: a pseudonym keyed with a
+(a Fernet key) encrypts BSN, name and birth date at rest. Unless development mode is
+asked for (``SCHAKEL_DEV_MODE=true``), the service refuses to start without both: a pseudonym keyed with a
 known secret can be reversed by hashing every possible BSN, and there are only a billion.
 """
 
@@ -26,7 +26,8 @@ class IntakeSettings(ServiceSettings):
     service: str = "intake"
     port: int = 8001
     database_url: str = f"{LOCAL_POSTGRES}/schakel_intake"
-    dev_mode: bool = Field(default=True, description="Allows the development secrets; set false in production.")
+    # Off unless asked for: a forgotten setting must fail closed, never run on public keys.
+    dev_mode: bool = Field(default=False, description="Allows the development secrets (laptops and tests only).")
     client_ref_secret: SecretStr | None = Field(default=None, description="HMAC key of the client_ref pseudonym.")
     encryption_key: SecretStr | None = Field(default=None, description="Fernet key for personal data at rest.")
     # The region this intake serves; municipalities are validated against its membership on the referral date.
@@ -43,6 +44,8 @@ class IntakeSettings(ServiceSettings):
                 raise ValueError(f"{' and '.join(missing)} must be set when SCHAKEL_DEV_MODE is false")
             if len(self.client_ref_secret.get_secret_value()) < 32:  # type: ignore[union-attr]
                 raise ValueError("SCHAKEL_CLIENT_REF_SECRET must be at least 32 characters")
+            if self.client_ref_key() == _DEV_CLIENT_REF_SECRET.encode() or self.fernet_key() == _DEV_ENCRYPTION_KEY.encode():
+                raise ValueError("the development secrets are public and may only be used with SCHAKEL_DEV_MODE=true")
         try:
             Fernet(self.fernet_key())
         except ValueError as exc:

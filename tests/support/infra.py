@@ -57,6 +57,8 @@ class Isolation:
             "SCHAKEL_AUTH_DB_SCHEMA": self.schema,
             "SCHAKEL_TOPIC_NAMESPACE": self.namespace,
             "SCHAKEL_KAFKA_PARTITIONS": "1",
+            # Intake's public development secrets; the refusal without them has its own test.
+            "SCHAKEL_DEV_MODE": "true",
         }
 
     def settings(self, cls, infra: Infrastructure, **overrides):  # type: ignore[no-untyped-def]

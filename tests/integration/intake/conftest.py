@@ -48,7 +48,7 @@ def watch_interval() -> float:
 async def intake(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
                  watch_interval: float) -> AsyncIterator[Served]:
     clock = MovableClock()
-    settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=watch_interval)
+    settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=watch_interval, dev_mode=True)
     app = build(settings, clock=clock)
     async with serving(app) as url:
         yield Served(url, app, clock)

@@ -28,7 +28,7 @@ async def test_a_crisis_referral_is_received_and_published_with_what_capacity_ne
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["status"] == "received"
-    assert created["client_ref"] == client_ref("111222333", IntakeSettings().client_ref_key())
+    assert created["client_ref"] == client_ref("111222333", IntakeSettings(dev_mode=True).client_ref_key())
 
     [event] = await intake_events(infra, isolation, 1, topics.INTAKE_EVENTS)
     assert event.type == "nl.schakel.intake.ReferralReceived"

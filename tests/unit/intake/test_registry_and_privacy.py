@@ -55,12 +55,15 @@ def test_the_2013_registry_holds_408_municipalities_in_42_answering_units() -> N
 
 def test_an_unknown_region_is_refused_at_start() -> None:
     with pytest.raises(ValidationError, match="region 'atlantis' is not in the registry"):
-        IntakeSettings(region="atlantis")
+        IntakeSettings(dev_mode=True, region="atlantis")
 
 
 def test_outside_dev_mode_the_service_refuses_to_start_without_its_secrets() -> None:
     with pytest.raises(ValidationError, match="SCHAKEL_CLIENT_REF_SECRET and SCHAKEL_ENCRYPTION_KEY must be set"):
-        IntakeSettings(dev_mode=False)
+        IntakeSettings()  # development mode is never the default
+    with pytest.raises(ValidationError, match="development secrets are public"):
+        IntakeSettings(dev_mode=False, client_ref_secret=IntakeSettings(dev_mode=True).client_ref_key().decode(),
+                       encryption_key=Vault.new_key())
     with pytest.raises(ValidationError, match="at least 32"):
         IntakeSettings(dev_mode=False, client_ref_secret="short", encryption_key=Vault.new_key())
     with pytest.raises(ValidationError, match="not a Fernet key"):
