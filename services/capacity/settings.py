@@ -25,6 +25,8 @@ class CapacitySettings(ServiceSettings):
     stale_after_hours: float = Field(default=24, gt=0)
     # How often timers (lapsed reservations, escalations, stale reports) are checked.
     timer_interval_seconds: float = Field(default=5, gt=0)
+    # Webhook receivers must be https unless this allows plain http (a receiver on a trusted network).
+    webhook_allow_http: bool = False
     # Lets an admin move this service's clock forward (tests and demos only; never in production).
     test_clock: bool = False
 

@@ -25,7 +25,7 @@ def _runtime(request: Request) -> Runtime:
 
 
 class WebhookRequest(BaseModel):
-    url: AnyHttpUrl = Field(description="Where alerts are POSTed (http or https).")
+    url: AnyHttpUrl = Field(description="Where alerts are POSTed: https (http only where the operator allows it).")
     description: str = Field(default="", max_length=200)
     role: AlertRole | None = Field(
         default=None, description="Whose alerts it receives; only an admin names it, others get their own role.")
@@ -70,6 +70,9 @@ def _own_role(principal: Principal) -> Role | None:
 async def register_webhook(
     body: WebhookRequest, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> RegisteredWebhook:
+    if body.url.scheme != "https" and not _runtime(request).settings.webhook_allow_http:  # type: ignore[attr-defined]
+        # Escalations carry pseudonymous case data; they do not travel unencrypted.
+        raise Invalid("url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)")
     row = await webhooks.create_webhook(
         _runtime(request).pool, role=_role_for(principal, body.role), url=str(body.url),
         description=body.description, created_by=f"{principal.role}:{principal.subject}",

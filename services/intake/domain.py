@@ -39,8 +39,9 @@ def age_on(birth_date: date, day: date) -> int:
 def check_birth_date(birth_date: date, referral_date: date) -> int:
     """The youth's age on the referral date, or ``Invalid`` when the birth date is implausible."""
     if birth_date > referral_date + UNBORN_HORIZON:
-        raise Invalid(f"client.birth_date {birth_date} lies more than 40 weeks after the referral date "
-                      f"{referral_date}; refer an unborn child with its expected birth date")
+        # The message names the rule, never the date itself: error texts travel into logs and tickets.
+        raise Invalid("client.birth_date lies more than 40 weeks after the referral date; refer an unborn "
+                      "child with its expected birth date")
     age = age_on(birth_date, referral_date)
     if age >= MAX_AGE_EXCLUSIVE:
         raise Invalid(f"client.birth_date: the youth is {age} on {referral_date}; jeugdhulp, verlengde "

@@ -122,15 +122,19 @@ async def capacity_tiles(pool: asyncpg.Pool, now: datetime) -> list[dict[str, ob
     return tiles
 
 
-async def shortage_list(pool: asyncpg.Pool, now: datetime, *, active_only: bool) -> list[dict[str, object]]:
+async def shortage_list(pool: asyncpg.Pool, now: datetime, *, active_only: bool,
+                        with_handles: bool = False) -> list[dict[str, object]]:
+    """Shortages; ``with_handles`` adds who acknowledged — only for the keyed schakelfunctie view,
+    since the public feeds (wall screens) name the role alone."""
     return [{
         "shortage_id": str(r["shortage_id"]), "alert_id": str(r["alert_id"]) if r["alert_id"] else None,
         "setting": r["setting"], "severity": r["severity"], "free_places": r["free_places"],
         "waiting": r["waiting"], "detected_at": r["detected_at"].isoformat(),
         "resolved_at": r["resolved_at"].isoformat() if r["resolved_at"] else None,
         "duration_seconds": domain.shortage_duration_seconds(r["detected_at"], r["resolved_at"], now),
-        "acknowledged_by": r["acknowledged_by"], "acknowledged_at":
+        "acknowledged_role": r["acknowledged_role"], "acknowledged_at":
             r["acknowledged_at"].isoformat() if r["acknowledged_at"] else None,
+        **({"acknowledged_by": r["acknowledged_by"]} if with_handles else {}),
     } for r in await store.shortages(pool, active_only=active_only)]
 
 
@@ -175,5 +179,5 @@ async def schakelfunctie(pool: asyncpg.Pool, now: datetime | None = None) -> dic
         "acknowledged_by": r["acknowledged_by"], "acknowledged_role": r["acknowledged_role"],
         "acknowledged_at": r["acknowledged_at"].isoformat() if r["acknowledged_at"] else None,
     } for r in await store.escalations(pool)]
-    return {"shortages": await shortage_list(pool, now, active_only=True), "waiting": waiting,
+    return {"shortages": await shortage_list(pool, now, active_only=True, with_handles=True), "waiting": waiting,
             "escalations": escalations}

@@ -35,7 +35,8 @@ _SUBJECT_FORMS: dict[Role, tuple[re.Pattern[str], str]] = {
     Role.GEMEENTE: (re.compile(r"^\d{4}$"), "a CBS municipality code of 4 digits"),
     Role.REFERRER: (re.compile(r"^(0[1-6]|08):\d{8}$"), "referrer type (COD327) and AGB, e.g. 02:12345678"),
 }
-_FREE_SUBJECT = (re.compile(r"^[\w.@-]{1,64}$"), "a name of letters, digits, '.', '@' or '-'")
+# A team or role handle ("sf.gooi"), never a person's e-mail address: handles end up in events.
+_FREE_SUBJECT = (re.compile(r"^[\w.-]{1,64}$"), "a team handle of letters, digits, '.' or '-' (no e-mail address)")
 
 
 def check_subject(role: Role, subject: str) -> None:

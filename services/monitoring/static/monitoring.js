@@ -245,7 +245,7 @@
         data.shortages.map(function (s) {
           var label = config.settingLabels[s.setting] || s.setting;
           return [label, dateTime(s.detected_at), duration(s.duration_seconds), s.free_places, s.waiting,
-            ackButton(s.alert_id, s.acknowledged_by, "tekort " + label)];
+            ackButton(s.alert_id, s.acknowledged_by || s.acknowledged_role, "tekort " + label)];
         })));
       fill("tabel-wachtenden", table("Jeugdigen die wachten, meest urgent eerst", ["Kenmerk", "Leeftijd", "Setting", "Urgentie", "Gemeente",
         "Dagen wachtend", "Aanbieders geprobeerd", "Geëscaleerd naar"],

@@ -97,7 +97,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def capacity(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool) -> AsyncIterator[str]:
-    async with serving(build(isolation.settings(CapacitySettings, infra))) as url:
+    async with serving(build(isolation.settings(CapacitySettings, infra, webhook_allow_http=True))) as url:
         yield url
 
 
@@ -347,3 +347,12 @@ async def test_a_hanging_receiver_does_not_hold_back_the_other_webhooks(  # type
         await eventually(lambda: _delivered(receiver, "slow", 1), what="the slow webhook served")
     finally:
         await dispatcher.stop()
+
+
+async def test_by_default_a_webhook_must_be_https(infra, isolation, db, keys, http) -> None:  # type: ignore[no-untyped-def]
+    async with serving(build(isolation.settings(CapacitySettings, infra))) as capacity:
+        sf = await keys(Role.SCHAKELFUNCTIONARIS)
+        plain = await http.post(f"{capacity}/v1/webhooks", headers=sf, json={"url": "http://alerts.example.nl/hook"})
+        assert plain.status_code == 422 and "must be https" in plain.text
+        secure = await http.post(f"{capacity}/v1/webhooks", headers=sf, json={"url": "https://alerts.example.nl/hook"})
+        assert secure.status_code == 201, secure.text
