@@ -25,6 +25,24 @@ class EscalationLevel(StrEnum):
     EXPERTTEAM = "expertteam"
 
 
+class DeclineReason(StrEnum):
+    """Why a provider does not take a proposed youth. A code, so nothing personal travels on the
+    bus; the provider's own words stay in capacity's database."""
+
+    GROEP_VOL = "groep_vol"
+    PAST_NIET_IN_GROEP = "past_niet_in_groep"
+    ZORGZWAARTE = "zorgzwaarte"
+    LEEFTIJD = "leeftijd"
+    GEEN_REACTIE = "geen_reactie"  # the reservation ran out unanswered
+    OVERIG = "overig"
+
+
+class EscalationReason(StrEnum):
+    TERMIJN_VERLOPEN = "termijn_verlopen"  # unplaced past the configured time
+    ALLE_KANDIDATEN_AFGEWEZEN = "alle_kandidaten_afgewezen"
+    HANDMATIG = "handmatig"  # a referrer or the schakelfunctionaris escalated early
+
+
 # --- capacity.events.v1 -------------------------------------------------------------------
 
 
@@ -90,7 +108,7 @@ class PlacementDeclined(EventData):
     referral_id: uuid.UUID
     provider_agb: AgbCode
     setting: Setting
-    reason: str = Field(min_length=1, max_length=200, description="In the provider's words; 'timeout' when unanswered.")
+    reason: DeclineReason
     declined_at: AwareDatetime
 
 
@@ -141,7 +159,7 @@ class CaseEscalated(EventData):
     settings: list[Setting] = Field(min_length=1)
     urgency: Urgentie
     level: EscalationLevel
-    reason: str = Field(min_length=1, max_length=200)
+    reason: EscalationReason
     waiting_since: AwareDatetime
     escalated_at: AwareDatetime
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -54,13 +55,24 @@ class ReferralReceived(EventData):
         return self
 
 
+class WithdrawalReason(StrEnum):
+    """Why a referral is withdrawn, as a code: free text stays with intake (it can name people)."""
+
+    ELDERS_GEHOLPEN = "elders_geholpen"
+    NIET_MEER_NODIG = "niet_meer_nodig"
+    VERHUISD = "verhuisd"
+    OP_VERZOEK_CLIENT = "op_verzoek_client"
+    VERWIJZING_ONJUIST = "verwijzing_onjuist"
+    OVERIG = "overig"
+
+
 class ReferralWithdrawn(EventData):
     event_type: ClassVar[str] = "nl.schakel.intake.ReferralWithdrawn"
 
     referral_id: uuid.UUID
     client_ref: ClientRef
     municipality_code: GemeenteCode
-    reason: str = Field(max_length=200)
+    reason: WithdrawalReason
     withdrawn_at: AwareDatetime
 
 

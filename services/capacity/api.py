@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 from contracts.verblijf import Setting
 from services.capacity import commands, domain, placements, store
 from services.runtime.auth import Principal, Role, require
+from contracts.capacity import DeclineReason
 from contracts.identifiers import GemeenteCode
 from services.runtime.errors import Forbidden
 from services.runtime.service import Runtime
@@ -197,7 +198,8 @@ class Proposal(BaseModel):
     proposed_at: datetime
     reserved_until: datetime
     outcome: str | None
-    reason: str | None
+    reason: DeclineReason | None
+    note: str | None
     decided_at: datetime | None
 
 
@@ -217,6 +219,7 @@ class Placement(BaseModel):
     escalation_level: str | None
     escalated_at: datetime | None
     escalation_due_at: datetime | None
+    escalation_note: str | None
     confirmed_agb: str | None
     confirmed_setting: Setting | None
     confirmed_at: datetime | None
@@ -250,11 +253,14 @@ def _own_view(view: Placement, agb: str) -> Placement:
 
 
 class Decline(BaseModel):
-    reason: str = Field(min_length=1, max_length=200, description="Why this youth cannot come, in a few words.")
+    reason: DeclineReason = Field(description="Why this youth cannot come, as a code (it travels to other services).")
+    note: str | None = Field(default=None, max_length=500,
+                             description="Your own words for the schakelfunctionaris; stays in capacity, never on Kafka.")
 
 
 class Escalation(BaseModel):
-    reason: str = Field(default="handmatig geëscaleerd", min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=500,
+                             description="Why now, for the schakelfunctionaris or expert team; stays in capacity.")
 
 
 async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
@@ -277,7 +283,7 @@ async def accept_placement(
 async def decline_placement(
     placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
-    await placements.decline(_runtime(request), placement_id, principal, body.reason, _now(request))
+    await placements.decline(_runtime(request), placement_id, principal, body.reason, body.note, _now(request))
     return await _placement_view(request, placement_id, principal)
 
 
@@ -287,8 +293,8 @@ async def escalate_placement(
     placement_id: uuid.UUID, request: Request, body: Escalation | None = None,
     principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),
 ) -> Placement:
-    reason = (body or Escalation()).reason
-    await placements.escalate_by_hand(_runtime(request), placement_id, principal, reason, _now(request))
+    note = (body or Escalation()).note
+    await placements.escalate_by_hand(_runtime(request), placement_id, principal, note, _now(request))
     return await _placement_view(request, placement_id, principal)
 
 

@@ -11,7 +11,9 @@ import asyncpg
 from contracts import topics
 from contracts.capacity import (
     CaseEscalated,
+    DeclineReason,
     EscalationLevel,
+    EscalationReason,
     PlacementConfirmed,
     PlacementDeclined,
     PlacementProposed,
@@ -76,7 +78,7 @@ async def withdraw(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelop
     touched = {placement["demand_setting"]}
     proposal = await store.open_proposal(conn, placement["id"])
     if proposal:
-        await store.decide_proposal(conn, proposal["id"], "withdrawn", "verwijzing ingetrokken", now)
+        await store.decide_proposal(conn, proposal["id"], "withdrawn", None, None, now)
         touched.add(proposal["setting"])
     await store.set_placement(conn, placement["id"], status="withdrawn", escalation_due_at=None)
     if proposal:
@@ -145,7 +147,7 @@ async def accept(runtime: Runtime, placement_id: uuid.UUID, provider: Principal,
         if proposal["reserved_until"] <= now:
             raise Conflict("the reservation has lapsed; the schakelfunctie has moved on to the next candidate")
         setting = proposal["setting"]
-        await store.decide_proposal(conn, proposal["id"], "accepted", None, now)
+        await store.decide_proposal(conn, proposal["id"], "accepted", None, None, now)
         await store.set_placement(conn, placement_id, status="confirmed", confirmed_agb=provider.agb,
                                   confirmed_setting=setting, confirmed_at=now, escalation_due_at=None)
         confirmed = PlacementConfirmed(placement_id=placement_id, referral_id=placement["referral_id"],
@@ -166,13 +168,13 @@ async def accept(runtime: Runtime, placement_id: uuid.UUID, provider: Principal,
         return await store.placement_for_update(conn, placement_id)
 
 
-async def decline(runtime: Runtime, placement_id: uuid.UUID, provider: Principal, reason: str,
-                  now: datetime) -> asyncpg.Record:
+async def decline(runtime: Runtime, placement_id: uuid.UUID, provider: Principal, reason: DeclineReason,
+                  note: str | None, now: datetime) -> asyncpg.Record:
     async with runtime.pool.acquire() as conn, conn.transaction():
         placement = await _placement(conn, placement_id)
         await store.lock_settings(conn, [placement["demand_setting"], *placement["settings"]])
         proposal = await _own_open_proposal(conn, placement, provider)
-        await _move_on(runtime, conn, placement, proposal, "declined", reason, now)
+        await _move_on(runtime, conn, placement, proposal, "declined", reason, note, now)
         return await store.placement_for_update(conn, placement_id)
 
 
@@ -184,12 +186,13 @@ async def lapse(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> Non
         proposal = await store.open_proposal(conn, placement_id)
         if proposal is None or proposal["reserved_until"] > now:
             return  # answered meanwhile
-        await _move_on(runtime, conn, placement, proposal, "timeout", "timeout", now)
+        await _move_on(runtime, conn, placement, proposal, "timeout", DeclineReason.GEEN_REACTIE, None, now)
 
 
 async def _move_on(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record,
-                   proposal: asyncpg.Record, outcome: str, reason: str, now: datetime) -> None:
-    await store.decide_proposal(conn, proposal["id"], outcome, reason, now)
+                   proposal: asyncpg.Record, outcome: str, reason: DeclineReason, note: str | None,
+                   now: datetime) -> None:
+    await store.decide_proposal(conn, proposal["id"], outcome, reason, note, now)
     declined = PlacementDeclined(placement_id=placement["id"], referral_id=placement["referral_id"],
                                  provider_agb=proposal["agb"], setting=proposal["setting"], reason=reason,
                                  declined_at=now)
@@ -203,11 +206,11 @@ async def _move_on(runtime: Runtime, conn: asyncpg.Connection, placement: asyncp
     if refreshed["status"] == "open" and placement["escalation_level"] != EscalationLevel.EXPERTTEAM:
         # Every candidate has said no: this is a case for the expert team, not a matter of waiting.
         await _escalate(runtime, conn, refreshed, EscalationLevel.EXPERTTEAM,
-                        "alle kandidaat-aanbieders hebben afgewezen", now, event)
+                        EscalationReason.ALLE_KANDIDATEN_AFGEWEZEN, None, now, event)
     await alerts.reevaluate(runtime, conn, touched, now, cause=event)
 
 
-async def escalate_by_hand(runtime: Runtime, placement_id: uuid.UUID, by: Principal, reason: str,
+async def escalate_by_hand(runtime: Runtime, placement_id: uuid.UUID, by: Principal, note: str | None,
                            now: datetime) -> asyncpg.Record:
     """A referrer or the schakelfunctionaris escalates early (partners say it comes too late)."""
     async with runtime.pool.acquire() as conn, conn.transaction():
@@ -219,7 +222,7 @@ async def escalate_by_hand(runtime: Runtime, placement_id: uuid.UUID, by: Princi
         level = domain.next_level(_level(placement))
         if level is None:
             raise Conflict("the expert team already has this case")
-        await _escalate(runtime, conn, placement, level, reason, now, None)
+        await _escalate(runtime, conn, placement, level, EscalationReason.HANDMATIG, note, now, None)
         return await store.placement_for_update(conn, placement_id)
 
 
@@ -233,8 +236,7 @@ async def escalate_when_due(runtime: Runtime, placement_id: uuid.UUID, now: date
         if level is None:
             await store.set_placement(conn, placement_id, escalation_due_at=None)
         else:
-            waited = "uur" if placement["urgency"] == Urgentie.CRISIS else "werkdagen"
-            await _escalate(runtime, conn, placement, level, f"niet geplaatst binnen de termijn ({waited})", now, None)
+            await _escalate(runtime, conn, placement, level, EscalationReason.TERMIJN_VERLOPEN, None, now, None)
 
 
 def _level(placement: asyncpg.Record) -> EscalationLevel | None:
@@ -242,10 +244,10 @@ def _level(placement: asyncpg.Record) -> EscalationLevel | None:
 
 
 async def _escalate(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record, level: EscalationLevel,
-                    reason: str, now: datetime, cause: Envelope | None) -> None:
+                    reason: EscalationReason, note: str | None, now: datetime, cause: Envelope | None) -> None:
     timer = _settings(runtime).escalation_timer(Urgentie(placement["urgency"]))
     await store.set_placement(conn, placement["id"], escalation_level=level.value, escalated_at=now,
-                              escalation_due_at=domain.escalation_due(timer, level, now))
+                              escalation_due_at=domain.escalation_due(timer, level, now), escalation_note=note)
     escalated = CaseEscalated(
         placement_id=placement["id"], referral_id=placement["referral_id"], client_ref=placement["client_ref"],
         age=placement["age"], municipality_code=placement["municipality_code"],

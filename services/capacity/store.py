@@ -296,10 +296,10 @@ async def open_proposal(conn: asyncpg.Connection, placement_id: uuid.UUID) -> as
 
 
 async def decide_proposal(conn: asyncpg.Connection, proposal_id: int, outcome: str, reason: str | None,
-                          at: datetime) -> None:
+                          note: str | None, at: datetime) -> None:
     await conn.execute(
-        "UPDATE proposal SET outcome = $2, reason = $3, decided_at = $4 WHERE id = $1",
-        proposal_id, outcome, reason, at,
+        "UPDATE proposal SET outcome = $2, reason = $3, note = $4, decided_at = $5 WHERE id = $1",
+        proposal_id, outcome, reason, note, at,
     )
 
 
@@ -347,11 +347,11 @@ async def placement_view(pool: asyncpg.Pool, placement_id: uuid.UUID) -> asyncpg
 
 _PLACEMENTS = """SELECT p.id, p.referral_id, p.client_ref, p.age, p.municipality_code, p.product_category,
                   p.settings, p.urgency, p.status, p.requested_at, p.escalation_level, p.escalated_at,
-                  p.escalation_due_at, p.confirmed_agb, p.confirmed_setting, p.confirmed_at,
+                  p.escalation_due_at, p.escalation_note, p.confirmed_agb, p.confirmed_setting, p.confirmed_at,
                   coalesce(json_agg(json_build_object(
                       'agb', o.agb, 'setting', o.setting, 'proposed_at', o.proposed_at,
                       'reserved_until', o.reserved_until, 'outcome', o.outcome, 'reason', o.reason,
-                      'decided_at', o.decided_at) ORDER BY o.id) FILTER (WHERE o.id IS NOT NULL), '[]')::text
+                      'note', o.note, 'decided_at', o.decided_at) ORDER BY o.id) FILTER (WHERE o.id IS NOT NULL), '[]')::text
                       AS proposals
            FROM placement p LEFT JOIN proposal o ON o.placement_id = p.id"""
 

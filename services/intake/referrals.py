@@ -110,8 +110,8 @@ async def withdraw(intake: Intake, referral_id: uuid.UUID, body: WithdrawalIn, b
         if not (own_gemeente or is_its_referrer(by, referral)):
             raise Forbidden("only the referral's referrer or its gemeente may withdraw it")
         domain.check_referral_withdrawal(await current_status(conn, referral))
-        await store.mark_withdrawn(conn, referral_id, now, body.reason)
-        status = await refresh_status(conn, referral_id, now, "withdrawn", body.reason)
+        await store.mark_withdrawn(conn, referral_id, now, body.recorded())
+        status = await refresh_status(conn, referral_id, now, "withdrawn", body.recorded())
         await intake.emit(conn, ReferralWithdrawn(
             referral_id=referral_id, client_ref=referral["client_ref"], municipality_code=referral["municipality_code"],
             reason=body.reason, withdrawn_at=now), referral_id, now)

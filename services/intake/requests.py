@@ -20,6 +20,7 @@ from contracts.codes import (
     Verwijzer,
 )
 from contracts.identifiers import AgbCode, Eurocent, GemeenteCode, ProductCode
+from contracts.intake import WithdrawalReason
 from contracts.verblijf import Setting
 from services.intake import domain
 
@@ -160,4 +161,9 @@ class CareEndIn(Body):
 
 
 class WithdrawalIn(Body):
-    reason: str = Field(min_length=1, max_length=200, description="Why, in words; no personal details.")
+    reason: WithdrawalReason = Field(description="Why, as a code: the code is published, so it names nobody.")
+    note: str | None = Field(default=None, max_length=500, description="Your own words; stays in intake.")
+
+    def recorded(self) -> str:
+        """What intake's own history keeps: the code, and the note where one was given."""
+        return f"{self.reason}: {self.note}" if self.note else self.reason.value

@@ -186,7 +186,7 @@ class Simulator:
 
         async def withdraw(case: Case) -> None:
             if await self._call("POST", self.urls.intake, f"/v1/referrals/{case.referral_id}/withdrawal",
-                                self._referrer_key(case), {"reason": "hulp niet meer nodig"}, what="withdrawal"):
+                                self._referrer_key(case), {"reason": "niet_meer_nodig"}, what="withdrawal"):
                 case.withdrawn = True
 
         await self._each(due, withdraw)
@@ -236,7 +236,7 @@ class Simulator:
             provider, placement, decline = item
             if decline:
                 await self._call("POST", self.urls.capacity, f"/v1/placements/{placement['id']}/decline",
-                                 self.keys.providers[provider.agb], {"reason": "past niet bij de groep"},
+                                 self.keys.providers[provider.agb], {"reason": "past_niet_in_groep"},
                                  what="decline")
                 return
             accepted = await self._call("POST", self.urls.capacity, f"/v1/placements/{placement['id']}/accept",

@@ -134,7 +134,7 @@ async def test_a_decline_asks_the_next_candidate_and_when_nobody_is_left_the_exp
     referral = await c.referral(Setting.CRISISPLEK)
     placement = await c.placement(referral, "proposed")
     declined = await c.http.post(f"{c.url}/v1/placements/{placement['id']}/decline",
-                                 headers=await keys(Role.PROVIDER, NEAR), json={"reason": "groep is vol"})
+                                 headers=await keys(Role.PROVIDER, NEAR), json={"reason": "groep_vol", "note": "groep is vol tot maart"})
     assert declined.status_code == 200, declined.text
     # The provider that declined sees its own answer only; the schakelfunctie sees the next proposal.
     assert [p["agb"] for p in declined.json()["proposals"]] == [NEAR]
@@ -143,7 +143,8 @@ async def test_a_decline_asks_the_next_candidate_and_when_nobody_is_left_the_exp
     assert [[p["agb"] for p in v["proposals"]] for v in seen_by_far] == [[FAR]]
     seen_by_other = (await c.http.get(f"{c.url}/v1/placements", headers=await keys(Role.PROVIDER, "29999999"))).json()
     assert seen_by_other == []
-    assert declined.json()["proposals"][0]["reason"] == "groep is vol"
+    assert declined.json()["proposals"][0]["reason"] == "groep_vol"
+    assert declined.json()["proposals"][0]["note"] == "groep is vol tot maart"
 
     # FAR never answers: when its reservation lapses nobody is left.
     await c.advance(timedelta(minutes=61))
@@ -175,9 +176,15 @@ async def test_an_unplaced_crisis_escalates_on_its_timers_and_a_referrer_may_esc
     refused = await c.http.post(f"{c.url}/v1/placements/{regular_placement['id']}/escalate", headers=someone_else)
     assert refused.status_code == 403
     early = await c.http.post(f"{c.url}/v1/placements/{regular_placement['id']}/escalate",
-                              headers=await keys(Role.REFERRER, f"02:{GP}"), json={"reason": "thuis onhoudbaar"})
+                              headers=await keys(Role.REFERRER, f"02:{GP}"), json={"note": "thuis onhoudbaar"})
     assert early.status_code == 200, early.text
     assert early.json()["escalation_level"] == "schakelfunctionaris"
+    assert early.json()["escalation_note"] == "thuis onhoudbaar"
+    alerts = (await c.http.get(f"{c.url}/v1/alerts", headers=c.sf,
+                               params={"type": "nl.schakel.capacity.CaseEscalated"})).json()
+    # The referrer's words stay in capacity; the published event carries only the code.
+    assert {a["event"]["data"]["reason"] for a in alerts} == {"termijn_verlopen", "handmatig"}
+    assert "thuis onhoudbaar" not in json.dumps(alerts)
 
 
 async def test_reserving_the_last_place_starts_a_shortage_and_a_withdrawal_hands_it_to_the_next_youth(capacity: Capacity, keys) -> None:  # type: ignore[no-untyped-def]
@@ -192,7 +199,7 @@ async def test_reserving_the_last_place_starts_a_shortage_and_a_withdrawal_hands
     assert [(a["setting"], a["event"]["data"]["free_places"]) for a in detected] == [("crisisplek", 0)]
 
     await c.publish(ReferralWithdrawn(referral_id=first, client_ref="b" * 64, municipality_code=HILVERSUM,
-                                      reason="elders geplaatst", withdrawn_at=datetime.now(UTC)), first)
+                                      reason="elders_geholpen", withdrawn_at=datetime.now(UTC)), first)
     # The withdrawn youth's place goes to the one still waiting.
     await c.placement(first, "withdrawn")
     await c.placement(second, "proposed")

@@ -163,7 +163,7 @@ async def test_a_referral_is_withdrawn_by_its_referrer_and_then_closed(
     headers = await keys(Role.REFERRER, GP)
     created = (await http.post(f"{intake.url}/v1/referrals", json=referral_body(), headers=headers)).json()
     url = f"{intake.url}/v1/referrals/{created['referral_id']}/withdrawal"
-    assert (await http.post(url, json={"reason": "x"}, headers=await keys(Role.GEMEENTE, "0406"))).status_code == 403
+    assert (await http.post(url, json={"reason": "verhuisd"}, headers=await keys(Role.GEMEENTE, "0406"))).status_code == 403
     response = await http.post(url, json={"reason": "verhuisd"}, headers=headers)
     assert response.status_code == 200 and response.json()["status"] == "withdrawn"
     again = await http.post(url, json={"reason": "verhuisd"}, headers=headers)

@@ -75,14 +75,14 @@ def _region_events() -> tuple[list[tuple[EventData, str]], ...]:
                                      settings=[Setting.CRISISPLEK], urgency=Urgentie.CRISIS, requested_at=MARCH),
          str(placement_id)),
         (capacity.PlacementDeclined(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
-                                    setting=Setting.CRISISPLEK, reason="vol", declined_at=MARCH), str(placement_id)),
+                                    setting=Setting.CRISISPLEK, reason="groep_vol", declined_at=MARCH), str(placement_id)),
     ]
     alerts = [
         (capacity.ShortageDetected(shortage_id=uuid.uuid4(), setting=Setting.CRISISPLEK, free_places=0, waiting=1,
                                    severity=capacity.Severity.KRITIEK, detected_at=MARCH), "crisisplek"),
         (capacity.CaseEscalated(placement_id=placement_id, referral_id=referral_id, client_ref=CLIENT, age=15,
                                 municipality_code=LAREN, settings=[Setting.CRISISPLEK], urgency=Urgentie.CRISIS,
-                                level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS, reason="geen plek",
+                                level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS, reason="termijn_verlopen",
                                 waiting_since=MARCH, escalated_at=MARCH), str(placement_id)),
     ]
     declarations = [(contracting.DeclarationAssessed(
