@@ -43,18 +43,18 @@ async def on_placement_requested(conn: asyncpg.Connection, _envelope: Envelope,
 
 async def on_placement_proposed(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.PlacementProposed) -> None:
     await store.count_placement_step(conn, event.placement_id, event.referral_id, "proposed", event.setting,
-                                     event.proposed_at)
+                                     event.proposed_at, event.provider_agb)
 
 
 async def on_placement_declined(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.PlacementDeclined) -> None:
     await store.count_placement_step(conn, event.placement_id, event.referral_id, "declined", event.setting,
-                                     event.declined_at)
+                                     event.declined_at, event.provider_agb)
 
 
 async def on_placement_confirmed(conn: asyncpg.Connection, _envelope: Envelope,
                                  event: capacity.PlacementConfirmed) -> None:
     await store.count_placement_step(conn, event.placement_id, event.referral_id, "confirmed", event.setting,
-                                     event.confirmed_at)
+                                     event.confirmed_at, event.provider_agb)
 
 
 async def on_case_escalated(conn: asyncpg.Connection, envelope: Envelope, event: capacity.CaseEscalated) -> None:

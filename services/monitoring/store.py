@@ -38,11 +38,18 @@ async def resolve_shortage(conn: asyncpg.Connection, shortage_id: uuid.UUID, set
     )
 
 
+# Free places per provider as capacity counts them: none while closed, and none that an open
+# proposal holds for a youth.
+_OFFERED = """
+    WITH reserved AS (SELECT reserved_agb AS agb, proposed_setting AS setting, count(*) AS n
+                      FROM placement_view WHERE reserved_agb IS NOT NULL GROUP BY 1, 2)
+    SELECT c.*, CASE WHEN c.closed_to_admission THEN 0
+                     ELSE greatest(c.free - coalesce(r.n, 0), 0) END AS offered
+    FROM provider_capacity c LEFT JOIN reserved r ON r.agb = c.agb AND r.setting = c.setting"""
+
+
 async def free_places_per_setting(pool: asyncpg.Pool) -> dict[str, int]:
-    rows = await pool.fetch(
-        """SELECT setting, sum(CASE WHEN closed_to_admission THEN 0 ELSE free END)::int AS free
-           FROM provider_capacity GROUP BY setting"""
-    )
+    rows = await pool.fetch(f"SELECT setting, sum(offered)::int AS free FROM ({_OFFERED}) o GROUP BY setting")
     return {r["setting"]: r["free"] for r in rows}
 
 
@@ -65,6 +72,8 @@ async def record_referral(conn: asyncpg.Connection, event: ReferralReceived) -> 
 
 async def withdraw_referral(conn: asyncpg.Connection, referral_id: uuid.UUID, at: datetime) -> None:
     await conn.execute("UPDATE referral_view SET withdrawn_at = $2 WHERE referral_id = $1", referral_id, at)
+    # Capacity gives a withdrawn youth's reserved place back.
+    await conn.execute("UPDATE placement_view SET reserved_agb = NULL WHERE referral_id = $1", referral_id)
 
 
 async def record_care_start(conn: asyncpg.Connection, event: CareStarted) -> None:
@@ -130,10 +139,10 @@ async def data_months(pool: asyncpg.Pool) -> tuple[date | None, date | None]:
 
 async def setting_capacity(pool: asyncpg.Pool) -> list[domain.SettingCapacity]:
     rows = await pool.fetch(
-        """SELECT setting, sum(total)::int AS total, sum(occupied)::int AS occupied,
-                  sum(CASE WHEN closed_to_admission THEN 0 ELSE free END)::int AS free, count(*)::int AS providers,
-                  max(reported_at) AS last_report_at, min(reported_at) AS oldest_report_at
-           FROM provider_capacity GROUP BY setting""")
+        f"""SELECT setting, sum(total)::int AS total, sum(occupied)::int AS occupied,
+                   sum(offered)::int AS free, count(*)::int AS providers,
+                   max(reported_at) AS last_report_at, min(reported_at) AS oldest_report_at
+            FROM ({_OFFERED}) o GROUP BY setting""")
     return [domain.SettingCapacity(**dict(r)) for r in rows]
 
 
@@ -171,19 +180,22 @@ async def record_placement_request(conn: asyncpg.Connection, event: PlacementReq
 
 
 async def count_placement_step(conn: asyncpg.Connection, placement_id: uuid.UUID, referral_id: uuid.UUID,
-                               step: str, setting: str, at: datetime) -> None:
+                               step: str, setting: str, at: datetime, agb: str) -> None:
     """A proposal, decline or confirmation; the row may not exist yet when steps arrive out of order."""
     await conn.execute(
         "INSERT INTO placement_view (placement_id, referral_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         placement_id, referral_id)
     if step == "proposed":
-        sql = "UPDATE placement_view SET proposals = proposals + 1, proposed_setting = $2 WHERE placement_id = $1"
-        await conn.execute(sql, placement_id, setting)
+        sql = """UPDATE placement_view SET proposals = proposals + 1, proposed_setting = $2, reserved_agb = $3
+                 WHERE placement_id = $1"""
+        await conn.execute(sql, placement_id, setting, agb)
     elif step == "declined":
-        await conn.execute("UPDATE placement_view SET declines = declines + 1 WHERE placement_id = $1", placement_id)
+        await conn.execute("UPDATE placement_view SET declines = declines + 1, reserved_agb = NULL WHERE placement_id = $1",
+                           placement_id)
     else:
         await conn.execute(
-            "UPDATE placement_view SET confirmed_setting = $2, confirmed_at = $3 WHERE placement_id = $1",
+            """UPDATE placement_view SET confirmed_setting = $2, confirmed_at = $3, reserved_agb = NULL
+               WHERE placement_id = $1""",
             placement_id, setting, at)
 
 

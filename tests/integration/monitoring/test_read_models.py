@@ -218,3 +218,26 @@ async def test_a_rebuild_from_the_topics_ends_with_the_same_numbers(  # type: ig
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"{applied_before} applied" in result.stdout
     assert await snapshot() == before
+
+
+async def test_a_place_held_by_a_proposal_is_not_counted_free(monitoring: str, infra: Infrastructure,  # type: ignore[no-untyped-def]
+                                                             isolation: Isolation, http) -> None:
+    await eventually(lambda: _ready(http, monitoring), timeout=60, what="monitoring ready")
+    placement_id, referral_id = uuid.uuid4(), uuid.uuid4()
+    report = capacity.CapacityReported(agb=AGB, setting=Setting.GEZINSHUIS, total=3, occupied=2, free=1,
+                                       closed_to_admission=False, reported_at=MARCH, regional_free=1)
+    proposed = capacity.PlacementProposed(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
+                                          setting=Setting.GEZINSHUIS, reserved_until=MARCH, proposed_at=MARCH)
+    declined = capacity.PlacementDeclined(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
+                                          setting=Setting.GEZINSHUIS, reason="groep_vol", declined_at=MARCH)
+
+    async def free_reads(value: float) -> bool:
+        metrics = (await http.get(f"{monitoring}/metrics")).text
+        return f'schakel_places_free{{setting="gezinshuis"}} {value}' in metrics
+
+    await _publish(infra, isolation, topics.CAPACITY_EVENTS, (report, f"{AGB}/gezinshuis"))
+    await eventually(lambda: free_reads(1.0), what="one free gezinshuis place")
+    await _publish(infra, isolation, topics.CAPACITY_EVENTS, (proposed, str(referral_id)))
+    await eventually(lambda: free_reads(0.0), what="the proposed place counted as taken")
+    await _publish(infra, isolation, topics.CAPACITY_EVENTS, (declined, str(referral_id)))
+    await eventually(lambda: free_reads(1.0), what="the declined place free again")
