@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 SPEC_VERSION = "1.0"
-TYPE_PREFIX = "nl.schakel"
 
 
 class EventData(BaseModel):
@@ -78,13 +77,9 @@ class Envelope(BaseModel):
         source: str,
         subject: str,
         time: datetime | None = None,
-        correlation_id: uuid.UUID | None = None,
-        causation_id: uuid.UUID | None = None,
         cause: Envelope | None = None,
     ) -> Envelope:
         """Wrap ``data``; an event caused by ``cause`` carries its correlation and causation ids."""
-        if cause is not None:
-            correlation_id, causation_id = cause.correlationid, cause.id
         event_id = uuid.uuid4()
         return cls(
             id=event_id,
@@ -94,8 +89,8 @@ class Envelope(BaseModel):
             subject=subject,
             dataschema=data.dataschema(),
             # An event that starts a chain is its own correlation.
-            correlationid=correlation_id or event_id,
-            causationid=causation_id,
+            correlationid=cause.correlationid if cause else event_id,
+            causationid=cause.id if cause else None,
             data=data.model_dump(mode="json"),
         )
 

@@ -27,7 +27,7 @@ async def report_capacity(
             raise Conflict(f"provider {agb} is not admitted for {setting}: only providers admitted to a lot "
                            f"covering this setting (Open House) may report places for it")
         reported, event = await alerts.record_report(runtime, conn, agb, setting, figures,
-                                              f"{reported_by.role}:{reported_by.subject}", now)
+                                              reported_by.actor, now)
         # A place that came free goes to whoever waits for it before anyone else sees it as free.
         touched = await placements.rematch(runtime, conn, setting, now, cause=event)
         await alerts.reevaluate(runtime, conn, {setting, *touched}, now, cause=event)

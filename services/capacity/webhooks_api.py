@@ -75,7 +75,7 @@ async def register_webhook(
         raise Invalid("url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)")
     row = await webhooks.create_webhook(
         _runtime(request).pool, role=_role_for(principal, body.role), url=str(body.url),
-        description=body.description, created_by=f"{principal.role}:{principal.subject}",
+        description=body.description, created_by=principal.actor,
         now=request.app.state.clock.now(),
     )
     return RegisteredWebhook(**dict(row))

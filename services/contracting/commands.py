@@ -32,17 +32,19 @@ from services.contracting.lots import Evidence, Lot, LotStatus, LotTerms, Outcom
 from services.runtime.auth import Principal
 from services.runtime.errors import Conflict, Invalid, NotFound
 from services.runtime.service import Runtime
+from services.runtime.workdays import dutch_date
 
 SOURCE = "contracting"
 
 
 def _today(now: datetime) -> date:
-    return now.date()
+    # Contracts run on Dutch calendar days: between midnight and 02:00 the UTC date is yesterday.
+    return dutch_date(now)
 
 
 async def _emit(runtime: Runtime, conn: asyncpg.Connection, data: EventData, subject: str, now: datetime,
-                correlation: uuid.UUID | None = None) -> Envelope:
-    envelope = Envelope.wrap(data, source=SOURCE, subject=subject, time=now, correlation_id=correlation)
+                cause: Envelope | None = None) -> Envelope:
+    envelope = Envelope.wrap(data, source=SOURCE, subject=subject, time=now, cause=cause)
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, envelope)
     return envelope
 
@@ -94,7 +96,7 @@ async def apply(runtime: Runtime, application: Application, now: datetime | None
             lot = lots[code]
             decision = decide(lot, application.evidence, _today(now), already=await _already(conn, agb, code))
             results.append(await _carry_out(runtime, conn, application_id, agb, lot, decision.outcome,
-                                            decision.reasons, now, received.correlationid))
+                                            decision.reasons, now, received))
     return application_id, results
 
 
@@ -110,24 +112,24 @@ async def _already(conn: asyncpg.Connection, agb: str, lot: str) -> str | None:
 
 async def _carry_out(
     runtime: Runtime, conn: asyncpg.Connection, application_id: uuid.UUID, agb: str, lot: Lot, outcome: Outcome,
-    reasons: Sequence[str], now: datetime, correlation: uuid.UUID | None,
+    reasons: Sequence[str], now: datetime, cause: Envelope | None,
 ) -> LotResult:
     await store.record_decision(conn, application_id, lot.code, outcome.value, reasons, now)
     if outcome is Outcome.ADMITTED:
-        contract_id = await _admit(runtime, conn, application_id, agb, lot, now, correlation)
+        contract_id = await _admit(runtime, conn, application_id, agb, lot, now, cause)
         return LotResult(lot.code, outcome, contract_id=contract_id)
     if outcome is Outcome.WAITLISTED:
         position = await store.join_waitlist(conn, lot.code, application_id, agb, now)
         await _emit(runtime, conn, ProviderWaitlisted(application_id=application_id, provider_agb=agb, lot=lot.code,
-                                                      position=position, waitlisted_at=now), agb, now, correlation)
+                                                      position=position, waitlisted_at=now), agb, now, cause)
         return LotResult(lot.code, outcome, position=position)
     await _emit(runtime, conn, ApplicationRejected(application_id=application_id, provider_agb=agb, lot=lot.code,
-                                                   reasons=list(reasons), rejected_at=now), agb, now, correlation)
+                                                   reasons=list(reasons), rejected_at=now), agb, now, cause)
     return LotResult(lot.code, outcome, reasons=tuple(reasons))
 
 
 async def _admit(runtime: Runtime, conn: asyncpg.Connection, application_id: uuid.UUID, agb: str, lot: Lot,
-                 now: datetime, correlation: uuid.UUID | None) -> uuid.UUID:
+                 now: datetime, cause: Envelope | None) -> uuid.UUID:
     contract_id = uuid.uuid4()
     valid_from, valid_to = contract_period(_today(now), lot.contract_term_years)
     await store.insert_contract(conn, contract_id, ContractKind.OPEN_HOUSE, agb, lot.code, valid_from, valid_to, now,
@@ -135,7 +137,7 @@ async def _admit(runtime: Runtime, conn: asyncpg.Connection, application_id: uui
     await _emit(runtime, conn, ProviderAdmitted(
         application_id=application_id, contract_id=contract_id, provider_agb=agb, lot=lot.code,
         settings=lot.settings, min_capacity=lot.min_capacity, valid_from=valid_from, valid_to=valid_to,
-        admitted_at=now), agb, now, correlation)
+        admitted_at=now), agb, now, cause)
     return contract_id
 
 
@@ -146,7 +148,7 @@ async def put_lot(runtime: Runtime, lot: Lot, by: Principal, now: datetime | Non
     admitted: list[LotResult] = []
     async with runtime.pool.acquire() as conn, conn.transaction():
         before = await store.get_lot(conn, lot.code, lock=True)
-        await store.put_lot(conn, lot, now, f"{by.role}:{by.subject}")
+        await store.put_lot(conn, lot, now, by.actor)
         if before is not None and before.status is LotStatus.WAITLIST and lot.status is LotStatus.OPEN:
             for row in await store.waiting(conn, lot.code):
                 evidence = [Evidence.model_validate(e) for e in json.loads(row["evidence"])]

@@ -25,7 +25,7 @@ from services.intake.requests import (
 )
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import NotFound
-from services.runtime.workdays import NL, working_days_between
+from services.runtime.workdays import dutch_date, working_days_between
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 
@@ -73,8 +73,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request,
         "waiting": {
             "since": referral["received_at"], "until": until, "ongoing": until is None, "seconds": seconds,
             "days": int(seconds // 86_400),
-            "working_days": working_days_between(referral["received_at"].astimezone(NL).date(),
-                                                 (until or now).astimezone(NL).date()),
+            "working_days": working_days_between(dutch_date(referral["received_at"]), dutch_date(until or now)),
         },
         "history": [dict(r) for r in await store.history(pool, referral_id)],
         "allocations": [_allocation_view(r) for r in await store.allocations_of_referral(pool, referral_id)],

@@ -14,9 +14,8 @@ from contracts.envelope import Envelope, EventData
 from services.intake.privacy import Vault
 from services.intake.registry import Registry
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import Principal
 from services.runtime.service import Runtime
-from services.runtime.workdays import NL
+from services.runtime.workdays import dutch_date
 
 SOURCE = "intake"
 Clock = Callable[[], datetime]
@@ -40,15 +39,10 @@ class Intake:
 
     def today(self) -> date:
         # Dates in iJw messages are Dutch calendar dates.
-        return self.now().astimezone(NL).date()
+        return dutch_date(self.now())
 
     async def emit(self, conn: asyncpg.Connection, data: EventData, subject: uuid.UUID, now: datetime,
                    causation: Envelope | None = None) -> Envelope:
         envelope = Envelope.wrap(data, source=SOURCE, subject=str(subject), time=now, cause=causation)
         await self.runtime.emit(conn, topics.INTAKE_EVENTS, envelope)
         return envelope
-
-
-def actor(principal: Principal) -> str:
-    """How the database records who did something: role and subject, never a person's name."""
-    return f"{principal.role.value}:{principal.subject}"

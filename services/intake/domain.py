@@ -17,7 +17,6 @@ from services.runtime.workdays import add_working_days
 UNBORN_HORIZON = timedelta(weeks=40)
 # Jeugdhulp ends at 18, verlengde jeugdhulp at the 23rd birthday.
 MAX_AGE_EXCLUSIVE = 23
-ADULT_AGE = 18
 
 
 def elfproef(bsn: str) -> bool:

@@ -14,7 +14,7 @@ from contracts.capacity import PlacementConfirmed
 from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived, ReferralWithdrawn
 from services.intake import domain, store
-from services.intake.context import Intake, actor
+from services.intake.context import Intake
 from services.intake.privacy import PersonalData, client_ref
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.runtime.auth import Principal, Role
@@ -58,7 +58,7 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
             "product_category": body.product_category.value, "settings": [s.value for s in body.settings],
             "urgency": body.urgency.value, "ambulant_tried": body.ambulant_tried,
             "needs_gemeente_decision": event.needs_gemeente_decision, "referral_date": referral_date,
-            "received_at": now, "submitted_by": actor(by), "status": domain.ReferralStatus.RECEIVED.value,
+            "received_at": now, "submitted_by": by.actor, "status": domain.ReferralStatus.RECEIVED.value,
         })
         detail = "provider has no contract: consult the gemeente" if contracted is False else ""
         await store.set_referral_status(conn, referral_id, domain.ReferralStatus.RECEIVED, now, "received", detail)
@@ -69,7 +69,7 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
 
 
 def is_its_referrer(principal: Principal, referral: asyncpg.Record) -> bool:
-    if referral["submitted_by"] == actor(principal):
+    if referral["submitted_by"] == principal.actor:
         return True
     return principal.role is Role.REFERRER and \
         principal.subject == f"{referral['referrer_type']}:{referral['referrer_agb']}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -194,7 +193,3 @@ async def contracted(conn: Conn, provider_agb: str, day: date) -> bool | None:
         provider_agb, day,
     )
     return None if row["known"] == 0 else row["holding"] > 0
-
-
-def as_dicts(rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
-    return [dict(r) for r in rows]

@@ -13,12 +13,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-NL = ZoneInfo("Europe/Amsterdam")
+from contracts.codes import UITVAL
+from services.runtime.workdays import dutch_date
+
 SUPPRESSION_LIMIT = 5
 SUPPRESSED = "<5"
-UITVAL_REASONS = frozenset({"32", "33", "34", "35"})
 
 Published = int | str
 
@@ -30,7 +30,7 @@ def published(count: int) -> Published:
 
 def month_of(moment: datetime | date) -> str:
     """``YYYY-MM`` of a moment in Dutch time, or of a calendar date."""
-    day = moment.astimezone(NL).date() if isinstance(moment, datetime) else moment
+    day = dutch_date(moment) if isinstance(moment, datetime) else moment
     return f"{day.year:04d}-{day.month:02d}"
 
 
@@ -81,7 +81,7 @@ class Flow:
 
     @property
     def uitval(self) -> int:
-        return sum(n for reason, n in self.ended_by_reason.items() if reason in UITVAL_REASONS)
+        return sum(n for reason, n in self.ended_by_reason.items() if reason in UITVAL)
 
     def published(self) -> dict[str, object]:
         return {
@@ -147,7 +147,7 @@ class WaitingTime:
 
 
 def waiting_days(referral: Referral, start: date) -> int:
-    return max((start - referral.received_at.astimezone(NL).date()).days, 0)
+    return max((start - dutch_date(referral.received_at)).days, 0)
 
 
 def waiting_times(

@@ -8,6 +8,7 @@ few refreshes, not one per event.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -20,6 +21,8 @@ from contracts.verblijf import Setting
 from services.monitoring import store
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
+
+log = logging.getLogger(__name__)
 
 
 class DomainGauges:
@@ -54,7 +57,11 @@ class DomainGauges:
     async def _drain(self, pool: asyncpg.Pool) -> None:
         while self._dirty.is_set():
             self._dirty.clear()
-            await self.refresh(pool)
+            try:
+                await self.refresh(pool)
+            except Exception as exc:  # the next event asks again; the gauges keep their last values
+                log.warning("gauge refresh failed (%s); trying again at the next event", type(exc).__name__)
+                return
 
     async def stop(self) -> None:
         if self._refresher:

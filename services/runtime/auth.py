@@ -59,6 +59,11 @@ class Principal:
     subject: str
 
     @property
+    def actor(self) -> str:
+        """How a record names who did something: role and subject, never a person's name."""
+        return f"{self.role}:{self.subject}"
+
+    @property
     def agb(self) -> str | None:
         """The AGB code a provider or referrer key acts for."""
         if self.role is Role.PROVIDER:

@@ -37,6 +37,11 @@ def public_holidays(year: int) -> frozenset[date]:
     })
 
 
+def dutch_date(moment: datetime) -> date:
+    """The calendar date in the Netherlands at ``moment`` (iJw dates are Dutch dates)."""
+    return moment.astimezone(NL).date()
+
+
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in public_holidays(day.year)
 
