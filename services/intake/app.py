@@ -10,10 +10,11 @@ from prometheus_client import Gauge
 from contracts import topics
 from services.intake import allocations, handlers, registry, store
 from services.intake.api import router
-from services.intake.context import Clock, Intake, system_clock
+from services.intake.context import Intake
 from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
 from services.runtime.consumer import Consumer
+from services.runtime.clock import Clock
 from services.runtime.periodic import Periodic
 from services.runtime.service import Runtime, ServiceSpec, create_app
 
@@ -40,12 +41,12 @@ class OverdueWatch:
         await self._periodic.stop()
 
 
-def build(settings: IntakeSettings | None = None, clock: Clock = system_clock) -> FastAPI:
+def build(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
 
     async def start(app: FastAPI, runtime: Runtime) -> None:
         app.state.intake = Intake(runtime=runtime, settings=settings, vault=Vault(settings.fernet_key()),
-                                  registry=registry.load(), clock=clock)
+                                  registry=registry.load(), clock=clock or Clock())
         app.state.overdue = OverdueWatch(app.state.intake)
         app.state.overdue.start()
 

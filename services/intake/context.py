@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import asyncpg
 
@@ -14,15 +13,11 @@ from contracts.envelope import Envelope, EventData
 from services.intake.privacy import Vault
 from services.intake.registry import Registry
 from services.intake.settings import IntakeSettings
+from services.runtime.clock import Clock
 from services.runtime.service import Runtime
 from services.runtime.workdays import dutch_date
 
 SOURCE = "intake"
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -32,10 +27,10 @@ class Intake:
     vault: Vault
     registry: Registry
     # Injected so tests move time (overdue requests) instead of waiting for it.
-    clock: Clock = system_clock
+    clock: Clock = field(default_factory=Clock)
 
     def now(self) -> datetime:
-        return self.clock()
+        return self.clock.now()
 
     def today(self) -> date:
         # Dates in iJw messages are Dutch calendar dates.

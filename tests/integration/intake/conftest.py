@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -13,29 +12,17 @@ from fastapi import FastAPI
 from contracts.envelope import Envelope
 from services.intake.app import build
 from services.intake.settings import IntakeSettings
+from services.runtime.clock import Clock
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader
 from tests.support.server import serving
-
-
-class MovableClock:
-    """Real time plus an offset: events keep their order, and a test skips days instead of waiting."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        self.offset += delta
 
 
 @dataclass
 class Served:
     url: str
     app: FastAPI
-    clock: MovableClock
+    clock: Clock
 
 
 @pytest.fixture
@@ -47,7 +34,7 @@ def watch_interval() -> float:
 @pytest.fixture
 async def intake(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
                  watch_interval: float) -> AsyncIterator[Served]:
-    clock = MovableClock()
+    clock = Clock()
     settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=watch_interval, dev_mode=True)
     app = build(settings, clock=clock)
     async with serving(app) as url:
