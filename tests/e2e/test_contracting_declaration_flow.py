@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import asyncpg
 import httpx
-import pytest
 
 from contracts import topics
 from contracts.envelope import Envelope
@@ -25,11 +24,6 @@ DAY = (TODAY.replace(day=28) + timedelta(days=4)).replace(day=1)  # first of nex
 LOT = {"name": "Ambulant (e2e)", "product_categories": ["45"], "product_codes": ["45T01"],
        "tariffs": [{"product_code": "45T01", "unit": "04", "eurocent": 8_000, "valid_from": "2020-01-01"}],
        "max_wait_days": 42, "requirements": [{"code": "vog", "description": "VOG"}], "status": "open"}
-
-
-@pytest.fixture
-def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
-    return isolation.env(infra)
 
 
 def _key(role: str, subject: str, env: dict[str, str]) -> dict[str, str]:

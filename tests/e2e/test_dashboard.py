@@ -5,10 +5,9 @@ monitoring's proxy, and axe-core finds no WCAG 2.1 AA violation on either page."
 from __future__ import annotations
 
 import httpx
-import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.infra import REPO
 from tests.support.polling import eventually
 from tests.support.processes import ARTIFACTS, create_key, service_process
 from tests.support.server import free_port
@@ -17,11 +16,6 @@ AGB = "23456789"
 AXE = REPO / "services/monitoring/node_modules/axe-core/axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-@pytest.fixture
-def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
-    return isolation.env(infra)
 
 
 async def _axe_violations(page: Page) -> list[dict]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from contracts import topics
 from contracts.envelope import decode
@@ -13,11 +12,6 @@ from tests.support.kafka import TopicReader
 from tests.support.polling import eventually
 from tests.support.processes import create_key, service_process
 from tests.support.server import free_port
-
-
-@pytest.fixture
-def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
-    return isolation.env(infra)
 
 
 async def test_a_crisis_referral_is_published_for_capacity_to_open_a_placement(

@@ -5,31 +5,20 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually
-from tests.support.processes import create_key, service_process
+from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
 
 PROVIDER, GP = "50000001", "01234567"
 
 
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def test_a_crisis_referral_at_intake_is_placed_by_capacity_and_intake_learns_it(
-    infra: Infrastructure, isolation: Isolation,
-) -> None:
-    env = isolation.env(infra)
-    admin = _auth(create_key("admin", "beheer", env))
-    provider = _auth(create_key("provider", PROVIDER, env))
-    huisarts = _auth(create_key("referrer", f"02:{GP}", env))
+async def test_a_crisis_referral_at_intake_is_placed_by_capacity_and_intake_learns_it(env: dict[str, str]) -> None:
+    admin, provider = bearer("admin", "beheer", env), bearer("provider", PROVIDER, env)
+    huisarts = bearer("referrer", f"02:{GP}", env)
 
     with service_process("intake", free_port(), env, "e2e-placement-intake") as intake, \
             service_process("capacity", free_port(), env, "e2e-placement-capacity") as capacity:
         async with httpx.AsyncClient(timeout=30) as http:
-            for url in (intake, capacity):
-                await eventually(lambda url=url: _ready(http, url), timeout=60, what=f"{url} ready")
             (await http.put(f"{capacity}/v1/providers/{PROVIDER}", headers=admin,
                             json={"settings": ["crisisplek"], "municipality_code": "0402"})).raise_for_status()
             (await http.put(f"{capacity}/v1/capacity/{PROVIDER}/crisisplek", headers=provider,
@@ -59,7 +48,3 @@ async def test_a_crisis_referral_at_intake_is_placed_by_capacity_and_intake_lear
 
             view = await eventually(placed, what="intake to mark the referral placed")
     assert view["referral_id"] == referral["referral_id"]
-
-
-async def _ready(http: httpx.AsyncClient, url: str) -> bool:
-    return (await http.get(f"{url}/readyz")).status_code == 200

@@ -20,14 +20,10 @@ from contracts.intake import ReferralReceived
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import produce
 from tests.support.polling import eventually
-from tests.support.processes import create_key, service_process
+from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
 
 PROVIDER = "30000001"
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def _refer(infra: Infrastructure, isolation: Isolation) -> str:
@@ -47,13 +43,11 @@ async def test_two_places_three_crisis_referrals_shortage_escalation_and_recover
     infra: Infrastructure, isolation: Isolation,
 ) -> None:
     env = {**isolation.env(infra), "SCHAKEL_TEST_CLOCK": "true", "SCHAKEL_RESERVATION_MINUTES": "600"}
-    admin = _auth(create_key("admin", "beheer", env))
-    provider = _auth(create_key("provider", PROVIDER, env))
-    sf = _auth(create_key("schakelfunctionaris", "sf.gooi", env))
+    admin, provider = bearer("admin", "beheer", env), bearer("provider", PROVIDER, env)
+    sf = bearer("schakelfunctionaris", "sf.gooi", env)
 
     with service_process("capacity", free_port(), env, "e2e-schakelfunctie-capacity") as capacity:
         async with httpx.AsyncClient(base_url=capacity, timeout=30) as http:
-            await eventually(lambda: _ready(http), timeout=60, what="capacity ready")
             (await http.put(f"/v1/providers/{PROVIDER}", headers=admin,
                             json={"settings": ["crisisplek"], "municipality_code": "0402"})).raise_for_status()
             (await http.put(f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider,
@@ -121,9 +115,5 @@ def _of(alerts: list[dict], kind: str) -> list[dict]:
 
 async def _has(alerts: list[dict], kind: str, count: int = 1) -> bool:
     return len(_of(alerts, kind)) >= count
-
-
-async def _ready(http: httpx.AsyncClient) -> bool:
-    return (await http.get("/readyz")).status_code == 200
 
 

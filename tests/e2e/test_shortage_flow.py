@@ -11,12 +11,10 @@ import json
 import re
 
 import httpx
-import pytest
 from httpx_sse import aconnect_sse
 
-from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually
-from tests.support.processes import create_key, service_process
+from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
 
 AGB = "23456789"
@@ -27,15 +25,9 @@ def _gauge(metrics: str, name: str, setting: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-@pytest.fixture
-def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
-    return isolation.env(infra)
-
-
 async def test_a_shortage_reaches_the_alert_stream_and_the_metrics_and_resolves(env: dict[str, str]) -> None:
-    provider = {"Authorization": f"Bearer {create_key('provider', AGB, env)}"}
-    schakelfunctionaris = {"Authorization": f"Bearer {create_key('schakelfunctionaris', 'sf.gooi', env)}"}
-    admin = {"Authorization": f"Bearer {create_key('admin', 'beheer', env)}"}
+    provider, admin = bearer("provider", AGB, env), bearer("admin", "beheer", env)
+    schakelfunctionaris = bearer("schakelfunctionaris", "sf.gooi", env)
 
     with service_process("capacity", free_port(), env, "e2e-capacity") as capacity, \
             service_process("monitoring", free_port(), env, "e2e-monitoring") as monitoring:
@@ -44,11 +36,6 @@ async def test_a_shortage_reaches_the_alert_stream_and_the_metrics_and_resolves(
                 metrics = (await http.get(f"{monitoring}/metrics")).text
                 return _gauge(metrics, name, setting) == value
 
-            async def ready(url: str) -> bool:
-                return (await http.get(f"{url}/readyz")).status_code == 200
-
-            await eventually(lambda: ready(capacity), timeout=60, what="capacity ready")
-            await eventually(lambda: ready(monitoring), timeout=60, what="monitoring ready")
             (await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin,
                             json={"settings": ["crisisplek"]})).raise_for_status()
             (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,

@@ -13,20 +13,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.infra import REPO
 from tests.support.polling import eventually
 from tests.support.processes import ARTIFACTS, service_process
 from tests.support.server import free_port
 
 SERVICES = ("intake", "contracting", "capacity", "monitoring")
 DAYS = 30  # long enough for the first provoked shortage (from day 2, at most 16 days) to end
-
-
-@pytest.fixture
-def env(infra: Infrastructure, isolation: Isolation) -> dict[str, str]:
-    return isolation.env(infra)
 
 
 def _run_simulator(urls: dict[str, str], env: dict[str, str], keys_file: Path) -> str:

@@ -20,7 +20,8 @@ POLL_INTERVAL = 0.1
 
 @contextmanager
 def service_process(name: str, port: int, env: dict[str, str], log_name: str) -> Iterator[str]:
-    """Start a service, wait until ``/healthz`` answers, yield its URL; its log goes to test-artifacts/."""
+    """Start a service, wait until ``/readyz`` says PostgreSQL and Kafka answer, yield its URL; its
+    log goes to test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"{log_name}.log"
     with log_path.open("wb") as log:
@@ -33,7 +34,7 @@ def service_process(name: str, port: int, env: dict[str, str], log_name: str) ->
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(process, url, log_path)
+            _wait_ready(process, url, log_path)
             yield url
         finally:
             process.terminate()
@@ -44,18 +45,18 @@ def service_process(name: str, port: int, env: dict[str, str], log_name: str) ->
                 process.wait()
 
 
-def _wait_healthy(process: subprocess.Popen, url: str, log_path: Path, timeout: float = 60) -> None:
+def _wait_ready(process: subprocess.Popen, url: str, log_path: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"{url} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=3).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(POLL_INTERVAL)
-    raise AssertionError(f"{url} did not become healthy:\n{log_path.read_text()[-3000:]}")
+    raise AssertionError(f"{url} did not become ready:\n{log_path.read_text()[-3000:]}")
 
 
 def create_key(role: str, subject: str, env: dict[str, str]) -> str:
@@ -65,3 +66,8 @@ def create_key(role: str, subject: str, env: dict[str, str]) -> str:
         cwd=REPO, env={**os.environ, **env}, check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
     )
     return result.stdout.strip()
+
+
+def bearer(role: str, subject: str, env: dict[str, str]) -> dict[str, str]:
+    """The Authorization header of a new key made by the real CLI."""
+    return {"Authorization": f"Bearer {create_key(role, subject, env)}"}

@@ -15,7 +15,6 @@ from services.contracting.lots import Tariff
 from tests.unit.contracting.builders import (
     AGB,
     CLIENT,
-    HILVERSUM,
     HOUR,
     HUIZEN,
     OTHER_AGB,
