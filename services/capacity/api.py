@@ -132,7 +132,7 @@ async def stream_alerts(
     position = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
     if position is None:
         # A new subscriber starts at "now"; one that reconnects gets everything it missed.
-        position = await runtime.pool.fetchval("SELECT coalesce(max(seq), 0) FROM alert")
+        position = await store.latest_alert_seq(runtime.pool)
 
     open_streams = request.app.state.alert_streams_open
 

@@ -143,10 +143,19 @@ async def insert_alert(conn: asyncpg.Connection, envelope: Envelope, setting: st
 
 
 async def alerts_after(pool: asyncpg.Pool, seq: int, limit: int = 500) -> list[asyncpg.Record]:
+    """Alerts after ``seq`` in order: what the SSE stream and the webhooks deliver next."""
     return await pool.fetch(
-        "SELECT seq, type, envelope::text AS envelope FROM alert WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT seq, id, type, envelope::text AS envelope FROM alert WHERE seq > $1 ORDER BY seq LIMIT $2",
         seq, limit,
     )
+
+
+async def latest_alert_seq(pool: asyncpg.Pool) -> int:
+    """Where a new subscriber starts: after everything raised so far."""
+    return await pool.fetchval(f"SELECT {LATEST_ALERT_SEQ}")
+
+
+LATEST_ALERT_SEQ = "(SELECT coalesce(max(seq), 0) FROM alert)"
 
 
 async def list_alerts(

@@ -45,6 +45,7 @@ from contracts.capacity import (
     ShortageDetected,
     ShortageResolved,
 )
+from services.capacity import store
 from services.runtime.auth import Role
 from services.runtime.signal import PgSignal
 
@@ -113,7 +114,7 @@ async def create_webhook(pool: asyncpg.Pool, *, role: Role, url: str, descriptio
     """Register a webhook that starts after the newest alert: it gets only what happens next."""
     return await pool.fetchrow(
         f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM alert))
+            VALUES ($1, $2, $3, $4, $5, $6, $7, {store.LATEST_ALERT_SEQ})
             RETURNING {_PUBLIC_COLUMNS}, secret""",
         uuid.uuid4(), role.value, url, description, new_secret(), created_by, now,
     )
@@ -151,13 +152,6 @@ async def webhook_for_delivery(pool: asyncpg.Pool, webhook_id: uuid.UUID) -> asy
     return await pool.fetchrow(
         "SELECT id, role, url, secret, delivered_seq, attempts FROM webhook WHERE id = $1",
         webhook_id,
-    )
-
-
-async def alerts_after(pool: asyncpg.Pool, seq: int, limit: int) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        "SELECT seq, id, type, envelope::text AS envelope FROM alert WHERE seq > $1 ORDER BY seq LIMIT $2",
-        seq, limit,
     )
 
 
@@ -280,7 +274,7 @@ class WebhookDispatcher:
         if hook is None:
             return False
         role = Role(hook["role"])
-        alerts = await alerts_after(self._pool, hook["delivered_seq"], self._batch_size)
+        alerts = await store.alerts_after(self._pool, hook["delivered_seq"], self._batch_size)
         position = persisted = hook["delivered_seq"]
         attempts = hook["attempts"]
         for alert in alerts:
