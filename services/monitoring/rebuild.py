@@ -24,9 +24,8 @@ from contracts.envelope import InvalidEvent, decode
 from services.monitoring import handlers, store
 from services.monitoring.app import live_channel
 from services.monitoring.settings import MonitoringSettings
-from services.runtime.consumer import Consumer
+from services.runtime.consumer import Consumer, apply_once, inbox_name
 from services.runtime.db import create_pool, migrate
-from services.runtime.inbox import first_delivery
 from services.runtime.kafka import ensure_topics, topics_with_dead_letters
 from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.signal import notify
@@ -63,7 +62,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Callable[[str, int,
 async def _replay(conn, settings: MonitoringSettings, consumer: Consumer, result: Replayed,  # type: ignore[no-untyped-def]
                   on_progress: Callable[[str, int, int], None] | None) -> None:
     topic = settings.topic(consumer.topic)
-    inbox_name = f"{settings.service}.{consumer.name}"
+    inbox = inbox_name(settings, consumer)
     kafka = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                              group_id=None)
     await kafka.start()
@@ -84,7 +83,7 @@ async def _replay(conn, settings: MonitoringSettings, consumer: Consumer, result
                     if record.offset >= ends[tp]:
                         continue  # newer than the replay: the live consumer applies it
                     done += 1
-                    await _apply(conn, consumer, inbox_name, record.value, result)
+                    await _apply(conn, consumer, inbox, record.value, result)
             if on_progress:
                 on_progress(consumer.topic, done, total)
         result.messages += done
@@ -102,7 +101,7 @@ async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
         await admin.close()
 
 
-async def _apply(conn, consumer: Consumer, inbox_name: str, raw: bytes, result: Replayed) -> None:  # type: ignore[no-untyped-def]
+async def _apply(conn, consumer: Consumer, inbox: str, raw: bytes, result: Replayed) -> None:  # type: ignore[no-untyped-def]
     try:
         envelope, data = decode(raw, accept=consumer.handled_types)
     except InvalidEvent:
@@ -112,8 +111,7 @@ async def _apply(conn, consumer: Consumer, inbox_name: str, raw: bytes, result: 
         return
     try:
         async with conn.transaction():  # a savepoint: one bad event does not undo the replay
-            if await first_delivery(conn, inbox_name, envelope.id):
-                await consumer.handlers[type(data)](conn, envelope, data)
+            if await apply_once(conn, inbox, consumer, envelope, data):
                 result.applied += 1
     except Exception as exc:
         log.warning("replay skipped %s %s: %s", envelope.type, envelope.id, exc)

@@ -53,6 +53,20 @@ class Consumer:
         object.__setattr__(self, "handled_types", frozenset(m.event_type for m in self.handlers))
 
 
+def inbox_name(settings: ServiceSettings, consumer: Consumer) -> str:
+    """The name a consumer's applied events are recorded under in the inbox (and in metrics)."""
+    return f"{settings.service}.{consumer.name}"
+
+
+async def apply_once(conn: asyncpg.Connection, inbox: str, consumer: Consumer, envelope: Envelope,
+                     data: EventData) -> bool:
+    """Apply ``data`` in ``conn``'s transaction unless the inbox has seen it; True when applied."""
+    if not await first_delivery(conn, inbox, envelope.id):
+        return False
+    await consumer.handlers[type(data)](conn, envelope, data)
+    return True
+
+
 class ConsumerLag:
     """``schakel_consumer_lag{consumer,topic}``: messages behind the end of the topic, per consumer.
 
@@ -82,7 +96,7 @@ class _Applier:
         self.pool = pool
         self.dead_letters = dead_letters
         self.lag = lag
-        self.inbox_name = f"{settings.service}.{consumer.name}"
+        self.inbox_name = inbox_name(settings, consumer)
 
     async def handle(self, msg: KafkaMessage) -> None:
         record = msg.raw_message
@@ -98,14 +112,12 @@ class _Applier:
         await msg.ack()
 
     async def _apply(self, record: Any, envelope: Envelope, data: EventData) -> None:
-        handler = self.consumer.handlers[type(data)]
         attempts, unavailable_for = 0, 0.0
         while True:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    if not await first_delivery(conn, self.inbox_name, envelope.id):
+                    if not await apply_once(conn, self.inbox_name, self.consumer, envelope, data):
                         return
-                    await handler(conn, envelope, data)
                 break
             except UNAVAILABLE as exc:
                 # Hold the partition until PostgreSQL is back; the offset is not committed.
