@@ -112,8 +112,8 @@ async def change(intake: Intake, allocation_id: uuid.UUID, body: AllocationChang
                                       unit=amount.unit.value if amount.unit else None,
                                       frequency=amount.frequency.value if amount.frequency else None,
                                       budget=amount.budget)
-        await store.set_referral_status(conn, allocation["referral_id"], (await _referral_status(conn, allocation)),
-                                        now, "allocation_changed", f"toewijzing {allocation['number']}: {body.reason}")
+        await refresh_status(conn, allocation["referral_id"], now, "allocation_changed",
+                             f"toewijzing {allocation['number']}: {body.reason}")
         await intake.emit(conn, AllocationChanged(
             allocation_id=allocation_id, allocation_number=allocation["number"],
             referral_id=allocation["referral_id"], client_ref=allocation["client_ref"],
@@ -131,10 +131,6 @@ def _changed_amount(allocation: asyncpg.Record, body: AllocationChangeIn) -> Vol
         return VolumeOrBudget.model_validate(merged)
     except ValidationError as exc:
         raise Invalid("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-
-
-async def _referral_status(conn: asyncpg.Connection, allocation: asyncpg.Record) -> domain.ReferralStatus:
-    return await current_status(conn, await store.get_referral(conn, allocation["referral_id"]))
 
 
 async def withdraw(intake: Intake, allocation_id: uuid.UUID, body: AllocationWithdrawalIn, by: Principal) -> dict[str, Any]:
@@ -217,8 +213,8 @@ async def request(intake: Intake, body: AllocationRequestIn, by: Principal) -> d
             "frequency": body.frequency.value if body.frequency else None, "budget": body.budget,
             "requested_at": now, "answer_due": due,
         })
-        await store.set_referral_status(conn, referral["id"], await current_status(conn, referral), now,
-                                        "allocation_requested", f"by {by.subject}, answer due {due:%Y-%m-%d %H:%M}")
+        await refresh_status(conn, referral["id"], now, "allocation_requested",
+                             f"by {by.subject}, answer due {due:%Y-%m-%d %H:%M}")
         await intake.emit(conn, AllocationRequested(
             request_id=request_id, referral_id=referral["id"], client_ref=referral["client_ref"],
             municipality_code=referral["municipality_code"], provider_agb=by.subject,
@@ -246,8 +242,7 @@ async def reject_request(intake: Intake, request_id: uuid.UUID, body: RequestRej
         referral = await _locked_referral(conn, row["referral_id"])
         domain.check_rejection(Verwijzer(referral["referrer_type"]), body.reason)
         await store.answer_request(conn, request_id, now, "rejected", rejection_reason=body.reason.value)
-        await store.set_referral_status(conn, referral["id"], await current_status(conn, referral), now,
-                                        "allocation_request_rejected", f"reden {body.reason.value}")
+        await refresh_status(conn, referral["id"], now, "allocation_request_rejected", f"reden {body.reason.value}")
         await intake.emit(conn, AllocationRequestRejected(
             request_id=request_id, referral_id=referral["id"], municipality_code=row["municipality_code"],
             provider_agb=row["provider_agb"], reason=body.reason, rejected_at=now), referral["id"], now)
@@ -278,9 +273,8 @@ async def report_overdue(intake: Intake) -> int:
     async with intake.runtime.pool.acquire() as conn, conn.transaction():
         rows = await store.claim_newly_overdue(conn, now)
         for row in rows:
-            await store.set_referral_status(conn, row["referral_id"],
-                                            await current_status(conn, await store.get_referral(conn, row["referral_id"])),
-                                            now, "allocation_request_overdue", f"answer was due {row['answer_due']:%Y-%m-%d %H:%M}")
+            await refresh_status(conn, row["referral_id"], now, "allocation_request_overdue",
+                                 f"answer was due {row['answer_due']:%Y-%m-%d %H:%M}")
             await intake.emit(conn, AllocationRequestOverdue(
                 request_id=row["id"], referral_id=row["referral_id"], municipality_code=row["municipality_code"],
                 provider_agb=row["provider_agb"], requested_at=row["requested_at"], answer_due=row["answer_due"],

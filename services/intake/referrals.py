@@ -86,10 +86,7 @@ def check_may_read(principal: Principal, referral: asyncpg.Record) -> None:
 async def refresh_status(conn: asyncpg.Connection, referral_id: uuid.UUID, now: datetime, step: str,
                          detail: str = "") -> domain.ReferralStatus:
     """Derive the status from the facts just changed and record the step in the history."""
-    referral = await store.get_referral(conn, referral_id)
-    allocations = [store.facts(r) for r in await store.allocations_of_referral(conn, referral_id)]
-    status = domain.referral_status(referral["withdrawn_at"] is not None, referral["placed_at"] is not None,
-                                    allocations)
+    status = await current_status(conn, await store.get_referral(conn, referral_id))
     await store.set_referral_status(conn, referral_id, status, now, step, detail)
     return status
 
