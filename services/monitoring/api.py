@@ -112,10 +112,7 @@ async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*S
 
 @router.get("/capacity", summary="Capacity tiles per verblijf setting and active shortages (no personal data)")
 async def get_capacity(request: Request) -> dict:
-    pool = _runtime(request).pool
-    now = datetime.now(UTC)
-    return {"settings": await queries.capacity_tiles(pool, now),
-            "shortages": await queries.shortage_list(pool, now, active_only=True)}
+    return await queries.live_state(_runtime(request).pool, datetime.now(UTC))
 
 
 @router.get("/live", summary="Server-Sent Events: the capacity tiles and shortages after every change")
@@ -129,9 +126,7 @@ async def live(request: Request) -> EventSourceResponse:
         while True:
             wake = feed.current()
             if changed:
-                now = datetime.now(UTC)
-                state = {"settings": await queries.capacity_tiles(pool, now),
-                         "shortages": await queries.shortage_list(pool, now, active_only=True)}
+                state = await queries.live_state(pool, datetime.now(UTC))
                 yield {"event": "update", "data": json.dumps(state)}
             await feed.wait(wake, HEARTBEAT_SECONDS)
             changed = wake.is_set()

@@ -87,8 +87,7 @@ async def overview(pool: asyncpg.Pool, settings: MonitoringSettings, scope: Scop
         "per_municipality": [{"municipality": m, "referrals_in": domain.published(n)}
                              for m, n in sorted(by_municipality.items())],
         "referrers": _referrers(referrals, months),
-        "settings": await capacity_tiles(pool, now),
-        "shortages": await shortage_list(pool, now, active_only=True),
+        **await live_state(pool, now),
         "escalations": await escalation_summary(pool, scope.municipality, months),
         "declarations": await declaration_summary(pool, scope.municipality, months),
     }
@@ -101,9 +100,18 @@ def _referrers(referrals: list[domain.Referral], months: list[str]) -> list[dict
     return [{"referrer": r, "referrals": domain.published(n)} for r, n in sorted(counts.items())]
 
 
-async def capacity_tiles(pool: asyncpg.Pool, now: datetime) -> list[dict[str, object]]:
+async def live_state(pool: asyncpg.Pool, now: datetime) -> dict[str, object]:
+    """The capacity tiles and the active shortages: what the public feed and ``/v1/capacity`` show."""
+    active = await store.shortages(pool, active_only=True)
+    return {"settings": await capacity_tiles(pool, now, active), "shortages": _shortages(active, now)}
+
+
+async def capacity_tiles(pool: asyncpg.Pool, now: datetime,
+                         active_shortages: list[asyncpg.Record] | None = None) -> list[dict[str, object]]:
     """Per verblijf setting: places and how fresh the figures are (places are not people: no suppression)."""
-    active = {row["setting"]: row for row in await store.shortages(pool, active_only=True)}
+    if active_shortages is None:
+        active_shortages = await store.shortages(pool, active_only=True)
+    active = {row["setting"]: row for row in active_shortages}
     tiles = []
     for cap in sorted(await store.setting_capacity(pool), key=lambda c: c.setting):
         shortage = active.get(cap.setting)
@@ -126,6 +134,10 @@ async def shortage_list(pool: asyncpg.Pool, now: datetime, *, active_only: bool,
                         with_handles: bool = False) -> list[dict[str, object]]:
     """Shortages; ``with_handles`` adds who acknowledged — only for the keyed schakelfunctie view,
     since the public feeds (wall screens) name the role alone."""
+    return _shortages(await store.shortages(pool, active_only=active_only), now, with_handles)
+
+
+def _shortages(rows: list[asyncpg.Record], now: datetime, with_handles: bool = False) -> list[dict[str, object]]:
     return [{
         "shortage_id": str(r["shortage_id"]), "alert_id": str(r["alert_id"]) if r["alert_id"] else None,
         "setting": r["setting"], "severity": r["severity"], "free_places": r["free_places"],
@@ -135,7 +147,7 @@ async def shortage_list(pool: asyncpg.Pool, now: datetime, *, active_only: bool,
         "acknowledged_role": r["acknowledged_role"], "acknowledged_at":
             r["acknowledged_at"].isoformat() if r["acknowledged_at"] else None,
         **({"acknowledged_by": r["acknowledged_by"]} if with_handles else {}),
-    } for r in await store.shortages(pool, active_only=active_only)]
+    } for r in rows]
 
 
 async def escalation_summary(pool: asyncpg.Pool, municipality: str | None, months: list[str]) -> list[dict[str, object]]:
