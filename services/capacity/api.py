@@ -5,20 +5,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from contracts.verblijf import Setting
-from services.capacity import commands, domain, placements, store
-from services.runtime.auth import Principal, Role, require
-from contracts.capacity import DeclineReason
 from contracts.identifiers import GemeenteCode
+from contracts.verblijf import Setting
+from services.capacity import commands, domain, store
+from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden
-from services.runtime.service import Runtime
+from services.runtime.service import runtime_of
 from services.runtime.signal import PgSignal
 
 router = APIRouter(prefix="/v1", tags=["capacity"])
@@ -28,11 +27,7 @@ ALL_ROLES = tuple(Role)
 HEARTBEAT_SECONDS = 15.0
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-def _now(request: Request) -> datetime:
+def now_of(request: Request) -> datetime:
     return request.app.state.clock.now()
 
 
@@ -55,7 +50,7 @@ async def put_capacity(
 ) -> CapacityAccepted:
     if principal.agb != agb:
         raise Forbidden(f"a provider key for AGB {principal.agb} may only report for that AGB, not {agb}")
-    reported = await commands.report_capacity(_runtime(request), agb, setting, figures, principal, _now(request))
+    reported = await commands.report_capacity(runtime_of(request), agb, setting, figures, principal, now_of(request))
     return CapacityAccepted(agb=agb, setting=setting, free=reported.free, regional_free=reported.regional_free,
                             reported_at=reported.reported_at)
 
@@ -79,7 +74,7 @@ class SettingCapacity(BaseModel):
 async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[SettingCapacity]:
     by_setting: dict[str, list[tuple[domain.ProviderCapacity, datetime]]] = defaultdict(list)
     since: dict[str, datetime | None] = {}
-    for row in await store.current_reports(_runtime(request).pool):
+    for row in await store.current_reports(runtime_of(request).pool):
         provider = domain.ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"], row["reserved"])
         by_setting[row["setting"]].append((provider, row["reported_at"]))
         since[row["setting"]] = row["shortage_since"]
@@ -108,7 +103,7 @@ async def get_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     _: Principal = Depends(require(*ALERT_ROLES)),
 ) -> list[Alert]:
-    rows = await store.list_alerts(_runtime(request).pool, alert_type=type, setting=setting,
+    rows = await store.list_alerts(runtime_of(request).pool, alert_type=type, setting=setting,
                                    acknowledged=acknowledged, limit=limit)
     return [Alert(**{k: r[k] for k in r.keys() if k != "envelope"}, event=json.loads(r["envelope"])) for r in rows]
 
@@ -117,7 +112,7 @@ async def get_alerts(
 async def acknowledge_alert(
     alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
 ) -> dict[str, bool]:
-    return {"acknowledged": await commands.acknowledge(_runtime(request), alert_id, principal, _now(request))}
+    return {"acknowledged": await commands.acknowledge(runtime_of(request), alert_id, principal, now_of(request))}
 
 
 @router.get("/alerts/stream", summary="Live alerts as Server-Sent Events; resumes from Last-Event-ID")
@@ -127,7 +122,7 @@ async def stream_alerts(
     since: Annotated[int | None, Query(ge=0, description="Resume after this event id (if no Last-Event-ID)")] = None,
     _: Principal = Depends(require(*ALERT_ROLES)),
 ) -> EventSourceResponse:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     feed: PgSignal = request.app.state.alert_feed
     position = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
     if position is None:
@@ -173,7 +168,7 @@ async def get_history(
 ) -> list[ReportHistoryItem]:
     if principal.role is Role.PROVIDER and principal.agb != agb:
         raise Forbidden("a provider sees only its own history")
-    rows = await store.report_history(_runtime(request).pool, agb, setting, limit)
+    rows = await store.report_history(runtime_of(request).pool, agb, setting, limit)
     return [ReportHistoryItem(**dict(r)) for r in rows]
 
 
@@ -187,128 +182,6 @@ async def put_provider(
     agb: AgbPath, registration: ProviderRegistration, request: Request,
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> dict[str, object]:
-    admitted = await commands.register_provider(_runtime(request), agb, registration.settings,
-                                                registration.municipality_code, _now(request))
+    admitted = await commands.register_provider(runtime_of(request), agb, registration.settings,
+                                                registration.municipality_code, now_of(request))
     return {"agb": agb, "settings": sorted(admitted)}
-
-
-class Proposal(BaseModel):
-    agb: str
-    setting: Setting
-    proposed_at: datetime
-    reserved_until: datetime
-    outcome: str | None
-    reason: DeclineReason | None
-    note: str | None
-    decided_at: datetime | None
-
-
-class Placement(BaseModel):
-    """A youth waiting for (or given) a place: pseudonymous, as the schakelfunctie sees it."""
-
-    id: uuid.UUID
-    referral_id: uuid.UUID
-    client_ref: str
-    age: int
-    municipality_code: str
-    product_category: str
-    settings: list[Setting]
-    urgency: str
-    status: str
-    requested_at: datetime
-    escalation_level: str | None
-    escalated_at: datetime | None
-    escalation_due_at: datetime | None
-    escalation_note: str | None
-    confirmed_agb: str | None
-    confirmed_setting: Setting | None
-    confirmed_at: datetime | None
-    proposals: list[Proposal]
-
-
-def _placement(row) -> Placement:  # type: ignore[no-untyped-def]
-    return Placement(**{k: row[k] for k in row.keys() if k != "proposals"}, proposals=json.loads(row["proposals"]))
-
-
-@router.get("/placements", response_model=list[Placement],
-            summary="Placements: a provider sees those proposed to it; the schakelfunctie sees all")
-async def get_placements(
-    request: Request,
-    status: Annotated[list[str] | None, Query(description="open, proposed, confirmed, withdrawn")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES)),
-) -> list[Placement]:
-    statuses = status or list(placements.UNPLACED)
-    provider = principal.agb if principal.role is Role.PROVIDER else None
-    rows = await store.list_placements(_runtime(request).pool, provider=provider, statuses=statuses, limit=limit)
-    views = [_placement(r) for r in rows]
-    if provider:
-        views = [_own_view(v, provider) for v in views]
-    return views
-
-
-def _own_view(view: Placement, agb: str) -> Placement:
-    # A provider learns nothing of other providers' answers.
-    return view.model_copy(update={"proposals": [p for p in view.proposals if p.agb == agb]})
-
-
-class Decline(BaseModel):
-    reason: DeclineReason = Field(description="Why this youth cannot come, as a code (it travels to other services).")
-    note: str | None = Field(default=None, max_length=500,
-                             description="Your own words for the schakelfunctionaris; stays in capacity, never on Kafka.")
-
-
-class Escalation(BaseModel):
-    note: str | None = Field(default=None, max_length=500,
-                             description="Why now, for the schakelfunctionaris or expert team; stays in capacity.")
-
-
-async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
-    row = await store.placement_view(_runtime(request).pool, placement_id)
-    view = _placement(row)
-    return _own_view(view, principal.agb) if principal.role is Role.PROVIDER and principal.agb else view
-
-
-@router.post("/placements/{placement_id}/accept", response_model=Placement,
-             summary="The provider takes the youth proposed to it")
-async def accept_placement(
-    placement_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
-) -> Placement:
-    await placements.accept(_runtime(request), placement_id, principal, _now(request))
-    return await _placement_view(request, placement_id, principal)
-
-
-@router.post("/placements/{placement_id}/decline", response_model=Placement,
-             summary="The provider declines, with a reason; the next candidate is asked")
-async def decline_placement(
-    placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
-) -> Placement:
-    await placements.decline(_runtime(request), placement_id, principal, body.reason, body.note, _now(request))
-    return await _placement_view(request, placement_id, principal)
-
-
-@router.post("/placements/{placement_id}/escalate", response_model=Placement,
-             summary="Escalate now: to the schakelfunctionaris, or from there to the expert team")
-async def escalate_placement(
-    placement_id: uuid.UUID, request: Request, body: Escalation | None = None,
-    principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),
-) -> Placement:
-    note = (body or Escalation()).note
-    await placements.escalate_by_hand(_runtime(request), placement_id, principal, note, _now(request))
-    return await _placement_view(request, placement_id, principal)
-
-
-class ClockAdvance(BaseModel):
-    seconds: float = Field(gt=0, le=400 * 24 * 3600)
-
-
-@router.post("/admin/clock", summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)",
-             include_in_schema=False)
-async def advance_clock(
-    body: ClockAdvance, request: Request, _: Principal = Depends(require(Role.ADMIN)),
-) -> dict[str, datetime]:
-    if not _runtime(request).settings.test_clock:  # type: ignore[attr-defined]
-        raise HTTPException(404, "Not Found")
-    now = request.app.state.clock.advance(timedelta(seconds=body.seconds))
-    await request.app.state.timers.run_now()
-    return {"now": now}

@@ -10,6 +10,7 @@ from prometheus_client import Gauge
 from contracts import topics
 from services.capacity import handlers
 from services.capacity.api import router
+from services.capacity.placements_api import router as placements_router
 from services.capacity.timers import Timers
 from services.capacity.webhooks import WebhookDispatcher
 from services.capacity.webhooks_api import router as webhooks_router
@@ -45,7 +46,7 @@ def build(settings: CapacitySettings | None = None, clock: Clock | None = None) 
         title="Schakel capacity",
         description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, webhooks_router],
+        routers=[router, placements_router, webhooks_router],
         publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
         consumers=lambda _app, runtime: handlers.consumers(runtime, clock),
         on_start=_start,

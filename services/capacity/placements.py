@@ -23,7 +23,7 @@ from contracts.codes import Urgentie
 from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived, ReferralWithdrawn
 from contracts.verblijf import Setting
-from services.capacity import alerts, domain, store
+from services.capacity import alerts, domain, placement_store, store
 from services.capacity.settings import CapacitySettings
 from services.runtime.auth import Principal, Role
 from services.runtime.errors import Conflict, Forbidden, NotFound
@@ -47,7 +47,7 @@ async def open_request(runtime: Runtime, conn: asyncpg.Connection, envelope: Env
     referrer = f"{referral.referrer_type}:{referral.referrer_agb}" if referral.referrer_agb else None
     demand = domain.demand_setting(settings)
     await store.lock_settings(conn, [demand, *settings])
-    created = await store.insert_placement(
+    created = await placement_store.insert_placement(
         conn, id=placement_id, referral_id=referral.referral_id, client_ref=referral.client_ref, age=referral.age,
         municipality_code=referral.municipality_code, product_category=referral.product_category.value,
         settings=[s.value for s in settings], demand_setting=demand.value, urgency=referral.urgency.value,
@@ -64,7 +64,7 @@ async def open_request(runtime: Runtime, conn: asyncpg.Connection, envelope: Env
     )
     event = alerts.wrap(requested, str(referral.referral_id), now, envelope)
     await runtime.emit(conn, topics.CAPACITY_EVENTS, event)
-    placement = await store.placement_for_update(conn, placement_id)
+    placement = await placement_store.placement_for_update(conn, placement_id)
     touched = await _propose_next(runtime, conn, placement, now, event)
     await alerts.reevaluate(runtime, conn, {demand.value, *touched}, now, cause=event)
 
@@ -72,15 +72,15 @@ async def open_request(runtime: Runtime, conn: asyncpg.Connection, envelope: Env
 async def withdraw(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelope,
                    withdrawn: ReferralWithdrawn, now: datetime) -> None:
     """A withdrawn referral gives back its reserved place and stops counting as demand."""
-    placement = await store.placement_of_referral(conn, withdrawn.referral_id)
+    placement = await placement_store.placement_of_referral(conn, withdrawn.referral_id)
     if placement is None or placement["status"] not in UNPLACED:
         return
     touched = {placement["demand_setting"]}
-    proposal = await store.open_proposal(conn, placement["id"])
+    proposal = await placement_store.open_proposal(conn, placement["id"])
     if proposal:
-        await store.decide_proposal(conn, proposal["id"], "withdrawn", None, None, now)
+        await placement_store.decide_proposal(conn, proposal["id"], "withdrawn", None, None, now)
         touched.add(proposal["setting"])
-    await store.set_placement(conn, placement["id"], status="withdrawn", escalation_due_at=None)
+    await placement_store.set_placement(conn, placement["id"], status="withdrawn", escalation_due_at=None)
     if proposal:
         # The place it held goes to whoever waits for it.
         touched |= await rematch(runtime, conn, proposal["setting"], now, envelope)
@@ -96,14 +96,14 @@ async def _propose_next(runtime: Runtime, conn: asyncpg.Connection, placement: a
     """
     need = domain.Need(settings=tuple(Setting(s) for s in placement["settings"]), age=placement["age"],
                        municipality_code=placement["municipality_code"],
-                       tried=await store.tried(conn, placement["id"]))
+                       tried=await placement_store.tried(conn, placement["id"]))
     best = domain.best_candidate(need, await store.candidates(conn, placement["settings"]))
     if best is None:
-        await store.set_placement(conn, placement["id"], status="open")
+        await placement_store.set_placement(conn, placement["id"], status="open")
         return set()
     reserved_until = now + timedelta(minutes=_settings(runtime).reservation_minutes)
-    await store.insert_proposal(conn, placement["id"], best.agb, best.setting, now, reserved_until)
-    await store.set_placement(conn, placement["id"], status="proposed")
+    await placement_store.insert_proposal(conn, placement["id"], best.agb, best.setting, now, reserved_until)
+    await placement_store.set_placement(conn, placement["id"], status="proposed")
     proposed = PlacementProposed(placement_id=placement["id"], referral_id=placement["referral_id"],
                                  provider_agb=best.agb, setting=best.setting, reserved_until=reserved_until,
                                  proposed_at=now)
@@ -116,7 +116,7 @@ async def rematch(runtime: Runtime, conn: asyncpg.Connection, setting: str, now:
                   cause: Envelope | None) -> set[str]:
     """Offer places in ``setting`` to youths waiting for it, crisis first, then longest waiting."""
     touched: set[str] = set()
-    for placement in await store.unplaced_needing(conn, setting):
+    for placement in await placement_store.unplaced_needing(conn, setting):
         proposed = await _propose_next(runtime, conn, placement, now, cause)
         if not proposed:
             continue
@@ -125,14 +125,14 @@ async def rematch(runtime: Runtime, conn: asyncpg.Connection, setting: str, now:
 
 
 async def _placement(conn: asyncpg.Connection, placement_id: uuid.UUID) -> asyncpg.Record:
-    placement = await store.placement_for_update(conn, placement_id)
+    placement = await placement_store.placement_for_update(conn, placement_id)
     if placement is None:
         raise NotFound(f"no placement with id {placement_id}")
     return placement
 
 
 async def _own_open_proposal(conn: asyncpg.Connection, placement: asyncpg.Record, provider: Principal) -> asyncpg.Record:
-    proposal = await store.open_proposal(conn, placement["id"])
+    proposal = await placement_store.open_proposal(conn, placement["id"])
     if proposal is None or proposal["agb"] != provider.agb:
         raise Conflict(f"placement {placement['id']} has no open proposal to provider {provider.agb}")
     return proposal
@@ -147,8 +147,8 @@ async def accept(runtime: Runtime, placement_id: uuid.UUID, provider: Principal,
         if proposal["reserved_until"] <= now:
             raise Conflict("the reservation has lapsed; the schakelfunctie has moved on to the next candidate")
         setting = proposal["setting"]
-        await store.decide_proposal(conn, proposal["id"], "accepted", None, None, now)
-        await store.set_placement(conn, placement_id, status="confirmed", confirmed_agb=provider.agb,
+        await placement_store.decide_proposal(conn, proposal["id"], "accepted", None, None, now)
+        await placement_store.set_placement(conn, placement_id, status="confirmed", confirmed_agb=provider.agb,
                                   confirmed_setting=setting, confirmed_at=now, escalation_due_at=None)
         confirmed = PlacementConfirmed(placement_id=placement_id, referral_id=placement["referral_id"],
                                        client_ref=placement["client_ref"], provider_agb=provider.agb,
@@ -165,7 +165,7 @@ async def accept(runtime: Runtime, placement_id: uuid.UUID, provider: Principal,
         await alerts.record_report(runtime, conn, provider.agb, setting, figures, f"placement:{placement_id}", now,
                                    cause=event)
         await alerts.reevaluate(runtime, conn, {setting, placement["demand_setting"]}, now, cause=event)
-        return await store.placement_for_update(conn, placement_id)
+        return await placement_store.placement_for_update(conn, placement_id)
 
 
 async def decline(runtime: Runtime, placement_id: uuid.UUID, provider: Principal, reason: DeclineReason,
@@ -175,7 +175,7 @@ async def decline(runtime: Runtime, placement_id: uuid.UUID, provider: Principal
         await store.lock_settings(conn, [placement["demand_setting"], *placement["settings"]])
         proposal = await _own_open_proposal(conn, placement, provider)
         await _move_on(runtime, conn, placement, proposal, "declined", reason, note, now)
-        return await store.placement_for_update(conn, placement_id)
+        return await placement_store.placement_for_update(conn, placement_id)
 
 
 async def lapse(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> None:
@@ -183,7 +183,7 @@ async def lapse(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> Non
     async with runtime.pool.acquire() as conn, conn.transaction():
         placement = await _placement(conn, placement_id)
         await store.lock_settings(conn, [placement["demand_setting"], *placement["settings"]])
-        proposal = await store.open_proposal(conn, placement_id)
+        proposal = await placement_store.open_proposal(conn, placement_id)
         if proposal is None or proposal["reserved_until"] > now:
             return  # answered meanwhile
         await _move_on(runtime, conn, placement, proposal, "timeout", DeclineReason.GEEN_REACTIE, None, now)
@@ -192,7 +192,7 @@ async def lapse(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> Non
 async def _move_on(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record,
                    proposal: asyncpg.Record, outcome: str, reason: DeclineReason, note: str | None,
                    now: datetime) -> None:
-    await store.decide_proposal(conn, proposal["id"], outcome, reason, note, now)
+    await placement_store.decide_proposal(conn, proposal["id"], outcome, reason, note, now)
     declined = PlacementDeclined(placement_id=placement["id"], referral_id=placement["referral_id"],
                                  provider_agb=proposal["agb"], setting=proposal["setting"], reason=reason,
                                  declined_at=now)
@@ -202,7 +202,7 @@ async def _move_on(runtime: Runtime, conn: asyncpg.Connection, placement: asyncp
     touched |= await _propose_next(runtime, conn, placement, now, event)
     # The place this youth did not get may suit another who waits.
     touched |= await rematch(runtime, conn, proposal["setting"], now, event)
-    refreshed = await store.placement_for_update(conn, placement["id"])
+    refreshed = await placement_store.placement_for_update(conn, placement["id"])
     if refreshed["status"] == "open" and placement["escalation_level"] != EscalationLevel.EXPERTTEAM:
         # Every candidate has said no: this is a case for the expert team, not a matter of waiting.
         await _escalate(runtime, conn, refreshed, EscalationLevel.EXPERTTEAM,
@@ -223,7 +223,7 @@ async def escalate_by_hand(runtime: Runtime, placement_id: uuid.UUID, by: Princi
         if level is None:
             raise Conflict("the expert team already has this case")
         await _escalate(runtime, conn, placement, level, EscalationReason.HANDMATIG, note, now, None)
-        return await store.placement_for_update(conn, placement_id)
+        return await placement_store.placement_for_update(conn, placement_id)
 
 
 async def escalate_when_due(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> None:
@@ -234,7 +234,7 @@ async def escalate_when_due(runtime: Runtime, placement_id: uuid.UUID, now: date
             return
         level = domain.next_level(_level(placement))
         if level is None:
-            await store.set_placement(conn, placement_id, escalation_due_at=None)
+            await placement_store.set_placement(conn, placement_id, escalation_due_at=None)
         else:
             await _escalate(runtime, conn, placement, level, EscalationReason.TERMIJN_VERLOPEN, None, now, None)
 
@@ -246,7 +246,7 @@ def _level(placement: asyncpg.Record) -> EscalationLevel | None:
 async def _escalate(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record, level: EscalationLevel,
                     reason: EscalationReason, note: str | None, now: datetime, cause: Envelope | None) -> None:
     timer = _settings(runtime).escalation_timer(Urgentie(placement["urgency"]))
-    await store.set_placement(conn, placement["id"], escalation_level=level.value, escalated_at=now,
+    await placement_store.set_placement(conn, placement["id"], escalation_level=level.value, escalated_at=now,
                               escalation_due_at=domain.escalation_due(timer, level, now), escalation_note=note)
     escalated = CaseEscalated(
         placement_id=placement["id"], referral_id=placement["referral_id"], client_ref=placement["client_ref"],

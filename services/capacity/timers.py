@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from contracts.capacity import CapacityReportStale
-from services.capacity import alerts, placements, store
+from services.capacity import alerts, placement_store, placements, store
 from services.capacity.settings import CapacitySettings
 from services.runtime.clock import Clock
 from services.runtime.periodic import Periodic
@@ -17,9 +17,9 @@ async def run_due(runtime: Runtime, clock: Clock) -> None:
     """Everything that is due at ``clock.now()``; each item in a transaction of its own."""
     settings: CapacitySettings = runtime.settings  # type: ignore[assignment]
     now = clock.now()
-    for placement_id in await store.lapsed_proposals(runtime.pool, now):
+    for placement_id in await placement_store.lapsed_proposals(runtime.pool, now):
         await placements.lapse(runtime, placement_id, now)
-    for placement_id in await store.escalations_due(runtime.pool, now):
+    for placement_id in await placement_store.escalations_due(runtime.pool, now):
         await placements.escalate_when_due(runtime, placement_id, now)
     stale_after = timedelta(hours=settings.stale_after_hours)
     for row in await store.stale_reports(runtime.pool, now - stale_after):

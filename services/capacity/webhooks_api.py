@@ -12,16 +12,12 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 from services.capacity import webhooks
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, NotFound
-from services.runtime.service import Runtime
+from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 MANAGERS = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR, Role.ADMIN)
 AlertRole = Literal["schakelfunctionaris", "expertteam", "operator"]
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 class WebhookRequest(BaseModel):
@@ -70,11 +66,11 @@ def _own_role(principal: Principal) -> Role | None:
 async def register_webhook(
     body: WebhookRequest, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> RegisteredWebhook:
-    if body.url.scheme != "https" and not _runtime(request).settings.webhook_allow_http:  # type: ignore[attr-defined]
+    if body.url.scheme != "https" and not runtime_of(request).settings.webhook_allow_http:  # type: ignore[attr-defined]
         # Escalations carry pseudonymous case data; they do not travel unencrypted.
         raise Invalid("url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)")
     row = await webhooks.create_webhook(
-        _runtime(request).pool, role=_role_for(principal, body.role), url=str(body.url),
+        runtime_of(request).pool, role=_role_for(principal, body.role), url=str(body.url),
         description=body.description, created_by=principal.actor,
         now=request.app.state.clock.now(),
     )
@@ -83,7 +79,7 @@ async def register_webhook(
 
 @router.get("", response_model=list[Webhook], summary="Your role's webhooks (an admin sees all), without secrets")
 async def list_webhooks(request: Request, principal: Principal = Depends(require(*MANAGERS))) -> list[Webhook]:
-    return [Webhook(**dict(r)) for r in await webhooks.list_webhooks(_runtime(request).pool, _own_role(principal))]
+    return [Webhook(**dict(r)) for r in await webhooks.list_webhooks(runtime_of(request).pool, _own_role(principal))]
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop")
@@ -91,5 +87,5 @@ async def delete_webhook(
     webhook_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> None:
     role = _own_role(principal)
-    if not await webhooks.delete_webhook(_runtime(request).pool, webhook_id, role):
+    if not await webhooks.delete_webhook(runtime_of(request).pool, webhook_id, role):
         raise NotFound(f"no webhook {webhook_id}" + (f" for role {role}" if role else ""))

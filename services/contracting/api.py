@@ -17,17 +17,13 @@ from services.contracting.lots import Lot, LotTerms, Outcome, Tariff
 from services.contracting.settings import ContractingSettings
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, NotFound
-from services.runtime.service import Runtime
+from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1", tags=["contracting"])
 
 ALL_ROLES = tuple(Role)
 OVERSEERS = (Role.OPERATOR, Role.ADMIN)
 LotCode = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,19}$", description="Code of the lot (perceel)")]
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def _own(principal: Principal, agb: str, what: str) -> None:
@@ -37,12 +33,12 @@ def _own(principal: Principal, agb: str, what: str) -> None:
 
 @router.get("/lots", response_model=list[Lot], summary="Every lot: products, settings, tariffs, requirements, status")
 async def get_lots(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[Lot]:
-    return await store.all_lots(_runtime(request).pool)
+    return await store.all_lots(runtime_of(request).pool)
 
 
 @router.get("/lots/{code}", response_model=Lot, summary="One lot")
 async def get_lot(code: LotCode, request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> Lot:
-    lot = await store.get_lot(_runtime(request).pool, code)
+    lot = await store.get_lot(runtime_of(request).pool, code)
     if lot is None:
         raise NotFound(f"no lot {code}")
     return lot
@@ -71,7 +67,7 @@ def _view(result: commands.LotResult) -> LotResultView:
 async def put_lot(code: LotCode, terms: LotTerms, request: Request,
                   principal: Principal = Depends(require(Role.ADMIN))) -> LotChanged:
     lot = Lot(**terms.model_dump(), code=code)
-    admitted = await commands.put_lot(_runtime(request), lot, principal)
+    admitted = await commands.put_lot(runtime_of(request), lot, principal)
     return LotChanged(lot=lot, from_waitlist=[_view(a) for a in admitted])
 
 
@@ -86,7 +82,7 @@ class ApplicationAnswer(BaseModel):
 async def post_application(application: commands.Application, request: Request,
                            principal: Principal = Depends(require(Role.PROVIDER))) -> ApplicationAnswer:
     _own(principal, application.provider_agb, "apply")
-    application_id, results = await commands.apply(_runtime(request), application)
+    application_id, results = await commands.apply(runtime_of(request), application)
     return ApplicationAnswer(application_id=application_id, provider_agb=application.provider_agb,
                              lots=[_view(r) for r in results])
 
@@ -121,14 +117,14 @@ async def get_contracts(
         if provider_agb is not None:
             _own(principal, provider_agb, "see contracts")
         provider_agb = principal.agb
-    return [_contract(r) for r in await store.list_contracts(_runtime(request).pool, provider_agb)]
+    return [_contract(r) for r in await store.list_contracts(runtime_of(request).pool, provider_agb)]
 
 
 @router.post("/contracts", status_code=201, response_model=ContractView,
              summary="Create a maatwerk, uitloop or taakgericht contract")
 async def post_contract(new: commands.NewContract, request: Request,
                         _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     contract_id = await commands.create_contract(runtime, new)
     return _contract(await store.get_contract(runtime.pool, contract_id))
 
@@ -137,7 +133,7 @@ async def post_contract(new: commands.NewContract, request: Request,
              summary="End a contract (exit, bankruptcy); capacity stops proposing the provider")
 async def end_contract(contract_id: uuid.UUID, end: commands.ContractEnd, request: Request,
                        _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await commands.end_contract(runtime, contract_id, end)
     return _contract(await store.get_contract(runtime.pool, contract_id))
 
@@ -148,7 +144,7 @@ async def post_declaration(declaration: declarations.Declaration, request: Reque
                            principal: Principal = Depends(require(Role.PROVIDER))
                            ) -> declarations.AssessedDeclaration:
     _own(principal, declaration.provider_agb, "declare")
-    return await declarations.submit(_runtime(request), declaration)
+    return await declarations.submit(runtime_of(request), declaration)
 
 
 @router.get("/declarations/{declaration_id}", response_model=declarations.AssessedDeclaration,
@@ -156,7 +152,7 @@ async def post_declaration(declaration: declarations.Declaration, request: Reque
 async def get_declaration(declaration_id: uuid.UUID, request: Request,
                           principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
                           ) -> declarations.AssessedDeclaration:
-    row = await store.get_declaration(_runtime(request).pool, declaration_id)
+    row = await store.get_declaration(runtime_of(request).pool, declaration_id)
     # A provider learns nothing about another provider's declarations, not even that they exist.
     if row is None or (principal.role is Role.PROVIDER and row["provider_agb"] != principal.agb):
         raise NotFound(f"no declaration {declaration_id}")
@@ -175,7 +171,7 @@ class PublishedRule(BaseModel):
 @router.get("/declaration-rules", response_model=list[PublishedRule],
             summary="Every declaration check: its return code, what it checks, whom to ask, and whether it is on")
 async def get_rules(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[PublishedRule]:
-    settings: ContractingSettings = _runtime(request).settings  # type: ignore[assignment]
+    settings: ContractingSettings = runtime_of(request).settings  # type: ignore[assignment]
     active = settings.rules()
     return [PublishedRule(code=r.code, return_code=r.return_code, description=r.description, contact=r.contact,
                           active=active.active(r.code), switchable=r.switchable) for r in rules.RULES]

@@ -18,7 +18,7 @@ from services.monitoring import queries
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid
-from services.runtime.service import Runtime
+from services.runtime.service import runtime_of
 from services.runtime.signal import PgSignal
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
@@ -31,10 +31,6 @@ MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{4}$", description="CBS code; absent: the region")]
 FromQuery = Annotated[str | None, Query(alias="from", pattern=MONTH, description="First month, YYYY-MM")]
 ToQuery = Annotated[str | None, Query(alias="to", pattern=MONTH, description="Last month, YYYY-MM")]
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def _settings(request: Request) -> MonitoringSettings:
@@ -56,7 +52,7 @@ def scope_for(principal: Principal, municipality: str | None, first: str | None,
 @router.get("/overview", summary="Totals, monthly trend, per municipality, capacity and shortages (counts <5 as '<5')")
 async def get_overview(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
                        last: ToQuery = None, principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> dict:
-    return await queries.overview(_runtime(request).pool, _settings(request),
+    return await queries.overview(runtime_of(request).pool, _settings(request),
                                   scope_for(principal, municipality, first, last))
 
 
@@ -64,7 +60,7 @@ async def get_overview(request: Request, municipality: MunicipalityQuery = None,
                               "product category")
 async def get_flows(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
                     last: ToQuery = None, principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> list[dict]:
-    return await queries.flow_rows(_runtime(request).pool, _settings(request),
+    return await queries.flow_rows(runtime_of(request).pool, _settings(request),
                                    scope_for(principal, municipality, first, last))
 
 
@@ -73,7 +69,7 @@ async def get_flows(request: Request, municipality: MunicipalityQuery = None, fi
 async def get_waiting_times(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
                             last: ToQuery = None,
                             principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> list[dict]:
-    return await queries.waiting_rows(_runtime(request).pool, _settings(request),
+    return await queries.waiting_rows(runtime_of(request).pool, _settings(request),
                                       scope_for(principal, municipality, first, last))
 
 
@@ -86,7 +82,7 @@ CSV_COLUMNS = ("maand", "gemeente", "productcategorie", "instroom", "gestart", "
             response_class=Response)
 async def export_csv(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
                      last: ToQuery = None, principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> Response:
-    rows = await queries.flow_rows(_runtime(request).pool, _settings(request),
+    rows = await queries.flow_rows(runtime_of(request).pool, _settings(request),
                                    scope_for(principal, municipality, first, last))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")  # ';' as Dutch Excel and Power BI expect
@@ -107,18 +103,18 @@ def _blank(value: object) -> object:
 
 @router.get("/schakelfunctie", summary="Open shortages, youths waiting for a place and escalations (pseudonymous)")
 async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*SCHAKEL_ROLES))) -> dict:
-    return await queries.schakelfunctie(_runtime(request).pool)
+    return await queries.schakelfunctie(runtime_of(request).pool)
 
 
 @router.get("/capacity", summary="Capacity tiles per verblijf setting and active shortages (no personal data)")
 async def get_capacity(request: Request) -> dict:
-    return await queries.live_state(_runtime(request).pool, datetime.now(UTC))
+    return await queries.live_state(runtime_of(request).pool, datetime.now(UTC))
 
 
 @router.get("/live", summary="Server-Sent Events: the capacity tiles and shortages after every change")
 async def live(request: Request) -> EventSourceResponse:
     """Carries no personal data, so it needs no key; pages re-fetch their keyed data on each event."""
-    pool = _runtime(request).pool
+    pool = runtime_of(request).pool
     feed: PgSignal = request.app.state.live_feed
 
     async def events():  # type: ignore[no-untyped-def]

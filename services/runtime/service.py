@@ -56,6 +56,11 @@ class Runtime:
             return False
 
 
+def runtime_of(request: Request) -> Runtime:
+    """The running service's ``Runtime``, for a route handler."""
+    return request.app.state.runtime
+
+
 Hook = Callable[[FastAPI, Runtime], Awaitable[None]]
 
 
@@ -156,7 +161,7 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
 
     @router.get("/readyz", summary="Readiness: PostgreSQL and Kafka both answer")
     async def readyz(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
+        runtime = runtime_of(request)
         try:
             await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 2)
             postgres = True
@@ -177,7 +182,7 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
 
         @router.get("/asyncapi", summary="AsyncAPI document of the topics this service writes")
         async def asyncapi(request: Request) -> JSONResponse:
-            runtime: Runtime = request.app.state.runtime
+            runtime = runtime_of(request)
             document = AsyncAPI(runtime.broker, title=spec.title, description=spec.description)
             return JSONResponse(document.to_specification().to_jsonable())
 

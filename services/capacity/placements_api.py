@@ -1,0 +1,142 @@
+"""The schakelfunctie's HTTP routes: placements proposed, accepted, declined and escalated."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from contracts.capacity import DeclineReason
+from contracts.verblijf import Setting
+from services.capacity import placement_store, placements
+from services.capacity.api import ALERT_ROLES, now_of
+from services.runtime.auth import Principal, Role, require
+from services.runtime.service import runtime_of
+
+router = APIRouter(prefix="/v1", tags=["placements"])
+
+
+class Proposal(BaseModel):
+    agb: str
+    setting: Setting
+    proposed_at: datetime
+    reserved_until: datetime
+    outcome: str | None
+    reason: DeclineReason | None
+    note: str | None
+    decided_at: datetime | None
+
+
+class Placement(BaseModel):
+    """A youth waiting for (or given) a place: pseudonymous, as the schakelfunctie sees it."""
+
+    id: uuid.UUID
+    referral_id: uuid.UUID
+    client_ref: str
+    age: int
+    municipality_code: str
+    product_category: str
+    settings: list[Setting]
+    urgency: str
+    status: str
+    requested_at: datetime
+    escalation_level: str | None
+    escalated_at: datetime | None
+    escalation_due_at: datetime | None
+    escalation_note: str | None
+    confirmed_agb: str | None
+    confirmed_setting: Setting | None
+    confirmed_at: datetime | None
+    proposals: list[Proposal]
+
+
+def _placement(row) -> Placement:  # type: ignore[no-untyped-def]
+    return Placement(**{k: row[k] for k in row.keys() if k != "proposals"}, proposals=json.loads(row["proposals"]))
+
+
+@router.get("/placements", response_model=list[Placement],
+            summary="Placements: a provider sees those proposed to it; the schakelfunctie sees all")
+async def get_placements(
+    request: Request,
+    status: Annotated[list[str] | None, Query(description="open, proposed, confirmed, withdrawn")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES)),
+) -> list[Placement]:
+    statuses = status or list(placements.UNPLACED)
+    provider = principal.agb if principal.role is Role.PROVIDER else None
+    rows = await placement_store.list_placements(runtime_of(request).pool, provider=provider, statuses=statuses, limit=limit)
+    views = [_placement(r) for r in rows]
+    if provider:
+        views = [_own_view(v, provider) for v in views]
+    return views
+
+
+def _own_view(view: Placement, agb: str) -> Placement:
+    # A provider learns nothing of other providers' answers.
+    return view.model_copy(update={"proposals": [p for p in view.proposals if p.agb == agb]})
+
+
+class Decline(BaseModel):
+    reason: DeclineReason = Field(description="Why this youth cannot come, as a code (it travels to other services).")
+    note: str | None = Field(default=None, max_length=500,
+                             description="Your own words for the schakelfunctionaris; stays in capacity, never on Kafka.")
+
+
+class Escalation(BaseModel):
+    note: str | None = Field(default=None, max_length=500,
+                             description="Why now, for the schakelfunctionaris or expert team; stays in capacity.")
+
+
+async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
+    row = await placement_store.placement_view(runtime_of(request).pool, placement_id)
+    view = _placement(row)
+    return _own_view(view, principal.agb) if principal.role is Role.PROVIDER and principal.agb else view
+
+
+@router.post("/placements/{placement_id}/accept", response_model=Placement,
+             summary="The provider takes the youth proposed to it")
+async def accept_placement(
+    placement_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
+) -> Placement:
+    await placements.accept(runtime_of(request), placement_id, principal, now_of(request))
+    return await _placement_view(request, placement_id, principal)
+
+
+@router.post("/placements/{placement_id}/decline", response_model=Placement,
+             summary="The provider declines, with a reason; the next candidate is asked")
+async def decline_placement(
+    placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
+) -> Placement:
+    await placements.decline(runtime_of(request), placement_id, principal, body.reason, body.note, now_of(request))
+    return await _placement_view(request, placement_id, principal)
+
+
+@router.post("/placements/{placement_id}/escalate", response_model=Placement,
+             summary="Escalate now: to the schakelfunctionaris, or from there to the expert team")
+async def escalate_placement(
+    placement_id: uuid.UUID, request: Request, body: Escalation | None = None,
+    principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),
+) -> Placement:
+    note = (body or Escalation()).note
+    await placements.escalate_by_hand(runtime_of(request), placement_id, principal, note, now_of(request))
+    return await _placement_view(request, placement_id, principal)
+
+
+class ClockAdvance(BaseModel):
+    seconds: float = Field(gt=0, le=400 * 24 * 3600)
+
+
+@router.post("/admin/clock", summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)",
+             include_in_schema=False)
+async def advance_clock(
+    body: ClockAdvance, request: Request, _: Principal = Depends(require(Role.ADMIN)),
+) -> dict[str, datetime]:
+    if not runtime_of(request).settings.test_clock:  # type: ignore[attr-defined]
+        raise HTTPException(404, "Not Found")
+    now = request.app.state.clock.advance(timedelta(seconds=body.seconds))
+    await request.app.state.timers.run_now()
+    return {"now": now}
