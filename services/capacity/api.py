@@ -55,31 +55,16 @@ async def put_capacity(
                             reported_at=reported.reported_at)
 
 
-class SettingCapacity(BaseModel):
-    setting: Setting
-    free: int
-    total: int
-    occupied: int
-    reserved: int
-    providers: int
-    providers_closed: int
-    last_updated: datetime
-    oldest_report: datetime
-    shortage_active: bool
-    shortage_since: datetime | None
-
-
-@router.get("/capacity", response_model=list[SettingCapacity],
+@router.get("/capacity", response_model=list[domain.SettingSummary],
             summary="Free places per setting across the region, with when they were last updated")
-async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[SettingCapacity]:
+async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[domain.SettingSummary]:
     by_setting: dict[str, list[tuple[domain.ProviderCapacity, datetime]]] = defaultdict(list)
     since: dict[str, datetime | None] = {}
     for row in await store.current_reports(runtime_of(request).pool):
         provider = domain.ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"], row["reserved"])
         by_setting[row["setting"]].append((provider, row["reported_at"]))
         since[row["setting"]] = row["shortage_since"]
-    summaries = [domain.summarise(s, reports, since[s]) for s, reports in by_setting.items()]
-    return [SettingCapacity(**vars(s), shortage_active=s.shortage_since is not None) for s in summaries]
+    return [domain.summarise(Setting(s), reports, since[s]) for s, reports in by_setting.items()]
 
 
 class Alert(BaseModel):

@@ -97,7 +97,7 @@ class CapacityFigures(BaseModel):
 class SettingSummary:
     """The region's picture of one setting, as ``GET /v1/capacity`` shows it."""
 
-    setting: str
+    setting: Setting
     free: int
     total: int
     occupied: int
@@ -106,10 +106,11 @@ class SettingSummary:
     providers_closed: int
     last_updated: datetime
     oldest_report: datetime
+    shortage_active: bool
     shortage_since: datetime | None
 
 
-def summarise(setting: str, reports: Sequence[tuple[ProviderCapacity, datetime]],
+def summarise(setting: Setting, reports: Sequence[tuple[ProviderCapacity, datetime]],
               shortage_since: datetime | None) -> SettingSummary:
     providers = [p for p, _ in reports]
     times = [t for _, t in reports]
@@ -123,6 +124,7 @@ def summarise(setting: str, reports: Sequence[tuple[ProviderCapacity, datetime]]
         providers_closed=sum(p.closed_to_admission for p in providers),
         last_updated=max(times),
         oldest_report=min(times),
+        shortage_active=shortage_since is not None,
         shortage_since=shortage_since,
     )
 
