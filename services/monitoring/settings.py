@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from contracts.gemeenten import GOOI_EN_VECHTSTREEK
 from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
 
 
@@ -17,10 +18,7 @@ class MonitoringSettings(ServiceSettings):
     fallback_max_wait_days: int = Field(default=42, ge=0)
 
     # Names to show for CBS codes; membership changes over time, so it is configuration, not code.
-    municipalities: dict[str, str] = Field(default_factory=lambda: {
-        "0376": "Blaricum", "1942": "Gooise Meren", "0402": "Hilversum", "0406": "Huizen", "0417": "Laren",
-        "1696": "Wijdemeren",
-    })
+    municipalities: dict[str, str] = Field(default_factory=lambda: dict(GOOI_EN_VECHTSTREEK))
 
     def max_wait_days(self, product_category: str, contracted: dict[str, int]) -> int:
         if product_category in contracted:

@@ -7,7 +7,8 @@ from pydantic import ValidationError
 
 from services.contracting.app import load_lots
 from services.contracting.rules import DEFAULT_DISABLED, MOVED_WITHIN_REGION
-from services.contracting.settings import DATA, GOOI_EN_VECHTSTREEK, ContractingSettings
+from contracts.gemeenten import GOOI_EN_VECHTSTREEK
+from services.contracting.settings import DATA, ContractingSettings
 
 
 def test_rules_are_switched_off_by_a_comma_separated_or_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,7 +23,7 @@ def test_rules_are_switched_off_by_a_comma_separated_or_json_list(monkeypatch: p
 def test_by_default_a_move_inside_the_region_is_not_held_against_the_provider() -> None:
     settings = ContractingSettings()
     assert settings.declaration_rules_disabled == DEFAULT_DISABLED == {MOVED_WITHIN_REGION}
-    assert settings.region_municipalities == GOOI_EN_VECHTSTREEK
+    assert settings.region_municipalities == set(GOOI_EN_VECHTSTREEK)
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
+from contracts.gemeenten import GOOI_EN_VECHTSTREEK
 from services.intake import registry
 from services.intake.privacy import PersonalData, Vault, client_ref
 from services.intake.settings import IntakeSettings
@@ -97,3 +98,9 @@ def test_the_process_refuses_to_start_without_secrets_and_does_not_echo_them() -
     assert result.returncode == 1
     assert "intake refuses to start: SCHAKEL_CLIENT_REF_SECRET must be at least 32 characters" in result.stderr
     assert "weak-secret-value" not in result.stderr + result.stdout
+
+
+def test_the_registry_and_the_shared_default_agree_on_todays_region() -> None:
+    region = registry.load().region(GV)
+    assert set(region.member_codes(date.today())) == set(GOOI_EN_VECHTSTREEK)
+    assert {code: registry.load().municipality(code).name for code in GOOI_EN_VECHTSTREEK} == GOOI_EN_VECHTSTREEK
