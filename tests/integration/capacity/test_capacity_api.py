@@ -220,3 +220,11 @@ async def test_readiness_fails_while_kafka_is_unreachable(infra: Infrastructure,
         response = await http.get(f"{url}/readyz")
     assert response.status_code == 503
     assert response.json()["postgres"] is True and response.json()["kafka"] is False
+
+
+async def test_the_asyncapi_page_documents_both_capacity_topics(capacity: str, http, isolation: Isolation) -> None:  # type: ignore[no-untyped-def]
+    response = await http.get(f"{capacity}/asyncapi")
+    assert response.status_code == 200, response.text
+    document = json.dumps(response.json())
+    assert isolation.topic(topics.CAPACITY_EVENTS) in document
+    assert isolation.topic(topics.CAPACITY_ALERTS) in document
