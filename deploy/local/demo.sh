@@ -24,6 +24,14 @@ print("SCHAKEL_ENCRYPTION_KEY=" + Fernet.generate_key().decode())' >"$SECRETS")
 fi
 set -a; source "$SECRETS"; set +a
 
+# The simulator lives a day per second, the services' clocks do not: escalation timers shrink to
+# match (hours of the demo's compressed time), so escalations show up on the schakelfunctie page.
+# Unset it, or run the services yourself, to get the real defaults (4 h / 2 and 10 working days).
+DEMO_ESCALATION='{"crisis": {"unit": "hours", "to_schakelfunctionaris": 0.01, "to_expertteam": 0.03},
+  "spoed": {"unit": "hours", "to_schakelfunctionaris": 0.02, "to_expertteam": 0.05},
+  "regulier": {"unit": "hours", "to_schakelfunctionaris": 0.05, "to_expertteam": 0.1}}'
+export SCHAKEL_ESCALATION="${SCHAKEL_ESCALATION:-$DEMO_ESCALATION}"
+
 declare -A PORTS=([intake]=8001 [contracting]=8002 [capacity]=8003 [monitoring]=8004)
 pids=()
 stop_all() {
