@@ -128,6 +128,22 @@ class ShortageDetected(EventData):
     detected_at: AwareDatetime
 
 
+class ShortageChanged(EventData):
+    """An open shortage changed severity: more youths now wait urgently than there are places
+    (kritiek), or no longer do (tekort). Raised on a change of severity only, not on every count."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.ShortageChanged"
+
+    shortage_id: uuid.UUID
+    setting: Setting
+    free_places: int = Field(ge=0)
+    waiting: int = Field(ge=0)
+    severity: Severity
+    previous_severity: Severity
+    detected_at: AwareDatetime
+    changed_at: AwareDatetime
+
+
 class ShortageResolved(EventData):
     event_type: ClassVar[str] = "nl.schakel.capacity.ShortageResolved"
 

@@ -13,7 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from contracts import topics
-from contracts.capacity import CapacityReported, ShortageDetected, ShortageResolved
+from contracts.capacity import CapacityReported, ShortageChanged, ShortageDetected, ShortageResolved
 from contracts.envelope import Envelope, EventData
 from contracts.verblijf import Setting
 from services.capacity import domain, store
@@ -52,7 +52,9 @@ async def reevaluate(runtime: Runtime, conn: asyncpg.Connection, settings: Itera
         free = domain.regional_free(await store.providers_of(conn, setting))
         waiting = await store.waiting(conn, setting)
         change = domain.evaluate(state["shortage_id"] is not None, free, waiting, config.threshold(Setting(setting)))
-        if change is domain.ShortageChange.DETECTED:
+        if change is domain.ShortageChange.NONE and state["shortage_id"] is not None:
+            await _follow_severity(runtime, conn, state, setting, free, waiting, now, cause)
+        elif change is domain.ShortageChange.DETECTED:
             shortage_id = uuid.uuid4()
             severity = domain.severity(free, waiting)
             await store.open_shortage(conn, shortage_id, setting, severity, free, waiting, now)
@@ -66,6 +68,20 @@ async def reevaluate(runtime: Runtime, conn: asyncpg.Connection, settings: Itera
                                      waiting=waiting, detected_at=since, resolved_at=now,
                                      duration_seconds=(now - since).total_seconds())
             await raise_alert(runtime, conn, wrap(alert, setting, now, cause), setting)
+
+
+async def _follow_severity(runtime: Runtime, conn: asyncpg.Connection, state: asyncpg.Record, setting: str,
+                           free: int, waiting: int, now: datetime, cause: Envelope | None) -> None:
+    """Tell the schakelfunctionaris when an open shortage turns critical, or stops being critical."""
+    previous = await store.shortage_severity(conn, state["shortage_id"])
+    severity = domain.severity(free, waiting)
+    if severity == previous:
+        return
+    await store.change_shortage(conn, state["shortage_id"], severity, free, waiting)
+    changed = ShortageChanged(shortage_id=state["shortage_id"], setting=setting, free_places=free, waiting=waiting,
+                              severity=severity, previous_severity=previous, detected_at=state["shortage_since"],
+                              changed_at=now)
+    await raise_alert(runtime, conn, wrap(changed, setting, now, cause), setting)
 
 
 async def raise_alert(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelope, setting: str | None) -> None:

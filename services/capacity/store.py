@@ -118,6 +118,16 @@ async def open_shortage(
     )
 
 
+async def shortage_severity(conn: asyncpg.Connection, shortage_id: uuid.UUID) -> str:
+    return await conn.fetchval("SELECT severity FROM shortage WHERE id = $1", shortage_id)
+
+
+async def change_shortage(conn: asyncpg.Connection, shortage_id: uuid.UUID, severity: str, free: int,
+                          waiting: int) -> None:
+    await conn.execute("UPDATE shortage SET severity = $2, free_places = $3, waiting = $4 WHERE id = $1",
+                       shortage_id, severity, free, waiting)
+
+
 async def close_shortage(conn: asyncpg.Connection, setting: str, shortage_id: uuid.UUID, at: datetime) -> None:
     await conn.execute("UPDATE shortage SET resolved_at = $2 WHERE id = $1", shortage_id, at)
     await conn.execute(

@@ -42,6 +42,7 @@ from contracts.capacity import (
     CapacityReportStale,
     CaseEscalated,
     EscalationLevel,
+    ShortageChanged,
     ShortageDetected,
     ShortageResolved,
 )
@@ -57,6 +58,7 @@ ALERT_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATO
 _REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
 _AUDIENCE_BY_TYPE = {
     ShortageDetected.event_type: _REGION,
+    ShortageChanged.event_type: _REGION,
     ShortageResolved.event_type: _REGION,
     CapacityReportStale.event_type: _REGION,
     AlertAcknowledged.event_type: ALERT_ROLES,

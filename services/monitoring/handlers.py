@@ -32,6 +32,10 @@ async def on_shortage_detected(conn: asyncpg.Connection, envelope: Envelope, eve
     await store.record_shortage_alert(conn, envelope.id, event)
 
 
+async def on_shortage_changed(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.ShortageChanged) -> None:
+    await store.change_shortage(conn, event)
+
+
 async def on_shortage_resolved(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.ShortageResolved) -> None:
     await store.resolve_shortage(conn, event.shortage_id, event.setting, event.detected_at, event.resolved_at)
 
@@ -134,6 +138,7 @@ CAPACITY_EVENT_HANDLERS: Mapping[type[EventData], Handler] = {
 }
 CAPACITY_ALERT_HANDLERS: Mapping[type[EventData], Handler] = {
     capacity.ShortageDetected: on_shortage_detected,
+    capacity.ShortageChanged: on_shortage_changed,
     capacity.ShortageResolved: on_shortage_resolved,
     capacity.CaseEscalated: on_case_escalated,
     capacity.AlertAcknowledged: on_alert_acknowledged,

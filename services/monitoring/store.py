@@ -7,7 +7,14 @@ from datetime import date, datetime
 
 import asyncpg
 
-from contracts.capacity import AlertAcknowledged, CapacityReported, CaseEscalated, PlacementRequested, ShortageDetected
+from contracts.capacity import (
+    AlertAcknowledged,
+    CapacityReported,
+    CaseEscalated,
+    PlacementRequested,
+    ShortageChanged,
+    ShortageDetected,
+)
 from contracts.contracting import DeclarationAssessed
 from contracts.intake import CareEnded, CareStarted, ReferralReceived
 from services.monitoring import domain
@@ -163,6 +170,14 @@ async def record_shortage_alert(conn: asyncpg.Connection, alert_id: uuid.UUID, e
                free_places = EXCLUDED.free_places, waiting = EXCLUDED.waiting""",
         event.shortage_id, event.setting, event.severity, event.detected_at, alert_id, event.free_places,
         event.waiting,
+    )
+
+
+async def change_shortage(conn: asyncpg.Connection, event: ShortageChanged) -> None:
+    # The alert to acknowledge stays the detection; only the figures and severity follow.
+    await conn.execute(
+        "UPDATE shortage_view SET severity = $2, free_places = $3, waiting = $4 WHERE shortage_id = $1",
+        event.shortage_id, event.severity, event.free_places, event.waiting,
     )
 
 

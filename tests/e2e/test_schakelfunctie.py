@@ -104,7 +104,10 @@ async def test_two_places_three_crisis_referrals_shortage_escalation_and_recover
     kinds = [a["type"].rsplit(".", 1)[1] for a in alerts]
     # Moving the clock 28 hours also let the provider's report go stale, as it would in real life.
     assert [k for k in kinds if k != "CapacityReportStale"] == [
-        "ShortageDetected", "CaseEscalated", "CaseEscalated", "ShortageResolved"]
+        "ShortageDetected", "ShortageChanged", "CaseEscalated", "CaseEscalated", "ShortageChanged",
+        "ShortageResolved"]
+    # Critical while the third youth waited without a place; back to a plain shortage once proposed.
+    assert [a["data"]["severity"] for a in _of(alerts, "ShortageChanged")] == ["kritiek", "tekort"]
     assert kinds.count("CapacityReportStale") == 1
     assert all("bsn" not in json.dumps(a).lower() for a in alerts)
 

@@ -70,6 +70,16 @@ class Capacity:
 
         return await eventually(found, what=f"placement of {referral_id} ({status or 'any status'})")
 
+    async def alerts(self, kind: str, count: int) -> list[dict]:
+        """The payloads of the first ``count`` alerts of ``kind``, oldest first, once they exist."""
+        async def enough() -> list[dict] | None:
+            response = await self.http.get(f"{self.url}/v1/alerts", headers=self.sf,
+                                           params={"type": f"nl.schakel.capacity.{kind}"})
+            found = [a["event"]["data"] for a in reversed(response.json())]
+            return found[:count] if len(found) >= count else None
+
+        return await eventually(enough, what=f"{count} {kind} alert(s)")
+
     async def advance(self, delta: timedelta) -> None:
         # Served in-process, so the test moves the very clock the service reads.
         self.clock.advance(delta)
@@ -196,13 +206,18 @@ async def test_reserving_the_last_place_starts_a_shortage_and_a_withdrawal_hands
     await c.placement(second, "open")
     detected = (await c.http.get(f"{c.url}/v1/alerts", headers=c.sf,
                                  params={"type": "nl.schakel.capacity.ShortageDetected"})).json()
-    assert [(a["setting"], a["event"]["data"]["free_places"]) for a in detected] == [("crisisplek", 0)]
+    assert [(a["setting"], a["event"]["data"]["severity"]) for a in detected] == [("crisisplek", "tekort")]
+    # A youth now waits with no place left: the open shortage turns critical.
+    [critical] = await c.alerts("ShortageChanged", 1)
+    assert (critical["severity"], critical["previous_severity"], critical["waiting"]) == ("kritiek", "tekort", 1)
 
     await c.publish(ReferralWithdrawn(referral_id=first, client_ref="b" * 64, municipality_code=HILVERSUM,
                                       reason="elders_geholpen", withdrawn_at=datetime.now(UTC)), first)
-    # The withdrawn youth's place goes to the one still waiting.
+    # The withdrawn youth's place goes to the one still waiting; nobody waits any more.
     await c.placement(first, "withdrawn")
     await c.placement(second, "proposed")
+    calmer = await c.alerts("ShortageChanged", 2)
+    assert [a["severity"] for a in calmer] == ["kritiek", "tekort"]
 
 
 async def test_a_report_not_refreshed_in_time_raises_one_stale_alert(capacity: Capacity, keys) -> None:  # type: ignore[no-untyped-def]
