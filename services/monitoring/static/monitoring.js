@@ -132,7 +132,7 @@
       var box = $("tekorten");
       box.replaceChildren.apply(box, shortages.map(function (s) {
         return el("div", {"class": "utrecht-alert utrecht-alert--warning", "data-shortage": s.setting}, [
-          el("p", {"class": "utrecht-paragraph"}, [el("strong", {text: "Tekort " + (config.settingLabels[s.setting] || s.setting) + ": "}),
+          el("p", {"class": "utrecht-paragraph"}, [el("strong", {text: (s.severity === "kritiek" ? "Kritiek tekort " : "Tekort ") + (config.settingLabels[s.setting] || s.setting) + ": "}),
             s.free_places + " vrije plekken, " + s.waiting + " jeugdigen wachten met spoed; sinds " +
             dateTime(s.detected_at) + " (" + duration(s.duration_seconds) + ")."])]);
       }));
@@ -241,10 +241,10 @@
 
     function render(data) {
       $("inbox").hidden = false;
-      fill("tabel-tekorten", table("Open tekorten per setting", ["Setting", "Sinds", "Duur", "Vrije plekken", "Wachtend", "Bevestiging"],
+      fill("tabel-tekorten", table("Open tekorten per setting", ["Setting", "Ernst", "Sinds", "Duur", "Vrije plekken", "Wachtend", "Bevestiging"],
         data.shortages.map(function (s) {
           var label = config.settingLabels[s.setting] || s.setting;
-          return [label, dateTime(s.detected_at), duration(s.duration_seconds), s.free_places, s.waiting,
+          return [label, s.severity, dateTime(s.detected_at), duration(s.duration_seconds), s.free_places, s.waiting,
             ackButton(s.alert_id, s.acknowledged_by || s.acknowledged_role, "tekort " + label)];
         })));
       fill("tabel-wachtenden", table("Jeugdigen die wachten, meest urgent eerst", ["Kenmerk", "Leeftijd", "Setting", "Urgentie", "Gemeente",
