@@ -11,11 +11,11 @@ from contracts import topics
 from services.capacity import handlers
 from services.capacity.api import router
 from services.capacity.placements_api import router as placements_router
+from services.capacity.settings import CapacitySettings
+from services.capacity.store import ALERT_CHANNEL
 from services.capacity.timers import Timers
 from services.capacity.webhooks import WebhookDispatcher
 from services.capacity.webhooks_api import router as webhooks_router
-from services.capacity.settings import CapacitySettings
-from services.capacity.store import ALERT_CHANNEL
 from services.runtime.clock import Clock
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.signal import PgSignal, channel_name
