@@ -41,6 +41,8 @@ class ReferralReceived(EventData):
     urgency: Urgentie
     ambulant_tried: bool
     needs_gemeente_decision: bool
+    referral_date: date | None = Field(
+        default=None, description="The date of the referral itself, when it was registered later than made.")
     contracted_provider: bool | None = Field(
         default=None, description="False when the referral names a provider without a contract: consult the gemeente.")
     received_at: AwareDatetime

@@ -163,7 +163,7 @@ async def start_care(intake: Intake, allocation_id: uuid.UUID, body: CareStartIn
     now = intake.now()
     async with intake.runtime.pool.acquire() as conn, conn.transaction():
         allocation = await _provider_allocation(conn, allocation_id, by)
-        domain.check_care_start(store.facts(allocation), body.start_date)
+        domain.check_care_start(store.facts(allocation), body.start_date, intake.today())
         await store.update_allocation(conn, allocation_id, care_start=body.start_date, care_started_at=now)
         await store.mark_care_started(conn, allocation["referral_id"], now)
         status = await refresh_status(conn, allocation["referral_id"], now, "care_started",
@@ -181,7 +181,7 @@ async def end_care(intake: Intake, allocation_id: uuid.UUID, body: CareEndIn, by
     now = intake.now()
     async with intake.runtime.pool.acquire() as conn, conn.transaction():
         allocation = await _provider_allocation(conn, allocation_id, by)
-        domain.check_care_end(store.facts(allocation), body.end_date)
+        domain.check_care_end(store.facts(allocation), body.end_date, intake.today())
         await store.update_allocation(conn, allocation_id, care_end=body.end_date, care_end_reason=body.reason.value,
                                       care_ended_at=now)
         status = await refresh_status(conn, allocation["referral_id"], now, "care_ended",

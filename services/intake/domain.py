@@ -161,8 +161,10 @@ def check_change(allocation: AllocationFacts, end_date: date) -> None:
         raise Invalid(f"end_date {end_date} lies before care started on {allocation.care_start}")
 
 
-def check_care_start(allocation: AllocationFacts, start_date: date) -> None:
-    """JW305: once, within the toewijzing, and never on a withdrawn one."""
+def check_care_start(allocation: AllocationFacts, start_date: date, today: date) -> None:
+    """JW305: once, within the toewijzing, never on a withdrawn one, and only once it has happened."""
+    if start_date > today:
+        raise Invalid(f"start_date {start_date} lies after today; report the start of care once it has started")
     if allocation.withdrawn:
         raise Conflict("the toewijzing was withdrawn; care cannot start under it")
     if allocation.care_start is not None:
@@ -172,8 +174,10 @@ def check_care_start(allocation: AllocationFacts, start_date: date) -> None:
                       f"{allocation.start_date}–{allocation.end_date}")
 
 
-def check_care_end(allocation: AllocationFacts, end_date: date) -> None:
-    """JW307: only after a start, once, and not before that start."""
+def check_care_end(allocation: AllocationFacts, end_date: date, today: date) -> None:
+    """JW307: only after a start, once, not before that start, and only once it has happened."""
+    if end_date > today:
+        raise Invalid(f"end_date {end_date} lies after today; report the end of care once it has ended")
     if allocation.care_start is None:
         raise Conflict("care has not started under this toewijzing; report the start first")
     if allocation.care_end is not None:

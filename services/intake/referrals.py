@@ -48,6 +48,7 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
             urgency=body.urgency, ambulant_tried=body.ambulant_tried,
             needs_gemeente_decision=body.referrer.type.needs_gemeente_decision,
             contracted_provider=contracted, received_at=now, provider_agb=provider_agb,
+            referral_date=referral_date if referral_date != today else None,
         )
         person = PersonalData(body.client.bsn, body.client.birth_date, body.client.name)
         await store.upsert_client(conn, ref, intake.vault.seal(person), now)

@@ -12,10 +12,10 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from contracts.codes import UITVAL
-from services.runtime.workdays import dutch_date
+from services.runtime.workdays import NL, dutch_date
 
 SUPPRESSION_LIMIT = 5
 SUPPRESSED = "<5"
@@ -144,6 +144,14 @@ class WaitingTime:
             "over_max": published(self.over_max),
             "share_over_max": None if small else round(self.over_max / self.youths, 3),
         }
+
+
+def referred_at(received_at: datetime, referral_date: date | None) -> datetime:
+    """When the youth was referred: the referral's own date when it was registered later (instroom
+    counts in the month of the referral, and waiting starts then), else the moment of receipt."""
+    if referral_date is None or referral_date == dutch_date(received_at):
+        return received_at
+    return datetime.combine(referral_date, time(12), tzinfo=NL)
 
 
 def waiting_days(referral: Referral, start: date) -> int:

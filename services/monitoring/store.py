@@ -73,7 +73,7 @@ async def record_referral(conn: asyncpg.Connection, event: ReferralReceived) -> 
         """INSERT INTO referral_view (referral_id, municipality, product_category, referrer, urgency, received_at)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (referral_id) DO NOTHING""",
         event.referral_id, event.municipality_code, event.product_category.value, referrer, event.urgency.value,
-        event.received_at,
+        domain.referred_at(event.received_at, event.referral_date),
     )
 
 

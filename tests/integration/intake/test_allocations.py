@@ -4,7 +4,7 @@ end of care, and a provider's request answered — or left overdue — by the ge
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -71,8 +71,11 @@ async def test_care_starts_and_ends_once_in_order_and_only_by_its_provider(
     assert (await http.post(f"{url}/start", json={"start_date": "2026-01-05"}, headers=stranger)).status_code == 403
     no_start = await http.post(f"{url}/end", json=end, headers=provider)
     assert no_start.status_code == 409 and "has not started" in no_start.text
-    outside = await http.post(f"{url}/start", json={"start_date": "2027-01-05"}, headers=provider)
-    assert outside.status_code == 422 and "start_date" in outside.text
+    outside = await http.post(f"{url}/start", json={"start_date": "2025-12-15"}, headers=provider)
+    assert outside.status_code == 422 and "outside the toewijzing" in outside.text
+    ahead = await http.post(f"{url}/start", json={"start_date": (date.today() + timedelta(days=2)).isoformat()},
+                            headers=provider)
+    assert ahead.status_code == 422 and "lies after today" in ahead.text
     started = await http.post(f"{url}/start", json={"start_date": "2026-01-05"}, headers=provider)
     assert started.status_code == 200 and started.json()["referral_status"] == "in_care"
     twice = await http.post(f"{url}/start", json={"start_date": "2026-01-06"}, headers=provider)

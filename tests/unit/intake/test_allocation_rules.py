@@ -73,25 +73,37 @@ def test_withdrawal_with_reden_13_takes_effect_from_the_start_others_on_a_date_i
         domain.check_withdrawal(replace(AMBULANT, withdrawn=True), date(2026, 5, 1), RedenWijziging.NOOIT_GELDIG)
 
 
+LATER = date(2026, 12, 1)  # "today" in these rules: everything above has happened by then
+
+
+def test_care_is_reported_once_it_has_happened_never_ahead() -> None:
+    with pytest.raises(Invalid, match="start_date .* lies after today"):
+        domain.check_care_start(AMBULANT, date(2026, 1, 6), today=date(2026, 1, 5))
+    started = replace(AMBULANT, care_start=date(2026, 1, 5))
+    domain.check_care_end(started, date(2026, 2, 1), today=date(2026, 2, 1))
+    with pytest.raises(Invalid, match="end_date .* lies after today"):
+        domain.check_care_end(started, date(2026, 2, 2), today=date(2026, 2, 1))
+
+
 def test_care_starts_once_inside_the_toewijzing_and_never_on_a_withdrawn_one() -> None:
-    domain.check_care_start(AMBULANT, date(2026, 1, 5))
+    domain.check_care_start(AMBULANT, date(2026, 1, 5), LATER)
     with pytest.raises(Invalid, match="start_date .* outside"):
-        domain.check_care_start(AMBULANT, date(2025, 12, 31))
+        domain.check_care_start(AMBULANT, date(2025, 12, 31), LATER)
     with pytest.raises(Conflict, match="second start"):
-        domain.check_care_start(replace(AMBULANT, care_start=date(2026, 1, 5)), date(2026, 1, 6))
+        domain.check_care_start(replace(AMBULANT, care_start=date(2026, 1, 5)), date(2026, 1, 6), LATER)
     with pytest.raises(Conflict, match="withdrawn"):
-        domain.check_care_start(replace(AMBULANT, withdrawn=True), date(2026, 1, 5))
+        domain.check_care_start(replace(AMBULANT, withdrawn=True), date(2026, 1, 5), LATER)
 
 
 def test_care_ends_only_after_its_start_and_only_once() -> None:
     started = replace(AMBULANT, care_start=date(2026, 1, 5))
-    domain.check_care_end(started, date(2026, 1, 5))
+    domain.check_care_end(started, date(2026, 1, 5), LATER)
     with pytest.raises(Conflict, match="has not started"):
-        domain.check_care_end(AMBULANT, date(2026, 3, 1))
+        domain.check_care_end(AMBULANT, date(2026, 3, 1), LATER)
     with pytest.raises(Invalid, match="before care started"):
-        domain.check_care_end(started, date(2026, 1, 4))
+        domain.check_care_end(started, date(2026, 1, 4), LATER)
     with pytest.raises(Conflict, match="already ended"):
-        domain.check_care_end(replace(started, care_end=date(2026, 3, 1)), date(2026, 3, 2))
+        domain.check_care_end(replace(started, care_end=date(2026, 3, 1)), date(2026, 3, 2), LATER)
 
 
 @pytest.mark.parametrize(("withdrawn", "placed", "allocations", "status"), [

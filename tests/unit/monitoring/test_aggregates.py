@@ -157,3 +157,11 @@ def test_tile_colour_is_red_in_shortage_even_with_places_left() -> None:
     assert domain.tile_colour(0, False) == "tekort"
     assert domain.tile_colour(2, False) == "krap"
     assert domain.tile_colour(3, False) == "ruim"
+
+
+def test_a_referral_registered_later_counts_from_its_own_date() -> None:
+    received = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    assert domain.referred_at(received, None) == received
+    assert domain.referred_at(received, date(2026, 11, 24)) == received
+    earlier = domain.referred_at(received, date(2026, 9, 30))
+    assert domain.month_of(earlier) == "2026-09" and earlier < received
