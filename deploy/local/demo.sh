@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole system on this machine: Kafka, PostgreSQL, the four services and the region simulator.
 # Ctrl-C stops the services and the simulator (`make down` stops Kafka and PostgreSQL too).
-# `demo.sh --check` runs a short simulated month as fast as it goes, checks the dashboard has data, and stops.
+# The simulator first plays the past year up to today in about half a minute (nothing it reports is
+# dated in the future), ending with a shortage open, then keeps the region going in rounds of today.
+# `demo.sh --check` plays only the past month as fast as it goes, checks the dashboard has data, and stops.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON="$REPO/.venv/bin/python"
@@ -24,8 +26,8 @@ print("SCHAKEL_ENCRYPTION_KEY=" + Fernet.generate_key().decode())' >"$SECRETS")
 fi
 set -a; source "$SECRETS"; set +a
 
-# The simulator lives a day per second, the services' clocks do not: escalation timers shrink to
-# match (hours of the demo's compressed time), so escalations show up on the schakelfunctie page.
+# The simulator plays days in fractions of a second, the services' clocks do not: escalation timers
+# shrink to match (hours of the demo's compressed time), so escalations show up on the schakelfunctie page.
 # Unset it, or run the services yourself, to get the real defaults (4 h / 2 and 10 working days).
 DEMO_ESCALATION='{"crisis": {"unit": "hours", "to_schakelfunctionaris": 0.01, "to_expertteam": 0.03},
   "spoed": {"unit": "hours", "to_schakelfunctionaris": 0.02, "to_expertteam": 0.05},
@@ -58,7 +60,7 @@ SEED="${SCHAKEL_SIM_SEED:-$(date +%s)}"
 if $CHECK; then
     sim_args=(--days 30 --speed 50 --scale 0.5 --seed "$SEED")
 else
-    sim_args=(--days 3650 --speed 1 --seed "$SEED")
+    sim_args=(--days 365 --speed "${SCHAKEL_SIM_SPEED:-12}" --live --seed "$SEED")
 fi
 "$PYTHON" -m services.sim "${sim_args[@]}" --keys-file "$KEYS" >"$LOGS/simulator.log" 2>&1 &
 sim_pid=$!
@@ -74,7 +76,8 @@ key() { grep "^$1 " "$KEYS" | head -n 1 | cut -d' ' -f3; }
 
 cat <<TEXT
 
-Schakel demo — a simulated Gooi en Vechtstreek, one simulated day per second (seed $SEED).
+Schakel demo — a simulated Gooi en Vechtstreek (seed $SEED): the past year up to today fills the
+dashboard within a minute, then the region goes on live (a round of today every few seconds).
 
   Dashboard:        http://127.0.0.1:8004/
   Schakelfunctie:   http://127.0.0.1:8004/schakelfunctie   (log in with the schakelfunctionaris key)

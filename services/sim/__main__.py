@@ -18,8 +18,9 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def run(
     seed: Annotated[int, typer.Option(help="Seed of every random choice: the same seed, the same region.")] = 2026,
-    days: Annotated[int, typer.Option(min=1, help="Simulated days to run.")] = 3650,
+    days: Annotated[int, typer.Option(min=1, help="Simulated days to run; the last one is today.")] = 365,
     speed: Annotated[float, typer.Option(min=0.01, help="Simulated days per second of wall time.")] = 1.0,
+    live: Annotated[bool, typer.Option(help="After the last day, keep going in rounds of today until stopped.")] = False,
     scale: Annotated[float, typer.Option(min=0.01, max=10, help="Share of the region's referral volume.")] = 1.0,
     intake: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_INTAKE_URL")] = Urls.intake,
     contracting: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_CONTRACTING_URL")] = Urls.contracting,
@@ -27,7 +28,8 @@ def run(
     monitoring: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_MONITORING_URL")] = Urls.monitoring,
     keys_file: Annotated[Path | None, typer.Option(help="Write the keys it made here (role subject key).")] = None,
 ) -> None:
-    """Admit providers through Open House, then refer, allocate, place, start, end and declare, day by day.
+    """Admit providers through Open House, then refer, allocate, place, start, end and declare, day by day,
+    over the ``days`` days that end today (nothing that happens is dated in the future).
 
     Keys are made on the shared key store (SCHAKEL_AUTH_DATABASE_URL, SCHAKEL_AUTH_DB_SCHEMA).
     """
@@ -39,7 +41,8 @@ def run(
             keys.write(keys_file)
 
     urls = Urls(intake=intake, contracting=contracting, capacity=capacity, monitoring=monitoring)
-    counts = asyncio.run(simulate(urls, seed=seed, scale=scale, days=days, speed=speed, on_keys=written))
+    counts = asyncio.run(simulate(urls, seed=seed, scale=scale, days=days, speed=speed, live=live,
+                                  on_keys=written))
     typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
 
 

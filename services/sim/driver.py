@@ -2,6 +2,10 @@
 
 Every choice is drawn from one ``random.Random(seed)`` in a fixed order, before the calls of a
 phase go out together; so a run is repeatable as far as the services answer the same.
+
+The simulated days lie in the past and end today (``schedule.Calendar``): no date sent is after
+today, except a toewijzing's end and an evidence document's expiry, which are about the future by
+nature. With ``live`` the run then goes on in "today" rounds that keep a demo moving.
 """
 
 from __future__ import annotations
@@ -22,11 +26,18 @@ import httpx
 from contracts.verblijf import Setting
 from services.sim import region, schedule
 from services.sim.keys import Keys, make_keys
-from services.sim.schedule import Case, Provider
+from services.sim.schedule import Calendar, Case, Crunch, Provider
 
 log = logging.getLogger("services.sim")
 NL = ZoneInfo("Europe/Amsterdam")
 PARALLEL = 8
+EVIDENCE_VALID_DAYS = 730
+LIVE_CRUNCH_CHANCE = 1 / 24  # about every two minutes of a live demo, a setting runs short
+LIVE_REFERRALS_PER_ROUND = 0.4
+
+
+def dutch_today() -> date:
+    return datetime.now(NL).date()
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,9 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 class Simulator:
-    def __init__(self, urls: Urls, *, seed: int, scale: float = 1.0) -> None:
+    def __init__(self, urls: Urls, *, seed: int, calendar: Calendar, scale: float = 1.0) -> None:
         self.urls = urls
+        self.calendar = calendar
         self.rng = random.Random(seed)
         self.volumes = region.Volumes.for_region(scale=scale)
         # The region's providers and referrers are the same in every run, so a rerun against the same
@@ -90,7 +102,8 @@ class Simulator:
 
     async def admit_providers(self) -> None:
         """Every provider applies through Open House with its evidence; the answer is per lot."""
-        valid_until = (date.today() + timedelta(days=730)).isoformat()
+        # An expiry lies ahead by nature; counted from the calendar's first day, it covers the whole run.
+        valid_until = (self.calendar.first + timedelta(days=EVIDENCE_VALID_DAYS)).isoformat()
 
         async def apply(provider: Provider) -> None:
             evidence = [{"requirement": code, "document_ref": f"sim/{provider.agb}/{code}.pdf", "valid_until": valid_until}
@@ -145,20 +158,52 @@ class Simulator:
 
     def _crunch(self, day: int) -> None:
         for crunch in self.crunches:
-            for provider in self.providers:
-                beds = provider.beds.get(crunch.setting)
-                if beds and day == crunch.start:
-                    beds.closed = True
-                elif beds and day == crunch.end:
-                    schedule.release(beds)
             if day == crunch.start:
+                self._close(crunch.setting)
                 log.info("day %d: %s providers close to admission (a shortage starts)", day, crunch.setting)
+            elif day == crunch.end:
+                self._release(crunch.setting)
 
-    async def _refer(self, day: int) -> None:
-        today = datetime.now(NL).date()
-        new = [schedule.new_case(self.rng, len(self.cases) + i, day, self.volumes, today, self.referrers,
+    def _close(self, setting: Setting) -> None:
+        for provider in self.providers:
+            if setting in provider.beds:
+                provider.beds[setting].closed = True
+
+    def _release(self, setting: Setting) -> None:
+        for provider in self.providers:
+            if setting in provider.beds:
+                schedule.release(provider.beds[setting])
+
+    # --- live: "today" rounds after the backfill ----------------------------------------------
+
+    async def today_round(self, round_: int, live_crunches: list[Crunch]) -> None:
+        """What happens in a few seconds of today: now and then a referral, providers answering
+        proposals and starting care, capacity reports, and a setting closing or reopening. Nothing
+        ends and nothing is declared: that needs a later date, which comes with the next real day."""
+        day = self.calendar.days
+        for crunch in live_crunches:
+            if round_ == crunch.start:
+                self._close(crunch.setting)
+                log.info("live: %s providers close to admission (a shortage starts)", crunch.setting)
+            elif round_ == crunch.end:
+                self._release(crunch.setting)
+                log.info("live: %s providers admit again", crunch.setting)
+        if not any(c.start <= round_ < c.end for c in live_crunches) and self.rng.random() < LIVE_CRUNCH_CHANCE:
+            live_crunches.append(Crunch(self.rng.choice(schedule.CRUNCH_SETTINGS), round_ + 1,
+                                        round_ + 1 + self.rng.randint(12, 36)))
+        await self._refer(day, mean=LIVE_REFERRALS_PER_ROUND)
+        await self._decide_ambulant(day)
+        await self._answer_proposals(day)
+        await self._allocate_placed(day)
+        await self._start(day)
+        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(*ps))
+
+    async def _refer(self, day: int, mean: float | None = None) -> None:
+        referral_date = self.calendar.date_of(day)
+        count = region.poisson(self.rng, self.volumes.referrals_per_day if mean is None else mean)
+        new = [schedule.new_case(self.rng, len(self.cases) + i, day, self.volumes, referral_date, self.referrers,
                                  self.used_bsns)
-               for i in range(region.poisson(self.rng, self.volumes.referrals_per_day))]
+               for i in range(count)]
         self.cases += new
 
         async def refer(case: Case) -> None:
@@ -167,11 +212,11 @@ class Simulator:
                     "referrer": {"type": case.referrer.type.value, "agb": case.referrer_agb},
                     "product_category": case.category.value, "settings": [s.value for s in case.settings],
                     "urgency": case.urgency.value, "ambulant_tried": case.ambulant_tried,
-                    "veilig_thuis": case.referrer.veilig_thuis}
+                    "veilig_thuis": case.referrer.veilig_thuis, "referral_date": referral_date.isoformat()}
             answer = await self._call("POST", self.urls.intake, "/v1/referrals", self._referrer_key(case), body,
                                       what="referral")
             if answer:
-                case.origin, case.referral_id = datetime.now(NL).date(), answer["referral_id"]
+                case.referral_id = answer["referral_id"]
                 self.by_referral[case.referral_id] = case
 
         await self._each(new, refer)
@@ -201,7 +246,7 @@ class Simulator:
         await self._each([c for c in due if c.provider], lambda c: self._allocate(c, day, c.wait + c.care_days))
 
     async def _allocate(self, case: Case, day: int, lasting: int) -> None:
-        start = case.date_on(day)
+        start = self.calendar.date_of(day)
         end = start + timedelta(days=lasting + 60)
         code, _ = schedule.product_of(case)
         body = {"provider_agb": case.provider, "product_category": case.category.value, "product_code": code,
@@ -264,7 +309,7 @@ class Simulator:
 
         async def start(case: Case) -> None:
             if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/start",
-                                self.keys.providers[case.provider], {"start_date": case.date_on(day).isoformat()},
+                                self.keys.providers[case.provider], {"start_date": self.calendar.date_of(day).isoformat()},
                                 what="care start"):
                 case.started_on = day
 
@@ -276,7 +321,7 @@ class Simulator:
         async def end(case: Case) -> None:
             if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/end",
                                 self.keys.providers[case.provider],
-                                {"end_date": case.date_on(day).isoformat(), "reason": case.end_reason.value},
+                                {"end_date": self.calendar.date_of(day).isoformat(), "reason": case.end_reason.value},
                                 what="care end"):
                 case.ended_on = day
                 for provider in self.providers:
@@ -300,7 +345,7 @@ class Simulator:
             mine = [c for c in self.cases if c.provider == provider.agb and c.allocation_number]
             for code in sorted({c.municipality for c in mine}):
                 lines = schedule.declaration_lines(self.rng, [c for c in mine if c.municipality == code], day,
-                                                   self.tariffs)
+                                                   self.tariffs, self.calendar)
                 if lines:
                     declarations.append((provider.agb, code, day, lines))
         await self._each(declarations, self._submit)
@@ -345,11 +390,12 @@ class Simulator:
         return None
 
 
-async def simulate(urls: Urls, *, seed: int, scale: float, days: int, speed: float,
-                   on_keys: Callable[[Keys], None] | None = None) -> Counter[str]:
-    """Set up the region, then run ``days`` simulated days at ``speed`` days per second (as fast as the
-    services allow when they fall behind). Returns how many calls of each kind succeeded or failed."""
-    sim = Simulator(urls, seed=seed, scale=scale)
+async def simulate(urls: Urls, *, seed: int, scale: float, days: int, speed: float, live: bool = False,
+                   round_seconds: float = 5.0, on_keys: Callable[[Keys], None] | None = None) -> Counter[str]:
+    """Set up the region, then run the ``days`` simulated days that end today at ``speed`` days per second
+    (as fast as the services allow when they fall behind); with ``live``, go on in "today" rounds every
+    ``round_seconds`` until stopped. Returns how many calls of each kind succeeded or failed."""
+    sim = Simulator(urls, seed=seed, scale=scale, calendar=Calendar.ending(dutch_today(), days))
     sim.crunches = schedule.crunches(sim.rng, days)
     keys = await sim.make_keys()
     if on_keys:
@@ -359,14 +405,39 @@ async def simulate(urls: Urls, *, seed: int, scale: float, days: int, speed: flo
         await sim.wait_ready()
         await sim.admit_providers()
         await sim.report_until_admitted()
-        started = time.monotonic()
-        for day in range(1, days + 1):
-            await sim.day(day)
-            if day % 10 == 0 or day == days:
-                log.info("day %d: %d youths referred, %s", day, len(sim.cases),
-                         ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())))
-            # Pacing, not synchronisation: a simulated day lasts 1/speed seconds of wall time.
-            ahead = started + day / speed - time.monotonic()
-            if ahead > 0:
-                await asyncio.sleep(ahead)
+        log.info("simulating %s to %s", sim.calendar.first, sim.calendar.today)
+        await backfill(sim, speed)
+        if live:
+            await run_live(sim, round_seconds)
     return sim.counts
+
+
+async def backfill(sim: Simulator, speed: float) -> None:
+    started = time.monotonic()
+    for day in range(1, sim.calendar.days + 1):
+        await sim.day(day)
+        if day % 10 == 0 or day == sim.calendar.days:
+            log.info("day %d (%s): %d youths referred, %s", day, sim.calendar.date_of(day), len(sim.cases),
+                     ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())))
+        # Pacing, not synchronisation: a simulated day lasts 1/speed seconds of wall time.
+        ahead = started + day / speed - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def run_live(sim: Simulator, round_seconds: float) -> None:
+    """Today, over and over. The shortage the backfill left open ends after a few minutes; new ones
+    come and go. When the Dutch date moves on, that new day is simulated in full first."""
+    live_crunches = [Crunch(c.setting, 0, sim.rng.randint(24, 48)) for c in sim.crunches if c.end > sim.calendar.days]
+    round_ = 0
+    while True:
+        # Pacing, not synchronisation: a round of today every few seconds of wall time.
+        await asyncio.sleep(round_seconds)
+        round_ += 1
+        while sim.calendar.today < dutch_today():
+            sim.calendar = sim.calendar.extended()
+            await sim.day(sim.calendar.days)
+        await sim.today_round(round_, live_crunches)
+        if round_ % 12 == 0:
+            log.info("live round %d (%s): %d youths referred, %s", round_, sim.calendar.today, len(sim.cases),
+                     ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())))

@@ -1,9 +1,9 @@
 """The simulated region's state and what happens on each simulated day — pure, no I/O.
 
-The services stamp a referral with the real time, so a simulated year cannot be back-dated. Each
-youth (a ``Case``) therefore keeps its own calendar: the real date its referral was received
-(``origin``) plus the simulated days since. Start, end and declaration dates follow that calendar,
-which keeps waiting times and lengths of care realistic while a year passes in minutes.
+A run plays the PAST: its last simulated day is today (Dutch date), so a backfill of a year fills
+the dashboard with a year of flows, and every date sent is one that has already happened — intake
+refuses a care start or end in the future (a JW305/JW307 reports what happened), and declarations
+are only for months that have passed. Only a toewijzing's end date may lie ahead.
 """
 
 from __future__ import annotations
@@ -17,6 +17,34 @@ from contracts.codes import Productcategorie, RedenBeeindiging, Urgentie
 from contracts.verblijf import Setting
 from services.sim import region
 from services.sim.region import ReferrerKind
+
+# --- the simulated calendar ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Simulated day ``d`` (1..days) is the date ``first + d - 1``; day ``days`` is today."""
+
+    first: date
+    days: int
+
+    @classmethod
+    def ending(cls, today: date, days: int) -> Calendar:
+        return cls(today - timedelta(days=days - 1), days)
+
+    @property
+    def today(self) -> date:
+        return self.date_of(self.days)
+
+    def date_of(self, day: int) -> date:
+        if day > self.days:
+            raise ValueError(f"simulated day {day} lies after today (day {self.days})")
+        return self.first + timedelta(days=day - 1)
+
+    def extended(self) -> Calendar:
+        """The calendar once the real date has moved on by a day (a live demo past midnight)."""
+        return Calendar(self.first, self.days + 1)
+
 
 # --- providers and their places --------------------------------------------------------------
 
@@ -90,7 +118,6 @@ class Case:
     withdraw_on: int | None = None
     declines_first: bool = False
     # What the services answered, and what happened so far.
-    origin: date | None = None
     referral_id: str | None = None
     provider: str | None = None
     setting: Setting | None = None
@@ -108,21 +135,9 @@ class Case:
     def verblijf(self) -> bool:
         return self.category.needs_setting
 
-    def date_on(self, day: int) -> date:
-        """This youth's calendar date on simulated ``day``."""
-        assert self.origin is not None, "the referral has not been received yet"
-        return self.origin + timedelta(days=day - self.day)
-
-    @property
-    def care_start(self) -> date | None:
-        return self.date_on(self.started_on) if self.started_on is not None else None
-
-    @property
-    def care_end(self) -> date | None:
-        return self.date_on(self.ended_on) if self.ended_on is not None else None
 
 
-def new_case(rng: random.Random, number: int, day: int, volumes: region.Volumes, today: date,
+def new_case(rng: random.Random, number: int, day: int, volumes: region.Volumes, referral_date: date,
              referrers: Mapping[ReferrerKind, list[str]], used_bsns: set[str]) -> Case:
     """Draw one new referral: who refers, where the youth lives, what care, and how its story goes."""
     municipality = region.pick_municipality(rng).code
@@ -151,7 +166,7 @@ def new_case(rng: random.Random, number: int, day: int, volumes: region.Volumes,
         category=category, settings=settings, urgency=region.urgency_for(rng, category, referrer),
         ambulant_tried=setting is not Setting.CRISISPLEK and rng.random() < 0.7,
         bsn=bsn, name=region.fake_name(rng),
-        birth_date=region.birth_date(rng, today, 12 if setting is Setting.JEUGDZORGPLUS else 0, 17),
+        birth_date=region.birth_date(rng, referral_date, 12 if setting is Setting.JEUGDZORGPLUS else 0, 17),
         decision_after=decision_after, wait=wait,
         care_days=max(round(rng.expovariate(1 / mean_days)), 7),
         end_reason=region.pick(rng, region.END_REASONS),
@@ -176,13 +191,21 @@ CRUNCH_SETTINGS = (Setting.CRISISPLEK, Setting.GEZINSHUIS, Setting.RESIDENTIEEL,
 
 
 def crunches(rng: random.Random, days: int) -> list[Crunch]:
-    """Now and then a verblijf setting runs short; the first early, so a demo shows one within a minute."""
+    """Now and then a verblijf setting runs short; the first early, so even a short run sees one come
+    and go. The last starts in the run's final weeks and lasts past its last day: the run ends (today)
+    with a shortage still open, as a region usually has one."""
     result, day, i = [], 2, 0
-    while day < days:
+    last_start = days - rng.randint(7, 14)
+    while True:
         length = rng.randint(8, 16)  # a staff shortage lasts weeks
+        if day + length >= last_start:
+            break
         result.append(Crunch(CRUNCH_SETTINGS[i % len(CRUNCH_SETTINGS)], day, day + length))
         day += length + rng.randint(15, 35)
         i += 1
+    start = max(last_start, result[-1].end + 2 if result else 2)
+    if start <= days:
+        result.append(Crunch(CRUNCH_SETTINGS[i % len(CRUNCH_SETTINGS)], start, days + rng.randint(10, 30)))
     return result
 
 
@@ -246,24 +269,24 @@ def tariff_on(tariffs: Tariffs, code: str, unit: str, day: date) -> int | None:
     return next((cents for first, last, cents in tariffs.get((code, unit), []) if first <= day <= last), None)
 
 
-def declarable(case: Case, day: int) -> tuple[date, date] | None:
-    """The period of care not yet declared whose months have closed (or that ended) by ``day``."""
+def declarable(case: Case, day: int, calendar: Calendar) -> tuple[date, date] | None:
+    """The period of care not yet declared within the months that have fully passed by ``day``: a
+    provider declares a month once it is over, also for care that ended earlier in it."""
     if case.started_on is None or case.started_on > day:
         return None
-    start = case.declared_until + timedelta(days=1) if case.declared_until else case.care_start
-    assert start is not None
+    start = case.declared_until + timedelta(days=1) if case.declared_until else calendar.date_of(case.started_on)
+    last = calendar.date_of(day).replace(day=1) - timedelta(days=1)  # the end of the last closed month
     if case.ended_on is not None and case.ended_on <= day:
-        last = case.care_end - timedelta(days=1)  # type: ignore[operator]  # the day care ends is not delivered
-    else:
-        last = case.date_on(day).replace(day=1) - timedelta(days=1)  # the end of the last closed month
+        last = min(last, calendar.date_of(case.ended_on) - timedelta(days=1))  # the day care ends is not delivered
     return (start, last) if last >= start else None
 
 
-def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: Tariffs) -> list[dict[str, object]]:
+def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: Tariffs,
+                      calendar: Calendar) -> list[dict[str, object]]:
     """Lines for every case's closed months; a few with the mistakes providers really make."""
     lines: list[dict[str, object]] = []
     for case in cases:
-        period = declarable(case, day)
+        period = declarable(case, day, calendar)
         if period is None or case.allocation_number is None:
             continue
         code, unit = product_of(case)

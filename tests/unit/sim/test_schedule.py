@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import pytest
+
 from contracts.codes import Productcategorie, Urgentie
 from contracts.verblijf import Setting
 from services.sim import region, schedule
@@ -52,11 +54,24 @@ def test_most_referrals_are_ambulant_and_a_few_percent_crisis() -> None:
     assert 0.01 < crisis < 0.05 and verblijf < 0.15
 
 
-def test_a_case_keeps_its_own_calendar_from_the_day_it_was_received() -> None:
-    case = cases(6, 1)[0]
-    case.origin = TODAY
-    assert case.date_on(case.day) == TODAY
-    assert (case.date_on(case.day + 40) - TODAY).days == 40
+def test_the_calendar_runs_in_the_past_and_its_last_day_is_today() -> None:
+    calendar = schedule.Calendar.ending(TODAY, 365)
+    assert calendar.date_of(365) == calendar.today == TODAY
+    assert calendar.date_of(1) == date(2025, 11, 25)
+    with pytest.raises(ValueError, match="after today"):
+        calendar.date_of(366)
+    assert calendar.extended().today == date(2026, 11, 25)
+
+
+def test_a_youth_is_of_age_on_its_own_referral_date() -> None:
+    rng, volumes = random.Random(11), region.Volumes.for_region()
+    referral_date = date(2025, 12, 1)
+    for i in range(500):
+        case = schedule.new_case(rng, i, 7, volumes, referral_date, REFERRERS, set())
+        age = (referral_date - case.birth_date).days / 365.25
+        assert 0 <= age < 18
+        if Setting.JEUGDZORGPLUS in case.settings[:1]:
+            assert age >= 12
 
 
 def test_the_first_shortage_comes_early_and_every_one_ends() -> None:
@@ -65,6 +80,13 @@ def test_the_first_shortage_comes_early_and_every_one_ends() -> None:
     assert all(c.end > c.start for c in planned)
     assert all(a.end < b.start for a, b in zip(planned, planned[1:], strict=False))
     assert {c.setting for c in planned} >= {Setting.CRISISPLEK, Setting.GEZINSHUIS}
+
+
+def test_a_run_ends_today_with_a_shortage_open_that_started_in_its_last_weeks() -> None:
+    for seed, days in [(1, 365), (2, 365), (7, 30), (3, 60)]:
+        planned = schedule.crunches(random.Random(seed), days)
+        assert days - 14 <= planned[-1].start <= days < planned[-1].end, (seed, days, planned[-1])
+        assert any(c.end < days for c in planned), "a short run also sees one shortage resolved"
 
 
 def test_after_a_crunch_places_are_free_again_for_the_simulators_own_youths_too() -> None:
@@ -87,10 +109,14 @@ def test_month_pieces_cut_a_period_at_calendar_months() -> None:
                       (date(2027, 1, 1), date(2027, 1, 5))]
 
 
+# Day 1 is 2026-11-01; day 10 is 2026-11-10. Long enough to declare into 2027.
+CALENDAR = schedule.Calendar(date(2026, 11, 1), 200)
+
+
 def _in_care(category: Productcategorie = Productcategorie.AMBULANT) -> schedule.Case:
     case = cases(7, 1)[0]
-    case.category, case.settings, case.origin, case.day = category, [], date(2026, 11, 1), 0
-    case.allocation_number, case.started_on = 17, 10
+    case.category, case.settings, case.day = category, [], 1
+    case.allocation_number, case.started_on = 17, 11
     return case
 
 
@@ -101,22 +127,35 @@ TARIFFS: schedule.Tariffs = {("45A53", "04"): [(date(2026, 1, 1), date(2026, 12,
 def test_closed_months_are_declared_once_at_the_tariff_of_their_year() -> None:
     case = _in_care()
     rng = random.Random(1)
-    assert schedule.declaration_lines(rng, [case], 20, TARIFFS) == []  # November has not closed yet
+    assert schedule.declaration_lines(rng, [case], 20, TARIFFS, CALENDAR) == []  # November has not closed yet
     lines = []
     for day in range(20, 100):
-        lines += schedule.declaration_lines(random.Random(day), [case], day, TARIFFS)
+        lines += schedule.declaration_lines(random.Random(day), [case], day, TARIFFS, CALENDAR)
     months = [(ln["period_start"], ln["period_end"]) for ln in lines]
     assert months[0] == ("2026-11-11", "2026-11-30") and len(months) == len(set(months))
     correct = [ln for ln in lines if ln["amount"] == ln["volume"] * ln["tariff"]]
     assert any(ln["tariff"] == 10836 for ln in correct) and any(ln["tariff"] == 10480 for ln in correct)
 
 
-def test_the_day_care_ends_is_not_declared() -> None:
+def test_care_that_ended_is_declared_once_its_month_has_passed_without_the_day_it_ended() -> None:
     case = _in_care()
-    case.ended_on = 25  # 2026-11-26
-    lines = schedule.declaration_lines(random.Random(3), [case], 25, TARIFFS)
-    assert lines[-1]["period_end"] == "2026-11-25"
-    assert schedule.declaration_lines(random.Random(3), [case], 26, TARIFFS) == []
+    case.ended_on = 26  # 2026-11-26
+    assert schedule.declaration_lines(random.Random(3), [case], 30, TARIFFS, CALENDAR) == []  # 2026-11-30
+    lines = schedule.declaration_lines(random.Random(3), [case], 31, TARIFFS, CALENDAR)  # 2026-12-01
+    assert [(ln["period_start"], ln["period_end"]) for ln in lines] == [("2026-11-11", "2026-11-25")]
+    assert schedule.declaration_lines(random.Random(3), [case], 62, TARIFFS, CALENDAR) == []
+
+
+def test_no_declared_period_reaches_today() -> None:
+    calendar = schedule.Calendar.ending(TODAY, 120)
+    for seed in range(20):
+        case = _in_care()
+        case.ended_on = None if seed % 2 else 40 + seed
+        for day in range(11, 121):
+            period = schedule.declarable(case, day, calendar)
+            if period:
+                assert period[1] < calendar.date_of(day).replace(day=1)
+                case.declared_until = period[1]
 
 
 def test_a_mistake_is_one_the_declaration_check_refuses() -> None:
