@@ -60,7 +60,7 @@ SEED="${SCHAKEL_SIM_SEED:-$(date +%s)}"
 if $CHECK; then
     sim_args=(--days 30 --speed 50 --scale 0.5 --seed "$SEED")
 else
-    sim_args=(--days 365 --speed "${SCHAKEL_SIM_SPEED:-12}" --live --seed "$SEED")
+    sim_args=(--days 365 --speed "${SCHAKEL_SIM_SPEED:-12}" --scale 0.5 --live --seed "$SEED")
 fi
 "$PYTHON" -m services.sim "${sim_args[@]}" --keys-file "$KEYS" >"$LOGS/simulator.log" 2>&1 &
 sim_pid=$!

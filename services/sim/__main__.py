@@ -20,7 +20,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of every random choice: the same seed, the same region.")] = 2026,
     days: Annotated[int, typer.Option(min=1, help="Simulated days to run; the last one is today.")] = 365,
     speed: Annotated[float, typer.Option(min=0.01, help="Simulated days per second of wall time.")] = 1.0,
-    live: Annotated[bool, typer.Option(help="After the last day, keep going in rounds of today until stopped.")] = False,
+    live: Annotated[bool, typer.Option(help="After the last day, go on in rounds of today until stopped.")] = False,
     scale: Annotated[float, typer.Option(min=0.01, max=10, help="Share of the region's referral volume.")] = 1.0,
     intake: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_INTAKE_URL")] = Urls.intake,
     contracting: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_CONTRACTING_URL")] = Urls.contracting,

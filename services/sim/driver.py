@@ -60,6 +60,7 @@ class Simulator:
     def __init__(self, urls: Urls, *, seed: int, calendar: Calendar, scale: float = 1.0) -> None:
         self.urls = urls
         self.calendar = calendar
+        self.run = f"{seed % 100_000:05d}"
         self.rng = random.Random(seed)
         self.volumes = region.Volumes.for_region(scale=scale)
         # The region's providers and referrers are the same in every run, so a rerun against the same
@@ -126,6 +127,13 @@ class Simulator:
                 tariffs.setdefault((t["product_code"], t["unit"]), []).append(
                     (date.fromisoformat(t["valid_from"]), date.fromisoformat(t["valid_to"]), t["eurocent"]))
         self.tariffs = tariffs
+        contracts = await self._call("GET", self.urls.contracting, "/v1/contracts", self.keys.operator,
+                                     what="contracts") or []
+        for provider in self.providers:
+            starts = [date.fromisoformat(c["valid_from"]) for c in contracts if c["provider_agb"] == provider.agb
+                      and c["kind"] == "open_house" and c["ended_on"] is None]
+            # Admission happens today, not in the simulated past: its months before are not declared.
+            provider.contracted_from = max(starts, default=None)
 
     async def report_until_admitted(self, timeout: float = 60) -> None:
         """Capacity learns admissions from contracting's events; report once it has."""
@@ -153,7 +161,8 @@ class Simulator:
         await self._allocate_placed(day)
         await self._start(day)
         await self._end(day)
-        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(*ps))
+        await self._each([(p, s) for p in self.providers for s, beds in p.beds.items() if beds.needs_report(day)],
+                         lambda ps: self._report(*ps, day=day))
         await self._declare(day)
 
     def _crunch(self, day: int) -> None:
@@ -193,10 +202,10 @@ class Simulator:
                                         round_ + 1 + self.rng.randint(12, 36)))
         await self._refer(day, mean=LIVE_REFERRALS_PER_ROUND)
         await self._decide_ambulant(day)
-        await self._answer_proposals(day)
+        await self._answer_proposals(day, always=True)
         await self._allocate_placed(day)
         await self._start(day)
-        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(*ps))
+        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(*ps, day=day))
 
     async def _refer(self, day: int, mean: float | None = None) -> None:
         referral_date = self.calendar.date_of(day)
@@ -262,20 +271,27 @@ class Simulator:
             # product): the simulator stops following this youth rather than ask again every day.
             case.withdrawn = True
 
-    async def _answer_proposals(self, day: int) -> None:
-        """Each verblijf provider looks at the youths proposed to it: most it takes, some it declines."""
-        verblijf = [p for p in self.providers if p.beds]
-        lists = await asyncio.gather(*(self._call("GET", self.urls.capacity, "/v1/placements?status=proposed",
-                                                  self.keys.providers[p.agb], what="placements") for p in verblijf))
+    async def _answer_proposals(self, day: int, always: bool = False) -> None:
+        """Each verblijf provider looks at the youths proposed to it: most it takes, some it declines.
+        Providers look on days a youth of the run awaits a place, and weekly for youths referred before."""
+        waiting = any(c.verblijf and c.placed_on is None and c.allocation_id is None for c in self._open())
+        if not (always or waiting or day % 7 == 0):
+            return
+        # One look at the schakelfunctie's overview tells which provider has a youth waiting for its
+        # answer, instead of some fifteen providers polling their own lists every simulated day (a
+        # year is played in seconds); each answer still goes with that provider's own key.
+        placements = await self._call("GET", self.urls.capacity, "/v1/placements?status=proposed&limit=1000",
+                                      self.keys.schakelfunctionaris, what="placements") or []
+        by_agb = {p.agb: p for p in self.providers if p.beds}
         answers: list[tuple[Provider, dict[str, Any], bool]] = []
-        for provider, placements in zip(verblijf, lists, strict=True):
-            for placement in sorted(placements or [], key=lambda p: p["requested_at"]):
-                if any(p["agb"] == provider.agb and p["outcome"] is None for p in placement["proposals"]):
-                    case = self.by_referral.get(placement["referral_id"])
-                    decline = case is not None and case.declines_first
-                    if case is not None:
-                        case.declines_first = False  # the next provider asked says yes (unless it has no room)
-                    answers.append((provider, placement, decline))
+        for placement in sorted(placements, key=lambda p: p["requested_at"]):
+            for provider in (by_agb[p["agb"]] for p in placement["proposals"]
+                             if p["outcome"] is None and p["agb"] in by_agb):
+                case = self.by_referral.get(placement["referral_id"])
+                decline = case is not None and case.declines_first
+                if case is not None:
+                    case.declines_first = False  # the next provider asked says yes (unless it has no room)
+                answers.append((provider, placement, decline))
 
         async def answer(item: tuple[Provider, dict[str, Any], bool]) -> None:
             provider, placement, decline = item
@@ -309,7 +325,8 @@ class Simulator:
 
         async def start(case: Case) -> None:
             if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/start",
-                                self.keys.providers[case.provider], {"start_date": self.calendar.date_of(day).isoformat()},
+                                self.keys.providers[case.provider],
+                                {"start_date": self.calendar.date_of(day).isoformat()},
                                 what="care start"):
                 case.started_on = day
 
@@ -330,29 +347,36 @@ class Simulator:
 
         await self._each(due, end)
 
-    async def _report(self, provider: Provider, setting: Setting, quiet: bool = False) -> bool:
+    async def _report(self, provider: Provider, setting: Setting, quiet: bool = False, day: int = 0) -> bool:
         beds = provider.beds[setting]
+        report = beds.report
         body = {"total": beds.total, "occupied": beds.occupied, "closed_to_admission": beds.closed}
-        return await self._call("PUT", self.urls.capacity, f"/v1/capacity/{provider.agb}/{setting.value}",
+        done = await self._call("PUT", self.urls.capacity, f"/v1/capacity/{provider.agb}/{setting.value}",
                                 self.keys.providers[provider.agb], body, what="capacity report",
                                 quiet=quiet) is not None
+        if done:
+            beds.reported, beds.reported_on = report, day
+        return done
 
     async def _declare(self, day: int) -> None:
         declarations = []
         for provider in self.providers:
-            if not schedule.declares_on(provider.agb, day):
+            if provider.contracted_from is None or not schedule.declares_on(provider.agb, day):
                 continue
             mine = [c for c in self.cases if c.provider == provider.agb and c.allocation_number]
             for code in sorted({c.municipality for c in mine}):
                 lines = schedule.declaration_lines(self.rng, [c for c in mine if c.municipality == code], day,
-                                                   self.tariffs, self.calendar)
+                                                   self.tariffs, self.calendar, provider.contracted_from)
                 if lines:
                     declarations.append((provider.agb, code, day, lines))
         await self._each(declarations, self._submit)
 
     async def _submit(self, declaration: tuple[str, str, int, list[dict[str, Any]]]) -> None:
         agb, code, day, lines = declaration
-        body = {"declaration_number": f"SIM-{code}-{day:05d}", "provider_agb": agb, "municipality_code": code,
+        # Unique per provider across runs too (a number is immutable once submitted): the run, the
+        # municipality and the simulated date, within the 20 characters allowed.
+        body = {"declaration_number": f"S{self.run}-{code}-{self.calendar.date_of(day):%y%m%d}",
+                "provider_agb": agb, "municipality_code": code,
                 "period_start": min(ln["period_start"] for ln in lines),
                 "period_end": max(ln["period_end"] for ln in lines), "lines": lines}
         answer = await self._call("POST", self.urls.contracting, "/v1/declarations", self.keys.providers[agb], body,

@@ -58,6 +58,9 @@ class Beds:
     background: int
     cases: set[int] = field(default_factory=set)
     closed: bool = False
+    # What was last reported to capacity, and on which simulated day.
+    reported: tuple[int, int, bool] | None = None
+    reported_on: int = 0
 
     @property
     def occupied(self) -> int:
@@ -66,6 +69,18 @@ class Beds:
     @property
     def free(self) -> int:
         return self.total - self.occupied
+
+    @property
+    def report(self) -> tuple[int, int, bool]:
+        return self.total, self.occupied, self.closed
+
+    def needs_report(self, day: int) -> bool:
+        """A provider reports when its places change, and confirms them weekly: a year is played in
+        seconds, so reporting unchanged places daily would only load the services."""
+        return self.report != self.reported or day - self.reported_on >= REPORT_EVERY_DAYS
+
+
+REPORT_EVERY_DAYS = 7
 
 
 @dataclass
@@ -77,6 +92,8 @@ class Provider:
     # A provider that forgets one document is rejected for its lots (and the region can see why).
     missing_evidence: str | None = None
     admitted_lots: set[str] = field(default_factory=set)
+    # Its Open House contract runs from its admission, a real date: care before it is not declarable.
+    contracted_from: date | None = None
 
 
 def make_providers(rng: random.Random) -> list[Provider]:
@@ -194,12 +211,13 @@ def crunches(rng: random.Random, days: int) -> list[Crunch]:
     """Now and then a verblijf setting runs short; the first early, so even a short run sees one come
     and go. The last starts in the run's final weeks and lasts past its last day: the run ends (today)
     with a shortage still open, as a region usually has one."""
-    result, day, i = [], 2, 0
+    result: list[Crunch] = []
+    day, i = 2, 0
     last_start = days - rng.randint(7, 14)
-    while True:
+    # The first always (a short run sees a shortage come and go); later ones only if they surely end
+    # before the last one starts.
+    while day < last_start and (not result or day + 16 + 2 < last_start):
         length = rng.randint(8, 16)  # a staff shortage lasts weeks
-        if day + length >= last_start:
-            break
         result.append(Crunch(CRUNCH_SETTINGS[i % len(CRUNCH_SETTINGS)], day, day + length))
         day += length + rng.randint(15, 35)
         i += 1
@@ -281,9 +299,10 @@ def declarable(case: Case, day: int, calendar: Calendar) -> tuple[date, date] | 
     return (start, last) if last >= start else None
 
 
-def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: Tariffs,
-                      calendar: Calendar) -> list[dict[str, object]]:
-    """Lines for every case's closed months; a few with the mistakes providers really make."""
+def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: Tariffs, calendar: Calendar,
+                      contracted_from: date | None = None) -> list[dict[str, object]]:
+    """Lines for every case's closed months since the contract began; a few with the mistakes
+    providers really make."""
     lines: list[dict[str, object]] = []
     for case in cases:
         period = declarable(case, day, calendar)
@@ -291,6 +310,10 @@ def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: 
             continue
         code, unit = product_of(case)
         for first, last in month_pieces(*period):
+            if contracted_from is not None:
+                if last < contracted_from:
+                    continue
+                first = max(first, contracted_from)
             days = (last - first).days + 1
             volume = days if unit == ETMAAL else max(round(days * DAILY_VOLUME[code]), 1)
             tariff = tariff_on(tariffs, code, unit, first)

@@ -52,7 +52,8 @@ async def test_a_simulated_month_fills_every_dashboard_view_and_a_shortage_comes
         counts = dict(item.rsplit(": ", 1) for item in summary.strip().split(", "))
         # A declaration line the check refuses is one of the mistakes the simulator makes on purpose;
         # any other refusal is a call the system should have accepted (e.g. a date it finds in the future).
-        refused = {what for what in counts if what.endswith(("refused", "failed")) and what != "declaration line refused"}
+        refused = {what for what in counts
+                   if what.endswith(("refused", "failed")) and what != "declaration line refused"}
         assert "referral" in counts and not refused, summary
         operator, schakelfunctionaris = _key(keys_file, "operator"), _key(keys_file, "schakelfunctionaris")
 

@@ -18,6 +18,7 @@ from services.sim.keys import Keys
 from services.sim.schedule import Calendar
 
 TODAY = date(2026, 11, 24)
+CONTRACTED_FROM = date(2026, 9, 15)
 DATE = re.compile(r'"(\w+)": "(\d{4}-\d{2}-\d{2})"')
 # A toewijzing runs on into the future; an evidence document's expiry lies ahead by nature.
 MAY_BE_AHEAD = {"end_date", "valid_until"}
@@ -49,11 +50,12 @@ class FakeRegion:
         if path.endswith("/allocations"):
             number = next(self.numbers)
             return httpx.Response(201, json={"allocation_id": f"a{number}", "allocation_number": number})
-        if path == "/v1/placements":
-            agb = request.headers["Authorization"].removeprefix("Bearer ")
-            mine = [{**p, "proposals": [{"agb": agb, "outcome": None}]} for p in self.placements.values()
-                    if p["candidates"][:1] == [agb]]
-            return httpx.Response(200, json=mine)
+        if path == "/v1/placements":  # the schakelfunctie's view: every youth proposed, and to whom
+            return httpx.Response(200, json=[{**p, "proposals": [{"agb": p["candidates"][0], "outcome": None}]}
+                                             for p in self.placements.values()])
+        if path == "/v1/contracts":
+            return httpx.Response(200, json=[{"provider_agb": agb, "kind": "open_house", "ended_on": None,
+                                              "valid_from": CONTRACTED_FROM.isoformat()} for agb in self.providers])
         if path.endswith("/accept"):
             agb = request.headers["Authorization"].removeprefix("Bearer ")
             placement = self.placements.pop(path.split("/")[3])
@@ -77,7 +79,7 @@ def _simulator(days: int) -> tuple[Simulator, FakeRegion]:
     sim.crunches = []
     # A provider's key is its AGB, so the stand-in knows who asks.
     sim.keys = Keys(providers={p.agb: p.agb for p in sim.providers},
-                    gemeenten={m.code: m.code for m in region.MUNICIPALITIES},
+                    schakelfunctionaris="sf", gemeenten={m.code: m.code for m in region.MUNICIPALITIES},
                     referrers={f"{kind.type.value}:{agb}": agb for kind, agbs in sim.referrers.items() for agb in agbs})
     for provider in sim.providers:
         provider.admitted_lots = set(provider.lots)
@@ -109,8 +111,9 @@ async def test_a_backfill_sends_no_date_after_today_but_toewijzing_ends() -> Non
     care_ends = [day for path, name, day in sent if path.endswith("/end")]
     assert care_ends and max(care_ends) <= TODAY
     assert min(day for _, name, day in sent if name == "referral_date") == date(2026, 7, 28)
-    # A declaration only covers months that have passed: nothing of the current month.
+    # A declaration only covers months that have passed (nothing of the current month), under contract.
     assert max(day for _, name, day in sent if name == "period_end") < TODAY.replace(day=1)
+    assert min(day for _, name, day in sent if name == "period_start") == CONTRACTED_FROM
     await sim.http.aclose()
 
 

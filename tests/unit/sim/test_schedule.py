@@ -83,10 +83,12 @@ def test_the_first_shortage_comes_early_and_every_one_ends() -> None:
 
 
 def test_a_run_ends_today_with_a_shortage_open_that_started_in_its_last_weeks() -> None:
-    for seed, days in [(1, 365), (2, 365), (7, 30), (3, 60)]:
-        planned = schedule.crunches(random.Random(seed), days)
-        assert days - 14 <= planned[-1].start <= days < planned[-1].end, (seed, days, planned[-1])
-        assert any(c.end < days for c in planned), "a short run also sees one shortage resolved"
+    for seed in range(200):
+        for days in (30, 60, 365):
+            planned = schedule.crunches(random.Random(seed), days)
+            assert days - 28 <= planned[-1].start <= days < planned[-1].end, (seed, days, planned[-1])
+            assert any(c.end < days for c in planned), "a short run also sees one shortage resolved"
+            assert all(a.end < b.start for a, b in zip(planned, planned[1:], strict=False))
 
 
 def test_after_a_crunch_places_are_free_again_for_the_simulators_own_youths_too() -> None:
@@ -186,3 +188,19 @@ def test_providers_start_mostly_occupied_and_one_forgets_its_meldcode() -> None:
     for p in providers:
         for beds in p.beds.values():
             assert 0 < beds.free < beds.total
+
+
+def test_places_are_reported_when_they_change_and_confirmed_weekly() -> None:
+    beds = schedule.Beds(total=6, background=4)
+    assert beds.needs_report(1)
+    beds.reported, beds.reported_on = beds.report, 1
+    assert not beds.needs_report(2) and beds.needs_report(1 + schedule.REPORT_EVERY_DAYS)
+    beds.closed = True
+    assert beds.needs_report(2)
+
+
+def test_care_before_the_contract_began_is_not_declared() -> None:
+    case = _in_care()
+    lines = schedule.declaration_lines(random.Random(1), [case], 70, TARIFFS, CALENDAR, date(2026, 12, 10))
+    periods = [(ln["period_start"], ln["period_end"]) for ln in lines]
+    assert periods == [("2026-12-10", "2026-12-31")], periods
