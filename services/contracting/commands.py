@@ -164,8 +164,8 @@ class NewContract(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: ContractKind = Field(description="maatwerk, uitloop or taakgericht; Open House contracts come from "
-                                           "applications.")
+    kind: ContractKind = Field(description="maatwerk, uitloop or taakgericht; open_house only to register a "
+                                           "contract already running before Schakel (new ones come from applications).")
     provider_agb: AgbCode
     lot: PerceelCode
     client_ref: ClientRef | None = Field(default=None, description="The one youth of a maatwerk contract.")
@@ -175,8 +175,8 @@ class NewContract(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> NewContract:
-        if self.kind is ContractKind.OPEN_HOUSE:
-            raise ValueError("kind: Open House contracts come from POST /v1/open-house/applications")
+        if self.kind is ContractKind.OPEN_HOUSE and self.tariffs:
+            raise ValueError("tariffs: an Open House contract pays the lot's tariffs")
         if (self.kind is ContractKind.MAATWERK) != (self.client_ref is not None):
             raise ValueError("client_ref: a maatwerk contract names exactly one client_ref; other kinds none")
         if self.valid_to is not None and self.valid_to < self.valid_from:
@@ -193,9 +193,27 @@ async def create_contract(runtime: Runtime, new: NewContract, now: datetime | No
             raise Invalid(f"lot: unknown lot {new.lot}; see GET /v1/lots")
         _check_tariffs(lot, new.tariffs)
         valid_to = new.valid_to or contract_period(new.valid_from, lot.contract_term_years)[1]
+        if new.kind is ContractKind.OPEN_HOUSE:
+            await _check_running_registration(conn, new, _today(now))
         await store.insert_contract(conn, contract_id, new.kind, new.provider_agb, lot.code, new.valid_from,
                                     valid_to, now, client_ref=new.client_ref, tariffs=new.tariffs)
+        if new.kind is ContractKind.OPEN_HOUSE:
+            # Capacity and intake learn of it as of any admission.
+            await _emit(runtime, conn, ProviderAdmitted(
+                application_id=contract_id, contract_id=contract_id, provider_agb=new.provider_agb, lot=lot.code,
+                settings=lot.settings, min_capacity=lot.min_capacity, valid_from=new.valid_from, valid_to=valid_to,
+                admitted_at=now), new.provider_agb, now)
     return contract_id
+
+
+async def _check_running_registration(conn: asyncpg.Connection, new: NewContract, today: date) -> None:
+    """An Open House contract registered by hand is one that already runs, from before Schakel."""
+    if new.valid_from > today:
+        raise Invalid("valid_from: a new Open House contract comes from an application; only one already "
+                      "running may be registered")
+    running = await store.running_open_house(conn, new.provider_agb, new.lot)
+    if running:
+        raise Conflict(f"provider {new.provider_agb} already holds Open House contract {running} for lot {new.lot}")
 
 
 def _check_tariffs(lot: LotTerms, tariffs: Sequence[Tariff]) -> None:

@@ -157,7 +157,8 @@ async def test_ending_a_contract_emits_contract_ended_with_the_lots_settings_onc
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"kind": "maatwerk"}, "client_ref"), ({"kind": "uitloop", "client_ref": CLIENT}, "client_ref"),
-     ({"kind": "open_house"}, "kind"), ({"kind": "taakgericht", "lot": "NOPE"}, "lot")],
+     ({"kind": "open_house", "valid_from": (date.today() + timedelta(days=1)).isoformat()}, "valid_from"),
+     ({"kind": "taakgericht", "lot": "NOPE"}, "lot")],
 )
 async def test_a_contract_beside_open_house_is_checked(contracting: str, keys, http, body, field) -> None:  # type: ignore[no-untyped-def]
     base = {"provider_agb": AGB_A, "lot": "JB-JR", "valid_from": date.today().isoformat()}
@@ -191,3 +192,21 @@ async def test_admin_makes_maatwerk_uitloop_and_taakgericht_and_a_provider_sees_
     assert (await http.get(f"{contracting}/v1/contracts", headers=await keys(Role.GEMEENTE, "0402"))).status_code == 403
     other = await http.get(f"{contracting}/v1/contracts?provider_agb={AGB_A}", headers=await keys(Role.PROVIDER, AGB_B))
     assert other.status_code == 403
+
+
+async def test_an_open_house_contract_running_from_before_schakel_is_registered_once_and_announced(
+    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation  # type: ignore[no-untyped-def]
+) -> None:
+    admin, since = await keys(Role.ADMIN), date(2021, 1, 1)
+    body = {"kind": "open_house", "provider_agb": AGB_A, "lot": "JEUGDZORGPLUS", "valid_from": since.isoformat()}
+    registered = await http.post(f"{contracting}/v1/contracts", json=body, headers=admin)
+    assert registered.status_code == 201, registered.text
+    assert (await http.post(f"{contracting}/v1/contracts", json=body, headers=admin)).status_code == 409
+
+    [admitted] = await events(infra, isolation.topic(topics.CONTRACTING_EVENTS), 1, "ProviderAdmitted")
+    assert (admitted.data["provider_agb"], admitted.data["valid_from"], admitted.data["settings"]) == (
+        AGB_A, "2021-01-01", ["jeugdzorgplus"])
+    answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, AGB_A),
+                             json=application(AGB_A, "JEUGDZORGPLUS"))
+    [lot] = answer.json()["lots"]
+    assert lot["outcome"] == "rejected" and "already holds" in " ".join(lot["reasons"])
