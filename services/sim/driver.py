@@ -32,6 +32,8 @@ log = logging.getLogger("services.sim")
 NL = ZoneInfo("Europe/Amsterdam")
 PARALLEL = 8
 EVIDENCE_VALID_DAYS = 730
+# How long before the simulated year the incumbents' contracts began (the region's 2020-ish tender).
+INCUMBENT_YEARS = 2
 LIVE_CRUNCH_CHANCE = 1 / 24  # about every two minutes of a live demo, a setting runs short
 LIVE_REFERRALS_PER_ROUND = 0.4
 
@@ -102,9 +104,20 @@ class Simulator:
                 await asyncio.sleep(0.5)
 
     async def admit_providers(self) -> None:
-        """Every provider applies through Open House with its evidence; the answer is per lot."""
+        """The earlier tender's providers are registered as running; newcomers apply through Open House."""
         # An expiry lies ahead by nature; counted from the calendar's first day, it covers the whole run.
         valid_until = (self.calendar.first + timedelta(days=EVIDENCE_VALID_DAYS)).isoformat()
+
+        async def register(provider: Provider) -> None:
+            # The earlier tender's contracts run from well before the simulated year.
+            since = (self.calendar.first - timedelta(days=INCUMBENT_YEARS * 365)).isoformat()
+            for lot in provider.lots:
+                await self._call("POST", self.urls.contracting, "/v1/contracts", self.keys.admin,
+                                 {"kind": "open_house", "provider_agb": provider.agb, "lot": lot, "valid_from": since},
+                                 what="running contract registered", quiet=True)  # a rerun finds it already there
+                provider.admitted_lots.add(lot)
+
+        await self._each([p for p in self.providers if p.incumbent], register)
 
         async def apply(provider: Provider) -> None:
             evidence = [{"requirement": code, "document_ref": f"sim/{provider.agb}/{code}.pdf", "valid_until": valid_until}
@@ -119,7 +132,7 @@ class Simulator:
                     provider.admitted_lots.add(lot["lot"])
                 self.counts[f"open house {lot['outcome']}"] += 1
 
-        await self._each(self.providers, apply)
+        await self._each([p for p in self.providers if not p.incumbent], apply)
         lots = await self._call("GET", self.urls.contracting, "/v1/lots", self.keys.operator, what="lots") or []
         tariffs: dict[tuple[str, str], list[tuple[date, date, int]]] = {}
         for lot in lots:

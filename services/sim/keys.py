@@ -25,12 +25,13 @@ class Keys:
     schakelfunctionaris: str = ""
     expertteam: str = ""
     operator: str = ""
+    admin: str = ""
 
     def lines(self) -> list[str]:
         """``role subject key`` per line, the format of the demo's keys file."""
         rows = [("schakelfunctionaris", "sf.gooi-en-vechtstreek", self.schakelfunctionaris),
                 ("expertteam", "expertteam.gooi-en-vechtstreek", self.expertteam),
-                ("operator", "operator.demo", self.operator)]
+                ("operator", "operator.demo", self.operator), ("admin", "beheer.demo", self.admin)]
         rows += [("gemeente", code, key) for code, key in self.gemeenten.items()]
         rows += [("provider", agb, key) for agb, key in self.providers.items()]
         rows += [("referrer", subject, key) for subject, key in self.referrers.items()]
@@ -59,6 +60,7 @@ async def make_keys(providers: list[str], gemeenten: list[str], referrers: list[
             schakelfunctionaris=await key(Role.SCHAKELFUNCTIONARIS, "sf.gooi-en-vechtstreek"),
             expertteam=await key(Role.EXPERTTEAM, "expertteam.gooi-en-vechtstreek"),
             operator=await key(Role.OPERATOR, "operator.demo"),
+            admin=await key(Role.ADMIN, "beheer.demo"),
         )
     finally:
         await pool.close()

@@ -91,6 +91,9 @@ class Provider:
     beds: dict[Setting, Beds]
     # A provider that forgets one document is rejected for its lots (and the region can see why).
     missing_evidence: str | None = None
+    # Contracted since the region's earlier tender: its contract is registered as already running,
+    # so the simulated past can be declared against it. The others apply through Open House.
+    incumbent: bool = False
     admitted_lots: set[str] = field(default_factory=set)
     # Its Open House contract runs from its admission, a real date: care before it is not declarable.
     contracted_from: date | None = None
@@ -106,6 +109,9 @@ def make_providers(rng: random.Random) -> list[Provider]:
             providers.append(Provider(region.invented_agb(rng, taken), profile.kind, profile.lots, beds))
     # One ambulant applicant forgets its meldcode: Open House rejects it with that reason.
     next(p for p in providers if p.kind == "ambulant").missing_evidence = "meldcode"
+    for number, provider in enumerate(providers):
+        # Three in four ran before Schakel; every fourth is a newcomer applying through Open House.
+        provider.incumbent = provider.missing_evidence is None and number % 4 != 3
     return providers
 
 

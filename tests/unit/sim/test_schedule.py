@@ -204,3 +204,11 @@ def test_care_before_the_contract_began_is_not_declared() -> None:
     lines = schedule.declaration_lines(random.Random(1), [case], 70, TARIFFS, CALENDAR, date(2026, 12, 10))
     periods = [(ln["period_start"], ln["period_end"]) for ln in lines]
     assert periods == [("2026-12-10", "2026-12-31")], periods
+
+
+def test_most_providers_ran_before_schakel_and_the_rest_apply_through_open_house() -> None:
+    providers = schedule.make_providers(random.Random(7))
+    incumbents = [p for p in providers if p.incumbent]
+    assert 0 < len(incumbents) < len(providers)
+    assert all(p.missing_evidence is None for p in incumbents)
+    assert schedule.make_providers(random.Random(7)) == providers  # the same region every run
