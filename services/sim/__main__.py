@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from services.sim.driver import Urls, simulate
+from services.sim.driver import Urls
+from services.sim.run import simulate
 from services.sim.keys import Keys
 
 app = typer.Typer(add_completion=False)

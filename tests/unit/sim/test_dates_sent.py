@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from services.sim import region
-from services.sim.driver import Simulator, Urls, backfill
+from services.sim.driver import Simulator, Urls
+from services.sim.run import backfill
 from services.sim.keys import Keys
 from services.sim.schedule import Calendar
 
