@@ -8,16 +8,12 @@ from datetime import datetime
 import asyncpg
 
 from contracts.verblijf import Setting
+from services.runtime.db import insert_row, update_row
 
 
 async def insert_placement(conn: asyncpg.Connection, **fields: object) -> bool:
     """Open a placement request; False when the referral already has one (redelivery)."""
-    columns = ", ".join(fields)
-    values = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
-    status = await conn.execute(
-        f"INSERT INTO placement ({columns}) VALUES ({values}) ON CONFLICT (referral_id) DO NOTHING",
-        *fields.values(),
-    )
+    status = await insert_row(conn, "placement", fields, "ON CONFLICT (referral_id) DO NOTHING")
     return status.endswith(" 1")
 
 
@@ -30,8 +26,7 @@ async def placement_of_referral(conn: asyncpg.Connection, referral_id: uuid.UUID
 
 
 async def set_placement(conn: asyncpg.Connection, placement_id: uuid.UUID, **fields: object) -> None:
-    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
-    await conn.execute(f"UPDATE placement SET {assignments} WHERE id = $1", placement_id, *fields.values())
+    await update_row(conn, "placement", placement_id, fields)
 
 
 async def tried(conn: asyncpg.Connection, placement_id: uuid.UUID) -> frozenset[tuple[str, Setting]]:

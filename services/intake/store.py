@@ -10,6 +10,7 @@ import asyncpg
 
 from contracts.codes import RedenWijziging
 from services.intake.domain import AllocationFacts
+from services.runtime.db import insert_row, update_row
 
 Conn = asyncpg.Connection
 
@@ -23,9 +24,7 @@ async def upsert_client(conn: Conn, client_ref: str, sealed: bytes, at: datetime
 
 
 async def insert_referral(conn: Conn, values: dict[str, Any]) -> None:
-    columns = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await conn.execute(f"INSERT INTO referral ({columns}) VALUES ({params})", *values.values())
+    await insert_row(conn, "referral", values)
 
 
 async def lock_referral(conn: Conn, referral_id: uuid.UUID) -> asyncpg.Record | None:
@@ -82,9 +81,7 @@ async def next_allocation_number(conn: Conn, municipality_code: str) -> int:
 
 
 async def insert_allocation(conn: Conn, values: dict[str, Any]) -> None:
-    columns = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await conn.execute(f"INSERT INTO allocation ({columns}) VALUES ({params})", *values.values())
+    await insert_row(conn, "allocation", values)
 
 
 async def lock_allocation(conn: Conn, allocation_id: uuid.UUID) -> asyncpg.Record | None:
@@ -112,14 +109,11 @@ def facts(row: asyncpg.Record) -> AllocationFacts:
 
 
 async def update_allocation(conn: Conn, allocation_id: uuid.UUID, **values: Any) -> None:
-    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(values, start=2))
-    await conn.execute(f"UPDATE allocation SET {assignments} WHERE id = $1", allocation_id, *values.values())
+    await update_row(conn, "allocation", allocation_id, values)
 
 
 async def insert_request(conn: Conn, values: dict[str, Any]) -> None:
-    columns = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await conn.execute(f"INSERT INTO allocation_request ({columns}) VALUES ({params})", *values.values())
+    await insert_row(conn, "allocation_request", values)
 
 
 async def lock_request(conn: Conn, request_id: uuid.UUID) -> asyncpg.Record | None:

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.envelope import Envelope
 from services.runtime.db import UNAVAILABLE
+from services.runtime.periodic import cancel_task
 from services.runtime.signal import PgSignal, notify
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
 
     async def _run(self) -> None:
         await self.purge_sent()

@@ -12,6 +12,14 @@ from services.runtime.db import UNAVAILABLE
 log = logging.getLogger(__name__)
 
 
+async def cancel_task(task: asyncio.Task | None) -> None:
+    """Stop a background task and wait until it has stopped."""
+    if task:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class Periodic:
     """Runs ``work`` now and then every ``interval`` seconds until stopped.
 
@@ -29,10 +37,7 @@ class Periodic:
         self._task = asyncio.create_task(self._loop(), name=self._name)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
 
     async def _loop(self) -> None:
         while True:

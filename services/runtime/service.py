@@ -24,6 +24,7 @@ from services.runtime.deadletter import DeadLetters
 from services.runtime.errors import install_error_handlers
 from services.runtime.kafka import create_broker, start_when_available
 from services.runtime.metrics import RequestMetrics, exposition
+from services.runtime.periodic import cancel_task
 from services.runtime.settings import ServiceSettings
 from services.runtime.signal import PgSignal, channel_name
 
@@ -130,9 +131,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         try:
             yield
         finally:
-            kafka_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await kafka_task
+            await cancel_task(kafka_task)
             await relay.stop()
             if spec.on_stop:
                 await spec.on_stop(app, runtime)

@@ -9,6 +9,7 @@ import logging
 import asyncpg
 
 from services.runtime.db import UNAVAILABLE
+from services.runtime.periodic import cancel_task
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,7 @@ class PgSignal:
         self._task = asyncio.create_task(self._listen(), name=f"listen:{self._channel}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
 
     async def _listen(self) -> None:
         while True:
