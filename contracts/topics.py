@@ -13,3 +13,7 @@ DLQ_SUFFIX = ".dlq"
 def dead_letter(topic: str) -> str:
     """The dead-letter topic of ``topic``."""
     return topic + DLQ_SUFFIX
+
+
+def is_dead_letter(topic: str) -> bool:
+    return topic.endswith(DLQ_SUFFIX)

@@ -91,24 +91,39 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
-log.retention.hours=168
+# Event topics keep everything (rebuilds replay them); topics also set this when created.
+log.retention.ms=-1
+# The same limit as the producers' max_request_size and every topic's max.message.bytes.
+message.max.bytes=1048576
 log.segment.bytes=104857600
 EOF
     mv "$PROPS.tmp" "$PROPS"
 }
 
+new_cluster_id() {
+    # Kafka's own Uuid: 16 random bytes, URL-safe base64, never starting with '-' (as
+    # Uuid.randomUuid does, so no tool can take the id for an option).
+    python3 -c '
+import base64, os
+while True:
+    cid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not cid.startswith("-"):
+        print(cid)
+        break'
+}
+
 format_storage() {
-    if [[ ! -s "$STATE/cluster.id" ]]; then
-        # 16 random bytes, URL-safe base64 without padding (= Kafka's Uuid format).
-        python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))' \
-            >"$STATE/cluster.id"
-    fi
     if [[ -f "$STATE/data/meta.properties" ]]; then
         return 0
     fi
+    # Unformatted storage: a kept id is only reused when Kafka's tools accept it. An id that
+    # starts with '-' (1 in 64 of the ids this script once made) is read as an option.
+    if [[ ! -s "$STATE/cluster.id" || "$(cat "$STATE/cluster.id")" == -* ]]; then
+        new_cluster_id >"$STATE/cluster.id"
+    fi
     log "formatting storage in $STATE/data"
     java -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$STATE" \
-        -cp "$LIBS/*" kafka.tools.StorageTool format -t "$(cat "$STATE/cluster.id")" \
+        -cp "$LIBS/*" kafka.tools.StorageTool format --cluster-id="$(cat "$STATE/cluster.id")" \
         -c "$PROPS" --standalone --ignore-formatted >"$STATE/format.out" 2>&1 || {
         cat "$STATE/format.out" >&2
         log "storage format failed"

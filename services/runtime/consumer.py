@@ -120,8 +120,9 @@ class _Applier:
                         return
                 break
             except UNAVAILABLE as exc:
-                # Hold the partition until PostgreSQL is back; the offset is not committed.
-                log.warning("%s: database unavailable (%s); retrying", self.inbox_name, exc)
+                # Not the message's fault (PostgreSQL away, a deadlock, a serialization failure, a
+                # read-only failover): hold the partition and retry without limit; the offset stays.
+                log.warning("%s: database cannot apply this now (%s); retrying", self.inbox_name, type(exc).__name__)
                 unavailable_for = min(unavailable_for * 2 or 0.2, 5.0)
                 await asyncio.sleep(unavailable_for)
             except Exception as exc:

@@ -13,13 +13,18 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 log = logging.getLogger(__name__)
 
-# Errors that mean "the database is not reachable right now", not "this statement is wrong".
+# Errors that mean "the database cannot do this right now", not "this statement is wrong": the
+# same work succeeds when tried again later. Callers retry without limit (consumers hold their
+# partition) or answer 503; they never dead-letter or fail for good on one of these.
 UNAVAILABLE = (
     OSError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.PostgresConnectionError,  # class 08: connection lost or refused
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cannot connect now, cancel
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: deadlock, serialization failure
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a primary that failed over to a replica
+    asyncpg.exceptions.LockNotAvailableError,
     asyncpg.exceptions.InterfaceError,
 )
 
@@ -48,7 +53,10 @@ async def create_pool(url: str, schema: str, *, wait_seconds: float = 60, max_si
 async def _ensure_schema(url: str, schema: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # IF NOT EXISTS is not atomic: processes starting together would collide in the catalog.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"schakel-schema:{schema}")
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await conn.close()
 
@@ -69,19 +77,22 @@ def migration_files(directory: Path) -> list[tuple[int, Path]]:
 async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[str]:
     """Apply the not-yet-applied migrations of ``component``, each in its own transaction.
 
-    An advisory lock serialises concurrent starts of the same service.
+    One advisory lock per schema serialises every process that migrates it, whatever the
+    component (replicas rolling out together, or all services sharing the key database): the
+    bookkeeping table itself is created under the lock, since CREATE TABLE IF NOT EXISTS races.
     """
     applied_now: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migration (
-                   component text NOT NULL, version int NOT NULL, name text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now(),
-                   PRIMARY KEY (component, version))"""
-        )
         schema = await conn.fetchval("SELECT current_schema()")
-        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"{schema}.{component}")
+        lock = f"schakel-migrate:{schema}"
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", lock)
         try:
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migration (
+                       component text NOT NULL, version int NOT NULL, name text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now(),
+                       PRIMARY KEY (component, version))"""
+            )
             done = {
                 r["version"]
                 for r in await conn.fetch("SELECT version FROM schema_migration WHERE component = $1", component)
@@ -98,7 +109,7 @@ async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[s
                 applied_now.append(path.name)
                 log.info("applied migration %s/%s", component, path.name)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"{schema}.{component}")
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock)
     return applied_now
 
 

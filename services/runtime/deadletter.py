@@ -3,15 +3,15 @@ with the reason in its headers, so its partition moves on and nothing is lost.""
 
 from __future__ import annotations
 
-from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry, Counter
 
 from contracts.topics import dead_letter
+from services.runtime.producer import HealingProducer, OutgoingRecord, PublishFailed
 
 
 class DeadLetters:
-    def __init__(self, broker: KafkaBroker, registry: CollectorRegistry) -> None:
-        self._broker = broker
+    def __init__(self, producer: HealingProducer, registry: CollectorRegistry) -> None:
+        self._producer = producer
         self.count = Counter(
             "schakel_dead_letters",
             "Messages moved to a dead-letter topic, by source topic and reason.",
@@ -32,10 +32,10 @@ class DeadLetters:
         attempts: int,
         consumer: str,
     ) -> None:
-        await self._broker.publish(
-            value,
-            dead_letter(topic),
+        record = OutgoingRecord(
+            topic=dead_letter(topic),
             key=key,
+            value=value,
             headers={
                 "x-dlq-reason": reason,
                 # Header values stay short; the message itself is never altered.
@@ -47,4 +47,7 @@ class DeadLetters:
                 "x-original-offset": str(offset),
             },
         )
+        [outcome] = await self._producer.send([record])
+        if outcome is not None:
+            raise PublishFailed(f"dead letter refused: {outcome}")
         self.count.labels(topic=topic, reason=reason).inc()

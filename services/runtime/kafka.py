@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from contracts import topics
+from services.runtime.producer import MAX_MESSAGE_BYTES
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,14 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=10_000,
+        max_request_size=MAX_MESSAGE_BYTES,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service)],
         graceful_timeout=10.0,
     )
+
+
+# Dead letters wait this long for an operator (python -m services.runtime.deadletters) to look.
+DEAD_LETTER_RETENTION_MS = 90 * 24 * 3600 * 1000
 
 
 def topics_with_dead_letters(settings: ServiceSettings) -> list[str]:
@@ -36,8 +43,19 @@ def topics_with_dead_letters(settings: ServiceSettings) -> list[str]:
     return names + [topics.dead_letter(name) for name in names]
 
 
+def topic_config(name: str) -> dict[str, str]:
+    """Event topics keep everything (rebuilds replay them from the start); dead letters expire."""
+    retention = DEAD_LETTER_RETENTION_MS if topics.is_dead_letter(name) else -1
+    return {
+        "retention.ms": str(retention),
+        "retention.bytes": "-1",
+        "max.message.bytes": str(MAX_MESSAGE_BYTES),
+    }
+
+
 async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
-    """Create missing topics up front; consumers must not depend on auto-creation races."""
+    """Create missing topics up front with their configuration, and bring existing ones in line;
+    consumers must not depend on auto-creation races, nor history on a broker default."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
@@ -45,11 +63,18 @@ async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
         missing = [n for n in names if n not in existing]
         if missing:
             try:
-                await admin.create_topics(
-                    [NewTopic(n, num_partitions=settings.kafka_partitions, replication_factor=1) for n in missing]
-                )
+                await admin.create_topics([
+                    NewTopic(n, num_partitions=settings.kafka_partitions, replication_factor=1,
+                             topic_configs=topic_config(n))
+                    for n in missing
+                ])
             except TopicAlreadyExistsError:
                 pass  # another service created it first
+        present = [n for n in names if n in existing]
+        if present:
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n, configs=topic_config(n)) for n in present]
+            )
     finally:
         await admin.close()
 

@@ -3,7 +3,9 @@
 The relay wakes on a NOTIFY sent by the committing transaction, so an event normally leaves
 within milliseconds; a slow poll is only the safety net. Kafka being down leaves rows unsent,
 never lost; a crash between publish and marking sent re-publishes, which the consumers' inbox
-absorbs (at-least-once delivery, effectively-once state changes).
+absorbs (at-least-once delivery, effectively-once state changes). A failed delivery replaces
+the producer and resends from the first unsent row, so a broker restart never wedges the relay
+and never reorders a key's events; a row that can never be delivered is parked, not retried.
 """
 
 from __future__ import annotations
@@ -11,36 +13,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.envelope import Envelope
 from services.runtime.db import UNAVAILABLE
+from services.runtime.errors import DomainError
 from services.runtime.periodic import cancel_task
+from services.runtime.producer import (
+    EVENT_BUDGET_BYTES,
+    HealingProducer,
+    OutgoingRecord,
+    PublishFailed,
+)
 from services.runtime.signal import PgSignal, notify
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "schakel_outbox"
 SAFETY_POLL_SECONDS = 2.0
-# Only a last resort: the producer fails undelivered records itself (request_timeout_ms).
-# Cancelling earlier would leave them in its buffer, to be sent later *and* again on retry.
-PUBLISH_TIMEOUT_SECONDS = 120.0
 SENT_RETENTION = "7 days"
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class EventTooLarge(DomainError):
+    """The change would announce an event larger than Kafka accepts; nothing was stored."""
+
+    status_code = 413
 
 
 async def enqueue(conn: asyncpg.Connection, topic: str, envelope: Envelope, *, channel: str) -> None:
     """Store ``envelope`` for publication on ``topic``; call inside the state change's transaction."""
+    payload = envelope.to_bytes()
+    if len(payload) > EVENT_BUDGET_BYTES:
+        # Refused here, the request fails and nothing is half-stored; accepted, it could never leave.
+        raise EventTooLarge(
+            f"this change would publish a {envelope.type.rsplit('.', 1)[-1]} of {len(payload):,} bytes; "
+            f"events are limited to {EVENT_BUDGET_BYTES:,} bytes: send it in smaller parts"
+        )
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, event_type, key, payload) VALUES ($1, $2, $3, $4, $5)",
         envelope.id,
         topic,
         envelope.type,
         envelope.subject,
-        envelope.to_bytes(),
+        payload,
     )
     await notify(conn, channel)
 
@@ -49,38 +69,79 @@ def event_headers(event_type: str, event_id: str) -> dict[str, str]:
     return {"content-type": "application/cloudevents+json", "ce_type": event_type, "ce_id": event_id}
 
 
-class OutboxRelay:
-    """Publishes unsent outbox rows in order with the broker's idempotent, acks=all producer."""
+class OutboxMetrics:
+    """What operators watch of one service's outbox."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        broker: KafkaBroker,
-        signal: PgSignal,
-        registry: CollectorRegistry,
-        *,
-        batch_size: int = 200,
-    ) -> None:
-        self._pool = pool
-        self._broker = broker
-        self._signal = signal
-        self._batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.published = Counter(
             "schakel_outbox_published", "Events the outbox relay has published to Kafka.", registry=registry
         )
         self.backlog = Gauge(
             "schakel_outbox_backlog", "Outbox events not yet published to Kafka.", registry=registry
         )
+        self.oldest_unsent = Gauge(
+            "schakel_outbox_oldest_unsent_age_seconds",
+            "Age of the oldest outbox event not yet published (0 when none waits).", registry=registry,
+        )
         self.failures = Counter(
             "schakel_outbox_publish_failures", "Failed attempts to publish an outbox batch.", registry=registry
         )
+        self.parked = Gauge(
+            "schakel_outbox_parked", "Outbox events parked because Kafka refuses them; they need an operator.",
+            registry=registry,
+        )
+        self.parked_total = Counter(
+            "schakel_outbox_parked_events", "Outbox events parked since start, by reason.", ["reason"],
+            registry=registry,
+        )
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in order; one relay per database at a time."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: HealingProducer,
+        signal: PgSignal,
+        registry: CollectorRegistry,
+        *,
+        batch_size: int = 200,
+        lock_name: str = "outbox",
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._signal = signal
+        self._batch_size = batch_size
+        self._lock_name = f"schakel-outbox-relay:{lock_name}"
+        self._task: asyncio.Task[None] | None = None
+        self.metrics = OutboxMetrics(registry)
+        # Since when publishing fails (monotonic seconds), and why; None while it works.
+        self.failing_since: float | None = None
+        self.last_error: str | None = None
+        self.backlog, self.parked, self.oldest_unsent_age = 0, 0, 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
         await cancel_task(self._task)
+
+    @property
+    def publishing(self) -> bool:
+        return self.failing_since is None
+
+    def status(self) -> dict[str, object]:
+        """What ``/readyz`` says about publishing."""
+        failing_for = None if self.failing_since is None else round(time.monotonic() - self.failing_since, 1)
+        return {
+            "publishing": self.publishing,
+            "outbox_backlog": self.backlog,
+            "oldest_unsent_age_seconds": round(self.oldest_unsent_age, 1),
+            "parked": self.parked,
+            "failing_for_seconds": failing_for,
+            "last_error": self.last_error if failing_for is not None else None,
+        }
 
     async def _run(self) -> None:
         await self.purge_sent()
@@ -90,55 +151,95 @@ class OutboxRelay:
             try:
                 while await self.publish_batch() == self._batch_size:
                     pass
-                backoff = 0.1
+                self.failing_since, backoff = None, 0.1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Kafka or PostgreSQL away: keep the rows, try again.
-                self.failures.inc()
-                log.warning("outbox relay could not publish (%s: %s); retrying in %.1fs",
-                            type(exc).__name__, exc, backoff)
-                # Operators watch the backlog grow exactly while publishing fails.
+                self.metrics.failures.inc()
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                log.warning("outbox relay could not publish (%s); retrying in %.1fs", self.last_error, backoff)
                 with contextlib.suppress(Exception):
-                    self.backlog.set(await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+                    await self.refresh_gauges(self._pool)
                 # A fire() (Kafka connected, new rows) cuts the back-off short.
                 await self._signal.wait(wake, backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
+            with contextlib.suppress(Exception):
+                await self.refresh_gauges(self._pool)
             await self._signal.wait(wake, SAFETY_POLL_SECONDS)
 
     async def publish_batch(self) -> int:
-        """Publish up to one batch; returns how many rows it sent."""
+        """Publish up to one batch in ``seq`` order; returns how many rows it settled."""
         async with self._pool.acquire() as conn, conn.transaction():
-            # SKIP LOCKED lets several replicas share the outbox without sending a row twice.
+            # Two relays interleaving one key's rows would reorder them on the bus; a second
+            # replica's relay waits its turn (and takes over when the first one dies).
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self._lock_name):
+                return 0
             rows = await conn.fetch(
                 """SELECT seq, event_id, topic, event_type, key, payload FROM outbox
-                   WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                   WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1""",
                 self._batch_size,
             )
-            if rows:
-                self.backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
-                await asyncio.wait_for(self._publish(rows), PUBLISH_TIMEOUT_SECONDS)
-                await conn.execute(
-                    "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows]
-                )
-            self.backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
-        self.published.inc(len(rows))
+            if not rows:
+                return 0
+            sent, parked, failure = await self._publish(rows)
+            if sent:
+                await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", sent)
+            for seq, reason in parked:
+                await conn.execute("UPDATE outbox SET parked_at = now(), park_reason = $2 WHERE seq = $1",
+                                   seq, reason)
+        self.metrics.published.inc(len(sent))
+        if failure is not None:
+            raise failure  # after the parked rows are settled, so they never block the retry
         return len(rows)
 
-    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
-        # Hand every record to the producer first, then wait for all acks: order per key is
-        # kept by the idempotent producer, and a batch costs one round trip, not one per row.
-        pending = [
-            await self._broker.publish(
-                bytes(r["payload"]),
-                r["topic"],
-                key=r["key"].encode(),
-                headers=event_headers(r["event_type"], str(r["event_id"])),
-                no_confirm=True,
-            )
-            for r in rows
-        ]
-        await asyncio.gather(*pending)
+    async def _publish(
+        self, rows: Sequence[asyncpg.Record]
+    ) -> tuple[list[int], list[tuple[int, str]], PublishFailed | None]:
+        """Send ``rows``: the seqs delivered, the (seq, reason) of rows Kafka will never take,
+        and the failure that makes the rest wait for the next round."""
+        parked: list[tuple[int, str]] = []
+        deliverable: list[asyncpg.Record] = []
+        for row in rows:
+            if len(row["payload"]) > EVENT_BUDGET_BYTES:
+                parked.append((row["seq"], f"too_large: {len(row['payload'])} bytes, over {EVENT_BUDGET_BYTES}"))
+            else:
+                deliverable.append(row)
+        sent: list[int] = []
+        failure = None
+        try:
+            outcomes = await self._producer.send([
+                OutgoingRecord(topic=r["topic"], key=r["key"].encode(), value=bytes(r["payload"]),
+                               headers=event_headers(r["event_type"], str(r["event_id"])))
+                for r in deliverable
+            ])
+        except PublishFailed as exc:
+            failure = exc
+        else:
+            for row, outcome in zip(deliverable, outcomes, strict=True):
+                if outcome is None:
+                    sent.append(row["seq"])
+                else:
+                    parked.append((row["seq"], f"{type(outcome).__name__}: {outcome}"[:500]))
+        for seq, reason in parked:
+            log.error("outbox row %d parked, it will not be published: %s", seq, reason)
+            self.metrics.parked_total.labels(reason=reason.split(":")[0]).inc()
+        return sent, parked, failure
+
+    async def refresh_gauges(self, pool: asyncpg.Pool) -> None:
+        # Each condition matches a partial index, so this stays cheap however many sent rows are kept.
+        row = await pool.fetchrow(
+            """SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL) AS backlog,
+                      (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NOT NULL) AS parked,
+                      coalesce((SELECT extract(epoch FROM now() - created_at) FROM outbox
+                                WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT 1), 0) AS oldest"""
+        )
+        self.backlog, self.parked, self.oldest_unsent_age = row["backlog"], row["parked"], float(row["oldest"])
+        self.metrics.backlog.set(self.backlog)
+        self.metrics.parked.set(self.parked)
+        self.metrics.oldest_unsent.set(self.oldest_unsent_age)
 
     async def purge_sent(self) -> None:
         with contextlib.suppress(*UNAVAILABLE):

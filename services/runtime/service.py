@@ -25,6 +25,7 @@ from services.runtime.errors import install_error_handlers
 from services.runtime.kafka import create_broker, start_when_available
 from services.runtime.metrics import RequestMetrics, exposition
 from services.runtime.periodic import cancel_task
+from services.runtime.producer import HealingProducer
 from services.runtime.settings import ServiceSettings
 from services.runtime.signal import PgSignal, channel_name
 
@@ -45,6 +46,8 @@ class Runtime:
     registry: CollectorRegistry
     dead_letters: DeadLetters
     outbox_channel: str
+    producer: HealingProducer
+    relay: outbox.OutboxRelay | None = None
 
     async def emit(self, conn: asyncpg.Connection, topic: str, envelope: Envelope) -> None:
         """Put ``envelope`` in the outbox of the transaction ``conn`` is in."""
@@ -100,10 +103,13 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         if spec.migrations:
             await migrate(pool, settings.service, spec.migrations)
         broker = create_broker(settings, registry)
+        producer = HealingProducer(settings.kafka_bootstrap_servers, f"schakel-{settings.service}-relay",
+                                   delivery_timeout=settings.publish_timeout_seconds)
         runtime = Runtime(
             settings=settings, pool=pool, auth_pool=auth_pool, broker=broker, registry=registry,
-            dead_letters=DeadLetters(broker, registry),
+            dead_letters=DeadLetters(producer, registry),
             outbox_channel=channel_name(outbox.CHANNEL, settings.db_schema),
+            producer=producer,
         )
         app.state.runtime = runtime
         if spec.on_start:
@@ -116,7 +122,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
                              description=f"CloudEvents envelopes written by {settings.service}")
         signal = PgSignal(settings.database_url, runtime.outbox_channel)
         signal.start()
-        relay = outbox.OutboxRelay(pool, broker, signal, registry, batch_size=settings.outbox_batch_size)
+        relay = outbox.OutboxRelay(pool, producer, signal, registry, batch_size=settings.outbox_batch_size,
+                                   lock_name=f"{settings.db_schema}.{settings.service}")
+        runtime.relay = relay
 
         async def connect_kafka() -> None:
             # HTTP serves (and the outbox fills) while Kafka is still coming up.
@@ -137,6 +145,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
                 await spec.on_stop(app, runtime)
             with contextlib.suppress(Exception):
                 await broker.stop()
+            await producer.stop()
             await signal.stop()
             if auth_pool is not pool:
                 await auth_pool.close()
@@ -167,9 +176,13 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
         except Exception:
             postgres = False
         kafka = await runtime.kafka_ready()
-        ready = postgres and kafka
+        publishing = runtime.relay.status() if runtime.relay else {"publishing": False}
+        ready = postgres and kafka and bool(publishing["publishing"])
+        # Degraded: requests are still accepted into the outbox, but nothing reaches the bus.
+        status = "ready" if ready else "degraded" if postgres else "unavailable"
         return JSONResponse(
-            {"ready": ready, "postgres": postgres, "kafka": kafka, "service": spec.settings.service},
+            {"ready": ready, "status": status, "postgres": postgres, "kafka": kafka, **publishing,
+             "service": spec.settings.service},
             status_code=200 if ready else 503,
         )
 

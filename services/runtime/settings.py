@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     kafka_partitions: int = Field(default=3, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1)
     outbox_batch_size: int = Field(default=200, ge=1)
+    # How long the relay waits for Kafka to acknowledge a batch before it replaces the producer.
+    publish_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     log_level: str = "INFO"
 
     def topic(self, name: str) -> str:

@@ -38,3 +38,15 @@ def test_each_schakel_service_runs_its_own_module_and_database() -> None:
         assert env["SCHAKEL_DATABASE_URL"].endswith(f"/schakel_{name}")
     init = (REPO / "deploy/docker/postgres-init.sql").read_text()
     assert all(f"CREATE DATABASE schakel_{name};" in init for name in (*SCHAKEL, "auth"))
+
+
+def test_compose_deploy_local_and_the_code_agree_on_message_size_and_retention() -> None:
+    from services.runtime.producer import MAX_MESSAGE_BYTES
+
+    env = COMPOSE["services"]["kafka"]["environment"]
+    local = (REPO / "deploy/local/kafka.sh").read_text()
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) == MAX_MESSAGE_BYTES
+    assert f"message.max.bytes={MAX_MESSAGE_BYTES}" in local
+    # Event topics must keep everything: rebuilds and new consumers replay from the start.
+    assert int(env["KAFKA_LOG_RETENTION_MS"]) == -1
+    assert "log.retention.ms=-1" in local
