@@ -15,6 +15,8 @@ from sse_starlette.sse import EventSourceResponse
 from contracts.identifiers import GemeenteCode
 from contracts.verblijf import Setting
 from services.capacity import commands, domain, store
+from services.capacity.audience import ALERT_ROLES as _ALERT_ROLES
+from services.capacity.audience import audience, kinds_seen_by
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden
 from services.runtime.service import runtime_of
@@ -22,7 +24,7 @@ from services.runtime.signal import PgSignal
 
 router = APIRouter(prefix="/v1", tags=["capacity"])
 
-ALERT_ROLES = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR)
+ALERT_ROLES = tuple(sorted(_ALERT_ROLES))
 ALL_ROLES = tuple(Role)
 HEARTBEAT_SECONDS = 15.0
 
@@ -79,17 +81,19 @@ class Alert(BaseModel):
     event: dict
 
 
-@router.get("/alerts", response_model=list[Alert], summary="Alerts, newest first")
+@router.get("/alerts", response_model=list[Alert],
+            summary="Alerts meant for the caller's role (as its webhooks get them), newest first")
 async def get_alerts(
     request: Request,
     type: Annotated[str | None, Query(description="Event type, e.g. nl.schakel.capacity.ShortageDetected")] = None,
     setting: Setting | None = None,
     acknowledged: Annotated[bool | None, Query(description="true: only acknowledged; false: only open")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    _: Principal = Depends(require(*ALERT_ROLES)),
+    principal: Principal = Depends(require(*ALERT_ROLES)),
 ) -> list[Alert]:
+    kinds = [(k.event_type, k.level) for k in kinds_seen_by(principal.role)]
     rows = await store.list_alerts(runtime_of(request).pool, alert_type=type, setting=setting,
-                                   acknowledged=acknowledged, limit=limit)
+                                   acknowledged=acknowledged, limit=limit, kinds=kinds)
     return [Alert(**{k: r[k] for k in r.keys() if k != "envelope"}, event=json.loads(r["envelope"])) for r in rows]
 
 
@@ -100,16 +104,25 @@ async def acknowledge_alert(
     return {"acknowledged": await commands.acknowledge(runtime_of(request), alert_id, principal, now_of(request))}
 
 
-@router.get("/alerts/stream", summary="Live alerts as Server-Sent Events; resumes from Last-Event-ID")
+# An event id is an alert seq (bigint): ASCII digits only — str.isdigit() also takes "²", which int() refuses.
+# Empty is what a client sends after the server reset its id: no id, as if absent.
+EVENT_ID_PATTERN = r"^[0-9]{0,18}$"
+MAX_EVENT_ID = 10**18 - 1
+
+
+@router.get("/alerts/stream", summary="Live alerts meant for the caller's role as Server-Sent Events; resumes "
+                                      "from Last-Event-ID", responses={422: {"description": "Malformed event id"}})
 async def stream_alerts(
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    since: Annotated[int | None, Query(ge=0, description="Resume after this event id (if no Last-Event-ID)")] = None,
-    _: Principal = Depends(require(*ALERT_ROLES)),
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=EVENT_ID_PATTERN,
+                                                description="The id of the last event received")] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID,
+                                       description="Resume after this event id (if no Last-Event-ID)")] = None,
+    principal: Principal = Depends(require(*ALERT_ROLES)),
 ) -> EventSourceResponse:
     runtime = runtime_of(request)
     feed: PgSignal = request.app.state.alert_feed
-    position = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
+    position = int(last_event_id) if last_event_id else since
     if position is None:
         # A new subscriber starts at "now"; one that reconnects gets everything it missed.
         position = await store.latest_alert_seq(runtime.pool)
@@ -124,7 +137,9 @@ async def stream_alerts(
                 wake = feed.current()
                 for row in await store.alerts_after(runtime.pool, position):
                     position = row["seq"]
-                    yield {"id": str(row["seq"]), "event": row["type"].rsplit(".", 1)[-1], "data": row["envelope"]}
+                    envelope = row["envelope"]
+                    if principal.role in audience(row["type"], json.loads(envelope).get("data") or {}):
+                        yield {"id": str(row["seq"]), "event": row["type"].rsplit(".", 1)[-1], "data": envelope}
                 await feed.wait(wake, HEARTBEAT_SECONDS)
         finally:
             open_streams.dec()

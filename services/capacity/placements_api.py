@@ -14,6 +14,7 @@ from contracts.capacity import DeclineReason
 from contracts.verblijf import Setting
 from services.capacity import placement_store, placements
 from services.capacity.api import ALERT_ROLES, now_of
+from services.capacity.audience import placement_seen_by
 from services.runtime.auth import Principal, Role, require
 from services.runtime.service import runtime_of
 
@@ -54,8 +55,10 @@ class Placement(BaseModel):
     proposals: list[Proposal]
 
 
-def _placement(row) -> Placement:  # type: ignore[no-untyped-def]
-    return Placement(**{k: row[k] for k in row.keys() if k != "proposals"}, proposals=json.loads(row["proposals"]))
+def _placement(row, principal: Principal) -> Placement:  # type: ignore[no-untyped-def]
+    """The placement as ``principal``'s role may see it (``audience.placement_seen_by``)."""
+    placement = {**dict(row), "proposals": json.loads(row["proposals"])}
+    return Placement(**placement_seen_by(placement, principal.role, principal.agb))
 
 
 @router.get("/placements", response_model=list[Placement],
@@ -69,15 +72,7 @@ async def get_placements(
     statuses = status or list(placements.UNPLACED)
     provider = principal.agb if principal.role is Role.PROVIDER else None
     rows = await placement_store.list_placements(runtime_of(request).pool, provider=provider, statuses=statuses, limit=limit)
-    views = [_placement(r) for r in rows]
-    if provider:
-        views = [_own_view(v, provider) for v in views]
-    return views
-
-
-def _own_view(view: Placement, agb: str) -> Placement:
-    # A provider learns nothing of other providers' answers.
-    return view.model_copy(update={"proposals": [p for p in view.proposals if p.agb == agb]})
+    return [_placement(r, principal) for r in rows]
 
 
 class Decline(BaseModel):
@@ -93,8 +88,7 @@ class Escalation(BaseModel):
 
 async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
     row = await placement_store.placement_view(runtime_of(request).pool, placement_id)
-    view = _placement(row)
-    return _own_view(view, principal.agb) if principal.role is Role.PROVIDER and principal.agb else view
+    return _placement(row, principal)
 
 
 @router.post("/placements/{placement_id}/accept", response_model=Placement,

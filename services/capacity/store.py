@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -169,8 +169,10 @@ LATEST_ALERT_SEQ = "(SELECT coalesce(max(seq), 0) FROM alert)"
 
 
 async def list_alerts(
-    pool: asyncpg.Pool, *, alert_type: str | None, setting: str | None, acknowledged: bool | None, limit: int
+    pool: asyncpg.Pool, *, alert_type: str | None, setting: str | None, acknowledged: bool | None, limit: int,
+    kinds: Sequence[tuple[str, str]],
 ) -> list[asyncpg.Record]:
+    """Newest alerts first, only of ``kinds``: (type, level) pairs, level '' for any (``audience.kinds_seen_by``)."""
     return await pool.fetch(
         """SELECT seq, id, type, setting, envelope::text AS envelope, created_at,
                   acknowledged_at, acknowledged_by, acknowledged_role
@@ -179,8 +181,11 @@ async def list_alerts(
              AND ($1::text IS NULL OR type = $1)
              AND ($2::text IS NULL OR setting = $2)
              AND ($3::boolean IS NULL OR (acknowledged_at IS NOT NULL) = $3)
+             AND EXISTS (SELECT 1 FROM unnest($6::text[], $7::text[]) AS k(type, level)
+                         WHERE k.type = alert.type AND (k.level = '' OR k.level = alert.envelope->'data'->>'level'))
            ORDER BY seq DESC LIMIT $4""",
         alert_type, setting, acknowledged, limit, AlertAcknowledged.event_type,
+        [k[0] for k in kinds], [k[1] for k in kinds],
     )
 
 

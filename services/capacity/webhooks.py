@@ -1,7 +1,8 @@
-"""Alert webhooks: who receives which alert, how a delivery is signed, the SQL, and the dispatcher.
+"""Alert webhooks: how a delivery is signed, the SQL, and the dispatcher.
 
 Every alert of ``capacity.alerts.v1`` (table ``alert``) is POSTed, in ``alert.seq`` order, to
-each webhook whose role is in the alert's audience, with the CloudEvents envelope as body and:
+each webhook whose role is in the alert's audience (``services.capacity.audience``), with the
+CloudEvents envelope as body and:
 
     Content-Type: application/json
     X-Schakel-Event-Id: <envelope id>          dedupe on this: delivery is at-least-once
@@ -29,52 +30,19 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
-from contracts.capacity import (
-    AlertAcknowledged,
-    CapacityReportStale,
-    CaseEscalated,
-    EscalationLevel,
-    ShortageChanged,
-    ShortageDetected,
-    ShortageResolved,
-)
 from services.capacity import store
+from services.capacity.audience import audience
 from services.runtime.auth import Role
 from services.runtime.signal import PgSignal
 
 log = logging.getLogger(__name__)
-
-# --- who receives what (pure) -------------------------------------------------------------
-
-ALERT_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR})
-_REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
-_AUDIENCE_BY_TYPE = {
-    ShortageDetected.event_type: _REGION,
-    ShortageChanged.event_type: _REGION,
-    ShortageResolved.event_type: _REGION,
-    CapacityReportStale.event_type: _REGION,
-    AlertAcknowledged.event_type: ALERT_ROLES,
-}
-
-
-def audience(event_type: str, data: Mapping[str, Any]) -> frozenset[Role]:
-    """The roles whose webhooks receive an alert of ``event_type`` with payload ``data``.
-
-    A type not listed reaches nobody: a new kind of alert leaves Schakel only once someone
-    has decided who should get it.
-    """
-    if event_type == CaseEscalated.event_type:
-        return ALERT_ROLES if data.get("level") == EscalationLevel.EXPERTTEAM else _REGION
-    return _AUDIENCE_BY_TYPE.get(event_type, frozenset())
-
 
 # --- signing (pure) -----------------------------------------------------------------------
 

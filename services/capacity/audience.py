@@ -1,0 +1,112 @@
+"""Who sees what of the schakelfunctie: which roles an alert reaches, and what of a placement each role
+is shown. Pure, so the webhooks, the live stream, the alert list and the placement routes apply one rule.
+
+Alerts go to the alert roles only. Regional alerts (shortages, stale reports) and escalations to
+the schakelfunctionaris are for the schakelfunctionaris and the operator; an escalation to the
+expert team reaches the expert team as well. An acknowledgement names only an alert id, its type
+and who acknowledged, so every alert role hears of it and their inboxes stay in step.
+
+Placements are shown by the part each role plays in the case:
+
+- schakelfunctionaris and expertteam work the case: everything, every provider's answer and note,
+  and the escalation note (the notes are written for them);
+- a provider sees the youth it was proposed, and of the course of the case only its own
+  proposals (with its own notes) and its own confirmation; never another provider's answer, nor
+  the escalation, nor its note;
+- a referrer (who may escalate its own referral) and the operator see how the case runs —
+  status, proposals by code, escalation level — but no one's free text: notes stay with the
+  people they were written for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.capacity import (
+    AlertAcknowledged,
+    CapacityReportStale,
+    CaseEscalated,
+    EscalationLevel,
+    ShortageChanged,
+    ShortageDetected,
+    ShortageResolved,
+)
+from services.runtime.auth import Role
+
+# --- alerts -------------------------------------------------------------------------------
+
+ALERT_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR})
+_REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
+# Only an escalation is told apart by its payload (its level); every other kind by its type alone.
+_BY_LEVEL = CaseEscalated.event_type
+ANY_LEVEL = ""
+
+
+@dataclass(frozen=True)
+class AlertKind:
+    """What an alert's audience depends on: its type, and for an escalation its level."""
+
+    event_type: str
+    level: str = ANY_LEVEL
+
+
+_AUDIENCE: Mapping[AlertKind, frozenset[Role]] = {
+    AlertKind(ShortageDetected.event_type): _REGION,
+    AlertKind(ShortageChanged.event_type): _REGION,
+    AlertKind(ShortageResolved.event_type): _REGION,
+    AlertKind(CapacityReportStale.event_type): _REGION,
+    AlertKind(AlertAcknowledged.event_type): ALERT_ROLES,
+    AlertKind(_BY_LEVEL, EscalationLevel.SCHAKELFUNCTIONARIS.value): _REGION,
+    AlertKind(_BY_LEVEL, EscalationLevel.EXPERTTEAM.value): ALERT_ROLES,
+}
+
+
+def kind_of(event_type: str, data: Mapping[str, Any]) -> AlertKind:
+    if event_type == _BY_LEVEL:
+        return AlertKind(event_type, str(data.get("level") or ""))
+    return AlertKind(event_type)
+
+
+def audience(event_type: str, data: Mapping[str, Any]) -> frozenset[Role]:
+    """The roles that receive an alert of ``event_type`` with payload ``data`` (webhook, stream, list).
+
+    A kind not listed reaches nobody: a new kind of alert leaves Schakel only once someone has
+    decided who should get it.
+    """
+    return _AUDIENCE.get(kind_of(event_type, data), frozenset())
+
+
+def kinds_seen_by(role: Role) -> list[AlertKind]:
+    """Every kind of alert ``role`` receives: the same rule, in a form a SQL filter can take."""
+    return [kind for kind, roles in _AUDIENCE.items() if role in roles]
+
+
+# --- placements ---------------------------------------------------------------------------
+
+CASE_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM})
+_ESCALATION = ("escalation_level", "escalated_at", "escalation_due_at", "escalation_note")
+_CONFIRMATION = ("confirmed_agb", "confirmed_setting", "confirmed_at")
+
+
+def placement_seen_by(placement: Mapping[str, Any], role: Role, agb: str | None = None) -> dict[str, Any]:
+    """``placement`` (with its ``proposals``, each with ``agb`` and ``note``) as ``role`` may see it.
+
+    ``agb`` is the provider's own AGB code when ``role`` is provider; a provider key without one
+    sees no proposal at all.
+    """
+    seen = dict(placement)
+    proposals: Sequence[Mapping[str, Any]] = placement["proposals"]
+    if role in CASE_ROLES:
+        seen["proposals"] = [dict(p) for p in proposals]
+        return seen
+    if role is Role.PROVIDER:
+        seen["proposals"] = [dict(p) for p in proposals if agb is not None and p["agb"] == agb]
+        seen.update(dict.fromkeys(_ESCALATION))
+        if agb is None or placement.get("confirmed_agb") != agb:
+            seen.update(dict.fromkeys(_CONFIRMATION))
+        return seen
+    seen["proposals"] = [{**p, "note": None} for p in proposals]
+    seen["escalation_note"] = None
+    return seen
