@@ -1,7 +1,9 @@
 """API keys and roles: ``Authorization: Bearer <key>``; keys are stored as SHA-256 hashes.
 
 Keys are 256-bit random tokens, so a fast hash is enough: unlike passwords they cannot be
-guessed from a dictionary, and a per-request lookup must stay cheap.
+guessed from a dictionary, and a per-request lookup must stay cheap. A subject may hold several
+keys (to rotate without a gap); each has a short id — the first characters of its hash, safe to
+print — by which it is listed and revoked, and may expire.
 """
 
 from __future__ import annotations
@@ -9,14 +11,19 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter, ValidationError
 
 KEY_PREFIX = "sk_"
+KEY_ID_LENGTH = 12  # hex digits of the hash; the migration derives the same id in SQL
+_NL = ZoneInfo("Europe/Amsterdam")
 
 
 class Role(StrEnum):
@@ -53,10 +60,40 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def key_id(key: str) -> str:
+    """The printable id of a key: not secret, and its holder can compute it to name the key."""
+    return hash_key(key)[:KEY_ID_LENGTH]
+
+
+def key_expiry(now: datetime, in_days: int | None = None, at: str | None = None) -> datetime | None:
+    """When a new key stops working: ``in_days`` from ``now``, or ``at`` (ISO date or date-time;
+    without a zone it is Dutch time, a bare date its midnight), or never. Must lie in the future."""
+    if in_days is not None and at is not None:
+        raise ValueError("give an expiry in days or a moment, not both")
+    if in_days is not None:
+        if in_days < 1:
+            raise ValueError(f"expires-in-days must be at least 1, not {in_days}")
+        return now + timedelta(days=in_days)
+    if at is None:
+        return None
+    try:
+        moment = TypeAdapter(datetime).validate_python(at)  # a bare date reads as its midnight
+    except ValidationError:
+        raise ValueError(f"expires-at {at!r} is not an ISO date or date-time, e.g. 2027-01-31") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_NL)
+    moment = moment.astimezone(UTC)
+    if moment <= now:
+        raise ValueError(f"expires-at {at} lies in the past")
+    return moment
+
+
 @dataclass(frozen=True)
 class Principal:
     role: Role
     subject: str
+    # Which key authenticated: lets a limit or an audit name one key without its secret.
+    key_id: str | None = field(default=None, compare=False)
 
     @property
     def actor(self) -> str:
@@ -73,17 +110,39 @@ class Principal:
         return None
 
 
-async def create_key(pool: asyncpg.Pool, role: Role, subject: str, label: str = "") -> str:
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown about a key: never the key or its hash."""
+
+    id: str
+    role: Role
+    subject: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+async def create_key(pool: asyncpg.Pool, role: Role, subject: str, label: str = "",
+                     expires_at: datetime | None = None) -> str:
     check_subject(role, subject)
     key = new_key()
     await pool.execute(
-        "INSERT INTO api_key (key_hash, role, subject, label) VALUES ($1, $2, $3, $4)",
-        hash_key(key), role.value, subject, label,
+        "INSERT INTO api_key (key_hash, role, subject, label, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        hash_key(key), role.value, subject, label, expires_at,
     )
     return key
 
 
 async def revoke_keys(pool: asyncpg.Pool, role: Role, subject: str) -> int:
+    """Revoke every active key of a role and subject (a leaked subject, an ended contract)."""
     status = await pool.execute(
         "UPDATE api_key SET revoked_at = now() WHERE role = $1 AND subject = $2 AND revoked_at IS NULL",
         role.value, subject,
@@ -91,11 +150,40 @@ async def revoke_keys(pool: asyncpg.Pool, role: Role, subject: str) -> int:
     return int(status.split()[-1])
 
 
-async def principal_for(pool: asyncpg.Pool, key: str) -> Principal | None:
+async def revoke_key(pool: asyncpg.Pool, id: str) -> KeyInfo | None:
+    """Revoke one key by its id; None when no unrevoked key has that id."""
     row = await pool.fetchrow(
-        "SELECT role, subject FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(key)
+        f"UPDATE api_key SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING {_INFO_COLUMNS}", id,
     )
-    return Principal(Role(row["role"]), row["subject"]) if row else None
+    return _info(row) if row else None
+
+
+async def list_keys(pool: asyncpg.Pool, role: Role | None = None, subject: str | None = None) -> list[KeyInfo]:
+    rows = await pool.fetch(
+        f"""SELECT {_INFO_COLUMNS} FROM api_key
+            WHERE ($1::text IS NULL OR role = $1) AND ($2::text IS NULL OR subject = $2)
+            ORDER BY role, subject, created_at""",
+        role.value if role else None, subject,
+    )
+    return [_info(r) for r in rows]
+
+
+_INFO_COLUMNS = "id, role, subject, label, created_at, expires_at, revoked_at"
+
+
+def _info(row: asyncpg.Record) -> KeyInfo:
+    return KeyInfo(row["id"], Role(row["role"]), row["subject"], row["label"], row["created_at"],
+                   row["expires_at"], row["revoked_at"])
+
+
+async def principal_for(pool: asyncpg.Pool, key: str) -> Principal | None:
+    """Who a key acts for; None for an unknown, revoked or expired key."""
+    row = await pool.fetchrow(
+        """SELECT role, subject, id FROM api_key
+           WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
+        hash_key(key),
+    )
+    return Principal(Role(row["role"]), row["subject"], row["id"]) if row else None
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")
@@ -104,6 +192,13 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
+    from services.runtime.edge import admission_of  # the edge imports this module
+
+    admission = admission_of(request.scope)
+    if admission is not None:
+        # The edge looked the key up (and counted it against the rate limit) before the body was
+        # read, or does so now for a route that reads no body: once per request either way.
+        return await admission.admit()
     if credentials is None:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
                             headers={"WWW-Authenticate": "Bearer"})
