@@ -86,7 +86,8 @@ async def submit(runtime: Runtime, declaration: Declaration, now: datetime | Non
         declaration_id = uuid.uuid4()
         allocations = await store.lock_allocations(conn, agb, [ln.allocation_number for ln in declaration.lines])
         assessment = assess(
-            declaration_id, declaration.lines, provider_agb=agb, allocations=allocations,
+            declaration_id, declaration.lines, provider_agb=agb, municipality_code=declaration.municipality_code,
+            allocations=allocations,
             contracts=await store.provider_contracts(conn, agb),
             ledger=await store.standing_bookings(conn, [a.allocation_id for a in allocations]),
             rules=settings.rules(), region=settings.region_municipalities,

@@ -175,19 +175,22 @@ def assess(
     lines: Sequence[DeclarationLine],
     *,
     provider_agb: str,
+    municipality_code: str,
     allocations: Sequence[Allocation],
     contracts: Sequence[Contract],
     ledger: Sequence[Booking],
     rules: r.RuleSet,
     region: frozenset[str],
 ) -> Assessment:
-    """Assess every line; credits first, so a corrected debit in the same declaration can replace
-    the line it credits. Each approved debit counts against the lines after it."""
+    """Assess every line of a declaration to gemeente ``municipality_code``; credits first, so a corrected
+    debit in the same declaration can replace the line it credits. Each approved debit counts against the
+    lines after it."""
     own = [a for a in allocations if a.provider_agb == provider_agb]
     standing = list(ledger)
     outcomes: list[LineOutcome] = []
     for line in [ln for ln in lines if ln.credit] + [ln for ln in lines if not ln.credit]:
         allocation, findings = _find_allocation(line, own, region)
+        findings += _declared_to_its_gemeente(allocation, municipality_code)
         if line.credit:
             outcome = _credit(line, allocation, findings, standing, rules)
             if outcome.credited is not None:
@@ -229,6 +232,15 @@ def _find_allocation(
         return moved[0], [Finding(r.MOVED_WITHIN_REGION, f"allocation {number} is of gemeente {old}, not "
                                                          f"{gemeente}: declare it to {old}")]
     return None, [Finding(r.ALLOCATION_KNOWN, f"no allocation {number} of gemeente {gemeente} to this provider")]
+
+
+def _declared_to_its_gemeente(allocation: Allocation | None, gemeente: str) -> list[Finding]:
+    if allocation is None or allocation.municipality_code == gemeente:
+        return []
+    return [Finding(r.MUNICIPALITY_OF_ALLOCATION, f"allocation {allocation.allocation_number} is of gemeente "
+                                                  f"{allocation.municipality_code}, but this declaration is to "
+                                                  f"gemeente {gemeente}: declare the line to "
+                                                  f"{allocation.municipality_code}")]
 
 
 def _against_allocation(line: DeclarationLine, allocation: Allocation, bookings: list[Booking]) -> list[Finding]:

@@ -25,6 +25,7 @@ class Rule:
 
 
 ALLOCATION_KNOWN = "allocation-known"
+MUNICIPALITY_OF_ALLOCATION = "municipality-of-allocation"
 MOVED_WITHIN_REGION = "moved-within-region"
 ALLOCATION_WITHDRAWN = "allocation-withdrawn"
 PRODUCT_ALLOCATED = "product-allocated"
@@ -46,6 +47,11 @@ R = Retourcode
 RULES: tuple[Rule, ...] = (
     Rule(ALLOCATION_KNOWN, R.GEEN_TOEWIJZING, "The line names an allocation (toewijzing) of this gemeente to this "
          "provider; a client_ref on the line must be the allocation's.", C, switchable=False),
+    # 9019: to the gemeente it is declared to, the line links to no allocation of that gemeente.
+    # Not switchable: paid anyway, the line would count in another gemeente's spending and figures.
+    Rule(MUNICIPALITY_OF_ALLOCATION, R.GEEN_TOEWIJZING, "A line is declared to the gemeente that issued its "
+         "allocation: the declaration's municipality is the allocation's, so no gemeente pays for, or counts in its "
+         "figures, care another gemeente allocated.", A, switchable=False),
     Rule(MOVED_WITHIN_REGION, R.GEEN_TOEWIJZING, "Reject a line declared to the youth's new gemeente while the "
          "allocation is of another gemeente of the region (the youth moved). Switched off, the line is paid "
          "against the old allocation (coulance within the region).", C),

@@ -169,10 +169,39 @@ async def test_a_youth_who_moved_inside_the_region_is_paid_on_the_old_allocation
 ) -> None:
     provider = await contracted(http, contracting, keys)
     await from_intake(infra, isolation, db, issued(5001, gemeente="0402"))
+    # The line names the youth's new gemeente; the declaration goes to the gemeente that allocated the care.
     moved = line(1, 5001, municipality_code="0406", client_ref=CLIENT)
     answer = (await http.post(f"{contracting}/v1/declarations", headers=provider,
-                              json=declaration("D-1", moved) | {"municipality_code": "0406"})).json()
+                              json=declaration("D-1", moved))).json()
     assert answer["lines"][0]["return_codes"] == ["8001"]
+
+
+async def test_a_line_declared_to_another_gemeente_than_its_allocations_is_refused(
+    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool  # type: ignore[no-untyped-def]
+) -> None:
+    provider = await contracted(http, contracting, keys)
+    await from_intake(infra, isolation, db, issued(6001, gemeente="0402"))
+    # Sent to Huizen, a line of Hilversum's allocation would count in Huizen's spending and figures.
+    to_huizen = declaration("H-1", line(1, 6001), line(2, 6001, municipality_code="0406", client_ref=CLIENT),
+                            line(3, 6001, municipality_code="0406")) | {"municipality_code": "0406"}
+    response = await http.post(f"{contracting}/v1/declarations", headers=provider, json=to_huizen)
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert [ln["return_codes"] for ln in answer["lines"]] == [["9019"]] * 3
+    rules_named = [[why["rule"] for why in ln["rejections"]] for ln in answer["lines"]]
+    assert rules_named == [["municipality-of-allocation"], ["municipality-of-allocation"], ["allocation-known"]]
+    why = answer["lines"][0]["rejections"][0]
+    assert why["contact"] == "administratie" and "declare the line to 0402" in why["reason"]
+    assert answer["approved_amount"] == 0
+    assessed = [e for e in await events(infra, isolation.topic(topics.CONTRACTING_EVENTS), 4, "the assessment")
+                if e.type.endswith("DeclarationAssessed")]
+    assert [(e.data["municipality_code"], e.data["approved_amount"]) for e in assessed] == [("0406", 0)]
+    assert await db.fetchval("SELECT count(*) FROM booking") == 0
+
+    # Sent to Hilversum, the same line is paid.
+    to_hilversum = declaration("V-1", line(1, 6001))
+    paid = (await http.post(f"{contracting}/v1/declarations", headers=provider, json=to_hilversum)).json()
+    assert paid["lines"][0]["return_codes"] == ["8001"]
 
 
 async def test_the_rules_are_published_with_return_code_contact_and_whether_they_are_on(
@@ -184,6 +213,8 @@ async def test_the_rules_are_published_with_return_code_contact_and_whether_they
                                                      "active": True}
     assert by_code["moved-within-region"]["active"] is False and by_code["moved-within-region"]["switchable"]
     assert by_code["allocation-known"]["switchable"] is False
+    assert by_code["municipality-of-allocation"] == by_code["municipality-of-allocation"] | {
+        "return_code": "9019", "switchable": False, "active": True}
     assert {r["return_code"] for r in published} >= {"9019", "9384", "9307", "9308", "0611", "9346", "9321",
                                                      "9322", "9369"}
 

@@ -15,6 +15,7 @@ from services.contracting.lots import Tariff
 from tests.unit.contracting.builders import (
     AGB,
     CLIENT,
+    HILVERSUM,
     HOUR,
     HUIZEN,
     OTHER_AGB,
@@ -31,8 +32,10 @@ from tests.unit.contracting.builders import (
 DECLARATION = uuid.UUID(int=1)
 
 
-def check(lines, *, allocations=None, contracts=None, ledger=(), rules=None, declaration=DECLARATION) -> Assessment:  # type: ignore[no-untyped-def]
-    return assess(declaration, lines, provider_agb=AGB,
+def check(lines, *, allocations=None, contracts=None, ledger=(), rules=None, declaration=DECLARATION,  # type: ignore[no-untyped-def]
+          to=HILVERSUM) -> Assessment:
+    """Assess ``lines`` as a declaration to gemeente ``to`` (the builders' allocation is Hilversum's)."""
+    return assess(declaration, lines, provider_agb=AGB, municipality_code=to,
                   allocations=[allocation()] if allocations is None else allocations,
                   contracts=[contract()] if contracts is None else contracts,
                   ledger=list(ledger), rules=rules or r.RuleSet(), region=REGION)
@@ -298,3 +301,31 @@ def test_line_numbers_are_reported_in_order_although_credits_are_assessed_first(
                    declaration=uuid.UUID(int=2))
     assert [o.line.line_number for o in result.lines] == [1, 2]
     assert [o.approved for o in result.lines] == [True, True]
+
+
+def test_a_line_declared_to_another_gemeente_than_its_allocations_is_9019_naming_the_rule() -> None:
+    result = check([line()], to=HUIZEN)
+    [outcome] = result.lines
+    assert rules_broken(result) == [r.MUNICIPALITY_OF_ALLOCATION]
+    assert outcome.return_codes == [Retourcode.GEEN_TOEWIJZING]
+    assert "allocation 1001 is of gemeente 0402, but this declaration is to gemeente 0406" in outcome.findings[0].reason
+    assert r.BY_CODE[r.MUNICIPALITY_OF_ALLOCATION].contact == "administratie"
+    assert result.approved_amount == 0 and result.bookings == ()
+
+
+def test_a_moved_youth_is_paid_on_the_old_allocation_only_when_declared_to_the_old_gemeente() -> None:
+    moved = line(municipality_code=HUIZEN, client_ref=CLIENT)
+    assert rules_broken(check([moved], to=HILVERSUM)) == []
+    assert rules_broken(check([moved], to=HUIZEN)) == [r.MUNICIPALITY_OF_ALLOCATION]
+
+
+def test_a_credit_declared_to_another_gemeente_reverses_nothing() -> None:
+    booked = check([line()]).bookings
+    result = check([line(credit=True)], ledger=booked, to=HUIZEN)
+    assert rules_broken(result) == [r.MUNICIPALITY_OF_ALLOCATION]
+    assert result.credited_amount == 0 and result.lines[0].credited is None
+
+
+def test_the_municipality_rule_cannot_be_switched_off() -> None:
+    with pytest.raises(ValueError, match="cannot be switched off"):
+        r.RuleSet.without([r.MUNICIPALITY_OF_ALLOCATION])

@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 from contracts.codes import Retourcode
 from services.contracting import rules as r
 from services.contracting.domain import Booking, DeclarationLine, assess
-from tests.unit.contracting.builders import AGB, REGION, TARIFF_2026, allocation, contract, line
+from tests.unit.contracting.builders import (
+    AGB,
+    CLIENT,
+    HILVERSUM,
+    HUIZEN,
+    REGION,
+    TARIFF_2026,
+    UTRECHT,
+    allocation,
+    contract,
+    line,
+)
 
 MONTHS = [date(2026, m, 1) for m in range(9, 13)]
 
@@ -43,7 +54,7 @@ def _run(allocations, batches, rule_set=None) -> tuple[list[Booking], list]:  # 
     ledger: list[Booking] = []
     outcomes = []
     for number, batch in enumerate(batches, start=1):
-        result = assess(uuid.UUID(int=number), batch, provider_agb=AGB, allocations=allocations,
+        result = assess(uuid.UUID(int=number), batch, provider_agb=AGB, municipality_code=HILVERSUM, allocations=allocations,
                         contracts=[contract()], ledger=ledger, rules=rule_set or r.RuleSet(), region=REGION)
         credited = [o.credited for o in result.lines if o.credited]
         ledger = [b for b in ledger if b not in credited] + list(result.bookings)
@@ -112,7 +123,7 @@ def test_crediting_every_approved_line_leaves_nothing_booked(batches) -> None:  
     reversal = [DeclarationLine(**{**b_line.model_dump(), "line_number": i, "credit": True})
                 for i, b_line in enumerate((_as_line(b) for b in ledger), start=1)]
     if reversal:
-        result = assess(uuid.UUID(int=999), reversal, provider_agb=AGB, allocations=[allocation(volume=10_000)],
+        result = assess(uuid.UUID(int=999), reversal, provider_agb=AGB, municipality_code=HILVERSUM, allocations=[allocation(volume=10_000)],
                         contracts=[contract()], ledger=ledger, rules=r.RuleSet(), region=REGION)
         assert all(o.approved for o in result.lines)
         assert result.credited_amount == sum(b.amount for b in ledger)
@@ -121,3 +132,23 @@ def test_crediting_every_approved_line_leaves_nothing_booked(batches) -> None:  
 def _as_line(booking: Booking) -> DeclarationLine:
     return line(period_start=booking.period_start, period_end=booking.period_end, volume=booking.volume,
                 amount=booking.amount, tariff=booking.amount // booking.volume)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([HILVERSUM, HUIZEN, UTRECHT]), st.booleans()), min_size=1, max_size=6),
+       st.sampled_from([HILVERSUM, HUIZEN, UTRECHT]), st.sampled_from([r.RuleSet(), r.RuleSet.without([])]))
+def test_a_line_is_paid_only_by_the_gemeente_that_issued_its_allocation(drawn, to, rule_set) -> None:  # type: ignore[no-untyped-def]
+    # Two gemeenten each allocated number 1001 to this provider; the youth may have moved between them.
+    allocations = [allocation(allocation_number=1001, municipality_code=HILVERSUM, allocation_id=uuid.UUID(int=1)),
+                   allocation(allocation_number=1001, municipality_code=HUIZEN, client_ref="e" * 64,
+                              allocation_id=uuid.UUID(int=2))]
+    batch = [line(line_number=i, municipality_code=gemeente, client_ref=CLIENT if named else None,
+                  period_start=date(2026, 9 + i % 4, 1), period_end=date(2026, 9 + i % 4, 2))
+             for i, (gemeente, named) in enumerate(drawn, start=1)]
+    result = assess(uuid.UUID(int=7), batch, provider_agb=AGB, municipality_code=to, allocations=allocations,
+                    contracts=[contract()], ledger=[], rules=rule_set, region=REGION)
+    by_id = {a.allocation_id: a for a in allocations}
+    for outcome in result.lines:
+        if outcome.approved:
+            assert by_id[outcome.allocation_id].municipality_code == to
+    assert all(by_id[b.allocation_id].municipality_code == to for b in result.bookings)
