@@ -113,7 +113,10 @@ async def get_capacity(request: Request) -> dict:
 
 @router.get("/live", summary="Server-Sent Events: the capacity tiles and shortages after every change")
 async def live(request: Request) -> EventSourceResponse:
-    """Carries no personal data, so it needs no key; pages re-fetch their keyed data on each event."""
+    """Carries no personal data, so it needs no key; pages re-fetch their keyed data on each event.
+
+    Its events have no id and each carries the whole state, so a Last-Event-ID is never read:
+    a reconnecting page gets the current state at once, whatever id it sends."""
     pool = runtime_of(request).pool
     feed: PgSignal = request.app.state.live_feed
 

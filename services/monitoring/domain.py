@@ -28,6 +28,22 @@ def published(count: int) -> Published:
     return SUPPRESSED if 0 < count < SUPPRESSION_LIMIT else count
 
 
+def metric_count(count: int) -> int | None:
+    """A count of youths as ``/metrics`` exposes it: Prometheus has no "<5", so a count that
+    ``published`` hides has no sample at all (None: leave the series out); 0 and 5 up stay exact."""
+    shown = published(count)
+    return None if shown == SUPPRESSED else count
+
+
+def metric_buckets(cumulative: list[int]) -> list[int] | None:
+    """Cumulative histogram buckets of youths as ``/metrics`` exposes them: None (leave the histogram
+    out) under 5 youths in all; otherwise a bucket of 1–4 youths reads 0 — a histogram cannot lose a
+    bucket, and 0 for every count under 5 keeps the buckets cumulative."""
+    if not cumulative or metric_count(cumulative[-1]) is None:
+        return None
+    return [n if metric_count(n) is not None else 0 for n in cumulative]
+
+
 def month_of(moment: datetime | date) -> str:
     """``YYYY-MM`` of a moment in Dutch time, or of a calendar date."""
     day = dutch_date(moment) if isinstance(moment, datetime) else moment

@@ -3,12 +3,21 @@
 Totals are read back from the read models rather than counted in memory, so a restart or a
 rebuild never makes a counter jump. Refreshes coalesce: a burst of events (a replay) costs a
 few refreshes, not one per event.
+
+Counts of youths (referrals, starts and ends of care, placements, youths waiting, escalations,
+declaration lines, waiting times) follow the dashboard's "<5" rule (``domain.published``).
+Prometheus has no "<5", so a series whose count is 1–4 is left out — absent, not 0, which
+would claim nobody — and ``schakel_suppressed_series{metric}`` says how many were left out. A
+waiting-time histogram appears once its category has 5 youths; inside it a bucket of 1–4 reads
+0. Places, shortages and report ages are not about youths and stay exact. Alert rules on youth
+counts therefore compare with a threshold of 5 or more and never rely on ``absent()`` or ``== 0``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from contracts.verblijf import Setting
-from services.monitoring import store
+from services.monitoring import domain, store
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
 
@@ -80,58 +89,82 @@ class Snapshot(Collector):
 
     def collect(self) -> Iterator[Metric]:
         rows = self.rows
-        yield self._counter("schakel_referrals", "Referrals received, by product category and referrer type "
-                            "(COD327, or veilig_thuis).", ["product_category", "referrer"], rows.get("referrals", []))
-        yield self._counter("schakel_care_started", "Starts of care, by product category.", ["product_category"],
-                            rows.get("care_started", []))
-        yield self._counter("schakel_care_ended", "Ends of care, by product category and reden beëindiging (JZ588).",
-                            ["product_category", "reason"], rows.get("care_ended", []))
-        yield self._counter("schakel_placements", "Confirmed verblijf placements, by setting.", ["setting"],
-                            rows.get("placements", []))
-        yield self._gauge("schakel_youths_waiting_for_placement", "Youths with an open placement request, by urgency.",
-                          ["urgency"], rows.get("waiting", []))
-        yield self._gauge("schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"],
-                          rows.get("occupied", []))
-        yield self._counter("schakel_shortages", "Shortages detected, by setting.", ["setting"],
-                            rows.get("shortages", []))
-        yield self._counter("schakel_escalations", "Cases escalated, by level.", ["level"],
-                            rows.get("escalations", []))
-        yield self._counter("schakel_declaration_lines", "Assessed declaration lines, by outcome.", ["outcome"],
-                            rows.get("declarations", []))
-        yield self._waiting_histogram(rows.get("waiting_days", []))
+        left_out: Counter[str] = Counter()
+        yield from _youth_metrics(rows, left_out)
+        yield _gauge("schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"],
+                     rows.get("occupied", []))
+        yield _counter("schakel_shortages", "Shortages detected, by setting.", ["setting"], rows.get("shortages", []))
         now = datetime.now(UTC)
         age = GaugeMetricFamily("schakel_capacity_report_age_seconds",
                                 "Age of the stalest provider report per setting.", labels=["setting"])
         for r in rows.get("report_age", []):
             age.add_metric([r["setting"]], (now - r["oldest"]).total_seconds())
         yield age
-
-    @staticmethod
-    def _counter(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record]) -> Metric:
-        family = CounterMetricFamily(name, doc, labels=labels)
-        for r in rows:
-            family.add_metric([str(r[label]) for label in labels], r["n"])
-        return family
-
-    @staticmethod
-    def _gauge(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record]) -> Metric:
-        family = GaugeMetricFamily(name, doc, labels=labels)
-        for r in rows:
-            family.add_metric([str(r[label]) for label in labels], r["n"])
-        return family
-
-    @staticmethod
-    def _waiting_histogram(rows: list[asyncpg.Record]) -> Metric:
-        family = HistogramMetricFamily("schakel_waiting_time_days",
-                                       "Days from referral to start of care, by product category.",
-                                       labels=["product_category"])
-        by_category: dict[str, list[int]] = {}
-        for r in rows:
-            by_category.setdefault(r["product_category"], []).append(r["days"])
-        for category, days in sorted(by_category.items()):
-            buckets = [(str(b), sum(d <= b for d in days)) for b in WAITING_BUCKETS_DAYS]
-            buckets.append(("+Inf", len(days)))
-            family.add_metric([category], buckets, sum_value=sum(days))
-        return family
+        suppressed = GaugeMetricFamily("schakel_suppressed_series",
+                                       "Series of a count of youths left out because it is 1-4 (the <5 rule).",
+                                       labels=["metric"])
+        for name, n in sorted(left_out.items()):
+            suppressed.add_metric([name], n)
+        yield suppressed
 
 
+def _youth_metrics(rows: dict[str, list[asyncpg.Record]], left_out: Counter[str]) -> Iterator[Metric]:
+    yield _counter("schakel_referrals", "Referrals received, by product category and referrer type "
+                   "(COD327, or veilig_thuis).", ["product_category", "referrer"], rows.get("referrals", []), left_out)
+    yield _counter("schakel_care_started", "Starts of care, by product category.", ["product_category"],
+                   rows.get("care_started", []), left_out)
+    yield _counter("schakel_care_ended", "Ends of care, by product category and reden beëindiging (JZ588).",
+                   ["product_category", "reason"], rows.get("care_ended", []), left_out)
+    yield _counter("schakel_placements", "Confirmed verblijf placements, by setting.", ["setting"],
+                   rows.get("placements", []), left_out)
+    yield _gauge("schakel_youths_waiting_for_placement", "Youths with an open placement request, by urgency.",
+                 ["urgency"], rows.get("waiting", []), left_out)
+    yield _counter("schakel_escalations", "Cases escalated, by level.", ["level"], rows.get("escalations", []),
+                   left_out)
+    yield _counter("schakel_declaration_lines", "Assessed declaration lines, by outcome.", ["outcome"],
+                   rows.get("declarations", []), left_out)
+    yield _waiting_histogram(rows.get("waiting_days", []), left_out)
+
+
+def _counter(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record],
+             youths: Counter[str] | None = None) -> Metric:
+    """A counter family; with ``youths`` (where left-out series are counted) the <5 rule applies."""
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for values, n in _samples(name, labels, rows, youths):
+        family.add_metric(values, n)
+    return family
+
+
+def _gauge(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record],
+           youths: Counter[str] | None = None) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for values, n in _samples(name, labels, rows, youths):
+        family.add_metric(values, n)
+    return family
+
+
+def _samples(name: str, labels: list[str], rows: list[asyncpg.Record],
+             youths: Counter[str] | None) -> Iterator[tuple[list[str], int]]:
+    for r in rows:
+        n = r["n"] if youths is None else domain.metric_count(r["n"])
+        if n is None:
+            youths[name] += 1  # type: ignore[index]
+            continue
+        yield [str(r[label]) for label in labels], n
+
+
+def _waiting_histogram(rows: list[asyncpg.Record], left_out: Counter[str]) -> Metric:
+    name = "schakel_waiting_time_days"
+    family = HistogramMetricFamily(name, "Days from referral to start of care, by product category.",
+                                   labels=["product_category"])
+    by_category: dict[str, list[int]] = {}
+    for r in rows:
+        by_category.setdefault(r["product_category"], []).append(r["days"])
+    bounds = [str(b) for b in WAITING_BUCKETS_DAYS] + ["+Inf"]
+    for category, days in sorted(by_category.items()):
+        counts = domain.metric_buckets([sum(d <= b for d in days) for b in WAITING_BUCKETS_DAYS] + [len(days)])
+        if counts is None:
+            left_out[name] += 1
+            continue
+        family.add_metric([category], list(zip(bounds, counts, strict=True)), sum_value=sum(days))
+    return family
