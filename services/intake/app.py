@@ -1,4 +1,4 @@
-"""Wiring of the intake service: routes, consumers, the vault and the overdue-request watch."""
+"""Wiring of the intake service: routes, consumers, the vault, the overdue-request and retention watches."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from contracts import topics
 from services.intake import allocations, handlers, registry, store
 from services.intake.api import router
 from services.intake.context import Intake
+from services.intake.personal_data import RetentionWatch
+from services.intake.personal_data_api import router as personal_data_router
 from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
 from services.runtime.consumer import Consumer
@@ -45,13 +47,16 @@ def build(settings: IntakeSettings | None = None, clock: Clock | None = None) ->
     settings = settings or IntakeSettings()
 
     async def start(app: FastAPI, runtime: Runtime) -> None:
-        app.state.intake = Intake(runtime=runtime, settings=settings, vault=Vault(settings.fernet_key()),
+        app.state.intake = Intake(runtime=runtime, settings=settings, vault=Vault(settings.fernet_keys()),
                                   registry=registry.load(), clock=clock or Clock())
         app.state.overdue = OverdueWatch(app.state.intake)
         app.state.overdue.start()
+        app.state.retention = RetentionWatch(app.state.intake)
+        app.state.retention.start()
 
     async def stop(app: FastAPI, _runtime: Runtime) -> None:
         await app.state.overdue.stop()
+        await app.state.retention.stop()
 
     def consumers(_app: FastAPI, _runtime: Runtime) -> list[Consumer]:
         return handlers.consumers()
@@ -62,7 +67,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock | None = None) ->
         description="Referrals, allocations (toewijzingen), start and end of care. The only service that "
                     "knows who a youth is; everything it publishes is pseudonymous.",
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, personal_data_router],
         consumers=consumers,
         publishes=[topics.INTAKE_EVENTS],
         on_start=start,

@@ -13,9 +13,9 @@ import asyncpg
 from contracts.capacity import PlacementConfirmed
 from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived, ReferralWithdrawn
-from services.intake import domain, store
+from services.intake import domain, personal_data, store
 from services.intake.context import Intake
-from services.intake.privacy import PersonalData, client_ref
+from services.intake.privacy import PersonalData
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.runtime.auth import Principal, Role
 from services.runtime.errors import Forbidden, Invalid, NotFound
@@ -37,7 +37,7 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
         raise Invalid(f"client.municipality_code: {exc}") from None
     domain.check_birth_date(body.client.birth_date, referral_date)
     age = domain.check_birth_date(body.client.birth_date, today)
-    ref = client_ref(body.client.bsn, intake.settings.client_ref_key())
+    ref = await personal_data.pseudonym(intake.runtime.pool, body.client.bsn, intake.settings.client_ref_keys())
     referral_id = uuid.uuid4()
     async with intake.runtime.pool.acquire() as conn, conn.transaction():
         contracted = await store.contracted(conn, provider_agb, referral_date) if provider_agb else None

@@ -16,11 +16,85 @@ Conn = asyncpg.Connection
 
 
 async def upsert_client(conn: Conn, client_ref: str, sealed: bytes, at: datetime) -> None:
+    # A youth referred again after an erasure is known again: the new referral brings the data back.
     await conn.execute(
         """INSERT INTO client (client_ref, personal, updated_at) VALUES ($1, $2, $3)
-           ON CONFLICT (client_ref) DO UPDATE SET personal = EXCLUDED.personal, updated_at = EXCLUDED.updated_at""",
+           ON CONFLICT (client_ref) DO UPDATE
+           SET personal = EXCLUDED.personal, updated_at = EXCLUDED.updated_at, erased_at = NULL""",
         client_ref, sealed, at,
     )
+
+
+async def known_client_ref(conn: Conn | asyncpg.Pool, candidates: list[str]) -> str | None:
+    """The first of ``candidates`` (pseudonyms under each key, newest first) intake already knows."""
+    known = {r["client_ref"] for r in await conn.fetch(
+        "SELECT client_ref FROM client WHERE client_ref = ANY($1::text[])", candidates)}
+    return next((ref for ref in candidates if ref in known), None)
+
+
+async def sealed_clients(conn: Conn | asyncpg.Pool, after: str, limit: int) -> list[asyncpg.Record]:
+    """The next ``limit`` clients holding personal data, in client_ref order after ``after``."""
+    return await conn.fetch(
+        """SELECT client_ref, personal FROM client WHERE personal IS NOT NULL AND client_ref > $1
+           ORDER BY client_ref LIMIT $2""",
+        after, limit,
+    )
+
+
+async def reseal_client(conn: Conn | asyncpg.Pool, client_ref: str, old: bytes, new: bytes) -> bool:
+    """Replace a sealed record unless it changed meanwhile (the service rewrote or erased it)."""
+    status = await conn.execute("UPDATE client SET personal = $3 WHERE client_ref = $1 AND personal = $2",
+                                client_ref, old, new)
+    return status == "UPDATE 1"
+
+
+async def erase_client_of_referral(conn: Conn, referral_id: uuid.UUID, at: datetime) -> int | None:
+    """Erase the personal data of a referral's youth; None if the referral is unknown, else 0 or 1."""
+    client_ref = await conn.fetchval("SELECT client_ref FROM referral WHERE id = $1", referral_id)
+    if client_ref is None:
+        return None
+    status = await conn.execute(
+        "UPDATE client SET personal = NULL, erased_at = $2 WHERE client_ref = $1 AND personal IS NOT NULL",
+        client_ref, at,
+    )
+    return int(status.split()[-1])
+
+
+async def erase_clients_inactive_since(conn: Conn, cutoff: datetime, cutoff_day: date, at: datetime,
+                                       limit: int) -> int:
+    """Erase the personal data of up to ``limit`` youths with nothing on or after the cut-off: no
+    referral, request, toewijzing or care, and no toewijzing running to or past ``cutoff_day``."""
+    status = await conn.execute(
+        """WITH due AS (
+               SELECT c.client_ref FROM client c
+               WHERE c.personal IS NOT NULL AND c.updated_at < $1
+                 AND NOT EXISTS (
+                     SELECT 1 FROM referral r WHERE r.client_ref = c.client_ref
+                       AND greatest(r.received_at, r.placed_at, r.care_started_at, r.withdrawn_at) >= $1)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM allocation_request q JOIN referral r ON r.id = q.referral_id
+                     WHERE r.client_ref = c.client_ref AND greatest(q.requested_at, q.answered_at) >= $1)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM allocation a WHERE a.client_ref = c.client_ref
+                       AND (greatest(a.issued_at, a.withdrawn_at, a.care_started_at, a.care_ended_at) >= $1
+                            OR greatest(a.end_date, a.care_end, a.effective_date) >= $2))
+               ORDER BY c.updated_at
+               LIMIT $4
+               FOR UPDATE OF c SKIP LOCKED)
+           UPDATE client SET personal = NULL, erased_at = $3 FROM due WHERE client.client_ref = due.client_ref""",
+        cutoff, cutoff_day, at, limit,
+    )
+    return int(status.split()[-1])
+
+
+async def record_erasure(conn: Conn, *, at: datetime, actor: str, reason: str, clients: int,
+                         referral_id: uuid.UUID | None = None, cutoff: datetime | None = None) -> None:
+    await insert_row(conn, "personal_data_erasure", {
+        "at": at, "actor": actor, "reason": reason, "clients": clients, "referral_id": referral_id, "cutoff": cutoff})
+
+
+async def erasures(pool: asyncpg.Pool, limit: int) -> list[asyncpg.Record]:
+    return await pool.fetch("SELECT * FROM personal_data_erasure ORDER BY seq DESC LIMIT $1", limit)
 
 
 async def insert_referral(conn: Conn, values: dict[str, Any]) -> None:

@@ -1,0 +1,38 @@
+"""Intake's privacy route: erase a youth's personal data on request (AVG art. 17), admins only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from services.intake import personal_data
+from services.intake.context import Intake
+from services.runtime.auth import Principal, Role, require
+from services.runtime.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["privacy"])
+
+
+class ErasureDone(BaseModel):
+    referral_id: uuid.UUID
+    erased_clients: int  # 0 when the youth's data was erased before
+    erased_at: datetime
+
+
+@router.delete(
+    "/referrals/{referral_id}/personal-data", response_model=ErasureDone,
+    summary="Erase the BSN, name and birth date of a referral's youth; the pseudonymous referral stays",
+    responses={404: {"description": "There is no referral with this id"}},
+)
+async def erase_personal_data(referral_id: uuid.UUID, request: Request,
+                              by: Principal = Depends(require(Role.ADMIN))) -> ErasureDone:
+    intake: Intake = request.app.state.intake
+    now = intake.now()
+    erased = await personal_data.erase_on_request(intake.runtime.pool, referral_id, by.actor, now)
+    if erased is None:
+        raise NotFound(f"no referral {referral_id}")
+    request.app.state.retention.erased.labels("request").inc(erased)
+    return ErasureDone(referral_id=referral_id, erased_clients=erased, erased_at=now)
