@@ -21,6 +21,7 @@ from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden
 from services.runtime.service import runtime_of
 from services.runtime.signal import PgSignal
+from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["capacity"])
 
@@ -42,7 +43,8 @@ class CapacityAccepted(BaseModel):
 
 
 @router.put("/capacity/{agb}/{setting}", status_code=200, response_model=CapacityAccepted,
-            summary="Report a provider's places for one verblijf setting (kept as history)")
+            summary="Report a provider's places for one verblijf setting (kept as history)",
+            responses=problems(409))
 async def put_capacity(
     figures: domain.CapacityFigures,
     agb: Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")],
@@ -97,7 +99,8 @@ async def get_alerts(
     return [Alert(**{k: r[k] for k in r.keys() if k != "envelope"}, event=json.loads(r["envelope"])) for r in rows]
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (who and when are recorded)")
+@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (who and when are recorded)",
+             responses=problems(404))
 async def acknowledge_alert(
     alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
 ) -> dict[str, bool]:

@@ -17,6 +17,7 @@ from services.capacity.api import ALERT_ROLES, now_of
 from services.capacity.audience import placement_seen_by
 from services.runtime.auth import Principal, Role, require
 from services.runtime.service import runtime_of
+from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["placements"])
 
@@ -92,7 +93,7 @@ async def _placement_view(request: Request, placement_id: uuid.UUID, principal: 
 
 
 @router.post("/placements/{placement_id}/accept", response_model=Placement,
-             summary="The provider takes the youth proposed to it")
+             summary="The provider takes the youth proposed to it", responses=problems(404, 409))
 async def accept_placement(
     placement_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
@@ -101,7 +102,8 @@ async def accept_placement(
 
 
 @router.post("/placements/{placement_id}/decline", response_model=Placement,
-             summary="The provider declines, with a reason; the next candidate is asked")
+             summary="The provider declines, with a reason; the next candidate is asked",
+             responses=problems(404, 409))
 async def decline_placement(
     placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
@@ -110,7 +112,8 @@ async def decline_placement(
 
 
 @router.post("/placements/{placement_id}/escalate", response_model=Placement,
-             summary="Escalate now: to the schakelfunctionaris, or from there to the expert team")
+             summary="Escalate now: to the schakelfunctionaris, or from there to the expert team",
+             responses=problems(404, 409))
 async def escalate_placement(
     placement_id: uuid.UUID, request: Request, body: Escalation | None = None,
     principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),

@@ -13,6 +13,7 @@ from services.capacity import webhooks
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, NotFound
 from services.runtime.service import runtime_of
+from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -82,7 +83,8 @@ async def list_webhooks(request: Request, principal: Principal = Depends(require
     return [Webhook(**dict(r)) for r in await webhooks.list_webhooks(runtime_of(request).pool, _own_role(principal))]
 
 
-@router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop")
+@router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop",
+               responses=problems(404))
 async def delete_webhook(
     webhook_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> None:

@@ -18,6 +18,7 @@ from services.contracting.settings import ContractingSettings
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.service import runtime_of
+from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["contracting"])
 
@@ -36,7 +37,7 @@ async def get_lots(request: Request, _: Principal = Depends(require(*ALL_ROLES))
     return await store.all_lots(runtime_of(request).pool)
 
 
-@router.get("/lots/{code}", response_model=Lot, summary="One lot")
+@router.get("/lots/{code}", response_model=Lot, summary="One lot", responses=problems(404))
 async def get_lot(code: LotCode, request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> Lot:
     lot = await store.get_lot(runtime_of(request).pool, code)
     if lot is None:
@@ -121,7 +122,7 @@ async def get_contracts(
 
 
 @router.post("/contracts", status_code=201, response_model=ContractView,
-             summary="Create a maatwerk, uitloop or taakgericht contract")
+             summary="Create a maatwerk, uitloop or taakgericht contract", responses=problems(409))
 async def post_contract(new: commands.NewContract, request: Request,
                         _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
     runtime = runtime_of(request)
@@ -130,7 +131,8 @@ async def post_contract(new: commands.NewContract, request: Request,
 
 
 @router.post("/contracts/{contract_id}/end", response_model=ContractView,
-             summary="End a contract (exit, bankruptcy); capacity stops proposing the provider")
+             summary="End a contract (exit, bankruptcy); capacity stops proposing the provider",
+             responses=problems(404, 409))
 async def end_contract(contract_id: uuid.UUID, end: commands.ContractEnd, request: Request,
                        _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
     runtime = runtime_of(request)
@@ -139,7 +141,8 @@ async def end_contract(contract_id: uuid.UUID, end: commands.ContractEnd, reques
 
 
 @router.post("/declarations", status_code=201, response_model=declarations.AssessedDeclaration,
-             summary="Submit a monthly declaration; every line comes back with its return codes")
+             summary="Submit a monthly declaration; every line comes back with its return codes",
+             responses=problems(409))
 async def post_declaration(declaration: declarations.Declaration, request: Request,
                            principal: Principal = Depends(require(Role.PROVIDER))
                            ) -> declarations.AssessedDeclaration:
@@ -148,7 +151,7 @@ async def post_declaration(declaration: declarations.Declaration, request: Reque
 
 
 @router.get("/declarations/{declaration_id}", response_model=declarations.AssessedDeclaration,
-            summary="An assessed declaration, per line")
+            summary="An assessed declaration, per line", responses=problems(404))
 async def get_declaration(declaration_id: uuid.UUID, request: Request,
                           principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
                           ) -> declarations.AssessedDeclaration:

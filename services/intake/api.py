@@ -26,6 +26,7 @@ from services.intake.requests import (
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import NotFound
 from services.runtime.workdays import dutch_date, working_days_between
+from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 
@@ -50,7 +51,8 @@ async def post_referral(body: ReferralIn, request: Request,
     return await referrals.receive(_intake(request), body, by)
 
 
-@router.get("/referrals/{referral_id}", summary="A referral's status, history and waiting time so far")
+@router.get("/referrals/{referral_id}", summary="A referral's status, history and waiting time so far",
+            responses=problems(404))
 async def get_referral(referral_id: uuid.UUID, request: Request,
                        by: Principal = Depends(require(Role.REFERRER, Role.GEMEENTE, Role.PROVIDER, Role.OPERATOR))
                        ) -> dict[str, Any]:
@@ -87,7 +89,8 @@ def _allocation_view(row: Any) -> dict[str, Any]:
         "care_start", "care_end", "care_end_reason")}
 
 
-@router.post("/referrals/{referral_id}/withdrawal", summary="Withdraw a referral (its referrer or gemeente)")
+@router.post("/referrals/{referral_id}/withdrawal", summary="Withdraw a referral (its referrer or gemeente)",
+             responses=problems(404, 409))
 async def withdraw_referral(referral_id: uuid.UUID, body: WithdrawalIn, request: Request,
                             by: Principal = Depends(require(Role.REFERRER, Role.GEMEENTE, Role.PROVIDER))
                             ) -> dict[str, Any]:
@@ -96,38 +99,43 @@ async def withdraw_referral(referral_id: uuid.UUID, body: WithdrawalIn, request:
 
 
 @router.post("/referrals/{referral_id}/allocations", status_code=201,
-             summary="Issue a toewijzing (the gemeente of the youth's municipality)")
+             summary="Issue a toewijzing (the gemeente of the youth's municipality)", responses=problems(404, 409))
 async def post_allocation(referral_id: uuid.UUID, body: AllocationIn, request: Request,
                           by: Principal = Depends(require(Role.GEMEENTE))) -> dict[str, Any]:
     return await allocations.issue(_intake(request), referral_id, body, by)
 
 
-@router.patch("/allocations/{allocation_id}", summary="Change a toewijzing's end date, volume or budget")
+@router.patch("/allocations/{allocation_id}", summary="Change a toewijzing's end date, volume or budget",
+              responses=problems(404, 409))
 async def patch_allocation(allocation_id: uuid.UUID, body: AllocationChangeIn, request: Request,
                            by: Principal = Depends(require(Role.GEMEENTE))) -> dict[str, Any]:
     return await allocations.change(_intake(request), allocation_id, body, by)
 
 
-@router.post("/allocations/{allocation_id}/withdrawal", summary="Withdraw a toewijzing (reden 13: never valid)")
+@router.post("/allocations/{allocation_id}/withdrawal", summary="Withdraw a toewijzing (reden 13: never valid)",
+             responses=problems(404, 409))
 async def withdraw_allocation(allocation_id: uuid.UUID, body: AllocationWithdrawalIn, request: Request,
                               by: Principal = Depends(require(Role.GEMEENTE))) -> dict[str, Any]:
     return await allocations.withdraw(_intake(request), allocation_id, body, by)
 
 
-@router.post("/allocations/{allocation_id}/start", summary="Start of care (JW305), by the provider of the toewijzing")
+@router.post("/allocations/{allocation_id}/start", summary="Start of care (JW305), by the provider of the toewijzing",
+             responses=problems(404, 409))
 async def start_care(allocation_id: uuid.UUID, body: CareStartIn, request: Request,
                      by: Principal = Depends(require(Role.PROVIDER))) -> dict[str, Any]:
     return await allocations.start_care(_intake(request), allocation_id, body, by)
 
 
-@router.post("/allocations/{allocation_id}/end", summary="End of care (JW307) with a JZ588 reden beëindiging")
+@router.post("/allocations/{allocation_id}/end", summary="End of care (JW307) with a JZ588 reden beëindiging",
+             responses=problems(404, 409))
 async def end_care(allocation_id: uuid.UUID, body: CareEndIn, request: Request,
                    by: Principal = Depends(require(Role.PROVIDER))) -> dict[str, Any]:
     return await allocations.end_care(_intake(request), allocation_id, body, by)
 
 
 @router.post("/allocation-requests", status_code=201,
-             summary="A provider requests a toewijzing (JW315); the gemeente answers within 5 working days")
+             summary="A provider requests a toewijzing (JW315); the gemeente answers within 5 working days",
+             responses=problems(404, 409))
 async def post_allocation_request(body: AllocationRequestIn, request: Request,
                                   by: Principal = Depends(require(Role.PROVIDER))) -> dict[str, Any]:
     return await allocations.request(_intake(request), body, by)
@@ -147,13 +155,14 @@ async def list_allocation_requests(
 
 
 @router.post("/allocation-requests/{request_id}/allocation", status_code=201,
-             summary="Grant a request: issue the toewijzing it asks for (JW301)")
+             summary="Grant a request: issue the toewijzing it asks for (JW301)", responses=problems(404, 409))
 async def grant_allocation_request(request_id: uuid.UUID, request: Request, body: RequestAllocationIn | None = None,
                                    by: Principal = Depends(require(Role.GEMEENTE))) -> dict[str, Any]:
     return await allocations.grant_request(_intake(request), request_id, body or RequestAllocationIn(), by)
 
 
-@router.post("/allocation-requests/{request_id}/rejection", summary="Refuse a request with a WJ759 reason (JW319)")
+@router.post("/allocation-requests/{request_id}/rejection", summary="Refuse a request with a WJ759 reason (JW319)",
+             responses=problems(404, 409))
 async def reject_allocation_request(request_id: uuid.UUID, body: RequestRejectionIn, request: Request,
                                     by: Principal = Depends(require(Role.GEMEENTE))) -> dict[str, Any]:
     return await allocations.reject_request(_intake(request), request_id, body, by)

@@ -11,13 +11,14 @@ from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
 from services.monitoring import queries
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.auth import Principal, Role, require
-from services.runtime.errors import Forbidden, Invalid
+from services.runtime.errors import Forbidden, Invalid, problem_response
+from services.runtime.openapi import problems
 from services.runtime.service import runtime_of
 from services.runtime.signal import PgSignal
 
@@ -134,21 +135,19 @@ async def live(request: Request) -> EventSourceResponse:
 
 
 @router.post("/alerts/{alert_id}/acknowledge",
-             summary="Acknowledge an alert at capacity, with the caller's own key (forwarded unchanged)")
-async def acknowledge(alert_id: uuid.UUID, request: Request) -> JSONResponse:
+             summary="Acknowledge an alert at capacity, with the caller's own key (forwarded unchanged)",
+             responses=problems(401, 403, 404, 429, 502))
+async def acknowledge(alert_id: uuid.UUID, request: Request) -> Response:
     authorization = request.headers.get("authorization")
     if not authorization:
-        return JSONResponse({"detail": "missing API key: send 'Authorization: Bearer <key>'"}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return problem_response(401, "Unauthorized", "missing API key: send 'Authorization: Bearer <key>'",
+                                headers={"WWW-Authenticate": "Bearer"})
     url = f"{_settings(request).capacity_url.rstrip('/')}/v1/alerts/{alert_id}/acknowledge"
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.post(url, headers={"Authorization": authorization})
     except httpx.TransportError as exc:
-        return JSONResponse({"detail": f"capacity did not answer ({type(exc).__name__}); please retry"},
-                            status_code=502)
-    try:
-        body = answer.json()
-    except ValueError:
-        body = {"detail": answer.text[:300]}
-    return JSONResponse(body, status_code=answer.status_code)
+        return problem_response(502, "Bad Gateway", f"capacity did not answer ({type(exc).__name__}); please retry")
+    # Capacity's answer as it came, problem+json included; only its own headers that still hold.
+    kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "retry-after", "www-authenticate")}
+    return Response(answer.content, status_code=answer.status_code, headers=kept)

@@ -192,6 +192,13 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
+    from services.runtime.edge import admission_of  # the edge imports this module
+
+    admission = admission_of(request.scope)
+    if admission is not None:
+        # The edge looked the key up (and counted it against the rate limit) before the body was
+        # read, or does so now for a route that reads no body: once per request either way.
+        return await admission.admit()
     if credentials is None:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -65,9 +65,10 @@ class FieldError(BaseModel):
 
 
 class ValidationProblem(Problem):
-    """A request that did not fit the schema (422), with every field at fault."""
+    """A request that did not fit (422). ``errors`` names every field at fault when the schema refused
+    it; when a rule of the domain did, ``detail`` names the field."""
 
-    errors: list[FieldError]
+    errors: list[FieldError] = Field(default_factory=list, description="The fields at fault, never their values")
 
 
 def title_of(status: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
@@ -24,6 +24,7 @@ from services.runtime.deadletter import DeadLetters
 from services.runtime.errors import install_error_handlers
 from services.runtime.kafka import create_broker, start_when_available
 from services.runtime.metrics import RequestMetrics, exposition
+from services.runtime.openapi import install_problem_documentation
 from services.runtime.periodic import cancel_task
 from services.runtime.producer import HealingProducer
 from services.runtime.settings import ServiceSettings
@@ -154,6 +155,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
     app.add_middleware(RequestMetrics, registry=registry)
     install_error_handlers(app)
+    install_problem_documentation(app)
     app.include_router(_operations_router(spec, registry))
     for router in spec.routers:
         app.include_router(router)
@@ -167,7 +169,9 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.settings.service}
 
-    @router.get("/readyz", summary="Readiness: PostgreSQL and Kafka both answer")
+    @router.get("/readyz", summary="Readiness: PostgreSQL and Kafka both answer",
+                responses={503: {"description": "Not ready: the same body says which of the two does not answer",
+                                 "content": {"application/json": {}}}})
     async def readyz(request: Request) -> JSONResponse:
         runtime = runtime_of(request)
         try:
@@ -186,7 +190,7 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics():  # type: ignore[no-untyped-def]
         return exposition(registry)
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.auth import Role
+from services.runtime.ratelimit import Rate
+
 LOCAL_POSTGRES = "postgresql://schakel:schakel@127.0.0.1:5432"
+
+# Generous on purpose: far above what a person or a provider's system does (and what the demo
+# simulator does when it plays a year in a minute), low enough that one runaway key cannot take a
+# service. A referrer, the role a flood of referrals comes from, gets less.
+DEFAULT_RATES: dict[str, Rate] = {
+    **{role.value: Rate(per_second=100, burst=1000) for role in Role},
+    Role.REFERRER.value: Rate(per_second=20, burst=200),
+}
 
 
 class ServiceSettings(BaseSettings):
@@ -30,6 +41,20 @@ class ServiceSettings(BaseSettings):
     # How long the relay waits for Kafka to acknowledge a batch before it replaces the producer.
     publish_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     log_level: str = "INFO"
+    # Limits at the edge (docs/operations.md, "Limits"): checked before a request body is read.
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024,
+                                description="Largest request body; a route may allow more (declarations).")
+    rate_limiting: bool = Field(default=True, description="Per-key rate limits on; off for a benchmark.")
+    rate_limits: dict[str, Rate] = Field(default_factory=lambda: dict(DEFAULT_RATES),
+                                         description="Per role; roles not named keep their default.")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _every_role_limited(cls, rates: dict[str, Rate]) -> dict[str, Rate]:
+        unknown = set(rates) - set(DEFAULT_RATES)
+        if unknown:
+            raise ValueError(f"rate_limits: unknown roles {sorted(unknown)}; roles are {sorted(DEFAULT_RATES)}")
+        return {**DEFAULT_RATES, **rates}
 
     def topic(self, name: str) -> str:
         """The real Kafka topic for a name from ``contracts.topics``."""

@@ -61,3 +61,33 @@ def test_domain_http_and_routing_errors_keep_their_status_and_a_readable_detail(
     for response in (conflict, forbidden, unknown, wrong_method):
         assert response.headers["content-type"] == "application/problem+json"
         assert Problem.model_validate(response.json()).status == response.status_code
+
+
+def test_each_operation_documents_the_errors_its_shape_and_its_declaration_give_as_problem_json() -> None:
+    from fastapi import Depends
+    from fastapi.security import HTTPBearer
+
+    from services.runtime.openapi import install_problem_documentation, problems
+
+    app = FastAPI()
+    install_error_handlers(app)
+    install_problem_documentation(app)
+
+    @app.put("/clients/{client_id}", responses=problems(404, 409), dependencies=[Depends(HTTPBearer())])
+    async def replace(client_id: int, client: Client) -> dict[str, str]:
+        return {}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {}
+
+    document = app.openapi()
+    keyed = document["paths"]["/clients/{client_id}"]["put"]["responses"]
+    assert sorted(keyed) == ["200", "400", "401", "403", "404", "409", "413", "422", "429", "503"]
+    for status, response in keyed.items():
+        if status != "200":
+            assert list(response["content"]) == ["application/problem+json"], status
+    assert keyed["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/ValidationProblem")
+    assert "Retry-After" in keyed["429"]["headers"] and "Retry-After" in keyed["503"]["headers"]
+    assert sorted(document["paths"]["/healthz"]["get"]["responses"]) == ["200"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
