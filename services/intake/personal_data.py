@@ -123,8 +123,8 @@ class RetentionWatch:
 
     async def check(self) -> int:
         settings = self.intake.settings
-        erased = await erase_expired(self.intake.runtime.pool, self.intake.now(), settings.personal_data_retention_years,
-                                     RETENTION_ACTOR, settings.erasure_batch_size)
+        erased = await erase_expired(self.intake.runtime.pool, self.intake.now(),
+                                     settings.personal_data_retention_years, RETENTION_ACTOR, settings.erasure_batch_size)
         self.erased.labels("retention").inc(erased)
         return erased
 

@@ -34,7 +34,7 @@ async def _refer(intake: Served, http: httpx.AsyncClient, keys, bsn: str, **clie
 
 
 def privacy_admin(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.intake.privacy_admin", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "services.intake.privacy_admin", *args], cwd=REPO, check=False,
                           env={**os.environ, **env}, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
