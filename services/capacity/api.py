@@ -18,7 +18,7 @@ from services.capacity import commands, domain, store
 from services.capacity.audience import ALERT_ROLES as _ALERT_ROLES
 from services.capacity.audience import audience, kinds_seen_by
 from services.runtime.auth import Principal, Role, require
-from services.runtime.errors import Forbidden
+from services.runtime.errors import Forbidden, NotFound
 from services.runtime.service import runtime_of
 from services.runtime.signal import PgSignal
 from services.runtime.openapi import problems
@@ -104,6 +104,10 @@ async def get_alerts(
 async def acknowledge_alert(
     alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
 ) -> dict[str, bool]:
+    alert = await store.alert_kind(runtime_of(request).pool, alert_id)
+    if alert is None or principal.role not in audience(alert["type"], json.loads(alert["data"] or "{}")):
+        # An alert outside the caller's audience is not theirs to see, nor to acknowledge.
+        raise NotFound(f"no alert with id {alert_id}")
     return {"acknowledged": await commands.acknowledge(runtime_of(request), alert_id, principal, now_of(request))}
 
 

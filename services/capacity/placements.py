@@ -246,8 +246,10 @@ def _level(placement: asyncpg.Record) -> EscalationLevel | None:
 async def _escalate(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record, level: EscalationLevel,
                     reason: EscalationReason, note: str | None, now: datetime, cause: Envelope | None) -> None:
     timer = _settings(runtime).escalation_timer(Urgentie(placement["urgency"]))
+    # A timer or a hand without words keeps the last note: the expert team needs the referrer's "why".
+    noted = {"escalation_note": note} if note is not None else {}
     await placement_store.set_placement(conn, placement["id"], escalation_level=level.value, escalated_at=now,
-                              escalation_due_at=domain.escalation_due(timer, level, now), escalation_note=note)
+                                        escalation_due_at=domain.escalation_due(timer, level, now), **noted)
     escalated = CaseEscalated(
         placement_id=placement["id"], referral_id=placement["referral_id"], client_ref=placement["client_ref"],
         age=placement["age"], municipality_code=placement["municipality_code"],

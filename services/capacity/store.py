@@ -189,6 +189,11 @@ async def list_alerts(
     )
 
 
+async def alert_kind(pool: asyncpg.Pool, alert_id: uuid.UUID) -> asyncpg.Record | None:
+    """An alert's type and payload (as JSON text): what its audience depends on."""
+    return await pool.fetchrow("SELECT type, (envelope->'data')::text AS data FROM alert WHERE id = $1", alert_id)
+
+
 async def acknowledge_alert(
     conn: asyncpg.Connection, alert_id: uuid.UUID, by: str, role: str, at: datetime
 ) -> asyncpg.Record | None:

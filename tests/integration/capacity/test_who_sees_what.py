@@ -141,6 +141,16 @@ async def test_the_alert_list_holds_the_same_audience_rule(capacity: Capacity, k
     for outsider in (await keys(Role.PROVIDER, NEAR), await keys(Role.REFERRER, f"02:{GP}")):
         assert (await c.http.get(f"{c.url}/v1/alerts", headers=outsider)).status_code == 403
 
+    # Nor may the expert team acknowledge what it is not shown; its own escalation it may.
+    ids = {(a["type"], a["event"]["data"].get("level")): a["id"]
+           for a in (await c.http.get(f"{c.url}/v1/alerts", headers=c.sf)).json()}
+    acknowledge = f"{c.url}/v1/alerts/{{}}/acknowledge"
+    not_theirs = await c.http.post(acknowledge.format(ids[SHORTAGE, None]), headers=c.et)
+    assert not_theirs.status_code == 404
+    theirs = await c.http.post(acknowledge.format(ids[ESCALATED, "expertteam"]), headers=c.et)
+    assert theirs.json() == {"acknowledged": True}
+    assert (await c.http.post(acknowledge.format(ids[SHORTAGE, None]), headers=c.sf)).json() == {"acknowledged": True}
+
 
 async def test_notes_reach_only_those_they_were_written_for(capacity: Capacity, keys) -> None:  # type: ignore[no-untyped-def]
     c = capacity
@@ -178,6 +188,12 @@ async def test_notes_reach_only_those_they_were_written_for(capacity: Capacity, 
     assert [p["note"] for p in full["proposals"]] == ["te zware zorg voor onze groep", None]
     operator_view = (await c.http.get(f"{c.url}/v1/placements", headers=c.operator)).json()
     assert "thuis onhoudbaar" not in json.dumps(operator_view) and "te zware zorg" not in json.dumps(operator_view)
+
+    # Escalated on to the expert team without words, the case keeps the referrer's note for them.
+    await c.escalate(proposed["id"], c.sf)
+    [for_et] = [p for p in (await c.http.get(f"{c.url}/v1/placements", headers=c.et)).json()
+                if p["id"] == proposed["id"]]
+    assert (for_et["escalation_level"], for_et["escalation_note"]) == ("expertteam", "thuis onhoudbaar")
 
 
 @pytest.mark.parametrize("event_id", ["²".encode("latin-1"), b"\xd9\xa3", b"-1", b"1e3", b"12a", b"9" * 19])

@@ -5,6 +5,7 @@ which keeps the pseudonymous referral rows every count is built on."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -84,7 +85,8 @@ async def test_a_youth_keeps_its_client_ref_when_the_pseudonym_key_is_rotated_an
 
 
 async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referral_stays(
-        intake: Served, keys, http, db: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
+        intake: Served, keys, http, db: asyncpg.Pool, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
     referral = await _refer(intake, http, keys, YOUTHS[0])
     other = await _refer(intake, http, keys, YOUTHS[1])
     url = f"{intake.url}/v1/referrals/{referral['referral_id']}/personal-data"
@@ -106,6 +108,8 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
     assert [(a["actor"], a["reason"], a["clients"], str(a["referral_id"])) for a in audit] == [
         ("admin:privacy-desk", "request", 1, referral["referral_id"])]
     assert YOUTHS[0] not in str(audit)
+    assert f"for referral {referral['referral_id']} on request of admin:privacy-desk" in caplog.text
+    assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01"))
 
     twice = await http.delete(url, headers=await keys(Role.ADMIN, "privacy-desk"))
     assert twice.json()["erased_clients"] == 0
@@ -118,7 +122,8 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
 
 
 async def test_retention_erases_youths_without_activity_for_seven_years_and_keeps_their_rows(
-        intake: Served, keys, http, db: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
+        intake: Served, keys, http, db: asyncpg.Pool, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
     gone = await _refer(intake, http, keys, YOUTHS[0])
     in_care = await _refer(intake, http, keys, YOUTHS[1])
     # A toewijzing running seven years and a month from now keeps its youth's data past the cut-off.
@@ -142,6 +147,8 @@ async def test_retention_erases_youths_without_activity_for_seven_years_and_keep
     assert (audit["actor"], audit["reason"], audit["clients"]) == ("intake:retention", "retention", 1)
     metrics = (await http.get(f"{intake.url}/metrics")).text
     assert 'schakel_intake_personal_data_erased_total{reason="retention"} 1.0' in metrics
+    assert "erased personal data of 1 youth(s) without activity since" in caplog.text
+    assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01"))
 
 
 async def test_the_cli_erases_on_request_and_after_retention_and_shows_the_audit(
