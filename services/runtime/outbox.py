@@ -162,8 +162,9 @@ class OutboxRelay:
                 log.warning("outbox relay could not publish (%s); retrying in %.1fs", self.last_error, backoff)
                 with contextlib.suppress(Exception):
                     await self.refresh_gauges(self._pool)
-                # A fire() (Kafka connected, new rows) cuts the back-off short.
-                await self._signal.wait(wake, backoff)
+                # New rows must not cut the back-off short: under load that would reconnect on
+                # every commit while Kafka is away.
+                await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             with contextlib.suppress(Exception):
