@@ -12,6 +12,7 @@ from services.intake import personal_data
 from services.intake.context import Intake
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import NotFound
+from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 
@@ -25,7 +26,7 @@ class ErasureDone(BaseModel):
 @router.delete(
     "/referrals/{referral_id}/personal-data", response_model=ErasureDone,
     summary="Erase the BSN, name and birth date of a referral's youth; the pseudonymous referral stays",
-    responses={404: {"description": "There is no referral with this id"}},
+    responses=problems(404),
 )
 async def erase_personal_data(referral_id: uuid.UUID, request: Request,
                               by: Principal = Depends(require(Role.ADMIN))) -> ErasureDone:
