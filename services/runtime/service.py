@@ -21,6 +21,7 @@ from services.runtime import outbox
 from services.runtime.consumer import Consumer, ConsumerLag, subscribe
 from services.runtime.db import create_pool, migrate
 from services.runtime.deadletter import DeadLetters
+from services.runtime.edge import EdgeGuard
 from services.runtime.errors import install_error_handlers
 from services.runtime.kafka import create_broker, start_when_available
 from services.runtime.metrics import RequestMetrics, exposition
@@ -153,6 +154,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    # Added first, so it runs inside RequestMetrics: requests refused at the edge are timed too, and
+    # its refusals, raised inside the app, are not wrapped by BaseHTTPMiddleware's task group.
+    app.add_middleware(EdgeGuard, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, registry=registry)
     install_error_handlers(app)
     install_problem_documentation(app)
