@@ -180,7 +180,8 @@ async def get_history(
 
 
 class ProviderRegistration(BaseModel):
-    settings: list[Setting] = Field(min_length=1, description="Settings the provider may offer places in.")
+    settings: list[Setting] = Field(min_length=1, max_length=len(Setting),
+                                   description="Settings the provider may offer places in.")
     municipality_code: GemeenteCode | None = Field(default=None, description="Where its places are (nearest first).")
 
 

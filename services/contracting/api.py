@@ -16,6 +16,7 @@ from services.contracting import commands, declarations, rules, store
 from services.contracting.lots import Lot, LotTerms, Outcome, Tariff
 from services.contracting.settings import ContractingSettings
 from services.runtime.auth import Principal, Role, require
+from services.runtime.edge import BodyBudget
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.service import runtime_of
 from services.runtime.openapi import problems
@@ -142,7 +143,9 @@ async def end_contract(contract_id: uuid.UUID, end: commands.ContractEnd, reques
 
 @router.post("/declarations", status_code=201, response_model=declarations.AssessedDeclaration,
              summary="Submit a monthly declaration; every line comes back with its return codes",
-             responses=problems(409))
+             responses=problems(409),
+             # Up to MAX_LINES lines need more than the default body budget (SCHAKEL_MAX_BODY_BYTES).
+             dependencies=[Depends(BodyBudget(declarations.BODY_BYTES))])
 async def post_declaration(declaration: declarations.Declaration, request: Request,
                            principal: Principal = Depends(require(Role.PROVIDER))
                            ) -> declarations.AssessedDeclaration:

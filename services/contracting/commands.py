@@ -26,7 +26,7 @@ from contracts.contracting import (
     ProviderWaitlisted,
 )
 from contracts.envelope import Envelope, EventData
-from contracts.identifiers import AgbCode, ClientRef, PerceelCode
+from contracts.identifiers import AgbCode, CalendarDate, ClientRef, PerceelCode
 from services.contracting import store
 from services.contracting.lots import Evidence, Lot, LotStatus, LotTerms, Outcome, Tariff, contract_period, decide
 from services.runtime.auth import Principal
@@ -169,9 +169,10 @@ class NewContract(BaseModel):
     provider_agb: AgbCode
     lot: PerceelCode
     client_ref: ClientRef | None = Field(default=None, description="The one youth of a maatwerk contract.")
-    valid_from: date
-    valid_to: date | None = Field(default=None, description="Defaults to the lot's contract term.")
-    tariffs: list[Tariff] = Field(default_factory=list, description="Prices of its own (maatwerk), if agreed.")
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = Field(default=None, description="Defaults to the lot's contract term.")
+    tariffs: list[Tariff] = Field(default_factory=list, max_length=500,
+                                  description="Prices of its own (maatwerk), if agreed.")
 
     @model_validator(mode="after")
     def _consistent(self) -> NewContract:
@@ -227,7 +228,7 @@ def _check_tariffs(lot: LotTerms, tariffs: Sequence[Tariff]) -> None:
 class ContractEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    end_date: date = Field(description="Last day the contract runs.")
+    end_date: CalendarDate = Field(description="Last day the contract runs.")
     reason: str = Field(min_length=1, max_length=200, description="e.g. uittreding, faillissement, einde looptijd")
 
 

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from contracts import topics
 from contracts.contracting import AssessedLine, DeclarationAssessed, DeclarationSubmitted, LineRejection
 from contracts.envelope import Envelope
-from contracts.identifiers import AgbCode, Eurocent, GemeenteCode
+from contracts.identifiers import EUROCENT_MAX, AgbCode, CalendarDate, Eurocent, GemeenteCode
 from services.contracting import rules, store
 from services.contracting.domain import Assessment, DeclarationLine, assess
 from services.contracting.settings import ContractingSettings
@@ -20,6 +20,12 @@ from services.runtime.errors import Conflict
 from services.runtime.service import Runtime
 
 SOURCE = "contracting"
+# Its DeclarationAssessed carries every line with the reasons it was refused, and an event must fit
+# Kafka's 1 MiB message: 500 lines that break every rule at once take ~0.7 MiB (measured in
+# tests/unit/contracting/test_declaration_size.py), so this keeps a quarter spare.
+MAX_LINES = 500
+# The body of the largest allowed declaration, pretty-printed, with room to spare.
+BODY_BYTES = 1024 * 1024
 
 
 class Declaration(BaseModel):
@@ -31,9 +37,10 @@ class Declaration(BaseModel):
                                     description="The provider's own number; re-posting it is idempotent.")
     provider_agb: AgbCode
     municipality_code: GemeenteCode
-    period_start: date
-    period_end: date
-    lines: list[DeclarationLine] = Field(min_length=1, max_length=2000)
+    period_start: CalendarDate
+    period_end: CalendarDate
+    lines: list[DeclarationLine] = Field(min_length=1, max_length=MAX_LINES,
+                                         description=f"At most {MAX_LINES} lines; split a larger month.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Declaration:
@@ -42,6 +49,8 @@ class Declaration(BaseModel):
         numbers = [ln.line_number for ln in self.lines]
         if len(set(numbers)) != len(numbers):
             raise ValueError("lines: line_number must be unique within a declaration")
+        if sum(ln.amount for ln in self.lines) > EUROCENT_MAX:
+            raise ValueError(f"lines: the amounts add up to more than {EUROCENT_MAX} eurocent")
         return self
 
     def fingerprint(self) -> str:

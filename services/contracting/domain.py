@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.codes import Eenheid, Productcategorie, RedenWijziging, Retourcode
 from contracts.contracting import ContractKind
-from contracts.identifiers import ClientRef, Eurocent, GemeenteCode, ProductCode
+from contracts.identifiers import CalendarDate, ClientRef, Eurocent, GemeenteCode, ProductCode
 from services.contracting import limits
 from services.contracting import rules as r
 from services.contracting.lots import LotTerms, Tariff
@@ -28,13 +28,13 @@ class DeclarationLine(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     line_number: int = Field(ge=1, le=10_000)
-    allocation_number: int = Field(ge=1, description="Toewijzingnummer the line is declared against.")
+    allocation_number: int = Field(ge=1, le=2**31 - 1, description="Toewijzingnummer the line is declared against.")
     municipality_code: GemeenteCode
     client_ref: ClientRef | None = None
     product_category: Productcategorie
     product_code: ProductCode
-    period_start: date
-    period_end: date
+    period_start: CalendarDate
+    period_end: CalendarDate
     volume: int = Field(ge=1, le=1_000_000, description="Delivered volume, in unit.")
     unit: Eenheid
     tariff: Eurocent = Field(description="Price per unit in eurocent.")

@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.codes import PLACEMENT_CATEGORIES, Eenheid, Productcategorie
-from contracts.identifiers import Eurocent, PerceelCode, ProductCode
+from contracts.identifiers import CalendarDate, Eurocent, PerceelCode, ProductCode
 from contracts.verblijf import Setting
 
 RequirementCode = str
@@ -37,8 +37,8 @@ class Tariff(BaseModel):
     product_code: ProductCode
     unit: Eenheid
     eurocent: Eurocent = Field(description="Price per unit in eurocent.")
-    valid_from: date
-    valid_to: date | None = Field(default=None, description="Last day the tariff applies; open-ended if absent.")
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = Field(default=None, description="Last day the tariff applies; open-ended if absent.")
 
     @model_validator(mode="after")
     def _period(self) -> Tariff:
@@ -65,14 +65,16 @@ class LotTerms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=120)
-    product_categories: list[Productcategorie] = Field(min_length=1)
-    product_codes: list[ProductCode] = Field(min_length=1)
-    settings: list[Setting] = Field(default_factory=list, description="Verblijf settings the lot covers.")
-    tariffs: list[Tariff] = Field(default_factory=list)
+    product_categories: list[Productcategorie] = Field(min_length=1, max_length=len(Productcategorie))
+    product_codes: list[ProductCode] = Field(min_length=1, max_length=200)
+    settings: list[Setting] = Field(default_factory=list, max_length=len(Setting),
+                                    description="Verblijf settings the lot covers (travel in ProviderAdmitted).")
+    tariffs: list[Tariff] = Field(default_factory=list, max_length=500)
     max_wait_days: int = Field(ge=1, le=365, description="Maximum waiting time a contracted provider may have.")
     min_capacity: int = Field(default=0, ge=0, le=1000, description="Places a contracted provider keeps available.")
     contract_term_years: int = Field(default=8, ge=1, le=15)
-    requirements: list[Requirement] = Field(default_factory=list)
+    # Each unmet requirement is a reason in ApplicationRejected: bounded, so that event stays small.
+    requirements: list[Requirement] = Field(default_factory=list, max_length=50)
     status: LotStatus = LotStatus.OPEN
 
     @model_validator(mode="after")
@@ -115,7 +117,8 @@ class Evidence(BaseModel):
 
     requirement: RequirementCode = Field(pattern=REQUIREMENT_CODE)
     document_ref: str = Field(min_length=1, max_length=200)
-    valid_until: date | None = Field(default=None, description="Expiry of the evidence, e.g. of a quality mark.")
+    valid_until: CalendarDate | None = Field(default=None,
+                                             description="Expiry of the evidence, e.g. of a quality mark.")
 
 
 class Outcome(StrEnum):

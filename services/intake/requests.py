@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -19,7 +18,7 @@ from contracts.codes import (
     Urgentie,
     Verwijzer,
 )
-from contracts.identifiers import AgbCode, Eurocent, GemeenteCode, ProductCode
+from contracts.identifiers import AgbCode, CalendarDate, Eurocent, GemeenteCode, ProductCode
 from contracts.intake import WithdrawalReason
 from contracts.verblijf import Setting
 from services.intake import domain
@@ -32,7 +31,7 @@ class Body(BaseModel):
 class ClientIn(Body):
     # repr=False: a logged or printed request never shows who the youth is.
     bsn: str = Field(pattern=r"^\d{9}$", repr=False, description="Burgerservicenummer: 9 digits passing the elfproef.")
-    birth_date: date = Field(repr=False, description="Expected birth date for an unborn child.")
+    birth_date: CalendarDate = Field(repr=False, description="Expected birth date for an unborn child.")
     municipality_code: GemeenteCode
     name: str | None = Field(default=None, max_length=200, repr=False)
 
@@ -60,13 +59,13 @@ class ReferralIn(Body):
     referrer: ReferrerIn
     product_category: Productcategorie = Field(description="JZ020.")
     setting: Setting | None = Field(default=None, description="The one (most preferred) verblijf setting.")
-    settings: list[Setting] = Field(default_factory=list, validate_default=True,
+    settings: list[Setting] = Field(default_factory=list, validate_default=True, max_length=len(Setting),
                                     description="Acceptable verblijf settings in order of preference (43/44/46).")
     urgency: Urgentie
     ambulant_tried: bool = Field(description="Whether ambulant help was tried first.")
     veilig_thuis: bool = Field(default=False, description="Referred via Veilig Thuis: counted apart from the gemeente.")
     provider_agb: AgbCode | None = Field(default=None, description="The provider referred to, if the referral names one.")
-    referral_date: date | None = Field(default=None, description="Date of the verwijzing; today when absent.")
+    referral_date: CalendarDate | None = Field(default=None, description="Date of the verwijzing; today when absent.")
 
     @field_validator("settings")
     @classmethod
@@ -96,8 +95,8 @@ class VolumeOrBudget(Body):
 
 
 class Period(Body):
-    start_date: date
-    end_date: date
+    start_date: CalendarDate
+    end_date: CalendarDate
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -122,7 +121,7 @@ class AllocationChangeIn(Body):
     """Change a toewijzing's end date, volume or budget; the product stays (else issue a new one)."""
 
     reason: RedenWijziging = Field(default=RedenWijziging.WIJZIGING_ZORGBEHOEFTE)
-    end_date: date | None = None
+    end_date: CalendarDate | None = None
     volume: int | None = Field(default=None, ge=1, le=1_000_000)
     unit: Eenheid | None = None
     frequency: Frequentie | None = None
@@ -137,7 +136,8 @@ class AllocationChangeIn(Body):
 
 class AllocationWithdrawalIn(Body):
     reason: RedenWijziging = Field(description="JZ585; 13 means the toewijzing was never valid.")
-    effective_date: date | None = Field(default=None, description="First day it no longer holds; today when absent.")
+    effective_date: CalendarDate | None = Field(default=None,
+                                                description="First day it no longer holds; today when absent.")
 
 
 class RequestRejectionIn(Body):
@@ -147,16 +147,16 @@ class RequestRejectionIn(Body):
 class RequestAllocationIn(Body):
     """The gemeente grants a request; it may adjust the period and volume the provider asked for."""
 
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: CalendarDate | None = None
+    end_date: CalendarDate | None = None
 
 
 class CareStartIn(Body):
-    start_date: date
+    start_date: CalendarDate
 
 
 class CareEndIn(Body):
-    end_date: date
+    end_date: CalendarDate
     reason: RedenBeeindiging = Field(description="JZ588 reden beëindiging.")
 
 
