@@ -49,7 +49,7 @@ async def reseal_client(conn: Conn | asyncpg.Pool, client_ref: str, old: bytes, 
 
 
 async def erase_client_of_referral(conn: Conn, referral_id: uuid.UUID, at: datetime) -> int | None:
-    """Erase the personal data of a referral's youth; None if the referral is unknown, else 0 or 1."""
+    """Erase the personal data of a referral's youth (and its notes); None for an unknown referral, else 0 or 1."""
     client_ref = await conn.fetchval("SELECT client_ref FROM referral WHERE id = $1", referral_id)
     if client_ref is None:
         return None
@@ -57,6 +57,7 @@ async def erase_client_of_referral(conn: Conn, referral_id: uuid.UUID, at: datet
         "UPDATE client SET personal = NULL, erased_at = $2 WHERE client_ref = $1 AND personal IS NOT NULL",
         client_ref, at,
     )
+    await _erase_notes(conn, [client_ref])
     return int(status.split()[-1])
 
 
@@ -64,7 +65,7 @@ async def erase_clients_inactive_since(conn: Conn, cutoff: datetime, cutoff_day:
                                        limit: int) -> int:
     """Erase the personal data of up to ``limit`` youths with nothing on or after the cut-off: no
     referral, request, toewijzing or care, and no toewijzing running to or past ``cutoff_day``."""
-    status = await conn.execute(
+    erased = await conn.fetch(
         """WITH due AS (
                SELECT c.client_ref FROM client c
                WHERE c.personal IS NOT NULL AND c.updated_at < $1
@@ -81,10 +82,27 @@ async def erase_clients_inactive_since(conn: Conn, cutoff: datetime, cutoff_day:
                ORDER BY c.updated_at
                LIMIT $4
                FOR UPDATE OF c SKIP LOCKED)
-           UPDATE client SET personal = NULL, erased_at = $3 FROM due WHERE client.client_ref = due.client_ref""",
+           UPDATE client SET personal = NULL, erased_at = $3 FROM due WHERE client.client_ref = due.client_ref
+           RETURNING client.client_ref""",
         cutoff, cutoff_day, at, limit,
     )
-    return int(status.split()[-1])
+    await _erase_notes(conn, [r["client_ref"] for r in erased])
+    return len(erased)
+
+
+async def _erase_notes(conn: Conn, client_refs: list[str]) -> None:
+    """A withdrawal's note is the referrer's own words and may name the youth: only its code stays."""
+    await conn.execute(
+        """UPDATE referral SET withdrawal_reason = split_part(withdrawal_reason, ':', 1)
+           WHERE client_ref = ANY($1::text[]) AND strpos(withdrawal_reason, ':') > 0""",
+        client_refs,
+    )
+    await conn.execute(
+        """UPDATE referral_history h SET detail = split_part(h.detail, ':', 1) FROM referral r
+           WHERE h.referral_id = r.id AND r.client_ref = ANY($1::text[]) AND h.step = 'withdrawn'
+             AND strpos(h.detail, ':') > 0""",
+        client_refs,
+    )
 
 
 async def record_erasure(conn: Conn, *, at: datetime, actor: str, reason: str, clients: int,

@@ -25,6 +25,7 @@ from tests.support.server import serving
 GP = "02:01234567"
 DEV = IntakeSettings(dev_mode=True)
 YOUTHS = ("111222333", "123456782")
+NAME = "Voorbeeld-Jansen"
 
 
 async def _refer(intake: Served, http: httpx.AsyncClient, keys, bsn: str, **client_fields) -> dict:  # type: ignore[no-untyped-def]
@@ -37,6 +38,21 @@ async def _refer(intake: Served, http: httpx.AsyncClient, keys, bsn: str, **clie
 def privacy_admin(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "services.intake.privacy_admin", *args], cwd=REPO, check=False,
                           env={**os.environ, **env}, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+async def _withdraw_with_a_note(intake: Served, http: httpx.AsyncClient, keys, referral_id: str) -> None:  # type: ignore[no-untyped-def]
+    response = await http.post(f"{intake.url}/v1/referrals/{referral_id}/withdrawal",
+                               headers=await keys(Role.REFERRER, GP),
+                               json={"reason": "verhuisd", "note": f"{NAME} verhuist naar Zwolle"})
+    assert response.status_code == 200, response.text
+
+
+async def _notes(db: asyncpg.Pool, referral_id: str) -> list[str]:
+    """What intake still holds of a referral's withdrawal: its reason and its history entry."""
+    reason = await db.fetchval("SELECT withdrawal_reason FROM referral WHERE id = $1::uuid", referral_id)
+    details = await db.fetch("SELECT detail FROM referral_history WHERE referral_id = $1::uuid AND step = 'withdrawn'",
+                             referral_id)
+    return [reason, *(r["detail"] for r in details)]
 
 
 async def _personal(db: asyncpg.Pool, ref: str) -> asyncpg.Record:
@@ -89,6 +105,8 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
     caplog.set_level(logging.DEBUG)
     referral = await _refer(intake, http, keys, YOUTHS[0])
     other = await _refer(intake, http, keys, YOUTHS[1])
+    await _withdraw_with_a_note(intake, http, keys, referral["referral_id"])
+    assert all(NAME in note for note in await _notes(db, referral["referral_id"]))
     url = f"{intake.url}/v1/referrals/{referral['referral_id']}/personal-data"
     assert (await http.delete(url, headers=await keys(Role.OPERATOR))).status_code == 403
     unknown = f"{intake.url}/v1/referrals/00000000-0000-4000-8000-000000000000/personal-data"
@@ -100,6 +118,7 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
     row = await _personal(db, referral["client_ref"])
     assert row["personal"] is None and row["erased_at"] is not None
     assert (await _personal(db, other["client_ref"]))["personal"] is not None
+    assert await _notes(db, referral["referral_id"]) == ["verhuisd", "verhuisd"]  # the code stays, the words go
 
     # The pseudonymous referral is still there for its readers and every aggregate.
     kept = await http.get(f"{intake.url}/v1/referrals/{referral['referral_id']}", headers=await keys(Role.OPERATOR))
@@ -109,7 +128,7 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
         ("admin:privacy-desk", "request", 1, referral["referral_id"])]
     assert YOUTHS[0] not in str(audit)
     assert f"for referral {referral['referral_id']} on request of admin:privacy-desk" in caplog.text
-    assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01"))
+    assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01", NAME))
 
     twice = await http.delete(url, headers=await keys(Role.ADMIN, "privacy-desk"))
     assert twice.json()["erased_clients"] == 0
@@ -125,6 +144,7 @@ async def test_retention_erases_youths_without_activity_for_seven_years_and_keep
         intake: Served, keys, http, db: asyncpg.Pool, caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
     gone = await _refer(intake, http, keys, YOUTHS[0])
+    await _withdraw_with_a_note(intake, http, keys, gone["referral_id"])
     in_care = await _refer(intake, http, keys, YOUTHS[1])
     # A toewijzing running seven years and a month from now keeps its youth's data past the cut-off.
     end = (intake.clock.now() + timedelta(days=7 * 366 + 31)).date().isoformat()
@@ -140,6 +160,7 @@ async def test_retention_erases_youths_without_activity_for_seven_years_and_keep
     assert await retention.check() == 0
 
     assert (await _personal(db, gone["client_ref"]))["personal"] is None
+    assert await _notes(db, gone["referral_id"]) == ["verhuisd", "verhuisd"]
     assert (await _personal(db, in_care["client_ref"]))["personal"] is not None
     assert await db.fetchval("SELECT count(*) FROM referral") == 2
     assert await db.fetchval("SELECT count(*) FROM allocation") == 1
@@ -148,7 +169,7 @@ async def test_retention_erases_youths_without_activity_for_seven_years_and_keep
     metrics = (await http.get(f"{intake.url}/metrics")).text
     assert 'schakel_intake_personal_data_erased_total{reason="retention"} 1.0' in metrics
     assert "erased personal data of 1 youth(s) without activity since" in caplog.text
-    assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01"))
+    assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01", NAME))
 
 
 async def test_the_cli_erases_on_request_and_after_retention_and_shows_the_audit(
