@@ -118,7 +118,7 @@ MAX_EVENT_ID = 10**18 - 1
 
 
 @router.get("/alerts/stream", summary="Live alerts meant for the caller's role as Server-Sent Events; resumes "
-                                      "from Last-Event-ID", responses={422: {"description": "Malformed event id"}})
+                                      "from Last-Event-ID")
 async def stream_alerts(
     request: Request,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=EVENT_ID_PATTERN,
