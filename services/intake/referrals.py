@@ -4,13 +4,16 @@ state and events. Also who may see or withdraw a referral, and its status with w
 from __future__ import annotations
 
 import logging
+import math
 import uuid
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import asyncpg
+from fastapi import HTTPException
 
 from contracts.capacity import PlacementConfirmed
+from contracts.codes import PLACEMENT_CATEGORIES
 from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived, ReferralWithdrawn
 from services.intake import domain, personal_data, store
@@ -19,6 +22,7 @@ from services.intake.privacy import PersonalData
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.runtime.auth import Principal, Role
 from services.runtime.errors import Forbidden, Invalid, NotFound
+from services.runtime.workdays import NL, dutch_date
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
     ref = await personal_data.pseudonym(intake.runtime.pool, body.client.bsn, intake.settings.client_ref_keys())
     referral_id = uuid.uuid4()
     async with intake.runtime.pool.acquire() as conn, conn.transaction():
+        if body.product_category in PLACEMENT_CATEGORIES:
+            await _check_daily_cap(conn, intake, by, now)
         contracted = await store.contracted(conn, provider_agb, referral_date) if provider_agb else None
         event = ReferralReceived(
             referral_id=referral_id, client_ref=ref, age=age, municipality_code=body.client.municipality_code,
@@ -67,6 +73,24 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
     return {"referral_id": referral_id, "client_ref": ref, "status": domain.ReferralStatus.RECEIVED.value,
             "needs_gemeente_decision": event.needs_gemeente_decision, "contracted_provider": contracted,
             "consult_gemeente": contracted is False}
+
+
+async def _check_daily_cap(conn: asyncpg.Connection, intake: Intake, by: Principal, now: datetime) -> None:
+    """Refuse a verblijf or crisis referral once ``by`` has the day's maximum of them open: each one
+    reserves a place while capacity looks for one, so a flood from one key would fake a shortage."""
+    limit = intake.settings.verblijf_referrals_per_day
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"verblijf-cap:{by.actor}")
+    day_start = datetime.combine(dutch_date(now), time(), tzinfo=NL)
+    open_today = await store.open_referrals_submitted_since(conn, by.actor, day_start,
+                                                           [c.value for c in PLACEMENT_CATEGORIES])
+    if open_today >= limit:
+        next_day = datetime.combine(dutch_date(now) + timedelta(days=1), time(), tzinfo=NL)
+        # 429, not 422: the referral itself is valid and is accepted tomorrow, or once one of today's
+        # is withdrawn or placed — a quota, which is what 429 with Retry-After tells a client.
+        raise HTTPException(429, f"{by.actor} has {open_today} open verblijf or crisis referrals submitted today, "
+                                 f"the limit of {limit} per day (SCHAKEL_VERBLIJF_REFERRALS_PER_DAY); withdraw one "
+                                 "or ask the gemeente or the schakelfunctionaris to refer",
+                            headers={"Retry-After": str(max(1, math.ceil((next_day - now).total_seconds())))})
 
 
 def is_its_referrer(principal: Principal, referral: asyncpg.Record) -> bool:

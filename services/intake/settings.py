@@ -48,6 +48,12 @@ class IntakeSettings(ServiceSettings):
     # The region this intake serves; municipalities are validated against its membership on the referral date.
     region: str = "gooi-en-vechtstreek"
     request_answer_working_days: int = Field(default=5, ge=1)
+    # Each verblijf or crisis referral reserves a place while capacity looks for one, so a flood of
+    # them from one referrer fakes a shortage. Far above any real referrer's day (the region places
+    # ~550 youths a year), and above the demo simulator's busiest referrer when it plays a year in a minute.
+    verblijf_referrals_per_day: int = Field(
+        default=50, ge=1, description="Open verblijf/crisis referrals one referrer (role and subject, whichever "
+                                      "of its keys) may submit per Dutch calendar day.")
     overdue_check_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")

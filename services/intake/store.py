@@ -279,3 +279,14 @@ async def contracted(conn: Conn, provider_agb: str, day: date) -> bool | None:
         provider_agb, day,
     )
     return None if row["known"] == 0 else row["holding"] > 0
+
+
+async def open_referrals_submitted_since(conn: Conn, submitted_by: str, since: datetime, categories: list[str]) -> int:
+    """How many referrals of ``categories`` ``submitted_by`` made since ``since`` that are neither placed
+    nor withdrawn; the caller holds the submitter's lock, so two requests cannot both see room for one."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM referral
+           WHERE submitted_by = $1 AND received_at >= $2 AND product_category = ANY($3::text[])
+             AND placed_at IS NULL AND withdrawn_at IS NULL""",
+        submitted_by, since, categories,
+    )
