@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: install browser up down demo test test-unit perf schemas
+.PHONY: install browser up down demo test test-unit faults perf schemas
 
 ## install: the locked Python environment in .venv (installs uv itself when missing)
 install: $(VENV)/.installed
@@ -33,6 +33,10 @@ test: up browser
 
 test-unit: install
 	$(PYTHON) -m pytest tests/unit
+
+## faults: only the fault suite (part of `make test`): broker restart, kill -9, PostgreSQL restart, a huge declaration
+faults: up
+	$(PYTHON) -m pytest tests/faults -p no:cacheprovider
 
 ## perf: benchmarks (not part of `make test`); results go to docs/benchmarks.md by hand
 perf: up
