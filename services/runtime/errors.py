@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.runtime.db import UNAVAILABLE
+
+# Text a client may send as valid JSON that PostgreSQL (or UTF-8) cannot take.
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.UntranslatableCharacterError,
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    UnicodeEncodeError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +127,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for exc_type in UNAVAILABLE:
         app.add_exception_handler(exc_type, unavailable)
+
+    async def unstorable_text(_request: Request, exc: Exception) -> JSONResponse:
+        # JSON allows "\u0000" and unpaired surrogates; PostgreSQL text cannot hold them. The statement
+        # failed inside its transaction, so nothing was stored; which field is not known here.
+        log.info("refused text PostgreSQL cannot store: %s", type(exc).__name__)
+        return problem_response(422, "Invalid request",
+                                "a text value contains a character that cannot be stored (NUL or an unpaired "
+                                "surrogate); remove it", type=VALIDATION_TYPE, errors=[])
+
+    for exc_type in UNSTORABLE_TEXT:
+        app.add_exception_handler(exc_type, unstorable_text)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
