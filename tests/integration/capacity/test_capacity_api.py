@@ -204,7 +204,9 @@ async def test_an_alert_is_acknowledged_once_with_who_and_when(capacity: str, ke
 
 async def test_readiness_checks_postgres_and_kafka(capacity: str, http) -> None:  # type: ignore[no-untyped-def]
     ready = await eventually(lambda: _ready(http, capacity), what="readiness")
-    assert ready == {"ready": True, "postgres": True, "kafka": True, "service": "capacity"}
+    assert {k: ready[k] for k in ("ready", "postgres", "kafka", "service")} == \
+        {"ready": True, "postgres": True, "kafka": True, "service": "capacity"}
+    assert ready["status"] == "ready" and ready["publishing"] is True and ready["parked"] == 0
     assert (await http.get(f"{capacity}/healthz")).json()["status"] == "ok"
 
 
@@ -220,6 +222,8 @@ async def test_readiness_fails_while_kafka_is_unreachable(infra: Infrastructure,
         response = await http.get(f"{url}/readyz")
     assert response.status_code == 503
     assert response.json()["postgres"] is True and response.json()["kafka"] is False
+    # Still accepting requests into the outbox, but nothing reaches the bus: degraded, not down.
+    assert response.json()["status"] == "degraded"
 
 
 async def test_the_asyncapi_page_documents_both_capacity_topics(capacity: str, http, isolation: Isolation) -> None:  # type: ignore[no-untyped-def]
