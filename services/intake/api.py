@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from contracts.identifiers import CalendarDate
 from services.intake import allocations, domain, referrals, store
 from services.intake.context import Intake
 from services.intake.requests import (
@@ -175,7 +175,7 @@ class RegistryMunicipality(BaseModel):
 
 @router.get("/registry/municipalities", response_model=list[RegistryMunicipality],
             summary="The active region's municipalities on a date (default today)")
-async def registry_municipalities(request: Request, on: date | None = None,
+async def registry_municipalities(request: Request, on: CalendarDate | None = None,
                                   _: Principal = Depends(require(*Role))) -> list[RegistryMunicipality]:
     intake = _intake(request)
     day = on or intake.today()

@@ -179,3 +179,12 @@ async def test_one_referrers_open_verblijf_referrals_of_a_day_are_capped(serve: 
                                     json={"reason": "verwijzing_onjuist"}, headers=mine)
         assert withdrawn.status_code == 200, withdrawn.text
         assert (await http.post(url, json=crisis_referral(), headers=mine)).status_code == 201
+
+
+async def test_a_query_date_out_of_bounds_is_a_422_too(intake: Served, keys, http) -> None:  # type: ignore[no-untyped-def]
+    headers = await keys(Role.OPERATOR, "ops.test")
+    url = f"{intake.url}/v1/registry/municipalities"
+    assert (await http.get(url, params={"on": "2026-01-01"}, headers=headers)).status_code == 200
+    response = await http.get(url, params={"on": "9999-12-31"}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert ["query", "on"] in [e["loc"] for e in response.json()["errors"]]
