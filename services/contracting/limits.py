@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -68,4 +69,5 @@ def _month_start(day: date) -> date:
 
 
 def _month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    # From the calendar, not by stepping into the next month: December 9999 has no next month.
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])

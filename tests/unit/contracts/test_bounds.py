@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from contracts.identifiers import EUROCENT_MAX, CalendarDate, Eurocent
 from services.capacity.api import ProviderRegistration
 from services.contracting.commands import ContractEnd, NewContract
+from services.contracting.limits import _month_end
 from services.contracting.lots import Evidence, LotTerms, Tariff
 from services.intake.requests import AllocationChangeIn, AllocationIn, CareEndIn, CareStartIn, ReferralIn
 from tests.unit.contracting.builders import line
@@ -100,3 +101,12 @@ def test_a_lot_cannot_carry_more_requirements_than_an_application_rejected_event
              "requirements": [{"code": f"req-{i}", "description": "x"} for i in range(51)]}
     with pytest.raises(ValidationError, match="requirements"):
         LotTerms.model_validate(terms)
+
+
+@pytest.mark.parametrize(("day", "last"), [
+    (date(9999, 12, 31), date(9999, 12, 31)), (date(2028, 2, 3), date(2028, 2, 29)),
+    (date(2026, 12, 1), date(2026, 12, 31)),
+])
+def test_a_month_ends_on_its_last_day_even_in_the_last_month_python_knows(day: date, last: date) -> None:
+    # An allocation learned from an old event may still carry 9999-12-31: the checks must not overflow.
+    assert _month_end(day) == last
