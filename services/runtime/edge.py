@@ -117,7 +117,7 @@ class Admission:
         if not settings.rate_limiting:
             return
         rate = settings.rate_limits[principal.role.value]
-        wait = self.guard.buckets.take(getattr(principal, "key_id", None) or hash_key(key), rate)
+        wait = self.guard.buckets.take(principal.key_id or hash_key(key), rate)
         if wait > 0:
             self.refuse(429, "rate_limited",
                         f"this key made more than {rate.burst} requests at once or over {rate.per_second:g} per "
