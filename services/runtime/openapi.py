@@ -2,7 +2,8 @@
 
 A route's statuses follow from its shape — a key (401, 403, 429), parameters or a body (422), a
 body that cannot be decoded (400), a body-carrying method (413), the database (503) — plus the
-domain errors it declares with ``responses=problems(404, 409)``. Each is documented as RFC 9457 ``application/problem+json``.
+domain errors it declares with ``responses=problems(404, 409)``. Each is documented as RFC 9457
+``application/problem+json``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The four services run as real processes on real Kafka and PostgreSQL. For each o
 schemathesis generates requests that fit the schema (positive) and requests that do not
 (negative); every answer must be no 5xx, a documented status, in the documented media type and
 schema. The run is bounded and derandomized, so CI sees the same cases every time; raise
-SCHAKEL_FUZZ_EXAMPLES for a deeper run by hand. Figures go to test-artifacts/fuzz-report.json.
+SCHAKEL_FUZZ_EXAMPLES for a deeper run by hand. Figures go to test-artifacts/fuzz-report-<service>.json.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -41,8 +43,9 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 # only the status line and headers are checked (a documented status; an error as problem+json).
 STREAMS = {"/v1/alerts/stream", "/v1/live"}
 # A key of every role, with a subject of the form that role's keys must have.
+PROVIDER = "30000001"
 ROLES = {
-    "referrer": "02:01234567", "gemeente": "0402", "provider": "30000001", "schakelfunctionaris": "sf.gooi",
+    "referrer": "02:01234567", "gemeente": "0402", "provider": PROVIDER, "schakelfunctionaris": "sf.gooi",
     "expertteam": "et.gooi", "operator": "ops", "admin": "beheer",
 }
 EXAMPLES = {GenerationMode.POSITIVE: int(os.environ.get("SCHAKEL_FUZZ_EXAMPLES", "8")),
@@ -58,9 +61,34 @@ class Tally:
         self.failures.setdefault((operation, check), example[:1000])
 
 
+Running = tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]
+
+
+def _seed(urls: dict[str, str], keys: dict[str, dict[str, str]]) -> dict[str, str]:
+    """A referral with a toewijzing and an admitted provider with places, so that a second pass
+    reaches past "404 no such thing" into the rules; returned by path parameter name."""
+    def call(method: str, url: str, role: str, body: dict) -> dict:  # type: ignore[type-arg]
+        response = httpx.request(method, url, json=body, headers=keys[role], timeout=30)
+        assert response.is_success, response.text
+        return response.json()
+
+    call("PUT", f"{urls['capacity']}/v1/providers/{PROVIDER}", "admin",
+         {"settings": ["crisisplek"], "municipality_code": "0402"})
+    call("PUT", f"{urls['capacity']}/v1/capacity/{PROVIDER}/crisisplek", "provider", {"total": 3, "occupied": 1})
+    referral = call("POST", f"{urls['intake']}/v1/referrals", "referrer", {
+        "client": {"bsn": "111222333", "birth_date": "2012-05-01", "municipality_code": "0402"},
+        "referrer": {"type": "02", "agb": "01234567"}, "product_category": "45", "urgency": "regulier",
+        "ambulant_tried": True})
+    allocation = call("POST", f"{urls['intake']}/v1/referrals/{referral['referral_id']}/allocations", "gemeente", {
+        "provider_agb": PROVIDER, "product_category": "45", "product_code": "45A48", "start_date": "2026-01-01",
+        "end_date": "2026-06-30", "volume": 4, "unit": "04", "frequency": "2"})
+    return {"referral_id": referral["referral_id"], "allocation_id": allocation["allocation_id"],
+            "code": "CRISIS", "agb": PROVIDER, "setting": "crisisplek"}
+
+
 @pytest.fixture(scope="module")
-def running(infra: Infrastructure) -> Iterator[tuple[dict[str, str], dict[str, dict[str, str]]]]:
-    """The four services, and the Authorization header of a key per role."""
+def running(infra: Infrastructure) -> Iterator[Running]:
+    """The four services, the Authorization header of a key per role, and resources that exist."""
     isolation = Isolation.new()
     env = isolation.env(infra)
     ports = {name: free_port() for name in SERVICES}
@@ -70,7 +98,7 @@ def running(infra: Infrastructure) -> Iterator[tuple[dict[str, str], dict[str, d
             urls = {name: stack.enter_context(service_process(name, ports[name], env, f"fuzz-{name}"))
                     for name in SERVICES}
             keys = {role: bearer(role, subject, env) for role, subject in ROLES.items()}
-            yield urls, keys
+            yield urls, keys, _seed(urls, keys)
     finally:
         asyncio.run(drop_schemas(infra.database_url, isolation))
 
@@ -87,12 +115,12 @@ def _stream_head(case: schemathesis.Case, url: str, headers: dict[str, str], ses
 
 
 def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, url: str, headers: dict[str, str],
-          session: requests.Session, role: str, tally: Tally) -> None:
+          session: requests.Session, role: str, tally: Tally, path_parameters: dict[str, str] | None = None) -> None:
     label = f"{operation.method.upper()} {operation.path}"
 
     @settings(max_examples=EXAMPLES[mode], deadline=None, derandomize=True, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     def run(case: schemathesis.Case) -> None:
         tally.cases[role] += 1
         try:
@@ -113,19 +141,24 @@ def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, url: str, 
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_no_operation_answers_5xx_or_outside_its_documentation(
-        running: tuple[dict[str, str], dict[str, dict[str, str]]], service: str) -> None:
-    urls, keys = running
+def test_no_operation_answers_5xx_or_outside_its_documentation(running: Running, service: str) -> None:
+    urls, keys, existing = running
     schema = schemathesis.openapi.from_url(f"{urls[service]}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    tally = Tally()
+    tally, seeded = Tally(), 0
     with requests.Session() as session:
         for role, headers in keys.items():
             for operation in operations:
                 for mode in EXAMPLES:
                     _fuzz(operation, mode, urls[service], headers, session, role, tally)
+                names = re.findall(r"{(\w+)}", operation.path)
+                if names and all(name in existing for name in names):
+                    seeded += 1
+                    _fuzz(operation, GenerationMode.POSITIVE, urls[service], headers, session, role, tally,
+                          {name: existing[name] for name in names})
 
     report = {"service": service, "operations": len(operations), "streams_checked_by_head": sorted(STREAMS),
+              "operations_also_run_on_existing_resources": seeded // len(ROLES),
               "examples_per_operation_and_role": {m.value: n for m, n in EXAMPLES.items()},
               "cases_per_role": dict(tally.cases), "cases": sum(tally.cases.values()),
               "failures": [{"operation": o, "check": c, "example": m} for (o, c), m in tally.failures.items()]}
