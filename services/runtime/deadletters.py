@@ -193,7 +193,8 @@ def show(ref: Annotated[str, typer.Argument(help="<dlq topic>/<partition>/<offse
     topic, partition, offset = _parse_ref(ref)
 
     async def run(settings: OpsSettings, _pool: asyncpg.Pool) -> None:
-        found = [d for d in await read_dead_letters(settings, [topic]) if (d.partition, d.offset) == (partition, offset)]
+        letters = await read_dead_letters(settings, [topic])
+        found = [d for d in letters if (d.partition, d.offset) == (partition, offset)]
         if not found:
             raise typer.BadParameter(f"no dead letter at {ref}")
         letter = found[0]
@@ -227,7 +228,8 @@ def replay_command(
             letters = [d for d in letters if (d.topic, d.partition, d.offset) in wanted]
             missing = wanted - {(d.topic, d.partition, d.offset) for d in letters}
             if missing:
-                raise typer.BadParameter(f"no dead letter at {', '.join(f'{t}/{p}/{o}' for t, p, o in sorted(missing))}")
+                refs = ", ".join(f"{t}/{p}/{o}" for t, p, o in sorted(missing))
+                raise typer.BadParameter(f"no dead letter at {refs}")
         else:
             done = await replayed(pool)
             letters = [d for d in letters if d.ref not in done]

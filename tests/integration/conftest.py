@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -11,7 +12,8 @@ import pytest
 from services.runtime.auth import Role, create_key
 from services.runtime.db import migrate
 from services.runtime.service import AUTH_MIGRATIONS
-from tests.support.infra import Infrastructure, Isolation
+from tests.support.infra import Infrastructure, Isolation, ThrowawayKafka
+from tests.support.server import free_port
 
 
 @pytest.fixture
@@ -47,3 +49,12 @@ def keys(db: asyncpg.Pool) -> Keys:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def throwaway_kafka(tmp_path: Path) -> Iterator[ThrowawayKafka]:
+    """A private broker the test may stop and start; the session's broker stays untouched."""
+    kafka = ThrowawayKafka(tmp_path / "kafka", free_port(), free_port())
+    kafka.start()
+    yield kafka
+    kafka.stop()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
-import pytest
 
 from contracts import topics
 from contracts.envelope import Envelope
@@ -18,15 +15,7 @@ from services.runtime.auth import Role
 from tests.support.infra import Infrastructure, Isolation, ThrowawayKafka
 from tests.support.kafka import TopicReader
 from tests.support.polling import eventually
-from tests.support.server import free_port, serving
-
-
-@pytest.fixture
-def throwaway_kafka(tmp_path: Path) -> Iterator[ThrowawayKafka]:
-    kafka = ThrowawayKafka(tmp_path / "kafka", free_port(), free_port())
-    kafka.start()
-    yield kafka
-    kafka.stop()
+from tests.support.server import serving
 
 
 async def test_a_capacity_report_accepted_while_kafka_is_down_is_published_when_it_returns(

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -23,7 +22,6 @@ from services.runtime.signal import PgSignal, channel_name
 from tests.support.infra import Infrastructure, Isolation, ThrowawayKafka
 from tests.support.kafka import TopicReader
 from tests.support.polling import eventually
-from tests.support.server import free_port
 
 KEYS = [f"aggregate-{n}" for n in range(5)]
 # The pace of the writer: a steady stream, as requests arrive, not a synchronisation.
@@ -75,14 +73,6 @@ async def pool(infra: Infrastructure, isolation: Isolation) -> AsyncIterator[asy
     await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
     yield pool
     await pool.close()
-
-
-@pytest.fixture
-def throwaway_kafka(tmp_path: Path) -> Iterator[ThrowawayKafka]:
-    kafka = ThrowawayKafka(tmp_path / "kafka", free_port(), free_port())
-    kafka.start()
-    yield kafka
-    kafka.stop()
 
 
 async def _create_topic(bootstrap: str, name: str, **config: str) -> None:

@@ -58,7 +58,8 @@ async def test_eight_processes_starting_together_on_a_fresh_schema_all_start_and
     finally:
         await gate.close()
     assert [p.returncode for p in processes] == [0] * STARTS, "\n".join(o[-2000:] for o in outputs)
-    expected = {("runtime", v) for v in _versions(RUNTIME_MIGRATIONS)} | {("auth", v) for v in _versions(AUTH_MIGRATIONS)}
+    expected = ({("runtime", v) for v in _versions(RUNTIME_MIGRATIONS)}
+                | {("auth", v) for v in _versions(AUTH_MIGRATIONS)})
     assert {(r["component"], r["version"]) for r in rows} == expected
     assert all(r["n"] == 1 for r in rows)
 
