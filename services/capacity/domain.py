@@ -81,8 +81,9 @@ class CapacityFigures(BaseModel):
     total: int = Field(ge=0, le=10_000, description="Places the provider has for this setting.")
     occupied: int = Field(ge=0, le=10_000, description="Places taken now.")
     closed_to_admission: bool = Field(default=False, description="No new youths for now, whatever is free.")
-    age_min: int | None = Field(default=None, ge=0, le=27, description="Youngest age admitted.")
-    age_max: int | None = Field(default=None, ge=0, le=27, description="Oldest age admitted.")
+    # The same bound as CapacityReported's: a report the event could not carry was a 500 (schemathesis).
+    age_min: int | None = Field(default=None, ge=0, le=23, description="Youngest age admitted.")
+    age_max: int | None = Field(default=None, ge=0, le=23, description="Oldest age admitted.")
 
     @model_validator(mode="after")
     def _consistent(self) -> CapacityFigures:

@@ -113,6 +113,8 @@ async def test_only_providers_report_and_only_with_a_valid_key(capacity: str, ke
         ({"total": -1, "occupied": 0}, "gezinshuis", "total"),
         ({"total": 2}, "gezinshuis", "occupied"),
         ({"total": 2, "occupied": 0}, "zwembad", "setting"),
+        # Past the event's bound it was a 500 once: the body allowed 27, CapacityReported 23.
+        ({"total": 2, "occupied": 0, "age_max": 25}, "gezinshuis", "age_max"),
     ],
 )
 async def test_invalid_reports_get_a_422_naming_the_field(capacity: str, keys, http, body, path, field) -> None:  # type: ignore[no-untyped-def]
