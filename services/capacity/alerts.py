@@ -18,6 +18,7 @@ from contracts.envelope import Envelope, EventData
 from contracts.verblijf import Setting
 from services.capacity import domain, store
 from services.capacity.settings import CapacitySettings
+from services.runtime.db import Connection
 from services.runtime.service import Runtime
 
 SOURCE = "capacity"
@@ -29,7 +30,7 @@ def wrap(data: EventData, subject: str, now: datetime, cause: Envelope | None = 
 
 
 async def record_report(
-    runtime: Runtime, conn: asyncpg.Connection, agb: str, setting: str, figures: domain.CapacityFigures,
+    runtime: Runtime, conn: Connection, agb: str, setting: str, figures: domain.CapacityFigures,
     reported_by: str, now: datetime, cause: Envelope | None = None,
 ) -> tuple[CapacityReported, Envelope]:
     await store.insert_report(conn, agb, setting, figures, now, reported_by)
@@ -44,7 +45,7 @@ async def record_report(
     return reported, event
 
 
-async def reevaluate(runtime: Runtime, conn: asyncpg.Connection, settings: Iterable[str], now: datetime,
+async def reevaluate(runtime: Runtime, conn: Connection, settings: Iterable[str], now: datetime,
                      cause: Envelope | None = None) -> None:
     """Open or close the shortage of each setting from its current free places and urgent demand."""
     config: CapacitySettings = runtime.settings  # type: ignore[assignment]
@@ -70,7 +71,7 @@ async def reevaluate(runtime: Runtime, conn: asyncpg.Connection, settings: Itera
             await raise_alert(runtime, conn, wrap(alert, setting, now, cause), setting)
 
 
-async def _follow_severity(runtime: Runtime, conn: asyncpg.Connection, state: asyncpg.Record, setting: str,
+async def _follow_severity(runtime: Runtime, conn: Connection, state: asyncpg.Record, setting: str,
                            free: int, waiting: int, now: datetime, cause: Envelope | None) -> None:
     """Tell the schakelfunctionaris when an open shortage turns critical, or stops being critical."""
     previous = await store.shortage_severity(conn, state["shortage_id"])
@@ -84,7 +85,7 @@ async def _follow_severity(runtime: Runtime, conn: asyncpg.Connection, state: as
     await raise_alert(runtime, conn, wrap(changed, setting, now, cause), setting)
 
 
-async def raise_alert(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelope, setting: str | None) -> None:
+async def raise_alert(runtime: Runtime, conn: Connection, envelope: Envelope, setting: str | None) -> None:
     """Record an alert for the list and the live stream, and publish it on capacity.alerts.v1."""
     await store.insert_alert(conn, envelope, setting)
     await runtime.emit(conn, topics.CAPACITY_ALERTS, envelope)

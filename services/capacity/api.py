@@ -19,9 +19,9 @@ from services.capacity.audience import ALERT_ROLES as _ALERT_ROLES
 from services.capacity.audience import audience, kinds_seen_by
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, NotFound
+from services.runtime.openapi import problems
 from services.runtime.service import runtime_of
 from services.runtime.signal import PgSignal
-from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["capacity"])
 

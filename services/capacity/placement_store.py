@@ -8,28 +8,28 @@ from datetime import datetime
 import asyncpg
 
 from contracts.verblijf import Setting
-from services.runtime.db import insert_row, update_row
+from services.runtime.db import Connection, insert_row, update_row
 
 
-async def insert_placement(conn: asyncpg.Connection, **fields: object) -> bool:
+async def insert_placement(conn: Connection, **fields: object) -> bool:
     """Open a placement request; False when the referral already has one (redelivery)."""
     status = await insert_row(conn, "placement", fields, "ON CONFLICT (referral_id) DO NOTHING")
     return status.endswith(" 1")
 
 
-async def placement_for_update(conn: asyncpg.Connection, placement_id: uuid.UUID) -> asyncpg.Record | None:
+async def placement_for_update(conn: Connection, placement_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM placement WHERE id = $1 FOR UPDATE", placement_id)
 
 
-async def placement_of_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+async def placement_of_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM placement WHERE referral_id = $1 FOR UPDATE", referral_id)
 
 
-async def set_placement(conn: asyncpg.Connection, placement_id: uuid.UUID, **fields: object) -> None:
+async def set_placement(conn: Connection, placement_id: uuid.UUID, **fields: object) -> None:
     await update_row(conn, "placement", placement_id, fields)
 
 
-async def tried(conn: asyncpg.Connection, placement_id: uuid.UUID) -> frozenset[tuple[str, Setting]]:
+async def tried(conn: Connection, placement_id: uuid.UUID) -> frozenset[tuple[str, Setting]]:
     rows = await conn.fetch(
         "SELECT agb, setting FROM proposal WHERE placement_id = $1 AND outcome IN ('declined', 'timeout')",
         placement_id,
@@ -37,7 +37,7 @@ async def tried(conn: asyncpg.Connection, placement_id: uuid.UUID) -> frozenset[
     return frozenset((r["agb"], Setting(r["setting"])) for r in rows)
 
 
-async def insert_proposal(conn: asyncpg.Connection, placement_id: uuid.UUID, agb: str, setting: str,
+async def insert_proposal(conn: Connection, placement_id: uuid.UUID, agb: str, setting: str,
                           at: datetime, reserved_until: datetime) -> None:
     await conn.execute(
         """INSERT INTO proposal (placement_id, agb, setting, proposed_at, reserved_until)
@@ -46,13 +46,13 @@ async def insert_proposal(conn: asyncpg.Connection, placement_id: uuid.UUID, agb
     )
 
 
-async def open_proposal(conn: asyncpg.Connection, placement_id: uuid.UUID) -> asyncpg.Record | None:
+async def open_proposal(conn: Connection, placement_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM proposal WHERE placement_id = $1 AND outcome IS NULL FOR UPDATE", placement_id
     )
 
 
-async def decide_proposal(conn: asyncpg.Connection, proposal_id: int, outcome: str, reason: str | None,
+async def decide_proposal(conn: Connection, proposal_id: int, outcome: str, reason: str | None,
                           note: str | None, at: datetime) -> None:
     await conn.execute(
         "UPDATE proposal SET outcome = $2, reason = $3, note = $4, decided_at = $5 WHERE id = $1",
@@ -60,7 +60,7 @@ async def decide_proposal(conn: asyncpg.Connection, proposal_id: int, outcome: s
     )
 
 
-async def unplaced_needing(conn: asyncpg.Connection, setting: str) -> list[asyncpg.Record]:
+async def unplaced_needing(conn: Connection, setting: str) -> list[asyncpg.Record]:
     """Open placements that could use a place in ``setting``: crisis first, then longest waiting."""
     return await conn.fetch(
         """SELECT * FROM placement WHERE status = 'open' AND $1 = ANY(settings)

@@ -26,6 +26,7 @@ from contracts.verblijf import Setting
 from services.capacity import alerts, domain, placement_store, store
 from services.capacity.settings import CapacitySettings
 from services.runtime.auth import Principal, Role
+from services.runtime.db import Connection
 from services.runtime.errors import Conflict, Forbidden, NotFound
 from services.runtime.service import Runtime
 
@@ -36,7 +37,7 @@ def _settings(runtime: Runtime) -> CapacitySettings:
     return runtime.settings  # type: ignore[return-value]
 
 
-async def open_request(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelope,
+async def open_request(runtime: Runtime, conn: Connection, envelope: Envelope,
                        referral: ReferralReceived, now: datetime) -> None:
     """A referral for verblijf or crisis care becomes a placement request, matched at once."""
     if not referral.product_category.needs_setting:
@@ -69,7 +70,7 @@ async def open_request(runtime: Runtime, conn: asyncpg.Connection, envelope: Env
     await alerts.reevaluate(runtime, conn, {demand.value, *touched}, now, cause=event)
 
 
-async def withdraw(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelope,
+async def withdraw(runtime: Runtime, conn: Connection, envelope: Envelope,
                    withdrawn: ReferralWithdrawn, now: datetime) -> None:
     """A withdrawn referral gives back its reserved place and stops counting as demand."""
     placement = await placement_store.placement_of_referral(conn, withdrawn.referral_id)
@@ -87,7 +88,7 @@ async def withdraw(runtime: Runtime, conn: asyncpg.Connection, envelope: Envelop
     await alerts.reevaluate(runtime, conn, touched, now, cause=envelope)
 
 
-async def _propose_next(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record, now: datetime,
+async def _propose_next(runtime: Runtime, conn: Connection, placement: asyncpg.Record, now: datetime,
                         cause: Envelope | None) -> set[str]:
     """Propose the best remaining candidate, reserving the place; returns the settings touched.
 
@@ -112,7 +113,7 @@ async def _propose_next(runtime: Runtime, conn: asyncpg.Connection, placement: a
     return {best.setting.value}
 
 
-async def rematch(runtime: Runtime, conn: asyncpg.Connection, setting: str, now: datetime,
+async def rematch(runtime: Runtime, conn: Connection, setting: str, now: datetime,
                   cause: Envelope | None) -> set[str]:
     """Offer places in ``setting`` to youths waiting for it, crisis first, then longest waiting."""
     touched: set[str] = set()
@@ -124,14 +125,14 @@ async def rematch(runtime: Runtime, conn: asyncpg.Connection, setting: str, now:
     return touched
 
 
-async def _placement(conn: asyncpg.Connection, placement_id: uuid.UUID) -> asyncpg.Record:
+async def _placement(conn: Connection, placement_id: uuid.UUID) -> asyncpg.Record:
     placement = await placement_store.placement_for_update(conn, placement_id)
     if placement is None:
         raise NotFound(f"no placement with id {placement_id}")
     return placement
 
 
-async def _own_open_proposal(conn: asyncpg.Connection, placement: asyncpg.Record, provider: Principal) -> asyncpg.Record:
+async def _own_open_proposal(conn: Connection, placement: asyncpg.Record, provider: Principal) -> asyncpg.Record:
     proposal = await placement_store.open_proposal(conn, placement["id"])
     if proposal is None or proposal["agb"] != provider.agb:
         raise Conflict(f"placement {placement['id']} has no open proposal to provider {provider.agb}")
@@ -189,7 +190,7 @@ async def lapse(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> Non
         await _move_on(runtime, conn, placement, proposal, "timeout", DeclineReason.GEEN_REACTIE, None, now)
 
 
-async def _move_on(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record,
+async def _move_on(runtime: Runtime, conn: Connection, placement: asyncpg.Record,
                    proposal: asyncpg.Record, outcome: str, reason: DeclineReason, note: str | None,
                    now: datetime) -> None:
     await placement_store.decide_proposal(conn, proposal["id"], outcome, reason, note, now)
@@ -243,7 +244,7 @@ def _level(placement: asyncpg.Record) -> EscalationLevel | None:
     return EscalationLevel(placement["escalation_level"]) if placement["escalation_level"] else None
 
 
-async def _escalate(runtime: Runtime, conn: asyncpg.Connection, placement: asyncpg.Record, level: EscalationLevel,
+async def _escalate(runtime: Runtime, conn: Connection, placement: asyncpg.Record, level: EscalationLevel,
                     reason: EscalationReason, note: str | None, now: datetime, cause: Envelope | None) -> None:
     timer = _settings(runtime).escalation_timer(Urgentie(placement["urgency"]))
     # A timer or a hand without words keeps the last note: the expert team needs the referrer's "why".

@@ -16,8 +16,8 @@ from services.capacity import placement_store, placements
 from services.capacity.api import ALERT_ROLES, now_of
 from services.capacity.audience import placement_seen_by
 from services.runtime.auth import Principal, Role, require
-from services.runtime.service import runtime_of
 from services.runtime.openapi import problems
+from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1", tags=["placements"])
 

@@ -12,11 +12,12 @@ from contracts.capacity import AlertAcknowledged
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, ProviderCapacity
+from services.runtime.db import Connection
 from services.runtime.signal import channel_name, notify
 
 
 async def insert_report(
-    conn: asyncpg.Connection, agb: str, setting: str, figures: CapacityFigures, reported_at: datetime,
+    conn: Connection, agb: str, setting: str, figures: CapacityFigures, reported_at: datetime,
     reported_by: str,
 ) -> int:
     report_id = await conn.fetchval(
@@ -34,7 +35,7 @@ async def insert_report(
     return report_id
 
 
-async def lock_setting(conn: asyncpg.Connection, setting: str) -> asyncpg.Record:
+async def lock_setting(conn: Connection, setting: str) -> asyncpg.Record:
     """Lock the setting's shortage state for the rest of the transaction and return it.
 
     Takes the alert-order lock first: a transaction that may raise an alert holds it before any
@@ -47,7 +48,7 @@ async def lock_setting(conn: asyncpg.Connection, setting: str) -> asyncpg.Record
     )
 
 
-async def lock_settings(conn: asyncpg.Connection, settings: Iterable[str]) -> dict[str, asyncpg.Record]:
+async def lock_settings(conn: Connection, settings: Iterable[str]) -> dict[str, asyncpg.Record]:
     """Lock the shortage state of several settings, always in the same order (no deadlocks)."""
     return {s: await lock_setting(conn, s) for s in sorted(set(settings))}
 
@@ -72,12 +73,12 @@ def _capacity(row: asyncpg.Record) -> ProviderCapacity:
     return ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"], row["reserved"])
 
 
-async def providers_of(conn: asyncpg.Connection, setting: str) -> list[ProviderCapacity]:
+async def providers_of(conn: Connection, setting: str) -> list[ProviderCapacity]:
     """The current figures of every admitted provider in ``setting``, reservations included."""
     return [_capacity(r) for r in await conn.fetch(_OFFERS, [setting])]
 
 
-async def candidates(conn: asyncpg.Connection, settings: Iterable[str]) -> list[Candidate]:
+async def candidates(conn: Connection, settings: Iterable[str]) -> list[Candidate]:
     return [
         Candidate(agb=r["agb"], setting=Setting(r["setting"]), free=_capacity(r).free, age_min=r["age_min"],
                   age_max=r["age_max"], municipality_code=r["municipality_code"],
@@ -86,7 +87,7 @@ async def candidates(conn: asyncpg.Connection, settings: Iterable[str]) -> list[
     ]
 
 
-async def current_report(conn: asyncpg.Connection, agb: str, setting: str) -> asyncpg.Record | None:
+async def current_report(conn: Connection, agb: str, setting: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT r.* FROM capacity_current c JOIN capacity_report r ON r.id = c.report_id
            WHERE c.agb = $1 AND c.setting = $2""",
@@ -94,7 +95,7 @@ async def current_report(conn: asyncpg.Connection, agb: str, setting: str) -> as
     )
 
 
-async def waiting(conn: asyncpg.Connection, setting: str) -> int:
+async def waiting(conn: Connection, setting: str) -> int:
     """Youths waiting urgently with no place proposed, who count as demand for ``setting``."""
     return await conn.fetchval(
         """SELECT count(*) FROM placement
@@ -104,7 +105,7 @@ async def waiting(conn: asyncpg.Connection, setting: str) -> int:
 
 
 async def open_shortage(
-    conn: asyncpg.Connection, shortage_id: uuid.UUID, setting: str, severity: str, free: int, waiting: int,
+    conn: Connection, shortage_id: uuid.UUID, setting: str, severity: str, free: int, waiting: int,
     detected_at: datetime,
 ) -> None:
     await conn.execute(
@@ -118,17 +119,17 @@ async def open_shortage(
     )
 
 
-async def shortage_severity(conn: asyncpg.Connection, shortage_id: uuid.UUID) -> str:
+async def shortage_severity(conn: Connection, shortage_id: uuid.UUID) -> str:
     return await conn.fetchval("SELECT severity FROM shortage WHERE id = $1", shortage_id)
 
 
-async def change_shortage(conn: asyncpg.Connection, shortage_id: uuid.UUID, severity: str, free: int,
+async def change_shortage(conn: Connection, shortage_id: uuid.UUID, severity: str, free: int,
                           waiting: int) -> None:
     await conn.execute("UPDATE shortage SET severity = $2, free_places = $3, waiting = $4 WHERE id = $1",
                        shortage_id, severity, free, waiting)
 
 
-async def close_shortage(conn: asyncpg.Connection, setting: str, shortage_id: uuid.UUID, at: datetime) -> None:
+async def close_shortage(conn: Connection, setting: str, shortage_id: uuid.UUID, at: datetime) -> None:
     await conn.execute("UPDATE shortage SET resolved_at = $2 WHERE id = $1", shortage_id, at)
     await conn.execute(
         "UPDATE setting_state SET shortage_id = NULL, shortage_since = NULL WHERE setting = $1", setting
@@ -140,11 +141,11 @@ async def close_shortage(conn: asyncpg.Connection, setting: str, shortage_id: uu
 _ALERT_ORDER_LOCK = 0x5C4A_A1E7
 
 
-async def lock_alert_order(conn: asyncpg.Connection) -> None:
+async def lock_alert_order(conn: Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _ALERT_ORDER_LOCK)
 
 
-async def insert_alert(conn: asyncpg.Connection, envelope: Envelope, setting: str | None) -> None:
+async def insert_alert(conn: Connection, envelope: Envelope, setting: str | None) -> None:
     await lock_alert_order(conn)
     await conn.execute(
         "INSERT INTO alert (id, type, setting, envelope, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)",
@@ -195,7 +196,7 @@ async def alert_kind(pool: asyncpg.Pool, alert_id: uuid.UUID) -> asyncpg.Record 
 
 
 async def acknowledge_alert(
-    conn: asyncpg.Connection, alert_id: uuid.UUID, by: str, role: str, at: datetime
+    conn: Connection, alert_id: uuid.UUID, by: str, role: str, at: datetime
 ) -> asyncpg.Record | None:
     """Mark the alert acknowledged unless it already is; returns the alert row, or None if unknown."""
     row = await conn.fetchrow("SELECT id, type, acknowledged_at FROM alert WHERE id = $1 FOR UPDATE", alert_id)
@@ -231,7 +232,7 @@ async def report_history(pool: asyncpg.Pool, agb: str, setting: str, limit: int)
 ALERT_CHANNEL = "capacity_alerts"
 
 
-async def notify_alerts(conn: asyncpg.Connection, schema: str) -> None:
+async def notify_alerts(conn: Connection, schema: str) -> None:
     await notify(conn, channel_name(ALERT_CHANNEL, schema))
 
 
@@ -239,7 +240,7 @@ async def notify_alerts(conn: asyncpg.Connection, schema: str) -> None:
 
 
 async def admit_provider(
-    conn: asyncpg.Connection, agb: str, settings: Iterable[str], origin: str, at: datetime,
+    conn: Connection, agb: str, settings: Iterable[str], origin: str, at: datetime,
     municipality_code: str | None = None,
 ) -> None:
     await conn.execute(
@@ -255,7 +256,7 @@ async def admit_provider(
     )
 
 
-async def end_admissions(conn: asyncpg.Connection, origin: str, at: datetime,
+async def end_admissions(conn: Connection, origin: str, at: datetime,
                          settings: Iterable[str] | None = None) -> list[str]:
     """End what ``origin`` admitted (optionally only some settings); returns the settings ended."""
     rows = await conn.fetch(
@@ -267,7 +268,7 @@ async def end_admissions(conn: asyncpg.Connection, origin: str, at: datetime,
     return [r["setting"] for r in rows]
 
 
-async def admitted_settings(conn: asyncpg.Connection | asyncpg.Pool, agb: str) -> set[str]:
+async def admitted_settings(conn: Connection | asyncpg.Pool, agb: str) -> set[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT setting FROM provider_admission WHERE agb = $1 AND ended_at IS NULL", agb
     )
@@ -286,7 +287,7 @@ async def stale_reports(pool: asyncpg.Pool, older_than: datetime) -> list[asyncp
     )
 
 
-async def mark_stale_alerted(conn: asyncpg.Connection, agb: str, setting: str, report_id: int) -> bool:
+async def mark_stale_alerted(conn: Connection, agb: str, setting: str, report_id: int) -> bool:
     """Claim the stale alert for this report; False when another worker already raised it."""
     status = await conn.execute(
         """UPDATE capacity_current SET stale_alerted_report_id = $3

@@ -18,8 +18,8 @@ from services.contracting.settings import ContractingSettings
 from services.runtime.auth import Principal, Role, require
 from services.runtime.edge import BodyBudget
 from services.runtime.errors import Forbidden, NotFound
-from services.runtime.service import runtime_of
 from services.runtime.openapi import problems
+from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1", tags=["contracting"])
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts import topics
@@ -30,6 +29,7 @@ from contracts.identifiers import AgbCode, CalendarDate, ClientRef, PerceelCode
 from services.contracting import store
 from services.contracting.lots import Evidence, Lot, LotStatus, LotTerms, Outcome, Tariff, contract_period, decide
 from services.runtime.auth import Principal
+from services.runtime.db import Connection
 from services.runtime.errors import Conflict, Invalid, NotFound
 from services.runtime.service import Runtime
 from services.runtime.workdays import dutch_date
@@ -42,7 +42,7 @@ def _today(now: datetime) -> date:
     return dutch_date(now)
 
 
-async def _emit(runtime: Runtime, conn: asyncpg.Connection, data: EventData, subject: str, now: datetime,
+async def _emit(runtime: Runtime, conn: Connection, data: EventData, subject: str, now: datetime,
                 cause: Envelope | None = None) -> Envelope:
     envelope = Envelope.wrap(data, source=SOURCE, subject=subject, time=now, cause=cause)
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, envelope)
@@ -100,7 +100,7 @@ async def apply(runtime: Runtime, application: Application, now: datetime | None
     return application_id, results
 
 
-async def _already(conn: asyncpg.Connection, agb: str, lot: str) -> str | None:
+async def _already(conn: Connection, agb: str, lot: str) -> str | None:
     contract_id = await store.running_open_house(conn, agb, lot)
     if contract_id:
         return f"already holds Open House contract {contract_id} for lot {lot}"
@@ -111,7 +111,7 @@ async def _already(conn: asyncpg.Connection, agb: str, lot: str) -> str | None:
 
 
 async def _carry_out(
-    runtime: Runtime, conn: asyncpg.Connection, application_id: uuid.UUID, agb: str, lot: Lot, outcome: Outcome,
+    runtime: Runtime, conn: Connection, application_id: uuid.UUID, agb: str, lot: Lot, outcome: Outcome,
     reasons: Sequence[str], now: datetime, cause: Envelope | None,
 ) -> LotResult:
     await store.record_decision(conn, application_id, lot.code, outcome.value, reasons, now)
@@ -128,7 +128,7 @@ async def _carry_out(
     return LotResult(lot.code, outcome, reasons=tuple(reasons))
 
 
-async def _admit(runtime: Runtime, conn: asyncpg.Connection, application_id: uuid.UUID, agb: str, lot: Lot,
+async def _admit(runtime: Runtime, conn: Connection, application_id: uuid.UUID, agb: str, lot: Lot,
                  now: datetime, cause: Envelope | None) -> uuid.UUID:
     contract_id = uuid.uuid4()
     valid_from, valid_to = contract_period(_today(now), lot.contract_term_years)
@@ -207,7 +207,7 @@ async def create_contract(runtime: Runtime, new: NewContract, now: datetime | No
     return contract_id
 
 
-async def _check_running_registration(conn: asyncpg.Connection, new: NewContract, today: date) -> None:
+async def _check_running_registration(conn: Connection, new: NewContract, today: date) -> None:
     """An Open House contract registered by hand is one that already runs, from before Schakel."""
     if new.valid_from > today:
         raise Invalid("valid_from: a new Open House contract comes from an application; only one already "

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.intake import AllocationChanged, AllocationIssued, AllocationWithdrawn, CareEnded, CareStarted
 from services.contracting import store
 from services.contracting.domain import Allocation
 from services.runtime.consumer import Consumer
-
+from services.runtime.db import Connection
 
 
 def _allocation(event: AllocationIssued | AllocationChanged, product_category: str, product_code: str | None
@@ -24,12 +22,12 @@ def _allocation(event: AllocationIssued | AllocationChanged, product_category: s
     )
 
 
-async def on_allocation_issued(conn: asyncpg.Connection, _envelope: Envelope, event: AllocationIssued) -> None:
+async def on_allocation_issued(conn: Connection, _envelope: Envelope, event: AllocationIssued) -> None:
     await store.upsert_allocation(conn, _allocation(event, event.product_category, event.product_code),
                                   event.issued_at)
 
 
-async def on_allocation_changed(conn: asyncpg.Connection, _envelope: Envelope, event: AllocationChanged) -> None:
+async def on_allocation_changed(conn: Connection, _envelope: Envelope, event: AllocationChanged) -> None:
     # A change never alters the product, so the stored product stays.
     status = await store.change_allocation(conn, _allocation(event, "", None))
     if status.endswith(" 0"):
@@ -37,15 +35,15 @@ async def on_allocation_changed(conn: asyncpg.Connection, _envelope: Envelope, e
         raise LookupError(f"allocation {event.allocation_id} is not known yet")
 
 
-async def on_allocation_withdrawn(conn: asyncpg.Connection, _envelope: Envelope, event: AllocationWithdrawn) -> None:
+async def on_allocation_withdrawn(conn: Connection, _envelope: Envelope, event: AllocationWithdrawn) -> None:
     await store.record_withdrawal(conn, event.allocation_id, event.reason, event.effective_date, event.withdrawn_at)
 
 
-async def on_care_started(conn: asyncpg.Connection, _envelope: Envelope, event: CareStarted) -> None:
+async def on_care_started(conn: Connection, _envelope: Envelope, event: CareStarted) -> None:
     await store.record_care(conn, event.allocation_id, started_on=event.start_date)
 
 
-async def on_care_ended(conn: asyncpg.Connection, _envelope: Envelope, event: CareEnded) -> None:
+async def on_care_ended(conn: Connection, _envelope: Envelope, event: CareEnded) -> None:
     await store.record_care(conn, event.allocation_id, ended_on=event.end_date, end_reason=event.reason)
 
 

@@ -7,14 +7,16 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import TypeAlias
 
 import asyncpg
 
 from contracts.contracting import ContractKind
 from services.contracting.domain import Allocation, Booking, Contract
 from services.contracting.lots import Evidence, Lot, Tariff
+from services.runtime.db import Connection
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = "Connection | asyncpg.Pool[asyncpg.Record]"
 
 
 def _lot(row: asyncpg.Record) -> Lot:
@@ -201,7 +203,7 @@ async def record_care(conn: Conn, allocation_id: uuid.UUID, *, started_on: date 
     )
 
 
-async def lock_allocations(conn: asyncpg.Connection, agb: str, numbers: Sequence[int]) -> list[Allocation]:
+async def lock_allocations(conn: Connection, agb: str, numbers: Sequence[int]) -> list[Allocation]:
     """The provider's allocations with these numbers, locked so that concurrent declarations against one
     allocation are assessed one after the other (the cumulative checks depend on it)."""
     rows = await conn.fetch(

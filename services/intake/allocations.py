@@ -36,6 +36,7 @@ from services.intake.requests import (
     VolumeOrBudget,
 )
 from services.runtime.auth import Principal
+from services.runtime.db import Connection
 from services.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -44,14 +45,14 @@ def _own_municipality(by: Principal, municipality_code: str, what: str) -> None:
         raise Forbidden(f"gemeente {by.subject} may not act on {what} of municipality {municipality_code}")
 
 
-async def _locked_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asyncpg.Record:
+async def _locked_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record:
     referral = await store.lock_referral(conn, referral_id)
     if referral is None:
         raise NotFound(f"no referral {referral_id}")
     return referral
 
 
-async def _locked_allocation(conn: asyncpg.Connection, allocation_id: uuid.UUID) -> asyncpg.Record:
+async def _locked_allocation(conn: Connection, allocation_id: uuid.UUID) -> asyncpg.Record:
     allocation = await store.lock_allocation(conn, allocation_id)
     if allocation is None:
         raise NotFound(f"no toewijzing {allocation_id}")
@@ -66,7 +67,7 @@ async def issue(intake: Intake, referral_id: uuid.UUID, body: AllocationIn, by: 
         return await _issue(intake, conn, referral, body, now)
 
 
-async def _issue(intake: Intake, conn: asyncpg.Connection, referral: asyncpg.Record, body: AllocationIn,
+async def _issue(intake: Intake, conn: Connection, referral: asyncpg.Record, body: AllocationIn,
                  now: datetime, request_id: uuid.UUID | None = None) -> dict[str, Any]:
     domain.check_referral_open(await current_status(conn, referral), "issue a toewijzing")
     await store.lock_client(conn, referral["client_ref"])
@@ -151,7 +152,7 @@ async def withdraw(intake: Intake, allocation_id: uuid.UUID, body: AllocationWit
     return {"allocation_id": allocation_id, "effective_date": effective, "referral_status": status.value}
 
 
-async def _provider_allocation(conn: asyncpg.Connection, allocation_id: uuid.UUID, by: Principal) -> asyncpg.Record:
+async def _provider_allocation(conn: Connection, allocation_id: uuid.UUID, by: Principal) -> asyncpg.Record:
     allocation = await _locked_allocation(conn, allocation_id)
     if allocation["provider_agb"] != by.subject:
         raise Forbidden(f"toewijzing {allocation['number']} is for provider {allocation['provider_agb']}, "
@@ -224,7 +225,7 @@ async def request(intake: Intake, body: AllocationRequestIn, by: Principal) -> d
     return {"request_id": request_id, "answer_due": due, "status": "open"}
 
 
-async def _open_request(conn: asyncpg.Connection, request_id: uuid.UUID, by: Principal) -> asyncpg.Record:
+async def _open_request(conn: Connection, request_id: uuid.UUID, by: Principal) -> asyncpg.Record:
     row = await store.lock_request(conn, request_id)
     if row is None:
         raise NotFound(f"no allocation request {request_id}")

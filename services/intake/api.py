@@ -25,8 +25,8 @@ from services.intake.requests import (
 )
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import NotFound
-from services.runtime.workdays import dutch_date, working_days_between
 from services.runtime.openapi import problems
+from services.runtime.workdays import dutch_date, working_days_between
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 

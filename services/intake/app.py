@@ -15,8 +15,8 @@ from services.intake.personal_data import RetentionWatch
 from services.intake.personal_data_api import router as personal_data_router
 from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
-from services.runtime.consumer import Consumer
 from services.runtime.clock import Clock
+from services.runtime.consumer import Consumer
 from services.runtime.periodic import Periodic
 from services.runtime.service import Runtime, ServiceSpec, create_app
 

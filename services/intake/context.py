@@ -6,14 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import asyncpg
-
 from contracts import topics
 from contracts.envelope import Envelope, EventData
 from services.intake.privacy import Vault
 from services.intake.registry import Registry
 from services.intake.settings import IntakeSettings
 from services.runtime.clock import Clock
+from services.runtime.db import Connection
 from services.runtime.service import Runtime
 from services.runtime.workdays import dutch_date
 
@@ -36,7 +35,7 @@ class Intake:
         # Dates in iJw messages are Dutch calendar dates.
         return dutch_date(self.now())
 
-    async def emit(self, conn: asyncpg.Connection, data: EventData, subject: uuid.UUID, now: datetime,
+    async def emit(self, conn: Connection, data: EventData, subject: uuid.UUID, now: datetime,
                    causation: Envelope | None = None) -> Envelope:
         envelope = Envelope.wrap(data, source=SOURCE, subject=str(subject), time=now, cause=causation)
         await self.runtime.emit(conn, topics.INTAKE_EVENTS, envelope)

@@ -21,6 +21,7 @@ from services.intake.context import Intake
 from services.intake.privacy import PersonalData
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.runtime.auth import Principal, Role
+from services.runtime.db import Connection
 from services.runtime.errors import Forbidden, Invalid, NotFound
 from services.runtime.workdays import NL, dutch_date
 
@@ -75,7 +76,7 @@ async def receive(intake: Intake, body: ReferralIn, by: Principal) -> dict[str, 
             "consult_gemeente": contracted is False}
 
 
-async def _check_daily_cap(conn: asyncpg.Connection, intake: Intake, by: Principal, now: datetime) -> None:
+async def _check_daily_cap(conn: Connection, intake: Intake, by: Principal, now: datetime) -> None:
     """Refuse a verblijf or crisis referral once ``by`` has the day's maximum of them open: each one
     reserves a place while capacity looks for one, so a flood from one key would fake a shortage."""
     limit = intake.settings.verblijf_referrals_per_day
@@ -108,7 +109,7 @@ def check_may_read(principal: Principal, referral: asyncpg.Record) -> None:
     raise Forbidden("only the referral's referrer, its gemeente and operators may read it")
 
 
-async def refresh_status(conn: asyncpg.Connection, referral_id: uuid.UUID, now: datetime, step: str,
+async def refresh_status(conn: Connection, referral_id: uuid.UUID, now: datetime, step: str,
                          detail: str = "") -> domain.ReferralStatus:
     """Derive the status from the facts just changed and record the step in the history."""
     status = await current_status(conn, await store.get_referral(conn, referral_id))
@@ -116,7 +117,7 @@ async def refresh_status(conn: asyncpg.Connection, referral_id: uuid.UUID, now: 
     return status
 
 
-async def current_status(conn: asyncpg.Connection, referral: asyncpg.Record) -> domain.ReferralStatus:
+async def current_status(conn: Connection, referral: asyncpg.Record) -> domain.ReferralStatus:
     allocations = [store.facts(r) for r in await store.allocations_of_referral(conn, referral["id"])]
     return domain.referral_status(referral["withdrawn_at"] is not None, referral["placed_at"] is not None,
                                   allocations)
@@ -140,7 +141,7 @@ async def withdraw(intake: Intake, referral_id: uuid.UUID, body: WithdrawalIn, b
     return status.value
 
 
-async def on_placement_confirmed(conn: asyncpg.Connection, envelope: Envelope, event: PlacementConfirmed) -> None:
+async def on_placement_confirmed(conn: Connection, envelope: Envelope, event: PlacementConfirmed) -> None:
     """Capacity found a place: the referral is placed (unless it is unknown here or already closed)."""
     referral = await store.lock_referral(conn, event.referral_id)
     if referral is None:

@@ -10,9 +10,9 @@ import asyncpg
 
 from contracts.codes import RedenWijziging
 from services.intake.domain import AllocationFacts
-from services.runtime.db import insert_row, update_row
+from services.runtime.db import Connection, insert_row, update_row
 
-Conn = asyncpg.Connection
+Conn = Connection
 
 
 async def upsert_client(conn: Conn, client_ref: str, sealed: bytes, at: datetime) -> None:

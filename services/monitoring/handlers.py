@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import asyncpg
-
 from contracts import capacity, contracting, intake, topics
 from contracts.envelope import Envelope, EventData
 from services.monitoring import store
 from services.runtime.consumer import Consumer, Handler
+from services.runtime.db import Connection
 from services.runtime.signal import notify
 
 LIVE_CHANNEL = "schakel_monitoring_live"
@@ -24,49 +23,49 @@ LIVE_CHANNEL = "schakel_monitoring_live"
 # --- capacity.events.v1 and capacity.alerts.v1 ------------------------------------------------
 
 
-async def on_capacity_reported(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.CapacityReported) -> None:
+async def on_capacity_reported(conn: Connection, _envelope: Envelope, event: capacity.CapacityReported) -> None:
     await store.upsert_provider_capacity(conn, event)
 
 
-async def on_shortage_detected(conn: asyncpg.Connection, envelope: Envelope, event: capacity.ShortageDetected) -> None:
+async def on_shortage_detected(conn: Connection, envelope: Envelope, event: capacity.ShortageDetected) -> None:
     await store.record_shortage_alert(conn, envelope.id, event)
 
 
-async def on_shortage_changed(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.ShortageChanged) -> None:
+async def on_shortage_changed(conn: Connection, _envelope: Envelope, event: capacity.ShortageChanged) -> None:
     await store.change_shortage(conn, event)
 
 
-async def on_shortage_resolved(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.ShortageResolved) -> None:
+async def on_shortage_resolved(conn: Connection, _envelope: Envelope, event: capacity.ShortageResolved) -> None:
     await store.resolve_shortage(conn, event.shortage_id, event.setting, event.detected_at, event.resolved_at)
 
 
-async def on_placement_requested(conn: asyncpg.Connection, _envelope: Envelope,
+async def on_placement_requested(conn: Connection, _envelope: Envelope,
                                  event: capacity.PlacementRequested) -> None:
     await store.record_placement_request(conn, event)
 
 
-async def on_placement_proposed(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.PlacementProposed) -> None:
+async def on_placement_proposed(conn: Connection, _envelope: Envelope, event: capacity.PlacementProposed) -> None:
     await store.count_placement_step(conn, event.placement_id, event.referral_id, "proposed", event.setting,
                                      event.proposed_at, event.provider_agb)
 
 
-async def on_placement_declined(conn: asyncpg.Connection, _envelope: Envelope, event: capacity.PlacementDeclined) -> None:
+async def on_placement_declined(conn: Connection, _envelope: Envelope, event: capacity.PlacementDeclined) -> None:
     await store.count_placement_step(conn, event.placement_id, event.referral_id, "declined", event.setting,
                                      event.declined_at, event.provider_agb)
 
 
-async def on_placement_confirmed(conn: asyncpg.Connection, _envelope: Envelope,
+async def on_placement_confirmed(conn: Connection, _envelope: Envelope,
                                  event: capacity.PlacementConfirmed) -> None:
     await store.count_placement_step(conn, event.placement_id, event.referral_id, "confirmed", event.setting,
                                      event.confirmed_at, event.provider_agb)
 
 
-async def on_case_escalated(conn: asyncpg.Connection, envelope: Envelope, event: capacity.CaseEscalated) -> None:
+async def on_case_escalated(conn: Connection, envelope: Envelope, event: capacity.CaseEscalated) -> None:
     # The alert id the schakelfunctionaris acknowledges is the envelope id of this alert.
     await store.record_escalation(conn, envelope.id, event)
 
 
-async def on_alert_acknowledged(conn: asyncpg.Connection, _envelope: Envelope,
+async def on_alert_acknowledged(conn: Connection, _envelope: Envelope,
                                 event: capacity.AlertAcknowledged) -> None:
     await store.record_acknowledgement(conn, event)
 
@@ -74,31 +73,31 @@ async def on_alert_acknowledged(conn: asyncpg.Connection, _envelope: Envelope,
 # --- intake.events.v1 -------------------------------------------------------------------------
 
 
-async def on_referral_received(conn: asyncpg.Connection, _envelope: Envelope, event: intake.ReferralReceived) -> None:
+async def on_referral_received(conn: Connection, _envelope: Envelope, event: intake.ReferralReceived) -> None:
     await store.record_referral(conn, event)
 
 
-async def on_referral_withdrawn(conn: asyncpg.Connection, _envelope: Envelope, event: intake.ReferralWithdrawn) -> None:
+async def on_referral_withdrawn(conn: Connection, _envelope: Envelope, event: intake.ReferralWithdrawn) -> None:
     await store.withdraw_referral(conn, event.referral_id, event.withdrawn_at)
 
 
-async def on_care_started(conn: asyncpg.Connection, _envelope: Envelope, event: intake.CareStarted) -> None:
+async def on_care_started(conn: Connection, _envelope: Envelope, event: intake.CareStarted) -> None:
     await store.record_care_start(conn, event)
 
 
-async def on_care_ended(conn: asyncpg.Connection, _envelope: Envelope, event: intake.CareEnded) -> None:
+async def on_care_ended(conn: Connection, _envelope: Envelope, event: intake.CareEnded) -> None:
     await store.record_care_end(conn, event)
 
 
 # --- contracting.events.v1 --------------------------------------------------------------------
 
 
-async def on_declaration_assessed(conn: asyncpg.Connection, _envelope: Envelope,
+async def on_declaration_assessed(conn: Connection, _envelope: Envelope,
                                   event: contracting.DeclarationAssessed) -> None:
     await store.record_declaration(conn, event)
 
 
-async def on_waiting_norm(conn: asyncpg.Connection, envelope: Envelope, event: EventData) -> None:
+async def on_waiting_norm(conn: Connection, envelope: Envelope, event: EventData) -> None:
     """A lot's maximum waiting time, from whichever contracting event carries one."""
     days, categories = waiting_norm_of(event)
     for category in categories:
@@ -152,7 +151,7 @@ INTAKE_HANDLERS: Mapping[type[EventData], Handler] = {
 
 
 def _notifying(handler: Handler, channel: str) -> Handler:
-    async def apply(conn: asyncpg.Connection, envelope: Envelope, event: Any) -> None:
+    async def apply(conn: Connection, envelope: Envelope, event: Any) -> None:
         await handler(conn, envelope, event)
         await notify(conn, channel)
 

@@ -18,9 +18,10 @@ from contracts.capacity import (
 from contracts.contracting import DeclarationAssessed
 from contracts.intake import CareEnded, CareStarted, ReferralReceived
 from services.monitoring import domain
+from services.runtime.db import Connection
 
 
-async def upsert_provider_capacity(conn: asyncpg.Connection, report: CapacityReported) -> None:
+async def upsert_provider_capacity(conn: Connection, report: CapacityReported) -> None:
     # Only a newer report replaces an older one: replays and redeliveries may arrive late.
     await conn.execute(
         """INSERT INTO provider_capacity (agb, setting, total, occupied, free, closed_to_admission, reported_at)
@@ -34,7 +35,7 @@ async def upsert_provider_capacity(conn: asyncpg.Connection, report: CapacityRep
     )
 
 
-async def resolve_shortage(conn: asyncpg.Connection, shortage_id: uuid.UUID, setting: str,
+async def resolve_shortage(conn: Connection, shortage_id: uuid.UUID, setting: str,
                            detected_at: datetime, resolved_at: datetime) -> None:
     # The resolution may be read before its detection (after a replay from a later offset).
     await conn.execute(
@@ -67,7 +68,7 @@ async def active_shortages(pool: asyncpg.Pool) -> set[str]:
 
 # --- flows: referrals and care ---------------------------------------------------------------
 
-async def record_referral(conn: asyncpg.Connection, event: ReferralReceived) -> None:
+async def record_referral(conn: Connection, event: ReferralReceived) -> None:
     referrer = "veilig_thuis" if event.veilig_thuis else event.referrer_type.value
     await conn.execute(
         """INSERT INTO referral_view (referral_id, municipality, product_category, referrer, urgency, received_at)
@@ -77,13 +78,13 @@ async def record_referral(conn: asyncpg.Connection, event: ReferralReceived) -> 
     )
 
 
-async def withdraw_referral(conn: asyncpg.Connection, referral_id: uuid.UUID, at: datetime) -> None:
+async def withdraw_referral(conn: Connection, referral_id: uuid.UUID, at: datetime) -> None:
     await conn.execute("UPDATE referral_view SET withdrawn_at = $2 WHERE referral_id = $1", referral_id, at)
     # Capacity gives a withdrawn youth's reserved place back.
     await conn.execute("UPDATE placement_view SET reserved_agb = NULL WHERE referral_id = $1", referral_id)
 
 
-async def record_care_start(conn: asyncpg.Connection, event: CareStarted) -> None:
+async def record_care_start(conn: Connection, event: CareStarted) -> None:
     await conn.execute(
         """INSERT INTO care_view (allocation_id, referral_id, municipality, product_category, start_date)
            VALUES ($1, $2, $3, $4, $5)
@@ -93,7 +94,7 @@ async def record_care_start(conn: asyncpg.Connection, event: CareStarted) -> Non
     )
 
 
-async def record_care_end(conn: asyncpg.Connection, event: CareEnded) -> None:
+async def record_care_end(conn: Connection, event: CareEnded) -> None:
     # An end may be read before its start (both are kept; the start fills in later).
     await conn.execute(
         """INSERT INTO care_view (allocation_id, referral_id, municipality, product_category, end_date, end_reason)
@@ -104,7 +105,7 @@ async def record_care_end(conn: asyncpg.Connection, event: CareEnded) -> None:
     )
 
 
-async def set_waiting_norm(conn: asyncpg.Connection, product_category: str, days: int, at: datetime) -> None:
+async def set_waiting_norm(conn: Connection, product_category: str, days: int, at: datetime) -> None:
     await conn.execute(
         """INSERT INTO waiting_norm (product_category, max_wait_days, set_at) VALUES ($1, $2, $3)
            ON CONFLICT (product_category) DO UPDATE SET max_wait_days = EXCLUDED.max_wait_days,
@@ -162,7 +163,7 @@ async def shortages(pool: asyncpg.Pool, *, active_only: bool) -> list[asyncpg.Re
            WHERE NOT $1 OR s.resolved_at IS NULL ORDER BY s.detected_at DESC LIMIT 200""", active_only)
 
 
-async def record_shortage_alert(conn: asyncpg.Connection, alert_id: uuid.UUID, event: ShortageDetected) -> None:
+async def record_shortage_alert(conn: Connection, alert_id: uuid.UUID, event: ShortageDetected) -> None:
     await conn.execute(
         """INSERT INTO shortage_view (shortage_id, setting, severity, detected_at, alert_id, free_places, waiting)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -173,7 +174,7 @@ async def record_shortage_alert(conn: asyncpg.Connection, alert_id: uuid.UUID, e
     )
 
 
-async def change_shortage(conn: asyncpg.Connection, event: ShortageChanged) -> None:
+async def change_shortage(conn: Connection, event: ShortageChanged) -> None:
     # The alert to acknowledge stays the detection; only the figures and severity follow.
     await conn.execute(
         "UPDATE shortage_view SET severity = $2, free_places = $3, waiting = $4 WHERE shortage_id = $1",
@@ -181,7 +182,7 @@ async def change_shortage(conn: asyncpg.Connection, event: ShortageChanged) -> N
     )
 
 
-async def record_placement_request(conn: asyncpg.Connection, event: PlacementRequested) -> None:
+async def record_placement_request(conn: Connection, event: PlacementRequested) -> None:
     await conn.execute(
         """INSERT INTO placement_view (placement_id, referral_id, age, municipality, product_category, settings,
                                        urgency, requested_at)
@@ -194,7 +195,7 @@ async def record_placement_request(conn: asyncpg.Connection, event: PlacementReq
     )
 
 
-async def count_placement_step(conn: asyncpg.Connection, placement_id: uuid.UUID, referral_id: uuid.UUID,
+async def count_placement_step(conn: Connection, placement_id: uuid.UUID, referral_id: uuid.UUID,
                                step: str, setting: str, at: datetime, agb: str) -> None:
     """A proposal, decline or confirmation; the row may not exist yet when steps arrive out of order."""
     await conn.execute(
@@ -214,7 +215,7 @@ async def count_placement_step(conn: asyncpg.Connection, placement_id: uuid.UUID
             placement_id, setting, at)
 
 
-async def record_escalation(conn: asyncpg.Connection, alert_id: uuid.UUID, event: CaseEscalated) -> None:
+async def record_escalation(conn: Connection, alert_id: uuid.UUID, event: CaseEscalated) -> None:
     await conn.execute(
         """INSERT INTO escalation_view (alert_id, placement_id, municipality, level, urgency, settings, reason,
                                         waiting_since, escalated_at)
@@ -235,7 +236,7 @@ async def record_escalation(conn: asyncpg.Connection, alert_id: uuid.UUID, event
     )
 
 
-async def record_acknowledgement(conn: asyncpg.Connection, event: AlertAcknowledged) -> None:
+async def record_acknowledgement(conn: Connection, event: AlertAcknowledged) -> None:
     await conn.execute(
         """INSERT INTO acknowledgement_view (alert_id, alert_type, by_role, by_handle, acknowledged_at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_id) DO NOTHING""",
@@ -274,7 +275,7 @@ async def declaration_lines(pool: asyncpg.Pool, municipality: str | None) -> lis
            WHERE $1::text IS NULL OR municipality = $1""", municipality)
 
 
-async def record_declaration(conn: asyncpg.Connection, event: DeclarationAssessed) -> None:
+async def record_declaration(conn: Connection, event: DeclarationAssessed) -> None:
     await conn.executemany(
         """INSERT INTO declaration_line_view (declaration_id, line_number, municipality, approved, return_codes,
                                               assessed_at)
@@ -290,7 +291,7 @@ READ_MODELS = ("provider_capacity", "shortage_view", "referral_view", "care_view
                "placement_view", "escalation_view", "acknowledgement_view", "declaration_line_view")
 
 
-async def truncate_read_models(conn: asyncpg.Connection, inbox_prefix: str) -> None:
+async def truncate_read_models(conn: Connection, inbox_prefix: str) -> None:
     """Empty every read model and forget which events built them (the rebuild replays them all)."""
     await conn.execute(f"TRUNCATE {', '.join(READ_MODELS)}")
     await conn.execute("DELETE FROM inbox WHERE consumer LIKE $1 || '%'", inbox_prefix)

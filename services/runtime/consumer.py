@@ -26,14 +26,14 @@ from prometheus_client import CollectorRegistry, Gauge
 from tenacity import AsyncRetrying, wait_exponential
 
 from contracts.envelope import Envelope, EventData, InvalidEvent, decode
-from services.runtime.db import UNAVAILABLE
+from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.deadletter import DeadLetters
 from services.runtime.inbox import first_delivery
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+Handler = Callable[[Connection, Envelope, Any], Awaitable[None]]
 AfterCommit = Callable[[Envelope, EventData], Awaitable[None]]
 
 
@@ -58,7 +58,7 @@ def inbox_name(settings: ServiceSettings, consumer: Consumer) -> str:
     return f"{settings.service}.{consumer.name}"
 
 
-async def apply_once(conn: asyncpg.Connection, inbox: str, consumer: Consumer, envelope: Envelope,
+async def apply_once(conn: Connection, inbox: str, consumer: Consumer, envelope: Envelope,
                      data: EventData) -> bool:
     """Apply ``data`` in ``conn``'s transaction unless the inbox has seen it; True when applied."""
     if not await first_delivery(conn, inbox, envelope.id):

@@ -6,12 +6,18 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
 log = logging.getLogger(__name__)
+
+# What a query runs on: a connection of its own, or one the pool lends (asyncpg types them apart).
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 # Errors that mean "the database cannot do this right now", not "this statement is wrong": the
 # same work succeeds when tried again later. Callers retry without limit (consumers hold their
@@ -115,14 +121,14 @@ async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[s
 
 # Column names come from the code's own keyword arguments, never from a request, so building
 # the statement from them is safe; the values always travel as parameters.
-async def insert_row(conn: asyncpg.Connection, table: str, values: Mapping[str, Any], suffix: str = "") -> str:
+async def insert_row(conn: Connection, table: str, values: Mapping[str, Any], suffix: str = "") -> str:
     """``INSERT INTO table (columns) VALUES (...)`` plus ``suffix`` (e.g. ON CONFLICT); the status."""
     columns = ", ".join(values)
     params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     return await conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({params}) {suffix}", *values.values())
 
 
-async def update_row(conn: asyncpg.Connection, table: str, key: Any, values: Mapping[str, Any]) -> None:
+async def update_row(conn: Connection, table: str, key: Any, values: Mapping[str, Any]) -> None:
     """``UPDATE table SET ... WHERE id = key`` for the given columns."""
     assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(values, start=2))
     await conn.execute(f"UPDATE {table} SET {assignments} WHERE id = $1", key, *values.values())

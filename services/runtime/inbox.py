@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
+from services.runtime.db import Connection
 
 
-async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: uuid.UUID) -> bool:
+async def first_delivery(conn: Connection, consumer: str, event_id: uuid.UUID) -> bool:
     """Record ``event_id`` as applied by ``consumer``; False when it already was (a redelivery).
 
     Call inside the transaction that applies the event, so both commit or neither does.

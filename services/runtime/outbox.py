@@ -20,7 +20,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.envelope import Envelope
-from services.runtime.db import UNAVAILABLE
+from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.errors import DomainError
 from services.runtime.periodic import cancel_task
 from services.runtime.producer import (
@@ -45,7 +45,7 @@ class EventTooLarge(DomainError):
     status_code = 413
 
 
-async def enqueue(conn: asyncpg.Connection, topic: str, envelope: Envelope, *, channel: str) -> None:
+async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: str) -> None:
     """Store ``envelope`` for publication on ``topic``; call inside the state change's transaction."""
     payload = envelope.to_bytes()
     if len(payload) > EVENT_BUDGET_BYTES:

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from contracts.envelope import Envelope
 from services.runtime import outbox
 from services.runtime.consumer import Consumer, ConsumerLag, subscribe
-from services.runtime.db import create_pool, migrate
+from services.runtime.db import Connection, create_pool, migrate
 from services.runtime.deadletter import DeadLetters
 from services.runtime.edge import EdgeGuard
 from services.runtime.errors import install_error_handlers
@@ -51,7 +51,7 @@ class Runtime:
     producer: HealingProducer
     relay: outbox.OutboxRelay | None = None
 
-    async def emit(self, conn: asyncpg.Connection, topic: str, envelope: Envelope) -> None:
+    async def emit(self, conn: Connection, topic: str, envelope: Envelope) -> None:
         """Put ``envelope`` in the outbox of the transaction ``conn`` is in."""
         await outbox.enqueue(conn, self.settings.topic(topic), envelope, channel=self.outbox_channel)
 

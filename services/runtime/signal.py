@@ -8,7 +8,7 @@ import logging
 
 import asyncpg
 
-from services.runtime.db import UNAVAILABLE
+from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.periodic import cancel_task
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def channel_name(base: str, schema: str) -> str:
     return f"{base}_{schema}"
 
 
-async def notify(conn: asyncpg.Connection, channel: str) -> None:
+async def notify(conn: Connection, channel: str) -> None:
     """Signal ``channel``; PostgreSQL delivers it only when the surrounding transaction commits."""
     await conn.execute("SELECT pg_notify($1, '')", channel)
 

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from services.sim.driver import Urls
-from services.sim.run import simulate
 from services.sim.keys import Keys
+from services.sim.run import simulate
 
 app = typer.Typer(add_completion=False)
 
