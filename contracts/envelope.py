@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Container
-from typing import Any, ClassVar, Literal
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-SPEC_VERSION = "1.0"
+SPEC_VERSION: Final = "1.0"
 
 
 class EventData(BaseModel):

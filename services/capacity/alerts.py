@@ -59,7 +59,7 @@ async def reevaluate(runtime: Runtime, conn: Connection, settings: Iterable[str]
             shortage_id = uuid.uuid4()
             severity = domain.severity(free, waiting)
             await store.open_shortage(conn, shortage_id, setting, severity, free, waiting, now)
-            alert = ShortageDetected(shortage_id=shortage_id, setting=setting, free_places=free, waiting=waiting,
+            alert: EventData = ShortageDetected(shortage_id=shortage_id, setting=setting, free_places=free, waiting=waiting,
                                      severity=severity, detected_at=now)
             await raise_alert(runtime, conn, wrap(alert, setting, now, cause), setting)
         elif change is domain.ShortageChange.RESOLVED:

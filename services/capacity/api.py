@@ -129,14 +129,13 @@ async def stream_alerts(
 ) -> EventSourceResponse:
     runtime = runtime_of(request)
     feed: PgSignal = request.app.state.alert_feed
-    position = int(last_event_id) if last_event_id else since
-    if position is None:
-        # A new subscriber starts at "now"; one that reconnects gets everything it missed.
-        position = await store.latest_alert_seq(runtime.pool)
+    resume = int(last_event_id) if last_event_id else since
+    # A new subscriber starts at "now"; one that reconnects gets everything it missed.
+    position = resume if resume is not None else await store.latest_alert_seq(runtime.pool)
 
     open_streams = request.app.state.alert_streams_open
 
-    async def events():  # type: ignore[no-untyped-def]
+    async def events():
         nonlocal position
         open_streams.inc()
         try:

@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from contracts.verblijf import Setting
-from services.runtime.db import Connection, insert_row, update_row
+from services.runtime.db import Connection, fetch_one, insert_row, update_row
 
 
 async def insert_placement(conn: Connection, **fields: object) -> bool:
@@ -99,7 +99,7 @@ async def list_placements(pool: asyncpg.Pool, *, provider: str | None, statuses:
 
 
 async def placement_view(pool: asyncpg.Pool, placement_id: uuid.UUID) -> asyncpg.Record:
-    return await pool.fetchrow(_PLACEMENTS + " WHERE p.id = $1 GROUP BY p.id", placement_id)
+    return await fetch_one(pool, _PLACEMENTS + " WHERE p.id = $1 GROUP BY p.id", placement_id)
 
 
 _PLACEMENTS = """SELECT p.id, p.referral_id, p.client_ref, p.age, p.municipality_code, p.product_category,

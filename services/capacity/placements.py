@@ -65,7 +65,7 @@ async def open_request(runtime: Runtime, conn: Connection, envelope: Envelope,
     )
     event = alerts.wrap(requested, str(referral.referral_id), now, envelope)
     await runtime.emit(conn, topics.CAPACITY_EVENTS, event)
-    placement = await placement_store.placement_for_update(conn, placement_id)
+    placement = await _placement(conn, placement_id)
     touched = await _propose_next(runtime, conn, placement, now, event)
     await alerts.reevaluate(runtime, conn, {demand.value, *touched}, now, cause=event)
 
@@ -147,26 +147,28 @@ async def accept(runtime: Runtime, placement_id: uuid.UUID, provider: Principal,
         proposal = await _own_open_proposal(conn, placement, provider)
         if proposal["reserved_until"] <= now:
             raise Conflict("the reservation has lapsed; the schakelfunctie has moved on to the next candidate")
-        setting = proposal["setting"]
+        setting, agb = proposal["setting"], proposal["agb"]
         await placement_store.decide_proposal(conn, proposal["id"], "accepted", None, None, now)
-        await placement_store.set_placement(conn, placement_id, status="confirmed", confirmed_agb=provider.agb,
+        await placement_store.set_placement(conn, placement_id, status="confirmed", confirmed_agb=agb,
                                   confirmed_setting=setting, confirmed_at=now, escalation_due_at=None)
         confirmed = PlacementConfirmed(placement_id=placement_id, referral_id=placement["referral_id"],
-                                       client_ref=placement["client_ref"], provider_agb=provider.agb,
+                                       client_ref=placement["client_ref"], provider_agb=agb,
                                        setting=setting, confirmed_at=now)
         event = alerts.wrap(confirmed, str(placement["referral_id"]), now)
         await runtime.emit(conn, topics.CAPACITY_EVENTS, event)
         # The occupancy changes as a report of its own, so history shows why the place went.
-        current = await store.current_report(conn, provider.agb, setting)
+        current = await store.current_report(conn, agb, setting)
+        if current is None:  # a place is proposed only from a report, so this cannot happen
+            raise Conflict(f"provider {agb} has no capacity report for {setting}")
         figures = domain.CapacityFigures(
             total=current["total"], occupied=min(current["occupied"] + 1, current["total"]),
             closed_to_admission=current["closed_to_admission"], age_min=current["age_min"],
             age_max=current["age_max"],
         )
-        await alerts.record_report(runtime, conn, provider.agb, setting, figures, f"placement:{placement_id}", now,
+        await alerts.record_report(runtime, conn, agb, setting, figures, f"placement:{placement_id}", now,
                                    cause=event)
         await alerts.reevaluate(runtime, conn, {setting, placement["demand_setting"]}, now, cause=event)
-        return await placement_store.placement_for_update(conn, placement_id)
+        return await _placement(conn, placement_id)
 
 
 async def decline(runtime: Runtime, placement_id: uuid.UUID, provider: Principal, reason: DeclineReason,
@@ -176,7 +178,7 @@ async def decline(runtime: Runtime, placement_id: uuid.UUID, provider: Principal
         await store.lock_settings(conn, [placement["demand_setting"], *placement["settings"]])
         proposal = await _own_open_proposal(conn, placement, provider)
         await _move_on(runtime, conn, placement, proposal, "declined", reason, note, now)
-        return await placement_store.placement_for_update(conn, placement_id)
+        return await _placement(conn, placement_id)
 
 
 async def lapse(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> None:
@@ -203,7 +205,7 @@ async def _move_on(runtime: Runtime, conn: Connection, placement: asyncpg.Record
     touched |= await _propose_next(runtime, conn, placement, now, event)
     # The place this youth did not get may suit another who waits.
     touched |= await rematch(runtime, conn, proposal["setting"], now, event)
-    refreshed = await placement_store.placement_for_update(conn, placement["id"])
+    refreshed = await _placement(conn, placement["id"])
     if refreshed["status"] == "open" and placement["escalation_level"] != EscalationLevel.EXPERTTEAM:
         # Every candidate has said no: this is a case for the expert team, not a matter of waiting.
         await _escalate(runtime, conn, refreshed, EscalationLevel.EXPERTTEAM,
@@ -224,7 +226,7 @@ async def escalate_by_hand(runtime: Runtime, placement_id: uuid.UUID, by: Princi
         if level is None:
             raise Conflict("the expert team already has this case")
         await _escalate(runtime, conn, placement, level, EscalationReason.HANDMATIG, note, now, None)
-        return await placement_store.placement_for_update(conn, placement_id)
+        return await _placement(conn, placement_id)
 
 
 async def escalate_when_due(runtime: Runtime, placement_id: uuid.UUID, now: datetime) -> None:

@@ -56,7 +56,7 @@ class Placement(BaseModel):
     proposals: list[Proposal]
 
 
-def _placement(row, principal: Principal) -> Placement:  # type: ignore[no-untyped-def]
+def _placement(row, principal: Principal) -> Placement:
     """The placement as ``principal``'s role may see it (``audience.placement_seen_by``)."""
     placement = {**dict(row), "proposals": json.loads(row["proposals"])}
     return Placement(**placement_seen_by(placement, principal.role, principal.agb))

@@ -12,7 +12,7 @@ from contracts.capacity import AlertAcknowledged
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, ProviderCapacity
-from services.runtime.db import Connection
+from services.runtime.db import Connection, fetch_one
 from services.runtime.signal import channel_name, notify
 
 
@@ -43,8 +43,8 @@ async def lock_setting(conn: Connection, setting: str) -> asyncpg.Record:
     """
     await lock_alert_order(conn)
     await conn.execute("INSERT INTO setting_state (setting) VALUES ($1) ON CONFLICT DO NOTHING", setting)
-    return await conn.fetchrow(
-        "SELECT shortage_id, shortage_since FROM setting_state WHERE setting = $1 FOR UPDATE", setting
+    return await fetch_one(
+        conn, "SELECT shortage_id, shortage_since FROM setting_state WHERE setting = $1 FOR UPDATE", setting
     )
 
 

@@ -104,7 +104,7 @@ class ContractView(BaseModel):
     end_reason: str | None
 
 
-def _contract(row) -> ContractView:  # type: ignore[no-untyped-def]
+def _contract(row) -> ContractView:
     return ContractView(**{**dict(row), "tariffs": json.loads(row["tariffs"])})
 
 

@@ -83,10 +83,14 @@ async def apply(runtime: Runtime, application: Application, now: datetime | None
     agb = application.provider_agb
     results = []
     async with runtime.pool.acquire() as conn, conn.transaction():
-        lots = {}
+        lots: dict[str, Lot] = {}
+        unknown = []
         for code in sorted(application.lots):  # locked in one order, so concurrent applications cannot deadlock
-            lots[code] = await store.get_lot(conn, code, lock=True)
-        unknown = [code for code, lot in lots.items() if lot is None]
+            lot = await store.get_lot(conn, code, lock=True)
+            if lot is None:
+                unknown.append(code)
+            else:
+                lots[code] = lot
         if unknown:
             raise Invalid(f"lots: unknown lot(s) {unknown}; see GET /v1/lots")
         await store.insert_application(conn, application_id, agb, application.kvk, application.evidence, now)

@@ -132,7 +132,7 @@ def _answer(declaration_id: uuid.UUID, declaration: Declaration, assessment: Ass
     )
 
 
-async def _emit_events(runtime: Runtime, conn, declaration: Declaration, result: AssessedDeclaration) -> None:  # type: ignore[no-untyped-def]
+async def _emit_events(runtime: Runtime, conn, declaration: Declaration, result: AssessedDeclaration) -> None:
     subject = str(result.declaration_id)
     submitted = Envelope.wrap(DeclarationSubmitted(
         declaration_id=result.declaration_id, provider_agb=result.provider_agb,

@@ -201,7 +201,7 @@ def assess(
                                                                    if b.allocation_id == allocation.allocation_id])
             findings += _against_contract(line, allocation, [c for c in contracts if c.provider_agb == provider_agb])
             findings += _amount(line)
-            outcome = LineOutcome(line, allocation and allocation.allocation_id, _active(findings, rules))
+            outcome = LineOutcome(line, allocation.allocation_id if allocation else None, _active(findings, rules))
             if outcome.approved and allocation is not None:
                 standing.append(Booking(declaration_id, line.line_number, allocation.allocation_id, line.product_code,
                                         line.period_start, line.period_end, line.volume, line.amount))

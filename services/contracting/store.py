@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -19,7 +19,7 @@ from services.runtime.db import Connection
 Conn: TypeAlias = "Connection | asyncpg.Pool[asyncpg.Record]"
 
 
-def _lot(row: asyncpg.Record) -> Lot:
+def _lot(row: asyncpg.Record | Mapping[str, Any]) -> Lot:
     return Lot.model_validate({**json.loads(row["terms"]), "code": row["code"], "status": row["status"]})
 
 

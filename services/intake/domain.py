@@ -117,7 +117,9 @@ class AllocationFacts:
             return self.start_date, self.end_date
         if self.withdrawal_reason is RedenWijziging.NOOIT_GELDIG:
             return None
-        last = min(self.end_date, self.effective_date - timedelta(days=1))  # type: ignore[operator]
+        if self.effective_date is None:
+            return self.start_date, self.end_date
+        last = min(self.end_date, self.effective_date - timedelta(days=1))
         return (self.start_date, last) if last >= self.start_date else None
 
 

@@ -37,10 +37,10 @@ def _settings() -> IntakeSettings:
         sys.exit("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False)))
 
 
-def _run(action):  # type: ignore[no-untyped-def]
+def _run(action):
     settings = _settings()
 
-    async def run():  # type: ignore[no-untyped-def]
+    async def run():
         pool = await create_pool(settings.database_url, settings.db_schema, wait_seconds=10, max_size=2)
         try:
             await migrate(pool, settings.service, MIGRATIONS)

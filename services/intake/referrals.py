@@ -21,7 +21,7 @@ from services.intake.context import Intake
 from services.intake.privacy import PersonalData
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.runtime.auth import Principal, Role
-from services.runtime.db import Connection
+from services.runtime.db import Connection, fetch_one
 from services.runtime.errors import Forbidden, Invalid, NotFound
 from services.runtime.workdays import NL, dutch_date
 
@@ -112,7 +112,7 @@ def check_may_read(principal: Principal, referral: asyncpg.Record) -> None:
 async def refresh_status(conn: Connection, referral_id: uuid.UUID, now: datetime, step: str,
                          detail: str = "") -> domain.ReferralStatus:
     """Derive the status from the facts just changed and record the step in the history."""
-    status = await current_status(conn, await store.get_referral(conn, referral_id))
+    status = await current_status(conn, await fetch_one(conn, "SELECT * FROM referral WHERE id = $1", referral_id))
     await store.set_referral_status(conn, referral_id, status, now, step, detail)
     return status
 

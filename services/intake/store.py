@@ -10,7 +10,7 @@ import asyncpg
 
 from contracts.codes import RedenWijziging
 from services.intake.domain import AllocationFacts
-from services.runtime.db import Connection, insert_row, update_row
+from services.runtime.db import Connection, fetch_one, insert_row, update_row
 
 Conn = Connection
 
@@ -271,8 +271,8 @@ async def end_contract(conn: Conn, contract_id: uuid.UUID, provider_agb: str, en
 
 async def contracted(conn: Conn, provider_agb: str, day: date) -> bool | None:
     """Whether ``provider_agb`` holds a contract on ``day``; None while intake knows no contracts at all."""
-    row = await conn.fetchrow(
-        """SELECT count(*) AS known,
+    row = await fetch_one(
+        conn, """SELECT count(*) AS known,
                   count(*) FILTER (WHERE provider_agb = $1 AND valid_from <= $2 AND valid_to >= $2
                                    AND (ended_on IS NULL OR ended_on >= $2)) AS holding
            FROM provider_contract""",

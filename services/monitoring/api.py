@@ -121,7 +121,7 @@ async def live(request: Request) -> EventSourceResponse:
     pool = runtime_of(request).pool
     feed: PgSignal = request.app.state.live_feed
 
-    async def events():  # type: ignore[no-untyped-def]
+    async def events():
         changed = True  # a new subscriber gets the current state at once
         while True:
             wake = feed.current()

@@ -14,12 +14,13 @@ from services.monitoring.gauges import DomainGauges
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runtime, ServiceSpec, create_app
+from services.runtime.settings import ServiceSettings
 from services.runtime.signal import PgSignal, channel_name
 
 STATIC = Path(__file__).parent / "static"
 
 
-def live_channel(settings: MonitoringSettings) -> str:
+def live_channel(settings: ServiceSettings) -> str:
     return channel_name(handlers.LIVE_CHANNEL, settings.db_schema)
 
 

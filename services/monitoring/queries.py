@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -30,7 +31,7 @@ async def _months(pool: asyncpg.Pool, scope: Scope) -> list[str]:
     return domain.months_between(first, last)
 
 
-async def flow_rows(pool: asyncpg.Pool, settings: MonitoringSettings, scope: Scope) -> list[dict[str, object]]:
+async def flow_rows(pool: asyncpg.Pool, settings: MonitoringSettings, scope: Scope) -> list[dict[str, Any]]:
     """One row per month × municipality × product category: flows and waiting time, published."""
     months = await _months(pool, scope)
     referrals = await store.referrals(pool, scope.municipality)
@@ -41,7 +42,7 @@ async def flow_rows(pool: asyncpg.Pool, settings: MonitoringSettings, scope: Sco
     rows = []
     for cell in sorted(set(flows) | set(waits)):
         month, municipality, category = cell
-        flow = flows.get(cell, domain.Flow())
+        flow = flows.get((month, municipality, category), domain.Flow())
         wait = waits.get(cell)
         rows.append({"month": month, "municipality": municipality, "product_category": category,
                      **flow.published(),

@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from contracts.envelope import InvalidEvent, decode
 from services.monitoring import handlers, store
@@ -59,7 +59,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Callable[[str, int,
         await pool.close()
 
 
-async def _replay(conn, settings: MonitoringSettings, consumer: Consumer, result: Replayed,  # type: ignore[no-untyped-def]
+async def _replay(conn, settings: MonitoringSettings, consumer: Consumer, result: Replayed,
                   on_progress: Callable[[str, int, int], None] | None) -> None:
     topic = settings.topic(consumer.topic)
     inbox = inbox_name(settings, consumer)
@@ -101,7 +101,7 @@ async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
         await admin.close()
 
 
-async def _apply(conn, consumer: Consumer, inbox: str, raw: bytes, result: Replayed) -> None:  # type: ignore[no-untyped-def]
+async def _apply(conn, consumer: Consumer, inbox: str, raw: bytes, result: Replayed) -> None:
     try:
         envelope, data = decode(raw, accept=consumer.handled_types)
     except InvalidEvent:
@@ -126,7 +126,7 @@ def main() -> None:
     """Drop the read models and replay intake, contracting and capacity topics from the start."""
     settings = MonitoringSettings()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(topic: str, done: int, total: int) -> None:
             if topic not in tasks:

@@ -18,7 +18,7 @@ from contracts.capacity import (
 from contracts.contracting import DeclarationAssessed
 from contracts.intake import CareEnded, CareStarted, ReferralReceived
 from services.monitoring import domain
-from services.runtime.db import Connection
+from services.runtime.db import Connection, fetch_one
 
 
 async def upsert_provider_capacity(conn: Connection, report: CapacityReported) -> None:
@@ -136,8 +136,8 @@ async def waiting_norms(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def data_months(pool: asyncpg.Pool) -> tuple[date | None, date | None]:
-    row = await pool.fetchrow(
-        """SELECT min(d) AS first, max(d) AS last FROM (
+    row = await fetch_one(
+        pool, """SELECT min(d) AS first, max(d) AS last FROM (
                SELECT (received_at AT TIME ZONE 'Europe/Amsterdam')::date AS d FROM referral_view
                UNION ALL SELECT start_date FROM care_view UNION ALL SELECT end_date FROM care_view) days""")
     return row["first"], row["last"]

@@ -119,6 +119,14 @@ async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[s
     return applied_now
 
 
+async def fetch_one(conn: Connection | asyncpg.Pool[asyncpg.Record], query: str, *args: Any) -> asyncpg.Record:
+    """The row a query always returns (an aggregate, a row this transaction locked or inserted)."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise LookupError(f"no row from a query that always returns one: {query[:80]}")
+    return row
+
+
 # Column names come from the code's own keyword arguments, never from a request, so building
 # the statement from them is safe; the values always travel as parameters.
 async def insert_row(conn: Connection, table: str, values: Mapping[str, Any], suffix: str = "") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -87,7 +88,7 @@ def title_of(status: int) -> str:
 
 
 def problem_response(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     """An ``application/problem+json`` response; ``extra`` adds members (``type=`` names the kind)."""
     body: dict[str, Any] = {"type": extra.pop("type", ABOUT_BLANK), "title": title, "status": status,
@@ -136,8 +137,8 @@ def install_error_handlers(app: FastAPI) -> None:
                                 "a text value contains a character that cannot be stored (NUL or an unpaired "
                                 "surrogate); remove it", type=VALIDATION_TYPE, errors=[])
 
-    for exc_type in UNSTORABLE_TEXT:
-        app.add_exception_handler(exc_type, unstorable_text)
+    for unstorable in UNSTORABLE_TEXT:
+        app.add_exception_handler(unstorable, unstorable_text)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -36,7 +36,7 @@ class KeyStoreSettings(BaseSettings):
     auth_db_schema: str = "public"
 
 
-async def _with_store(action):  # type: ignore[no-untyped-def]
+async def _with_store(action):
     settings = KeyStoreSettings()
     pool = await create_pool(settings.auth_database_url, settings.auth_db_schema, wait_seconds=10, max_size=1)
     try:

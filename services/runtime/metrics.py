@@ -12,7 +12,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 class RequestMetrics(BaseHTTPMiddleware):
     """Latency per route template (never the raw path: it may hold ids)."""
 
-    def __init__(self, app, registry: CollectorRegistry) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, registry: CollectorRegistry) -> None:
         super().__init__(app)
         self.latency = Histogram(
             "schakel_http_request_duration_seconds",

@@ -175,7 +175,7 @@ class Simulator:
         await self._start(day)
         await self._end(day)
         await self._each([(p, s) for p in self.providers for s, beds in p.beds.items() if beds.needs_report(day)],
-                         lambda ps: self._report(*ps, day=day))
+                         lambda ps: self._report(ps[0], ps[1], day=day))
         await self._declare(day)
 
     def _crunch(self, day: int) -> None:
@@ -218,7 +218,7 @@ class Simulator:
         await self._answer_proposals(day, always=True)
         await self._allocate_placed(day)
         await self._start(day)
-        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(*ps, day=day))
+        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(ps[0], ps[1], day=day))
 
     async def _refer(self, day: int, mean: float | None = None) -> None:
         referral_date = self.calendar.date_of(day)
@@ -338,7 +338,7 @@ class Simulator:
 
         async def start(case: Case) -> None:
             if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/start",
-                                self.keys.providers[case.provider],
+                                self.keys.providers[case.provider or ""],
                                 {"start_date": self.calendar.date_of(day).isoformat()},
                                 what="care start"):
                 case.started_on = day
@@ -350,7 +350,7 @@ class Simulator:
 
         async def end(case: Case) -> None:
             if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/end",
-                                self.keys.providers[case.provider],
+                                self.keys.providers[case.provider or ""],
                                 {"end_date": self.calendar.date_of(day).isoformat(), "reason": case.end_reason.value},
                                 what="care end"):
                 case.ended_on = day
