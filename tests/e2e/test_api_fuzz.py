@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.infra import Infrastructure, Isolation, drop_schemas
+from tests.support.polling import eventually
 from tests.support.processes import ARTIFACTS, bearer, service_process
 from tests.support.server import free_port
 
@@ -65,8 +66,8 @@ Running = tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]
 
 
 def _seed(urls: dict[str, str], keys: dict[str, dict[str, str]]) -> dict[str, str]:
-    """A referral with a toewijzing and an admitted provider with places, so that a second pass
-    reaches past "404 no such thing" into the rules; returned by path parameter name."""
+    """A referral with a toewijzing, an admitted provider with places and a crisis placement proposed
+    to it, so that a second pass reaches past "404 no such thing" into the rules; by path parameter."""
     def call(method: str, url: str, role: str, body: dict) -> dict:  # type: ignore[type-arg]
         response = httpx.request(method, url, json=body, headers=keys[role], timeout=30)
         assert response.is_success, response.text
@@ -82,8 +83,19 @@ def _seed(urls: dict[str, str], keys: dict[str, dict[str, str]]) -> dict[str, st
     allocation = call("POST", f"{urls['intake']}/v1/referrals/{referral['referral_id']}/allocations", "gemeente", {
         "provider_agb": PROVIDER, "product_category": "45", "product_code": "45A48", "start_date": "2026-01-01",
         "end_date": "2026-06-30", "volume": 4, "unit": "04", "frequency": "2"})
+    crisis = call("POST", f"{urls['intake']}/v1/referrals", "referrer", {
+        "client": {"bsn": "123456782", "birth_date": "2011-06-01", "municipality_code": "0402"},
+        "referrer": {"type": "02", "agb": "01234567"}, "product_category": "46", "setting": "crisisplek",
+        "urgency": "crisis", "ambulant_tried": True})
+
+    async def proposed() -> str | None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            placements = (await http.get(f"{urls['capacity']}/v1/placements", headers=keys["provider"])).json()
+        return next((p["id"] for p in placements if p["referral_id"] == crisis["referral_id"]), None)
+
+    placement_id = asyncio.run(eventually(proposed, what="capacity to propose the crisis referral"))
     return {"referral_id": referral["referral_id"], "allocation_id": allocation["allocation_id"],
-            "code": "CRISIS", "agb": PROVIDER, "setting": "crisisplek"}
+            "placement_id": placement_id, "code": "CRISIS", "agb": PROVIDER, "setting": "crisisplek"}
 
 
 @pytest.fixture(scope="module")
