@@ -43,7 +43,8 @@ class Webhook(BaseModel):
 
 
 class RegisteredWebhook(Webhook):
-    secret: str = Field(description="HMAC-SHA256 key of X-Schakel-Signature; shown only now.")
+    secret: str = Field(description="Standard Webhooks signing secret (whsec_ + base64 key) to verify the "
+                                    "webhook-signature header with; shown only now.")
 
 
 def _role_for(principal: Principal, requested: AlertRole | None) -> Role:
@@ -63,7 +64,10 @@ def _own_role(principal: Principal) -> Role | None:
 
 
 @router.post("", status_code=201, response_model=RegisteredWebhook,
-             summary="Register a webhook for your role's alerts; the signing secret is shown once")
+             summary="Register a webhook for your role's alerts; the signing secret is shown once",
+             description="Deliveries follow the Standard Webhooks specification: headers webhook-id (the "
+                         "envelope id, the same on retries), webhook-timestamp and webhook-signature (v1, "
+                         "HMAC-SHA256), verifiable with any Standard Webhooks library.")
 async def register_webhook(
     body: WebhookRequest, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> RegisteredWebhook:

@@ -1,4 +1,7 @@
-"""Alert webhooks against real PostgreSQL (and Kafka when the service is served): signed, retried, in order."""
+"""Alert webhooks against real PostgreSQL (and Kafka when the service is served): signed, retried, in order.
+
+Every delivery a receiver gets is checked with the ``standardwebhooks`` library, as a receiver would.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from contracts.capacity import Severity, ShortageDetected
 from contracts.envelope import Envelope
@@ -47,7 +51,15 @@ class Received:
 
     @property
     def type(self) -> str:
-        return self.headers["x-schakel-event-type"]
+        return json.loads(self.body)["type"]
+
+    @property
+    def id(self) -> str:
+        return self.headers["webhook-id"]
+
+    def verified(self, secret: str) -> dict:
+        """The envelope, as a Standard Webhooks receiver accepts it (raises if it would not)."""
+        return Webhook(secret).verify(self.body, dict(self.headers))  # type: ignore[no-any-return]
 
 
 class Receiver:
@@ -133,22 +145,29 @@ async def test_a_shortage_is_pushed_to_the_webhook_signed_with_its_secret(  # ty
     await _report(http, capacity, keys, occupied=1)
     [delivery] = await eventually(lambda: _delivered(receiver, "sf", 1), what="the shortage pushed")
 
-    headers = delivery.headers
-    assert webhooks.verify(hook["secret"], headers["x-schakel-timestamp"], delivery.body,
-                           headers["x-schakel-signature"], now=datetime.now(UTC))
-    assert not webhooks.verify("whsec_someone-else", headers["x-schakel-timestamp"], delivery.body,
-                               headers["x-schakel-signature"], now=datetime.now(UTC))
-    envelope = json.loads(delivery.body)
+    envelope = delivery.verified(hook["secret"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.new_secret()).verify(delivery.body, dict(delivery.headers))
+    tampered = delivery.body.replace(b"crisisplek", b"gezinshuis")
+    assert tampered != delivery.body
+    with pytest.raises(WebhookVerificationError):
+        Webhook(hook["secret"]).verify(tampered, dict(delivery.headers))
     [alert] = (await http.get(f"{capacity}/v1/alerts", headers=sf)).json()
-    assert headers["content-type"] == "application/json"
-    assert (headers["x-schakel-event-id"], headers["x-schakel-delivery"]) == (alert["id"], str(alert["seq"]))
-    assert headers["x-schakel-event-type"] == envelope["type"] == DETECTED
-    assert envelope["data"]["setting"] == "crisisplek"
+    assert delivery.headers["content-type"] == "application/json"
+    assert delivery.id == envelope["id"] == alert["id"]
+    assert abs(int(delivery.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
+    assert envelope["type"] == DETECTED and envelope["data"]["setting"] == "crisisplek"
     # The receiver answers before the dispatcher records the delivery: wait for the record.
     [listed] = await eventually(lambda: _webhooks(http, capacity, sf, lambda h: h["last_delivered_at"]),
                                 what="the delivery recorded")
     assert listed["delivered_seq"] == alert["seq"] and "secret" not in listed
     assert _metric((await http.get(f"{capacity}/metrics")).text, "delivered") == 1
+
+
+async def _seqs(db: asyncpg.Pool, deliveries: list[Received]) -> list[int]:
+    """The alert seq of each delivery: the headers carry only the envelope id."""
+    seq_of = {str(r["id"]): r["seq"] for r in await db.fetch("SELECT id, seq FROM alert")}
+    return [seq_of[d.id] for d in deliveries]
 
 
 async def _webhooks(http: httpx.AsyncClient, capacity: str, headers: dict[str, str],
@@ -164,11 +183,11 @@ async def _delivered(receiver: Receiver, name: str, count: int) -> list[Received
 
 
 async def test_a_failing_receiver_gets_only_new_alerts_again_and_in_order(  # type: ignore[no-untyped-def]
-    capacity: str, receiver: Receiver, keys, http
+    capacity: str, receiver: Receiver, keys, http, db: asyncpg.Pool
 ) -> None:
     await _report(http, capacity, keys, occupied=1)  # before the webhook exists: never sent to it
     operator = await keys(Role.OPERATOR)
-    await _register(http, capacity, operator, f"{receiver.url}/ops")
+    hook = await _register(http, capacity, operator, f"{receiver.url}/ops")
     receiver.failures_left["ops"] = 2
 
     await _report(http, capacity, keys, occupied=0)
@@ -176,9 +195,13 @@ async def test_a_failing_receiver_gets_only_new_alerts_again_and_in_order(  # ty
     delivered = await eventually(lambda: _delivered(receiver, "ops", 2), what="both alerts after two failures")
 
     assert [r.type for r in delivered] == [RESOLVED, DETECTED]
-    assert [(r.type, r.status) for r in receiver.requests["ops"]] == [
+    attempts = receiver.requests["ops"]
+    assert [(r.type, r.status) for r in attempts] == [
         (RESOLVED, 500), (RESOLVED, 500), (RESOLVED, 204), (DETECTED, 204)]
-    sequence = [int(r.headers["x-schakel-delivery"]) for r in delivered]
+    # Every attempt verifies, and a retry is the same message: one webhook-id to dedupe on.
+    assert [r.verified(hook["secret"])["id"] for r in attempts] == [r.id for r in attempts]
+    assert len({r.id for r in attempts[:3]}) == 1 and attempts[3].id != attempts[0].id
+    sequence = await _seqs(db, delivered)
     assert sequence == sorted(sequence)
     [hook] = await eventually(
         lambda: _webhooks(http, capacity, operator, lambda h: h["delivered_seq"] == sequence[-1]),
@@ -189,7 +212,7 @@ async def test_a_failing_receiver_gets_only_new_alerts_again_and_in_order(  # ty
 
 
 async def test_a_webhook_receives_only_the_alerts_meant_for_its_role(  # type: ignore[no-untyped-def]
-    capacity: str, receiver: Receiver, keys, http
+    capacity: str, receiver: Receiver, keys, http, db: asyncpg.Pool
 ) -> None:
     sf = await keys(Role.SCHAKELFUNCTIONARIS)
     await _register(http, capacity, sf, f"{receiver.url}/sf")
@@ -207,7 +230,7 @@ async def test_a_webhook_receives_only_the_alerts_meant_for_its_role(  # type: i
     # The expertteam does not handle regional shortages, but hears that one was picked up.
     assert [r.type for r in receiver.requests["expert"]] == [ACKNOWLEDGED]
     # Skipping the shortage moved the expertteam's cursor as far as delivering it would have.
-    acknowledged_seq = int(receiver.delivered("sf")[-1].headers["x-schakel-delivery"])
+    [acknowledged_seq] = await _seqs(db, receiver.delivered("sf")[-1:])
     hooks = await eventually(
         lambda: _webhooks(http, capacity, admin, lambda h: h["delivered_seq"] == acknowledged_seq),
         what="both cursors at the acknowledgement")
@@ -318,8 +341,11 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
         delivered = await eventually(lambda: _delivered(receiver, "ops", 2), what="both alerts")
     finally:
         await dispatcher.stop()
-    assert [r.headers["x-schakel-event-id"] for r in delivered] == [str(first.id), str(second.id)]
-    assert delivered[0].headers["x-schakel-timestamp"] == str(int(clock.now.timestamp()))
+    assert [r.id for r in delivered] == [str(first.id), str(second.id)]
+    # The timestamp is the attempt's, so a retry is not refused as a replay of the first try.
+    assert delivered[0].headers["webhook-timestamp"] == str(int(clock.now.timestamp()))
+    assert delivered[0].headers["webhook-signature"] == webhooks.sign(
+        hook["secret"], str(first.id), int(clock.now.timestamp()), delivered[0].body)
     settled = await eventually(lambda: _state(db, hook["id"], attempts=0), what="the failures cleared")
     assert (settled["last_error"], settled["next_attempt_at"]) == (None, None)
 
@@ -356,3 +382,21 @@ async def test_by_default_a_webhook_must_be_https(infra, isolation, db, keys, ht
         assert plain.status_code == 422 and "must be https" in plain.text
         secure = await http.post(f"{capacity}/v1/webhooks", headers=sf, json={"url": "https://alerts.example.nl/hook"})
         assert secure.status_code == 201, secure.text
+
+
+async def test_a_secret_issued_before_standard_webhooks_keeps_its_key(db: asyncpg.Pool) -> None:
+    # The old scheme used the whole "whsec_<url-safe text>" string, as UTF-8, as the HMAC key.
+    old_secret = "whsec_" + "q-Z_" * 10 + "abc"
+    async with db.acquire() as conn:
+        await conn.execute((MIGRATIONS / "003_webhooks.sql").read_text())
+        await conn.execute(
+            """INSERT INTO webhook (id, role, url, secret, created_by, created_at, delivered_seq)
+               VALUES ($1, 'operator', 'https://ops.example.nl/hook', $2, 'test', now(), 0)""",
+            uuid.uuid4(), old_secret)
+        await conn.execute((MIGRATIONS / "005_standard_webhook_secrets.sql").read_text())
+        migrated = await conn.fetchval("SELECT secret FROM webhook")
+
+    assert migrated.startswith("whsec_") and webhooks.signing_key(migrated) == old_secret.encode()
+    headers = webhooks.signed_headers(migrated, "an-alert", int(datetime.now(UTC).timestamp()), b"{}")
+    # The receiver that kept its old secret verifies with it as the raw key; so does the new string.
+    assert Webhook(old_secret.encode()).verify(b"{}", headers) == Webhook(migrated).verify(b"{}", headers) == {}
