@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -198,12 +199,28 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
     async def metrics():  # type: ignore[no-untyped-def]
         return exposition(registry)
 
-    if spec.publishes:
-
-        @router.get("/asyncapi", summary="AsyncAPI document of the topics this service writes")
-        async def asyncapi(request: Request) -> JSONResponse:
-            runtime = runtime_of(request)
-            document = AsyncAPI(runtime.broker, title=spec.title, description=spec.description)
-            return JSONResponse(document.to_specification().to_jsonable())
+    @router.get("/asyncapi", summary="AsyncAPI document of the topics this service writes and reads")
+    async def asyncapi(request: Request) -> JSONResponse:
+        return JSONResponse(asyncapi_document(runtime_of(request).broker, spec.title, spec.description))
 
     return router
+
+
+def asyncapi_document(broker: KafkaBroker, title: str, description: str) -> dict[str, Any]:
+    """FastStream's AsyncAPI document of ``broker``'s publishers and subscribers, every message an envelope.
+
+    A consumer takes the raw record (so that what does not decode is dead-lettered, not dropped),
+    which leaves FastStream no payload type to document: it reads the same envelope that is written.
+    """
+    document: dict[str, Any] = AsyncAPI(broker, title=title, description=description).to_specification().to_jsonable()
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    empty = {"$ref": "#/components/schemas/EmptyPayload"}
+    for message in components.get("messages", {}).values():
+        if message.get("payload") == empty:
+            message["payload"] = {"$ref": "#/components/schemas/Envelope"}
+            if "Envelope" not in schemas:
+                envelope = Envelope.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(envelope.pop("$defs", {}), Envelope=envelope)
+    schemas.pop("EmptyPayload", None)
+    return document
