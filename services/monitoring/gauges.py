@@ -30,6 +30,7 @@ from contracts.verblijf import Setting
 from services.monitoring import domain, store
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
+DAY_SECONDS = 86_400  # Prometheus measures time in seconds; the read models count whole days
 
 log = logging.getLogger(__name__)
 
@@ -154,17 +155,17 @@ def _samples(name: str, labels: list[str], rows: list[asyncpg.Record],
 
 
 def _waiting_histogram(rows: list[asyncpg.Record], left_out: Counter[str]) -> Metric:
-    name = "schakel_waiting_time_days"
-    family = HistogramMetricFamily(name, "Days from referral to start of care, by product category.",
+    name = "schakel_waiting_time_seconds"
+    family = HistogramMetricFamily(name, "Time from referral to start of care, in whole days, by product category.",
                                    labels=["product_category"])
     by_category: dict[str, list[int]] = {}
     for r in rows:
         by_category.setdefault(r["product_category"], []).append(r["days"])
-    bounds = [str(b) for b in WAITING_BUCKETS_DAYS] + ["+Inf"]
+    bounds = [str(b * DAY_SECONDS) for b in WAITING_BUCKETS_DAYS] + ["+Inf"]
     for category, days in sorted(by_category.items()):
         counts = domain.metric_buckets([sum(d <= b for d in days) for b in WAITING_BUCKETS_DAYS] + [len(days)])
         if counts is None:
             left_out[name] += 1
             continue
-        family.add_metric([category], list(zip(bounds, counts, strict=True)), sum_value=sum(days))
+        family.add_metric([category], list(zip(bounds, counts, strict=True)), sum_value=sum(days) * DAY_SECONDS)
     return family

@@ -11,18 +11,15 @@ is retried until it comes back and the offset stays put.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import CollectorRegistry, Gauge
 from tenacity import AsyncRetrying, wait_exponential
 
 from contracts.envelope import Envelope, EventData, InvalidEvent, decode
@@ -67,41 +64,17 @@ async def apply_once(conn: Connection, inbox: str, consumer: Consumer, envelope:
     return True
 
 
-class ConsumerLag:
-    """``schakel_consumer_lag{consumer,topic}``: messages behind the end of the topic, per consumer.
-
-    Worked out as each message is handled, from the high watermark its fetch brought along, so
-    it costs no extra request; an idle consumer that has caught up reads 0.
-    """
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._gauge = Gauge("schakel_consumer_lag", "Messages a consumer has yet to apply, summed over partitions.",
-                            ["consumer", "topic"], registry=registry)
-        self._partitions: dict[tuple[str, str], dict[int, int]] = {}
-
-    def observe(self, consumer: str, kafka_consumer: Any, record: Any) -> None:
-        highwater = kafka_consumer.highwater(TopicPartition(record.topic, record.partition))
-        if highwater is None:
-            return
-        lags = self._partitions.setdefault((consumer, record.topic), {})
-        lags[record.partition] = max(highwater - record.offset - 1, 0)
-        self._gauge.labels(consumer, record.topic).set(sum(lags.values()))
-
-
 class _Applier:
     def __init__(self, consumer: Consumer, settings: ServiceSettings, pool: asyncpg.Pool,
-                 dead_letters: DeadLetters, lag: ConsumerLag) -> None:
+                 dead_letters: DeadLetters) -> None:
         self.consumer = consumer
         self.settings = settings
         self.pool = pool
         self.dead_letters = dead_letters
-        self.lag = lag
         self.inbox_name = inbox_name(settings, consumer)
 
     async def handle(self, msg: KafkaMessage) -> None:
         record = msg.raw_message
-        with contextlib.suppress(Exception):  # a metric must never stop a message
-            self.lag.observe(self.inbox_name, msg.consumer, record)
         try:
             envelope, data = decode(msg.body, accept=self.consumer.handled_types)
         except InvalidEvent as exc:
@@ -158,10 +131,9 @@ def subscribe(
     settings: ServiceSettings,
     pool: asyncpg.Pool,
     dead_letters: DeadLetters,
-    lag: ConsumerLag,
 ) -> None:
     """Register ``consumer`` on ``broker``; offsets are committed only after its transaction."""
-    applier = _Applier(consumer, settings, pool, dead_letters, lag)
+    applier = _Applier(consumer, settings, pool, dead_letters)
     broker.subscriber(
         settings.topic(consumer.topic),
         group_id=settings.group_id(consumer.name),

@@ -19,12 +19,13 @@ from prometheus_client import CollectorRegistry
 
 from contracts.envelope import Envelope
 from services.runtime import outbox
-from services.runtime.consumer import Consumer, ConsumerLag, subscribe
+from services.runtime.consumer import Consumer, subscribe
 from services.runtime.db import Connection, create_pool, migrate
 from services.runtime.deadletter import DeadLetters
 from services.runtime.edge import EdgeGuard
 from services.runtime.errors import install_error_handlers
 from services.runtime.kafka import create_broker, start_when_available
+from services.runtime.lag import KafkaOffsets
 from services.runtime.metrics import RequestMetrics, exposition
 from services.runtime.openapi import install_problem_documentation
 from services.runtime.periodic import cancel_task
@@ -117,9 +118,11 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.runtime = runtime
         if spec.on_start:
             await spec.on_start(app, runtime)
-        lag = ConsumerLag(registry)
-        for consumer in spec.consumers(app, runtime):
-            subscribe(broker, consumer, settings, pool, runtime.dead_letters, lag)
+        consumers = list(spec.consumers(app, runtime))
+        for consumer in consumers:
+            subscribe(broker, consumer, settings, pool, runtime.dead_letters)
+        # Lag and dead letters read from Kafka beside the consumers, so a stuck one still shows.
+        kafka_offsets = KafkaOffsets(settings, consumers, registry)
         for topic in spec.publishes:
             broker.publisher(settings.topic(topic), title=topic, schema=Envelope,
                              description=f"CloudEvents envelopes written by {settings.service}")
@@ -134,6 +137,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await start_when_available(broker, settings)
             log.info("%s connected to Kafka at %s", settings.service, settings.kafka_bootstrap_servers)
             signal.fire()
+            kafka_offsets.start()
 
         # The relay runs from the start, so its backlog gauge is true while Kafka is still away.
         relay.start()
@@ -143,6 +147,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             yield
         finally:
             await cancel_task(kafka_task)
+            await kafka_offsets.stop()
             await relay.stop()
             if spec.on_stop:
                 await spec.on_stop(app, runtime)

@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     topic_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
     kafka_partitions: int = Field(default=3, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1)
+    # How often consumer lag and dead letters waiting are read from Kafka (services/runtime/lag.py).
+    kafka_offsets_interval_seconds: float = Field(default=5.0, gt=0, le=300)
     outbox_batch_size: int = Field(default=200, ge=1)
     # How long the relay waits for Kafka to acknowledge a batch before it replaces the producer.
     publish_timeout_seconds: float = Field(default=30.0, gt=0, le=600)

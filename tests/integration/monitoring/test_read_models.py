@@ -153,7 +153,7 @@ async def test_events_of_every_topic_become_published_aggregates_with_small_coun
 
     metrics = (await http.get(f"{monitoring}/metrics")).text
     assert 'schakel_referrals_total{product_category="45",referrer="02"} 7.0' in metrics
-    assert 'schakel_waiting_time_days_count{product_category="45"} 5.0' in metrics
+    assert 'schakel_waiting_time_seconds_count{product_category="45"} 5.0' in metrics
     assert 'schakel_capacity_report_age_seconds{setting="crisisplek"}' in metrics
     # The "<5" rule holds on /metrics too: the one escalation and the one Veilig Thuis referral
     # have no sample; that a series was left out is itself shown.
@@ -164,7 +164,7 @@ async def test_events_of_every_topic_become_published_aggregates_with_small_coun
 
 YOUTH_METRICS = ("schakel_referrals", "schakel_care_started", "schakel_care_ended", "schakel_placements",
                  "schakel_youths_waiting_for_placement", "schakel_escalations", "schakel_declaration_lines",
-                 "schakel_waiting_time_days_bucket", "schakel_waiting_time_days_count")
+                 "schakel_waiting_time_seconds_bucket", "schakel_waiting_time_seconds_count")
 
 
 def _youth_samples_of_one_to_four(metrics: str) -> list[str]:

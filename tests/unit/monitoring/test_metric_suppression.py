@@ -75,9 +75,9 @@ def test_metrics_show_no_count_of_one_to_four_youths() -> None:
     text = scrape(ROWS)
     youth_metrics = ("schakel_referrals", "schakel_care_started", "schakel_care_ended", "schakel_placements",
                      "schakel_youths_waiting_for_placement", "schakel_escalations", "schakel_declaration_lines",
-                     "schakel_waiting_time_days")
+                     "schakel_waiting_time_seconds")
     for sample in text.splitlines():
-        if sample.startswith(youth_metrics) and not sample.startswith("schakel_waiting_time_days_sum"):
+        if sample.startswith(youth_metrics) and not sample.startswith("schakel_waiting_time_seconds_sum"):
             value = float(sample.rsplit(" ", 1)[1])
             assert value == 0 or value >= 5, sample
     assert 'schakel_referrals_total{product_category="45",referrer="02"} 7.0' in text
@@ -92,16 +92,18 @@ def test_a_left_out_series_is_counted_per_metric() -> None:
     left_out = dict(re.findall(r'schakel_suppressed_series\{metric="(\w+)"\} (\S+)', text))
     assert left_out == {"schakel_care_ended": "1.0", "schakel_care_started": "1.0", "schakel_declaration_lines": "1.0",
                         "schakel_escalations": "1.0", "schakel_placements": "1.0", "schakel_referrals": "1.0",
-                        "schakel_waiting_time_days": "1.0", "schakel_youths_waiting_for_placement": "1.0"}
+                        "schakel_waiting_time_seconds": "1.0", "schakel_youths_waiting_for_placement": "1.0"}
 
 
 def test_the_waiting_histogram_of_five_youths_shows_with_small_buckets_at_zero() -> None:
     text = scrape(ROWS)
-    assert 'schakel_waiting_time_days_count{product_category="45"} 5.0' in text
-    assert 'schakel_waiting_time_days_bucket{le="1",product_category="45"} 0.0' in text
-    assert 'schakel_waiting_time_days_bucket{le="14",product_category="45"} 0.0' in text  # 4 youths within 14 days
-    assert 'schakel_waiting_time_days_bucket{le="28",product_category="45"} 0.0' in text
-    assert 'schakel_waiting_time_days_bucket{le="42",product_category="45"} 5.0' in text
+    assert 'schakel_waiting_time_seconds_count{product_category="45"} 5.0' in text
+    assert 'schakel_waiting_time_seconds_bucket{le="86400",product_category="45"} 0.0' in text
+    assert 'schakel_waiting_time_seconds_bucket{le="1209600",product_category="45"} 0.0' in text  # 4 youths within 14 days
+    assert 'schakel_waiting_time_seconds_bucket{le="2419200",product_category="45"} 0.0' in text
+    assert 'schakel_waiting_time_seconds_bucket{le="3628800",product_category="45"} 5.0' in text
+    # Seconds, Prometheus' base unit: 0 + 3 + 10 + 10 + 30 days.
+    assert 'schakel_waiting_time_seconds_sum{product_category="45"} 4.5792e+06' in text
     assert 'product_category="43"' not in text
 
 
