@@ -96,6 +96,31 @@ async def test_lag_rises_on_metrics_while_the_handler_is_stuck_and_falls_once_it
         assert await db.fetchval("SELECT count(*) FROM applied") == 3
 
 
+async def test_lag_stays_on_metrics_and_rises_after_the_consumer_died(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
+) -> None:
+    settings = isolation.settings(ProbeSettings, infra)
+    released, entered = asyncio.Event(), asyncio.Event()
+    released.set()
+    topic = isolation.topic(topics.CAPACITY_ALERTS)
+    labels = {"group": settings.group_id("probe"), "topic": topic, "partition": "0"}
+    app = _blocking_app(settings, released, entered)
+    async with serving(app) as url, httpx.AsyncClient() as http:
+
+        async def lag() -> float | None:
+            return _sample((await http.get(f"{url}/metrics")).text, "schakel_consumer_lag_messages", **labels)
+
+        await produce(infra.kafka, topic, _shortage().to_bytes(), key=b"crisisplek")
+        await eventually(lambda: db.fetchval("SELECT count(*) = 1 FROM applied"), what="the first event applied")
+        assert await eventually(lambda: _when(lag, lambda n: n == 0), what="caught up") == 0
+
+        await app.state.runtime.broker.stop()  # the consumer is gone; the process lives on
+        for _ in range(2):
+            await produce(infra.kafka, topic, _shortage().to_bytes(), key=b"crisisplek")
+        assert await eventually(lambda: _when(lag, lambda n: n == 2), what="the lag of a dead consumer") == 2
+        assert await db.fetchval("SELECT count(*) FROM applied") == 1
+
+
 async def test_dead_letters_waiting_count_what_is_on_the_dead_letter_topic(
     infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
 ) -> None:
