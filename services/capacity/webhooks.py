@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry, Counter
 from services.capacity import store
 from services.capacity.audience import audience
 from services.runtime.auth import Role
+from services.runtime.db import fetch_one
 from services.runtime.signal import PgSignal
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ _PUBLIC_COLUMNS = """id, role, url, description, created_by, created_at, deliver
 async def create_webhook(pool: asyncpg.Pool, *, role: Role, url: str, description: str, created_by: str,
                          now: datetime) -> asyncpg.Record:
     """Register a webhook that starts after the newest alert: it gets only what happens next."""
-    return await pool.fetchrow(
-        f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
+    return await fetch_one(
+        pool, f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
             VALUES ($1, $2, $3, $4, $5, $6, $7, {store.LATEST_ALERT_SEQ})
             RETURNING {_PUBLIC_COLUMNS}, secret""",
         uuid.uuid4(), role.value, url, description, new_secret(), created_by, now,

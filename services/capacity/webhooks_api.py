@@ -12,8 +12,8 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 from services.capacity import webhooks
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, NotFound
-from services.runtime.service import runtime_of
 from services.runtime.openapi import problems
+from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
