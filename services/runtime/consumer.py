@@ -26,6 +26,7 @@ from contracts.envelope import Envelope, EventData, InvalidEvent, decode
 from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.deadletter import DeadLetters
 from services.runtime.inbox import first_delivery
+from services.runtime.logs import event_context
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class _Applier:
             await self._dead_letter(record, "invalid", str(exc), attempts=0)
         else:
             if data is not None:
-                await self._apply(record, envelope, data)
+                with event_context(envelope):
+                    await self._apply(record, envelope, data)
         await msg.ack()
 
     async def _apply(self, record: Any, envelope: Envelope, data: EventData) -> None:

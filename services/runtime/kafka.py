@@ -31,6 +31,8 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
         max_request_size=MAX_MESSAGE_BYTES,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service)],
         graceful_timeout=10.0,
+        # A plain logger, not FastStream's own (which prints past the root handler): its lines are JSON too.
+        logger=logging.getLogger("faststream.kafka"),
     )
 
 

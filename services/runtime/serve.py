@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 from fastapi import FastAPI
 
+from services.runtime.logs import configure_logging
 from services.runtime.settings import ServiceSettings
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s %(levelname)s {settings.service} %(name)s: %(message)s",
+    configure_logging(settings.service, settings.log_level, settings.log_format)
+    # log_config=None: uvicorn keeps the logging set up above instead of installing its own handlers.
+    # Its access log stays off; ``services.runtime.access`` writes one without query strings.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
     )
-    # aiokafka reports every failed reconnect at ERROR; one warning of ours per retry is enough.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    # httpx logs every request URL at INFO; a webhook URL can carry its receiver's token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                access_log=False, lifespan="on")

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.envelope import Envelope
 from services.runtime import outbox
+from services.runtime.access import AccessLog
 from services.runtime.consumer import Consumer, subscribe
 from services.runtime.db import Connection, create_pool, migrate
 from services.runtime.deadletter import DeadLetters
@@ -164,6 +165,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     # its refusals, raised inside the app, are not wrapped by BaseHTTPMiddleware's task group.
     app.add_middleware(EdgeGuard, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, registry=registry)
+    app.add_middleware(AccessLog)  # outermost: request id on every line, an access line per request
     install_error_handlers(app)
     install_problem_documentation(app)
     app.include_router(_operations_router(spec, registry))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,6 +45,8 @@ class ServiceSettings(BaseSettings):
     # How long the relay waits for Kafka to acknowledge a batch before it replaces the producer.
     publish_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     log_level: str = "INFO"
+    # json: one JSON object a line, for machines (docs/operations.md, "Logs and metrics"); console: for a terminal.
+    log_format: Literal["json", "console"] = "json"
     # Limits at the edge (docs/operations.md, "Limits"): checked before a request body is read.
     max_body_bytes: int = Field(default=128 * 1024, ge=1024,
                                 description="Largest request body; a route may allow more (declarations).")

@@ -3,6 +3,8 @@ log, not in its metrics — after every step of the lifecycle, run against the r
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -20,6 +22,8 @@ BSNS = ("111222333", "123456782")
 BIRTH_DATES = ((2012, 5, 1), (2009, 7, 3))
 NAME = "Voorbeeld-Jansen"
 LOG = "e2e-intake-privacy"
+REFUSED_REQUEST_ID = "privacy-refused-1"
+REFUSED_BIRTH_DATE = "1990-01-01"
 
 
 def forbidden_strings() -> list[str]:
@@ -82,8 +86,8 @@ async def _whole_lifecycle(http: httpx.AsyncClient, intake: str, env: dict[str, 
     await post(f"/v1/allocations/{other['allocation_id']}/withdrawal", gemeente, {"reason": "13"})
     await post(f"/v1/referrals/{second['referral_id']}/withdrawal", gp, {"reason": "verhuisd"})
     # Refused input must not reach the log either.
-    await post("/v1/referrals", gp, {
-        "client": {"bsn": BSNS[0], "birth_date": "1990-01-01", "municipality_code": "0402", "name": NAME},
+    await post("/v1/referrals", {**gp, "X-Request-ID": REFUSED_REQUEST_ID}, {
+        "client": {"bsn": BSNS[0], "birth_date": REFUSED_BIRTH_DATE, "municipality_code": "0402", "name": NAME},
         "referrer": {"type": "02", "agb": "01234567"}, "product_category": "45", "urgency": "regulier",
         "ambulant_tried": False}, 422)
     return 10
@@ -119,7 +123,8 @@ async def test_no_bsn_name_or_birth_date_on_any_topic_in_the_log_or_in_metrics(
                                         provider_agb="87654321", setting="gezinshuis",
                                         confirmed_at="2026-01-02T10:00:00Z")
             capacity_topic = isolation.topic(topics.CAPACITY_EVENTS)
-            await produce(infra.kafka, capacity_topic, Envelope.wrap(placed, source="capacity", subject="x").to_bytes())
+            placed_event = Envelope.wrap(placed, source="capacity", subject="x")
+            await produce(infra.kafka, capacity_topic, placed_event.to_bytes())
             await produce(infra.kafka, capacity_topic, b"not an event")
             records = await _every_record(infra, isolation, events)
             metrics = (await http.get(f"{intake}/metrics")).text
@@ -131,7 +136,25 @@ async def test_no_bsn_name_or_birth_date_on_any_topic_in_the_log_or_in_metrics(
     assert leaks(metrics) == []
     log = (ARTIFACTS / f"{LOG}.log").read_text()
     assert "dead letters" in log  # the log was captured and has content worth scanning
-    assert leaks(log) == []
+    assert leaks(log) == [] and REFUSED_BIRTH_DATE not in log
+    _every_line_is_json_with_its_ids(log, unknown_referral_event=placed_event)
+
+
+def _every_line_is_json_with_its_ids(log: str, unknown_referral_event: Envelope) -> None:
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    assert all(line["service"] == "intake" and {"timestamp", "level", "logger", "message"} <= line.keys()
+               for line in lines)
+    access = [line for line in lines if line["logger"] == "services.runtime.access"]
+    assert all(line["request_id"] and "?" not in line["route"] for line in access)
+    # The refused referral: its access line, with the template and status, and none of its input.
+    [refused] = [line for line in access if line["request_id"] == REFUSED_REQUEST_ID]
+    assert (refused["method"], refused["route"], refused["status"]) == ("POST", "/v1/referrals", 422)
+    assert len({line["request_id"] for line in access}) >= 10
+    # The warning about a placement intake does not know names the event it came with.
+    [warning] = [line for line in lines if "which intake does not know" in line["message"]]
+    assert warning["event_id"] == str(unknown_referral_event.id)
+    assert warning["event_type"] == unknown_referral_event.type
+    assert warning["correlation_id"] == str(unknown_referral_event.correlationid)
 
 
 def test_the_scanner_finds_each_format() -> None:
