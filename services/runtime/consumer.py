@@ -23,6 +23,7 @@ from faststream.kafka.annotations import KafkaMessage
 from tenacity import AsyncRetrying, wait_exponential
 
 from contracts.envelope import Envelope, EventData, InvalidEvent, decode
+from services.runtime import tracing
 from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.deadletter import DeadLetters
 from services.runtime.inbox import first_delivery
@@ -87,6 +88,7 @@ class _Applier:
         await msg.ack()
 
     async def _apply(self, record: Any, envelope: Envelope, data: EventData) -> None:
+        tracing.annotate_consumed(envelope, self.inbox_name)
         attempts, unavailable_for = 0, 0.0
         while True:
             try:

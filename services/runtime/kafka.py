@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
@@ -29,7 +30,12 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
         acks="all",
         request_timeout_ms=10_000,
         max_request_size=MAX_MESSAGE_BYTES,
-        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service)],
+        # Telemetry outermost: its span (child of the message's traceparent) is current while the
+        # handler runs, so the handler's queries and the events it emits join the message's trace.
+        middlewares=[
+            KafkaTelemetryMiddleware(),
+            KafkaPrometheusMiddleware(registry=registry, app_name=settings.service),
+        ],
         graceful_timeout=10.0,
         # A plain logger, not FastStream's own (which prints past the root handler): its lines are JSON too.
         logger=logging.getLogger("faststream.kafka"),

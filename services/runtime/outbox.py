@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.envelope import Envelope
+from services.runtime import tracing
 from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.errors import DomainError
 from services.runtime.periodic import cancel_task
@@ -54,19 +56,45 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: 
             f"this change would publish a {envelope.type.rsplit('.', 1)[-1]} of {len(payload):,} bytes; "
             f"events are limited to {EVENT_BUDGET_BYTES:,} bytes: send it in smaller parts"
         )
+    # The Kafka headers are fixed now, inside the transaction: the trace it belongs to is known
+    # here and nowhere later (the relay publishes from a task of its own).
+    headers = event_headers(envelope)
+    tracing.record_creation(topic, envelope, headers)
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, event_type, key, payload) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox (event_id, topic, event_type, key, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)",
         envelope.id,
         topic,
         envelope.type,
         envelope.subject,
         payload,
+        json.dumps(headers),
     )
     await notify(conn, channel)
 
 
-def event_headers(event_type: str, event_id: str) -> dict[str, str]:
-    return {"content-type": "application/cloudevents+json", "ce_type": event_type, "ce_id": event_id}
+def event_headers(envelope: Envelope) -> dict[str, str]:
+    """The Kafka headers of ``envelope``, named as CloudEvents' Kafka binding does (``ce_`` + attribute).
+
+    The correlation id goes out twice with one value: ``ce_correlationid`` for CloudEvents readers,
+    ``correlation_id`` because FastStream takes that header as its message's correlation id.
+    """
+    correlation = str(envelope.correlationid)
+    return {
+        "content-type": "application/cloudevents+json",
+        "ce_type": envelope.type,
+        "ce_id": str(envelope.id),
+        "ce_correlationid": correlation,
+        "correlation_id": correlation,
+    }
+
+
+def stored_headers(row: asyncpg.Record) -> dict[str, str]:
+    """The headers an outbox row was given at enqueue; a row older than that column gets the
+    CloudEvents ones from its payload (and no trace: its request is long gone)."""
+    headers = row["headers"]
+    if headers is None:
+        return event_headers(Envelope.from_bytes(bytes(row["payload"])))
+    return dict(json.loads(headers) if isinstance(headers, str) else headers)
 
 
 class OutboxMetrics:
@@ -179,7 +207,7 @@ class OutboxRelay:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self._lock_name):
                 return 0
             rows = await conn.fetch(
-                """SELECT seq, event_id, topic, event_type, key, payload FROM outbox
+                """SELECT seq, event_id, topic, event_type, key, payload, headers FROM outbox
                    WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1""",
                 self._batch_size,
             )
@@ -210,16 +238,26 @@ class OutboxRelay:
                 deliverable.append(row)
         sent: list[int] = []
         failure = None
+        records = [
+            OutgoingRecord(
+                topic=r["topic"], key=r["key"].encode(), value=bytes(r["payload"]), headers=stored_headers(r)
+            )
+            for r in deliverable
+        ]
+        # One span per event, in the trace its headers carry from the transaction that wrote it.
+        spans = [
+            tracing.start_publish(record.topic, record.headers, r["event_type"], str(r["event_id"]))
+            for r, record in zip(deliverable, records, strict=True)
+        ]
         try:
-            outcomes = await self._producer.send([
-                OutgoingRecord(topic=r["topic"], key=r["key"].encode(), value=bytes(r["payload"]),
-                               headers=event_headers(r["event_type"], str(r["event_id"])))
-                for r in deliverable
-            ])
+            outcomes = await self._producer.send(records)
         except PublishFailed as exc:
             failure = exc
+            for span in spans:
+                tracing.end_publish(span, str(exc))
         else:
-            for row, outcome in zip(deliverable, outcomes, strict=True):
+            for row, outcome, span in zip(deliverable, outcomes, spans, strict=True):
+                tracing.end_publish(span, None if outcome is None else f"{type(outcome).__name__}: {outcome}")
                 if outcome is None:
                     sent.append(row["seq"])
                 else:

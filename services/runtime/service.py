@@ -15,10 +15,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CollectorRegistry
 
 from contracts.envelope import Envelope
-from services.runtime import outbox
+from services.runtime import outbox, tracing
 from services.runtime.access import AccessLog
 from services.runtime.consumer import Consumer, subscribe
 from services.runtime.db import Connection, create_pool, migrate
@@ -101,6 +102,7 @@ async def _open_pools(settings: ServiceSettings) -> tuple[asyncpg.Pool, asyncpg.
 def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     registry = CollectorRegistry()
+    tracer_provider = tracing.setup(settings.service)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -156,6 +158,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
                 await broker.stop()
             await producer.stop()
             await signal.stop()
+            tracing.flush()
             if auth_pool is not pool:
                 await auth_pool.close()
             await pool.close()
@@ -165,6 +168,11 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     # its refusals, raised inside the app, are not wrapped by BaseHTTPMiddleware's task group.
     app.add_middleware(EdgeGuard, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, registry=registry)
+    # Outermost, so a request refused at the edge is traced too; no bodies and no headers recorded,
+    # and the probes Kubernetes and Prometheus make every few seconds are left out.
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     app.add_middleware(AccessLog)  # outermost: request id on every line, an access line per request
     install_error_handlers(app)
     install_problem_documentation(app)

@@ -1,0 +1,182 @@
+"""OpenTelemetry for every service: one tracer provider per process, and the W3C trace context an
+event carries from the transaction that wrote it, through the outbox and Kafka, to every consumer.
+
+Spans are always made, so every event leaves with a ``traceparent`` and logs can name their trace;
+they leave the process only when exporting is configured with the standard variables
+(``OTEL_TRACES_EXPORTER``, ``OTEL_EXPORTER_OTLP_ENDPOINT``; docs/operations.md, "Traces").
+Nothing personal goes into a span: SQL is recorded without its parameters, HTTP without bodies
+or headers, events by id, type and subject (an aggregate id), never by content.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
+
+from contracts.envelope import Envelope
+
+# W3C TraceContext only (traceparent, tracestate): baggage would carry whatever a caller put in
+# it onto every topic, where it is kept for ever.
+PROPAGATOR = TraceContextTextMapPropagator()
+TRACER_NAME = "services.runtime.tracing"
+
+_provider: TracerProvider | None = None
+
+
+class TracesStartAtEntrypoints(Sampler):
+    """Samples a trace that starts at a request, a consumed message or an event being created;
+    drops one that would start at a database call of a background loop (the relay's poll, a
+    timer's scan), which would otherwise send a one-span trace every few seconds."""
+
+    def __init__(self, root: Sampler = ALWAYS_ON) -> None:
+        self._root = root
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return self._root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"TracesStartAtEntrypoints{{{self._root.get_description()}}}"
+
+
+def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
+    """The exporters the standard variables ask for; none unless asked.
+
+    Unlike the SDK's own default (``otlp``), an unset ``OTEL_TRACES_EXPORTER`` exports only when
+    an OTLP endpoint is named: a service must not spend its time sending to a collector nobody runs.
+    """
+    named = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if not named:
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        named = "otlp" if endpoint else "none"
+    exporters: list[SpanExporter] = []
+    for choice in (c.strip() for c in named.split(",")):
+        if choice == "none":
+            continue
+        if choice == "otlp":
+            protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+            if protocol not in (None, "", "http/protobuf"):
+                raise ValueError(f"OTLP protocol {protocol!r} is not installed: use http/protobuf")
+            # Imported only when used; it reads the OTEL_EXPORTER_OTLP_* variables itself.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporters.append(OTLPSpanExporter())
+        elif choice == "console":
+            exporters.append(ConsoleSpanExporter())
+        else:
+            raise ValueError(f"OTEL_TRACES_EXPORTER={named!r}: use otlp, console or none")
+    return exporters
+
+
+def setup(service: str) -> TracerProvider:
+    """The process's tracer provider, made and installed on first call (resource
+    ``service.name=schakel-<service>``), with asyncpg instrumented; later calls return the same."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):  # someone (an OpenTelemetry distro) set one up already
+        _provider = current
+        return current
+    # A sampler named in OTEL_TRACES_SAMPLER wins; the SDK reads it when given none.
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else ParentBased(TracesStartAtEntrypoints())
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: f"schakel-{service}"}), sampler=sampler)
+    for exporter in span_exporters(os.environ):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    # Statements are recorded as written ($1, $2 …); their parameters, which can be a BSN, never.
+    AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=provider)
+    _provider = provider
+    return provider
+
+
+def flush() -> None:
+    """Send what is buffered; a stopping service calls this so its last spans are not lost."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis=5_000)
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def _event_attributes(topic: str, envelope_id: str, event_type: str, operation: str) -> dict[str, Any]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.operation.type": operation,
+        "messaging.message.id": envelope_id,
+        "cloudevents.event_id": envelope_id,
+        "cloudevents.event_type": event_type,
+    }
+
+
+def record_creation(topic: str, envelope: Envelope, headers: dict[str, str]) -> None:
+    """Mark ``envelope`` created under the current span (a request, a consumed message, a timer)
+    and write that creation context into ``headers`` as ``traceparent`` (and ``tracestate``).
+
+    The context travels with the outbox row, so the relay's publish and every consumer's
+    processing join the trace of the transaction that wrote the event, however late they run.
+    """
+    attributes = {
+        **_event_attributes(topic, str(envelope.id), envelope.type, "create"),
+        "messaging.message.conversation_id": str(envelope.correlationid),
+        "cloudevents.event_source": envelope.source,
+        "cloudevents.event_subject": envelope.subject,
+    }
+    span = _tracer().start_span(f"{topic} create", kind=SpanKind.PRODUCER, attributes=attributes)
+    PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
+    span.end()
+
+
+def start_publish(topic: str, headers: Mapping[str, str], event_type: str, event_id: str) -> Span:
+    """A ``<topic> publish`` span for one outbox row, child of the context stored with it."""
+    return _tracer().start_span(
+        f"{topic} publish",
+        kind=SpanKind.PRODUCER,
+        context=PROPAGATOR.extract(headers),
+        attributes=_event_attributes(topic, event_id, event_type, "send"),
+    )
+
+
+def end_publish(span: Span, error: str | None = None) -> None:
+    if error is not None:
+        span.set_status(Status(StatusCode.ERROR, error[:200]))
+    span.end()
+
+
+def annotate_consumed(envelope: Envelope, consumer: str) -> None:
+    """Name the event on the span of the message being handled (FastStream's ``process`` span)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "cloudevents.event_id": str(envelope.id),
+                "cloudevents.event_type": envelope.type,
+                "messaging.message.conversation_id": str(envelope.correlationid),
+                "schakel.consumer": consumer,
+            }
+        )
