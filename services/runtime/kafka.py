@@ -93,7 +93,8 @@ async def start_when_available(broker: KafkaBroker, settings: ServiceSettings) -
         retry=retry_if_exception_type(Exception),
         wait=wait_exponential(multiplier=0.2, max=5),
         before_sleep=lambda state: log.warning(
-            "Kafka at %s not available yet: %s", settings.kafka_bootstrap_servers, state.outcome.exception()
+            "Kafka at %s not available yet: %s", settings.kafka_bootstrap_servers,
+            state.outcome.exception() if state.outcome else None
         ),
     ):
         with attempt:

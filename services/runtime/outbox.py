@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.envelope import Envelope
 from services.runtime import tracing
-from services.runtime.db import UNAVAILABLE, Connection
+from services.runtime.db import UNAVAILABLE, Connection, fetch_one
 from services.runtime.errors import DomainError
 from services.runtime.periodic import cancel_task
 from services.runtime.producer import (
@@ -269,8 +269,8 @@ class OutboxRelay:
 
     async def refresh_gauges(self, pool: asyncpg.Pool) -> None:
         # Each condition matches a partial index, so this stays cheap however many sent rows are kept.
-        row = await pool.fetchrow(
-            """SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL) AS backlog,
+        row = await fetch_one(
+            pool, """SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL) AS backlog,
                       (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NOT NULL) AS parked,
                       coalesce((SELECT extract(epoch FROM now() - created_at) FROM outbox
                                 WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT 1), 0) AS oldest"""
