@@ -91,8 +91,13 @@ def problem_response(
     status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     """An ``application/problem+json`` response; ``extra`` adds members (``type=`` names the kind)."""
-    body: dict[str, Any] = {"type": extra.pop("type", ABOUT_BLANK), "title": title, "status": status,
-                            "detail": detail, **extra}
+    body: dict[str, Any] = {
+        "type": extra.pop("type", ABOUT_BLANK),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -108,8 +113,13 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = field_errors(exc)
         where = ", ".join(".".join(str(part) for part in e["loc"]) for e in errors[:5])
         more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
-        return problem_response(422, "Invalid request", f"the request does not fit the schema at: {where}{more}",
-                                type=VALIDATION_TYPE, errors=errors)
+        return problem_response(
+            422,
+            "Invalid request",
+            f"the request does not fit the schema at: {where}{more}",
+            type=VALIDATION_TYPE,
+            errors=errors,
+        )
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -123,8 +133,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable during a request: %s", type(exc).__name__)
-        return problem_response(503, title_of(503), "the database is unavailable; nothing was stored, please retry",
-                                headers={"Retry-After": "5"})
+        return problem_response(
+            503,
+            title_of(503),
+            "the database is unavailable; nothing was stored, please retry",
+            headers={"Retry-After": "5"},
+        )
 
     for exc_type in UNAVAILABLE:
         app.add_exception_handler(exc_type, unavailable)
@@ -133,9 +147,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # JSON allows "\u0000" and unpaired surrogates; PostgreSQL text cannot hold them. The statement
         # failed inside its transaction, so nothing was stored; which field is not known here.
         log.info("refused text PostgreSQL cannot store: %s", type(exc).__name__)
-        return problem_response(422, "Invalid request",
-                                "a text value contains a character that cannot be stored (NUL or an unpaired "
-                                "surrogate); remove it", type=VALIDATION_TYPE, errors=[])
+        return problem_response(
+            422,
+            "Invalid request",
+            "a text value contains a character that cannot be stored (NUL or an unpaired surrogate); remove it",
+            type=VALIDATION_TYPE,
+            errors=[],
+        )
 
     for unstorable in UNSTORABLE_TEXT:
         app.add_exception_handler(unstorable, unstorable_text)

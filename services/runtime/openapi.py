@@ -27,7 +27,7 @@ _WHY = {
     409: "The resource's current state does not allow this",
     413: "The request body is larger than the service accepts",
     422: "The request does not fit the schema or a rule of the domain; the fields at fault are named, "
-         "never their values",
+    "never their values",
     429: "Too many requests for this key; retry after the number of seconds in Retry-After",
     502: "A service this one relies on did not answer",
     503: "The database is unavailable; nothing was stored; retry after Retry-After seconds",

@@ -36,9 +36,13 @@ def test_problem_response_is_problem_json_with_the_rfc_members() -> None:
     response = problem_response(429, "Too Many Requests", "slow down", headers={"Retry-After": "3"}, limit=10)
     assert response.media_type == "application/problem+json"
     assert response.headers["retry-after"] == "3"
-    problem = Problem.model_validate_json(response.body)
+    problem = Problem.model_validate_json(bytes(response.body))
     assert (problem.type, problem.status, problem.detail, problem.model_extra) == (
-        "about:blank", 429, "slow down", {"limit": 10})
+        "about:blank",
+        429,
+        "slow down",
+        {"limit": 10},
+    )
 
 
 def test_a_validation_error_names_the_field_but_never_its_value() -> None:
