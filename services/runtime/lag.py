@@ -148,7 +148,9 @@ class KafkaOffsets(Collector):
         for client in (offsets, admin):
             if client is not None:
                 try:
-                    await (client.stop() if isinstance(client, AIOKafkaConsumer) else client.close())
+                    # Bounded: a broker that went away must not hold up a refresh or the service's shutdown.
+                    closing = client.stop() if isinstance(client, AIOKafkaConsumer) else client.close()
+                    await asyncio.wait_for(closing, timeout=5)
                 except Exception as exc:
                     log.debug("closing a Kafka offsets client failed: %s", exc)
 
