@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: install browser up down demo test test-unit faults perf schemas
+.PHONY: install browser up down demo lint test test-unit faults perf schemas
 
 ## install: the locked Python environment in .venv (installs uv itself when missing)
 install: $(VENV)/.installed
@@ -26,6 +26,12 @@ down:
 ## demo: Kafka, PostgreSQL and the four services with a demo region; Ctrl-C stops it all
 demo: install
 	deploy/local/demo.sh
+
+## lint: the gate on every commit — ruff (lint and format) and mypy, as configured in pyproject.toml
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## test: unit, integration and end-to-end tests against real Kafka and PostgreSQL
 test: up browser

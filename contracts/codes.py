@@ -99,10 +99,14 @@ class RedenBeeindiging(StrEnum):
         return self in UITVAL
 
 
-UITVAL = frozenset({
-    RedenBeeindiging.VOORTIJDIG_CLIENT, RedenBeeindiging.VOORTIJDIG_AANBIEDER,
-    RedenBeeindiging.VOORTIJDIG_IN_OVEREENSTEMMING, RedenBeeindiging.VOORTIJDIG_EXTERNE_OMSTANDIGHEDEN,
-})
+UITVAL = frozenset(
+    {
+        RedenBeeindiging.VOORTIJDIG_CLIENT,
+        RedenBeeindiging.VOORTIJDIG_AANBIEDER,
+        RedenBeeindiging.VOORTIJDIG_IN_OVEREENSTEMMING,
+        RedenBeeindiging.VOORTIJDIG_EXTERNE_OMSTANDIGHEDEN,
+    }
+)
 
 
 class RedenAfwijzing(StrEnum):

@@ -92,8 +92,10 @@ class ContractEnded(EventData):
     end_date: date
     reason: str = Field(max_length=200)
     ended_at: AwareDatetime
-    settings: list[Setting] = Field(default_factory=list, description="Verblijf settings of the lot; capacity "
-                                    "stops proposing the provider for these.")
+    settings: list[Setting] = Field(
+        default_factory=list,
+        description="Verblijf settings of the lot; capacity stops proposing the provider for these.",
+    )
     kind: ContractKind | None = None
 
 

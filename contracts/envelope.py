@@ -131,10 +131,12 @@ def decode(raw: bytes, accept: Container[str] | None = None) -> tuple[Envelope, 
         return envelope, envelope.payload()
     except ValidationError as exc:
         # Where and why, never the offending values: a dead letter may carry a BSN by mistake.
-        raise InvalidEvent("; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )) from None
+        raise InvalidEvent(
+            "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+        ) from None
     except UnknownEventType as exc:
         raise InvalidEvent(str(exc)) from None
 

@@ -9,14 +9,25 @@ from pydantic import Field
 
 AgbCode = Annotated[str, Field(pattern=r"^\d{8}$", description="AGB code of a provider or referrer: 8 digits.")]
 GemeenteCode = Annotated[str, Field(pattern=r"^\d{4}$", description="CBS municipality code: 4 digits.")]
-ProductCode = Annotated[str, Field(pattern=r"^[0-9A-Z]{1,5}$", description="iJw product code (JZ21), up to 5 characters.")]
+ProductCode = Annotated[
+    str, Field(pattern=r"^[0-9A-Z]{1,5}$", description="iJw product code (JZ21), up to 5 characters.")
+]
 ClientRef = Annotated[
     str,
-    Field(pattern=r"^[0-9a-f]{64}$",
-          description="Pseudonymous client reference: a keyed hash made by intake, never the BSN itself."),
+    Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="Pseudonymous client reference: a keyed hash made by intake, never the BSN itself.",
+    ),
 ]
 PerceelCode = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,19}$", description="Code of a lot (perceel).")]
-Age = Annotated[int, Field(ge=-1, le=23, description="Age in whole years on the event date; -1 for an unborn child; verlengde jeugdhulp runs to 23.")]
+Age = Annotated[
+    int,
+    Field(
+        ge=-1,
+        le=23,
+        description="Age in whole years on the event date; -1 for an unborn child; verlengde jeugdhulp runs to 23.",
+    ),
+]
 # Ten billion euro: above any youth-care amount or total (the Netherlands spends ~€6 billion a
 # year on all of it), far inside PostgreSQL's bigint and the integers every JSON reader keeps exact.
 EUROCENT_MAX = 10**12

@@ -36,15 +36,18 @@ class ReferralReceived(EventData):
     referrer_agb: AgbCode | None = Field(default=None, description="Absent for self-referral (06) and gemeente (01).")
     veilig_thuis: bool = Field(default=False, description="Referred via Veilig Thuis; counted apart from the gemeente.")
     product_category: Productcategorie
-    settings: list[Setting] = Field(default_factory=list,
-                                    description="Acceptable verblijf settings, most preferred first (43/44/46 only).")
+    settings: list[Setting] = Field(
+        default_factory=list, description="Acceptable verblijf settings, most preferred first (43/44/46 only)."
+    )
     urgency: Urgentie
     ambulant_tried: bool
     needs_gemeente_decision: bool
     referral_date: date | None = Field(
-        default=None, description="The date of the referral itself, when it was registered later than made.")
+        default=None, description="The date of the referral itself, when it was registered later than made."
+    )
     contracted_provider: bool | None = Field(
-        default=None, description="False when the referral names a provider without a contract: consult the gemeente.")
+        default=None, description="False when the referral names a provider without a contract: consult the gemeente."
+    )
     received_at: AwareDatetime
     provider_agb: AgbCode | None = Field(default=None, description="The provider the referral names, if any.")
 

@@ -18,7 +18,10 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _render(schema: dict, schema_id: str) -> str:
-    return json.dumps({"$schema": DIALECT, "$id": schema_id, **schema}, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return (
+        json.dumps({"$schema": DIALECT, "$id": schema_id, **schema}, indent=2, ensure_ascii=False, sort_keys=True)
+        + "\n"
+    )
 
 
 def expected_schemas() -> dict[str, str]:

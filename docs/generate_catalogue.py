@@ -51,12 +51,16 @@ def _cell(text: str) -> str:
 
 def render() -> str:
     events = registered_events()
-    out = ["# Event catalogue", "",
-           "Generated from `contracts/` by `docs/generate_catalogue.py` — do not edit by hand; a unit test "
-           "fails when this page is out of date. Every event travels in the CloudEvents envelope of "
-           "`contracts/envelope.py` (`id`, `type`, `source`, `time`, `subject` = Kafka key, `dataschema`, "
-           "`correlationid`, `causationid`, `data`); the JSON Schemas are in `contracts/schemas/`. Dead "
-           "letters of a topic go to `<topic>.dlq`.", ""]
+    out = [
+        "# Event catalogue",
+        "",
+        "Generated from `contracts/` by `docs/generate_catalogue.py` — do not edit by hand; a unit test "
+        "fails when this page is out of date. Every event travels in the CloudEvents envelope of "
+        "`contracts/envelope.py` (`id`, `type`, `source`, `time`, `subject` = Kafka key, `dataschema`, "
+        "`correlationid`, `causationid`, `data`); the JSON Schemas are in `contracts/schemas/`. Dead "
+        "letters of a topic go to `<topic>.dlq`.",
+        "",
+    ]
     by_topic: dict[str, list[type[EventData]]] = {t: [] for t in topics.ALL}
     for _, model in sorted(events.items()):
         by_topic[topic_of(model)].append(model)
@@ -72,8 +76,10 @@ def render() -> str:
                 out += [_cell(model.__doc__), ""]
             out += ["| field | type | required | description |", "|---|---|---|---|"]
             for name, spec in schema.get("properties", {}).items():
-                out.append(f"| `{name}` | {_cell(_type(spec))} | {'yes' if name in required else ''} | "
-                           f"{_cell(spec.get('description', ''))} |")
+                out.append(
+                    f"| `{name}` | {_cell(_type(spec))} | {'yes' if name in required else ''} | "
+                    f"{_cell(spec.get('description', ''))} |"
+                )
     return "\n".join(out) + "\n"
 
 

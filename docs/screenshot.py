@@ -23,8 +23,10 @@ def operator_key() -> str:
 
 async def main() -> None:
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = await browser.new_page(viewport={"width": 1440, "height": 900}, locale="nl-NL")
         await page.goto(DASHBOARD)
         await page.fill("#sleutel-invoer", operator_key())

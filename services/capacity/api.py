@@ -42,9 +42,13 @@ class CapacityAccepted(BaseModel):
     reported_at: datetime
 
 
-@router.put("/capacity/{agb}/{setting}", status_code=200, response_model=CapacityAccepted,
-            summary="Report a provider's places for one verblijf setting (kept as history)",
-            responses=problems(409))
+@router.put(
+    "/capacity/{agb}/{setting}",
+    status_code=200,
+    response_model=CapacityAccepted,
+    summary="Report a provider's places for one verblijf setting (kept as history)",
+    responses=problems(409),
+)
 async def put_capacity(
     figures: domain.CapacityFigures,
     agb: Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")],
@@ -55,12 +59,20 @@ async def put_capacity(
     if principal.agb != agb:
         raise Forbidden(f"a provider key for AGB {principal.agb} may only report for that AGB, not {agb}")
     reported = await commands.report_capacity(runtime_of(request), agb, setting, figures, principal, now_of(request))
-    return CapacityAccepted(agb=agb, setting=setting, free=reported.free, regional_free=reported.regional_free,
-                            reported_at=reported.reported_at)
+    return CapacityAccepted(
+        agb=agb,
+        setting=setting,
+        free=reported.free,
+        regional_free=reported.regional_free,
+        reported_at=reported.reported_at,
+    )
 
 
-@router.get("/capacity", response_model=list[domain.SettingSummary],
-            summary="Free places per setting across the region, with when they were last updated")
+@router.get(
+    "/capacity",
+    response_model=list[domain.SettingSummary],
+    summary="Free places per setting across the region, with when they were last updated",
+)
 async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[domain.SettingSummary]:
     by_setting: dict[str, list[tuple[domain.ProviderCapacity, datetime]]] = defaultdict(list)
     since: dict[str, datetime | None] = {}
@@ -83,8 +95,11 @@ class Alert(BaseModel):
     event: dict
 
 
-@router.get("/alerts", response_model=list[Alert],
-            summary="Alerts meant for the caller's role (as its webhooks get them), newest first")
+@router.get(
+    "/alerts",
+    response_model=list[Alert],
+    summary="Alerts meant for the caller's role (as its webhooks get them), newest first",
+)
 async def get_alerts(
     request: Request,
     type: Annotated[str | None, Query(description="Event type, e.g. nl.schakel.capacity.ShortageDetected")] = None,
@@ -94,13 +109,17 @@ async def get_alerts(
     principal: Principal = Depends(require(*ALERT_ROLES)),
 ) -> list[Alert]:
     kinds = [(k.event_type, k.level) for k in kinds_seen_by(principal.role)]
-    rows = await store.list_alerts(runtime_of(request).pool, alert_type=type, setting=setting,
-                                   acknowledged=acknowledged, limit=limit, kinds=kinds)
+    rows = await store.list_alerts(
+        runtime_of(request).pool, alert_type=type, setting=setting, acknowledged=acknowledged, limit=limit, kinds=kinds
+    )
     return [Alert(**{k: r[k] for k in r.keys() if k != "envelope"}, event=json.loads(r["envelope"])) for r in rows]
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (who and when are recorded)",
-             responses=problems(404))
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    summary="Acknowledge an alert (who and when are recorded)",
+    responses=problems(404),
+)
 async def acknowledge_alert(
     alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
 ) -> dict[str, bool]:
@@ -117,14 +136,19 @@ EVENT_ID_PATTERN = r"^[0-9]{0,18}$"
 MAX_EVENT_ID = 10**18 - 1
 
 
-@router.get("/alerts/stream", summary="Live alerts meant for the caller's role as Server-Sent Events; resumes "
-                                      "from Last-Event-ID")
+@router.get(
+    "/alerts/stream",
+    summary="Live alerts meant for the caller's role as Server-Sent Events; resumes from Last-Event-ID",
+)
 async def stream_alerts(
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=EVENT_ID_PATTERN,
-                                                description="The id of the last event received")] = None,
-    since: Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID,
-                                       description="Resume after this event id (if no Last-Event-ID)")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", pattern=EVENT_ID_PATTERN, description="The id of the last event received"),
+    ] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this event id (if no Last-Event-ID)")
+    ] = None,
     principal: Principal = Depends(require(*ALERT_ROLES)),
 ) -> EventSourceResponse:
     runtime = runtime_of(request)
@@ -165,10 +189,15 @@ class ReportHistoryItem(BaseModel):
     reported_at: datetime
 
 
-@router.get("/capacity/{agb}/{setting}/history", response_model=list[ReportHistoryItem],
-            summary="Every report of one provider and setting, newest first")
+@router.get(
+    "/capacity/{agb}/{setting}/history",
+    response_model=list[ReportHistoryItem],
+    summary="Every report of one provider and setting, newest first",
+)
 async def get_history(
-    agb: AgbPath, setting: Setting, request: Request,
+    agb: AgbPath,
+    setting: Setting,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES, Role.ADMIN)),
 ) -> list[ReportHistoryItem]:
@@ -179,16 +208,20 @@ async def get_history(
 
 
 class ProviderRegistration(BaseModel):
-    settings: list[Setting] = Field(min_length=1, max_length=len(Setting),
-                                   description="Settings the provider may offer places in.")
+    settings: list[Setting] = Field(
+        min_length=1, max_length=len(Setting), description="Settings the provider may offer places in."
+    )
     municipality_code: GemeenteCode | None = Field(default=None, description="Where its places are (nearest first).")
 
 
 @router.put("/providers/{agb}", summary="Admit a provider for settings by hand (until contracting admits it)")
 async def put_provider(
-    agb: AgbPath, registration: ProviderRegistration, request: Request,
+    agb: AgbPath,
+    registration: ProviderRegistration,
+    request: Request,
     _: Principal = Depends(require(Role.ADMIN)),
 ) -> dict[str, object]:
-    admitted = await commands.register_provider(runtime_of(request), agb, registration.settings,
-                                                registration.municipality_code, now_of(request))
+    admitted = await commands.register_provider(
+        runtime_of(request), agb, registration.settings, registration.municipality_code, now_of(request)
+    )
     return {"agb": agb, "settings": sorted(admitted)}

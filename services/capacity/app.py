@@ -28,7 +28,8 @@ async def _start(app: FastAPI, runtime: Runtime) -> None:
     feed.start()
     app.state.alert_feed = feed
     app.state.alert_streams_open = Gauge(
-        "schakel_alert_streams_open", "Clients connected to the alert stream.", registry=runtime.registry)
+        "schakel_alert_streams_open", "Clients connected to the alert stream.", registry=runtime.registry
+    )
     app.state.webhooks = WebhookDispatcher(runtime.pool, feed, runtime.registry, clock=app.state.clock.now)
     app.state.webhooks.start()
 
@@ -41,16 +42,18 @@ async def _stop(app: FastAPI, _runtime: Runtime) -> None:
 
 def build(settings: CapacitySettings | None = None, clock: Clock | None = None) -> FastAPI:
     clock = clock or Clock()
-    app = create_app(ServiceSpec(
-        settings=settings or CapacitySettings(),
-        title="Schakel capacity",
-        description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
-        migrations=Path(__file__).parent / "migrations",
-        routers=[router, placements_router, webhooks_router],
-        publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
-        consumers=lambda _app, runtime: handlers.consumers(runtime, clock),
-        on_start=_start,
-        on_stop=_stop,
-    ))
+    app = create_app(
+        ServiceSpec(
+            settings=settings or CapacitySettings(),
+            title="Schakel capacity",
+            description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
+            migrations=Path(__file__).parent / "migrations",
+            routers=[router, placements_router, webhooks_router],
+            publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
+            consumers=lambda _app, runtime: handlers.consumers(runtime, clock),
+            on_start=_start,
+            on_stop=_stop,
+        )
+    )
     app.state.clock = clock
     return app

@@ -111,8 +111,9 @@ class SettingSummary:
     shortage_since: datetime | None
 
 
-def summarise(setting: Setting, reports: Sequence[tuple[ProviderCapacity, datetime]],
-              shortage_since: datetime | None) -> SettingSummary:
+def summarise(
+    setting: Setting, reports: Sequence[tuple[ProviderCapacity, datetime]], shortage_since: datetime | None
+) -> SettingSummary:
     providers = [p for p, _ in reports]
     times = [t for _, t in reports]
     return SettingSummary(
@@ -177,16 +178,20 @@ def rank_candidates(need: Need, candidates: Iterable[Candidate]) -> list[Candida
     """
     preference = {s: i for i, s in enumerate(in_preference_order(need.settings))}
     eligible = [
-        c for c in candidates
+        c
+        for c in candidates
         if c.setting in preference and c.free > 0 and c.admits(need.age) and (c.agb, c.setting) not in need.tried
     ]
     never = datetime.min.replace(tzinfo=UTC)
-    return sorted(eligible, key=lambda c: (
-        preference[c.setting],
-        distance_km(need.municipality_code, c.municipality_code),
-        c.last_proposed_at or never,
-        c.agb,
-    ))
+    return sorted(
+        eligible,
+        key=lambda c: (
+            preference[c.setting],
+            distance_km(need.municipality_code, c.municipality_code),
+            c.last_proposed_at or never,
+            c.agb,
+        ),
+    )
 
 
 def best_candidate(need: Need, candidates: Iterable[Candidate]) -> Candidate | None:

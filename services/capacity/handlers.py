@@ -23,8 +23,9 @@ def consumers(runtime: Runtime, clock: Clock) -> list[Consumer]:
     async def on_admitted(conn: Connection, envelope: Envelope, event: ProviderAdmitted) -> None:
         # Admission alone changes no figures: its places count from the provider's first report.
         if event.settings:
-            await store.admit_provider(conn, event.provider_agb, event.settings, str(event.contract_id),
-                                       event.admitted_at)
+            await store.admit_provider(
+                conn, event.provider_agb, event.settings, str(event.contract_id), event.admitted_at
+            )
 
     async def on_contract_ended(conn: Connection, envelope: Envelope, event: ContractEnded) -> None:
         # Its places stop counting and it is no longer proposed; open proposals run out on their timer.
@@ -32,8 +33,8 @@ def consumers(runtime: Runtime, clock: Clock) -> list[Consumer]:
         await alerts.reevaluate(runtime, conn, ended, clock.now(), cause=envelope)
 
     return [
-        Consumer("referrals", topics.INTAKE_EVENTS,
-                 {ReferralReceived: on_referral, ReferralWithdrawn: on_withdrawal}),
-        Consumer("contracts", topics.CONTRACTING_EVENTS,
-                 {ProviderAdmitted: on_admitted, ContractEnded: on_contract_ended}),
+        Consumer("referrals", topics.INTAKE_EVENTS, {ReferralReceived: on_referral, ReferralWithdrawn: on_withdrawal}),
+        Consumer(
+            "contracts", topics.CONTRACTING_EVENTS, {ProviderAdmitted: on_admitted, ContractEnded: on_contract_ended}
+        ),
     ]

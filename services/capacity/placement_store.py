@@ -37,12 +37,17 @@ async def tried(conn: Connection, placement_id: uuid.UUID) -> frozenset[tuple[st
     return frozenset((r["agb"], Setting(r["setting"])) for r in rows)
 
 
-async def insert_proposal(conn: Connection, placement_id: uuid.UUID, agb: str, setting: str,
-                          at: datetime, reserved_until: datetime) -> None:
+async def insert_proposal(
+    conn: Connection, placement_id: uuid.UUID, agb: str, setting: str, at: datetime, reserved_until: datetime
+) -> None:
     await conn.execute(
         """INSERT INTO proposal (placement_id, agb, setting, proposed_at, reserved_until)
            VALUES ($1, $2, $3, $4, $5)""",
-        placement_id, agb, setting, at, reserved_until,
+        placement_id,
+        agb,
+        setting,
+        at,
+        reserved_until,
     )
 
 
@@ -52,11 +57,16 @@ async def open_proposal(conn: Connection, placement_id: uuid.UUID) -> asyncpg.Re
     )
 
 
-async def decide_proposal(conn: Connection, proposal_id: int, outcome: str, reason: str | None,
-                          note: str | None, at: datetime) -> None:
+async def decide_proposal(
+    conn: Connection, proposal_id: int, outcome: str, reason: str | None, note: str | None, at: datetime
+) -> None:
     await conn.execute(
         "UPDATE proposal SET outcome = $2, reason = $3, note = $4, decided_at = $5 WHERE id = $1",
-        proposal_id, outcome, reason, note, at,
+        proposal_id,
+        outcome,
+        reason,
+        note,
+        at,
     )
 
 
@@ -71,9 +81,7 @@ async def unplaced_needing(conn: Connection, setting: str) -> list[asyncpg.Recor
 
 
 async def lapsed_proposals(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
-    rows = await pool.fetch(
-        "SELECT placement_id FROM proposal WHERE outcome IS NULL AND reserved_until <= $1", now
-    )
+    rows = await pool.fetch("SELECT placement_id FROM proposal WHERE outcome IS NULL AND reserved_until <= $1", now)
     return [r["placement_id"] for r in rows]
 
 
@@ -86,15 +94,19 @@ async def escalations_due(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
     return [r["id"] for r in rows]
 
 
-async def list_placements(pool: asyncpg.Pool, *, provider: str | None, statuses: list[str],
-                          limit: int) -> list[asyncpg.Record]:
+async def list_placements(
+    pool: asyncpg.Pool, *, provider: str | None, statuses: list[str], limit: int
+) -> list[asyncpg.Record]:
     """Placements with their proposals; a provider sees only those proposed to it."""
     return await pool.fetch(
-        _PLACEMENTS + """
+        _PLACEMENTS
+        + """
            WHERE p.status = ANY($2::text[])
              AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM proposal x WHERE x.placement_id = p.id AND x.agb = $1))
            GROUP BY p.id ORDER BY p.requested_at LIMIT $3""",
-        provider, statuses, limit,
+        provider,
+        statuses,
+        limit,
     )
 
 

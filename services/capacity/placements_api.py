@@ -62,8 +62,11 @@ def _placement(row, principal: Principal) -> Placement:
     return Placement(**placement_seen_by(placement, principal.role, principal.agb))
 
 
-@router.get("/placements", response_model=list[Placement],
-            summary="Placements: a provider sees those proposed to it; the schakelfunctie sees all")
+@router.get(
+    "/placements",
+    response_model=list[Placement],
+    summary="Placements: a provider sees those proposed to it; the schakelfunctie sees all",
+)
 async def get_placements(
     request: Request,
     status: Annotated[list[str] | None, Query(description="open, proposed, confirmed, withdrawn")] = None,
@@ -72,19 +75,27 @@ async def get_placements(
 ) -> list[Placement]:
     statuses = status or list(placements.UNPLACED)
     provider = principal.agb if principal.role is Role.PROVIDER else None
-    rows = await placement_store.list_placements(runtime_of(request).pool, provider=provider, statuses=statuses, limit=limit)
+    rows = await placement_store.list_placements(
+        runtime_of(request).pool, provider=provider, statuses=statuses, limit=limit
+    )
     return [_placement(r, principal) for r in rows]
 
 
 class Decline(BaseModel):
     reason: DeclineReason = Field(description="Why this youth cannot come, as a code (it travels to other services).")
-    note: str | None = Field(default=None, max_length=500,
-                             description="Your own words for the schakelfunctionaris; stays in capacity, never on Kafka.")
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Your own words for the schakelfunctionaris; stays in capacity, never on Kafka.",
+    )
 
 
 class Escalation(BaseModel):
-    note: str | None = Field(default=None, max_length=500,
-                             description="Why now, for the schakelfunctionaris or expert team; stays in capacity.")
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why now, for the schakelfunctionaris or expert team; stays in capacity.",
+    )
 
 
 async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
@@ -92,30 +103,47 @@ async def _placement_view(request: Request, placement_id: uuid.UUID, principal: 
     return _placement(row, principal)
 
 
-@router.post("/placements/{placement_id}/accept", response_model=Placement,
-             summary="The provider takes the youth proposed to it", responses=problems(404, 409))
+@router.post(
+    "/placements/{placement_id}/accept",
+    response_model=Placement,
+    summary="The provider takes the youth proposed to it",
+    responses=problems(404, 409),
+)
 async def accept_placement(
-    placement_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
+    placement_id: uuid.UUID,
+    request: Request,
+    principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
     await placements.accept(runtime_of(request), placement_id, principal, now_of(request))
     return await _placement_view(request, placement_id, principal)
 
 
-@router.post("/placements/{placement_id}/decline", response_model=Placement,
-             summary="The provider declines, with a reason; the next candidate is asked",
-             responses=problems(404, 409))
+@router.post(
+    "/placements/{placement_id}/decline",
+    response_model=Placement,
+    summary="The provider declines, with a reason; the next candidate is asked",
+    responses=problems(404, 409),
+)
 async def decline_placement(
-    placement_id: uuid.UUID, body: Decline, request: Request, principal: Principal = Depends(require(Role.PROVIDER)),
+    placement_id: uuid.UUID,
+    body: Decline,
+    request: Request,
+    principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
     await placements.decline(runtime_of(request), placement_id, principal, body.reason, body.note, now_of(request))
     return await _placement_view(request, placement_id, principal)
 
 
-@router.post("/placements/{placement_id}/escalate", response_model=Placement,
-             summary="Escalate now: to the schakelfunctionaris, or from there to the expert team",
-             responses=problems(404, 409))
+@router.post(
+    "/placements/{placement_id}/escalate",
+    response_model=Placement,
+    summary="Escalate now: to the schakelfunctionaris, or from there to the expert team",
+    responses=problems(404, 409),
+)
 async def escalate_placement(
-    placement_id: uuid.UUID, request: Request, body: Escalation | None = None,
+    placement_id: uuid.UUID,
+    request: Request,
+    body: Escalation | None = None,
     principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),
 ) -> Placement:
     note = (body or Escalation()).note
@@ -127,10 +155,13 @@ class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0, le=400 * 24 * 3600)
 
 
-@router.post("/admin/clock", summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)",
-             include_in_schema=False)
+@router.post(
+    "/admin/clock", summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)", include_in_schema=False
+)
 async def advance_clock(
-    body: ClockAdvance, request: Request, _: Principal = Depends(require(Role.ADMIN)),
+    body: ClockAdvance,
+    request: Request,
+    _: Principal = Depends(require(Role.ADMIN)),
 ) -> dict[str, datetime]:
     if not runtime_of(request).settings.test_clock:  # type: ignore[attr-defined]
         raise HTTPException(404, "Not Found")

@@ -17,20 +17,33 @@ from services.runtime.signal import channel_name, notify
 
 
 async def insert_report(
-    conn: Connection, agb: str, setting: str, figures: CapacityFigures, reported_at: datetime,
+    conn: Connection,
+    agb: str,
+    setting: str,
+    figures: CapacityFigures,
+    reported_at: datetime,
     reported_by: str,
 ) -> int:
     report_id = await conn.fetchval(
         """INSERT INTO capacity_report (agb, setting, total, occupied, closed_to_admission, age_min,
                                         age_max, reported_at, reported_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
-        agb, setting, figures.total, figures.occupied, figures.closed_to_admission, figures.age_min,
-        figures.age_max, reported_at, reported_by,
+        agb,
+        setting,
+        figures.total,
+        figures.occupied,
+        figures.closed_to_admission,
+        figures.age_min,
+        figures.age_max,
+        reported_at,
+        reported_by,
     )
     await conn.execute(
         """INSERT INTO capacity_current (agb, setting, report_id) VALUES ($1, $2, $3)
            ON CONFLICT (agb, setting) DO UPDATE SET report_id = EXCLUDED.report_id""",
-        agb, setting, report_id,
+        agb,
+        setting,
+        report_id,
     )
     return report_id
 
@@ -80,9 +93,15 @@ async def providers_of(conn: Connection, setting: str) -> list[ProviderCapacity]
 
 async def candidates(conn: Connection, settings: Iterable[str]) -> list[Candidate]:
     return [
-        Candidate(agb=r["agb"], setting=Setting(r["setting"]), free=_capacity(r).free, age_min=r["age_min"],
-                  age_max=r["age_max"], municipality_code=r["municipality_code"],
-                  last_proposed_at=r["last_proposed_at"])
+        Candidate(
+            agb=r["agb"],
+            setting=Setting(r["setting"]),
+            free=_capacity(r).free,
+            age_min=r["age_min"],
+            age_max=r["age_max"],
+            municipality_code=r["municipality_code"],
+            last_proposed_at=r["last_proposed_at"],
+        )
         for r in await conn.fetch(_OFFERS, list(settings))
     ]
 
@@ -91,7 +110,8 @@ async def current_report(conn: Connection, agb: str, setting: str) -> asyncpg.Re
     return await conn.fetchrow(
         """SELECT r.* FROM capacity_current c JOIN capacity_report r ON r.id = c.report_id
            WHERE c.agb = $1 AND c.setting = $2""",
-        agb, setting,
+        agb,
+        setting,
     )
 
 
@@ -105,17 +125,29 @@ async def waiting(conn: Connection, setting: str) -> int:
 
 
 async def open_shortage(
-    conn: Connection, shortage_id: uuid.UUID, setting: str, severity: str, free: int, waiting: int,
+    conn: Connection,
+    shortage_id: uuid.UUID,
+    setting: str,
+    severity: str,
+    free: int,
+    waiting: int,
     detected_at: datetime,
 ) -> None:
     await conn.execute(
         """INSERT INTO shortage (id, setting, severity, free_places, waiting, detected_at)
            VALUES ($1, $2, $3, $4, $5, $6)""",
-        shortage_id, setting, severity, free, waiting, detected_at,
+        shortage_id,
+        setting,
+        severity,
+        free,
+        waiting,
+        detected_at,
     )
     await conn.execute(
         "UPDATE setting_state SET shortage_id = $2, shortage_since = $3 WHERE setting = $1",
-        setting, shortage_id, detected_at,
+        setting,
+        shortage_id,
+        detected_at,
     )
 
 
@@ -123,17 +155,19 @@ async def shortage_severity(conn: Connection, shortage_id: uuid.UUID) -> str:
     return await conn.fetchval("SELECT severity FROM shortage WHERE id = $1", shortage_id)
 
 
-async def change_shortage(conn: Connection, shortage_id: uuid.UUID, severity: str, free: int,
-                          waiting: int) -> None:
-    await conn.execute("UPDATE shortage SET severity = $2, free_places = $3, waiting = $4 WHERE id = $1",
-                       shortage_id, severity, free, waiting)
+async def change_shortage(conn: Connection, shortage_id: uuid.UUID, severity: str, free: int, waiting: int) -> None:
+    await conn.execute(
+        "UPDATE shortage SET severity = $2, free_places = $3, waiting = $4 WHERE id = $1",
+        shortage_id,
+        severity,
+        free,
+        waiting,
+    )
 
 
 async def close_shortage(conn: Connection, setting: str, shortage_id: uuid.UUID, at: datetime) -> None:
     await conn.execute("UPDATE shortage SET resolved_at = $2 WHERE id = $1", shortage_id, at)
-    await conn.execute(
-        "UPDATE setting_state SET shortage_id = NULL, shortage_since = NULL WHERE setting = $1", setting
-    )
+    await conn.execute("UPDATE setting_state SET shortage_id = NULL, shortage_since = NULL WHERE setting = $1", setting)
 
 
 # Alerts are numbered in commit order, not insert order: a reader resuming after seq N must
@@ -149,7 +183,11 @@ async def insert_alert(conn: Connection, envelope: Envelope, setting: str | None
     await lock_alert_order(conn)
     await conn.execute(
         "INSERT INTO alert (id, type, setting, envelope, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)",
-        envelope.id, envelope.type, setting, envelope.model_dump_json(), envelope.time,
+        envelope.id,
+        envelope.type,
+        setting,
+        envelope.model_dump_json(),
+        envelope.time,
     )
 
 
@@ -157,7 +195,8 @@ async def alerts_after(pool: asyncpg.Pool, seq: int, limit: int = 500) -> list[a
     """Alerts after ``seq`` in order: what the SSE stream and the webhooks deliver next."""
     return await pool.fetch(
         "SELECT seq, id, type, envelope::text AS envelope FROM alert WHERE seq > $1 ORDER BY seq LIMIT $2",
-        seq, limit,
+        seq,
+        limit,
     )
 
 
@@ -170,7 +209,12 @@ LATEST_ALERT_SEQ = "(SELECT coalesce(max(seq), 0) FROM alert)"
 
 
 async def list_alerts(
-    pool: asyncpg.Pool, *, alert_type: str | None, setting: str | None, acknowledged: bool | None, limit: int,
+    pool: asyncpg.Pool,
+    *,
+    alert_type: str | None,
+    setting: str | None,
+    acknowledged: bool | None,
+    limit: int,
     kinds: Sequence[tuple[str, str]],
 ) -> list[asyncpg.Record]:
     """Newest alerts first, only of ``kinds``: (type, level) pairs, level '' for any (``audience.kinds_seen_by``)."""
@@ -185,8 +229,13 @@ async def list_alerts(
              AND EXISTS (SELECT 1 FROM unnest($6::text[], $7::text[]) AS k(type, level)
                          WHERE k.type = alert.type AND (k.level = '' OR k.level = alert.envelope->'data'->>'level'))
            ORDER BY seq DESC LIMIT $4""",
-        alert_type, setting, acknowledged, limit, AlertAcknowledged.event_type,
-        [k[0] for k in kinds], [k[1] for k in kinds],
+        alert_type,
+        setting,
+        acknowledged,
+        limit,
+        AlertAcknowledged.event_type,
+        [k[0] for k in kinds],
+        [k[1] for k in kinds],
     )
 
 
@@ -203,7 +252,10 @@ async def acknowledge_alert(
     if row and row["acknowledged_at"] is None:
         await conn.execute(
             "UPDATE alert SET acknowledged_at = $2, acknowledged_by = $3, acknowledged_role = $4 WHERE id = $1",
-            alert_id, at, by, role,
+            alert_id,
+            at,
+            by,
+            role,
         )
     return row
 
@@ -225,7 +277,9 @@ async def report_history(pool: asyncpg.Pool, agb: str, setting: str, limit: int)
     return await pool.fetch(
         """SELECT total, occupied, closed_to_admission, age_min, age_max, reported_at
            FROM capacity_report WHERE agb = $1 AND setting = $2 ORDER BY reported_at DESC, id DESC LIMIT $3""",
-        agb, setting, limit,
+        agb,
+        setting,
+        limit,
     )
 
 
@@ -240,14 +294,20 @@ async def notify_alerts(conn: Connection, schema: str) -> None:
 
 
 async def admit_provider(
-    conn: Connection, agb: str, settings: Iterable[str], origin: str, at: datetime,
+    conn: Connection,
+    agb: str,
+    settings: Iterable[str],
+    origin: str,
+    at: datetime,
     municipality_code: str | None = None,
 ) -> None:
     await conn.execute(
         """INSERT INTO provider (agb, municipality_code, registered_at) VALUES ($1, $2, $3)
            ON CONFLICT (agb) DO UPDATE SET municipality_code = coalesce(EXCLUDED.municipality_code,
                                                                         provider.municipality_code)""",
-        agb, municipality_code, at,
+        agb,
+        municipality_code,
+        at,
     )
     await conn.executemany(
         """INSERT INTO provider_admission (agb, setting, origin, admitted_at) VALUES ($1, $2, $3, $4)
@@ -256,22 +316,23 @@ async def admit_provider(
     )
 
 
-async def end_admissions(conn: Connection, origin: str, at: datetime,
-                         settings: Iterable[str] | None = None) -> list[str]:
+async def end_admissions(
+    conn: Connection, origin: str, at: datetime, settings: Iterable[str] | None = None
+) -> list[str]:
     """End what ``origin`` admitted (optionally only some settings); returns the settings ended."""
     rows = await conn.fetch(
         """UPDATE provider_admission SET ended_at = $2
            WHERE origin = $1 AND ended_at IS NULL AND ($3::text[] IS NULL OR setting = ANY($3::text[]))
            RETURNING setting""",
-        origin, at, None if settings is None else list(settings),
+        origin,
+        at,
+        None if settings is None else list(settings),
     )
     return [r["setting"] for r in rows]
 
 
 async def admitted_settings(conn: Connection | asyncpg.Pool, agb: str) -> set[str]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT setting FROM provider_admission WHERE agb = $1 AND ended_at IS NULL", agb
-    )
+    rows = await conn.fetch("SELECT DISTINCT setting FROM provider_admission WHERE agb = $1 AND ended_at IS NULL", agb)
     return {r["setting"] for r in rows}
 
 
@@ -293,6 +354,8 @@ async def mark_stale_alerted(conn: Connection, agb: str, setting: str, report_id
         """UPDATE capacity_current SET stale_alerted_report_id = $3
            WHERE agb = $1 AND setting = $2 AND report_id = $3
              AND stale_alerted_report_id IS DISTINCT FROM $3""",
-        agb, setting, report_id,
+        agb,
+        setting,
+        report_id,
     )
     return status.endswith(" 1")

@@ -26,10 +26,16 @@ async def run_due(runtime: Runtime, clock: Clock) -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():
             if not await store.mark_stale_alerted(conn, row["agb"], row["setting"], row["report_id"]):
                 continue
-            stale = CapacityReportStale(agb=row["agb"], setting=row["setting"], last_reported_at=row["reported_at"],
-                                        stale_after_seconds=int(stale_after.total_seconds()), detected_at=now)
-            await alerts.raise_alert(runtime, conn, alerts.wrap(stale, f"{row['agb']}/{row['setting']}", now),
-                                     row["setting"])
+            stale = CapacityReportStale(
+                agb=row["agb"],
+                setting=row["setting"],
+                last_reported_at=row["reported_at"],
+                stale_after_seconds=int(stale_after.total_seconds()),
+                detected_at=now,
+            )
+            await alerts.raise_alert(
+                runtime, conn, alerts.wrap(stale, f"{row['agb']}/{row['setting']}", now), row["setting"]
+            )
 
 
 class Timers:

@@ -67,8 +67,11 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """The Standard Webhooks headers of one delivery attempt."""
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, msg_id, timestamp, body)}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+    }
 
 
 def retry_delay(attempts: int, first_seconds: float = 1.0, max_seconds: float = 300.0) -> timedelta:
@@ -82,14 +85,22 @@ _PUBLIC_COLUMNS = """id, role, url, description, created_by, created_at, deliver
                      last_error, next_attempt_at, last_delivered_at"""
 
 
-async def create_webhook(pool: asyncpg.Pool, *, role: Role, url: str, description: str, created_by: str,
-                         now: datetime) -> asyncpg.Record:
+async def create_webhook(
+    pool: asyncpg.Pool, *, role: Role, url: str, description: str, created_by: str, now: datetime
+) -> asyncpg.Record:
     """Register a webhook that starts after the newest alert: it gets only what happens next."""
     return await fetch_one(
-        pool, f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
+        pool,
+        f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
             VALUES ($1, $2, $3, $4, $5, $6, $7, {store.LATEST_ALERT_SEQ})
             RETURNING {_PUBLIC_COLUMNS}, secret""",
-        uuid.uuid4(), role.value, url, description, new_secret(), created_by, now,
+        uuid.uuid4(),
+        role.value,
+        url,
+        description,
+        new_secret(),
+        created_by,
+        now,
     )
 
 
@@ -104,7 +115,8 @@ async def list_webhooks(pool: asyncpg.Pool, role: Role | None) -> list[asyncpg.R
 async def delete_webhook(pool: asyncpg.Pool, webhook_id: uuid.UUID, role: Role | None) -> bool:
     status = await pool.execute(
         "DELETE FROM webhook WHERE id = $1 AND ($2::text IS NULL OR role = $2)",
-        webhook_id, role.value if role else None,
+        webhook_id,
+        role.value if role else None,
     )
     return status == "DELETE 1"
 
@@ -134,18 +146,25 @@ async def advance(pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, delivered
         """UPDATE webhook SET delivered_seq = $2, attempts = 0, last_error = NULL, next_attempt_at = NULL,
                               last_delivered_at = coalesce($3, last_delivered_at)
            WHERE id = $1""",
-        webhook_id, seq, delivered_at,
+        webhook_id,
+        seq,
+        delivered_at,
     )
     return status == "UPDATE 1"
 
 
-async def record_failure(pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, attempts: int, error: str,
-                         next_attempt_at: datetime) -> None:
+async def record_failure(
+    pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, attempts: int, error: str, next_attempt_at: datetime
+) -> None:
     """Keep the cursor before the failed alert (``seq``) and schedule the next attempt."""
     await pool.execute(
         """UPDATE webhook SET delivered_seq = $2, attempts = $3, last_error = $4, next_attempt_at = $5
            WHERE id = $1""",
-        webhook_id, seq, attempts, error, next_attempt_at,
+        webhook_id,
+        seq,
+        attempts,
+        error,
+        next_attempt_at,
     )
 
 
@@ -189,14 +208,18 @@ class WebhookDispatcher:
         self._draining: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
         self.deliveries = Counter(
-            "schakel_webhook_deliveries", "Webhook delivery attempts by outcome (delivered, rejected, unreachable).",
-            ["outcome"], registry=registry,
+            "schakel_webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, rejected, unreachable).",
+            ["outcome"],
+            registry=registry,
         )
 
     def start(self) -> None:
         self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        self._tasks = [asyncio.create_task(self._follow_signal(), name="webhooks-signal"),
-                       asyncio.create_task(self._run(), name="webhooks")]
+        self._tasks = [
+            asyncio.create_task(self._follow_signal(), name="webhooks-signal"),
+            asyncio.create_task(self._run(), name="webhooks"),
+        ]
 
     async def stop(self) -> None:
         tasks = [*self._tasks, *self._draining.values()]
@@ -219,7 +242,8 @@ class WebhookDispatcher:
                 for webhook_id in await due_webhooks(self._pool, self._clock()):
                     if webhook_id not in self._draining:
                         self._draining[webhook_id] = asyncio.create_task(
-                            self._drain(webhook_id), name=f"webhook:{webhook_id}")
+                            self._drain(webhook_id), name=f"webhook:{webhook_id}"
+                        )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # PostgreSQL away: try again on the next tick.
@@ -272,8 +296,10 @@ class WebhookDispatcher:
         assert self._http is not None, "start() the dispatcher first"
         body = alert["envelope"].encode()
         timestamp = int(self._clock().timestamp())
-        headers = {"Content-Type": "application/json",
-                   **signed_headers(hook["secret"], str(alert["id"]), timestamp, body)}
+        headers = {
+            "Content-Type": "application/json",
+            **signed_headers(hook["secret"], str(alert["id"]), timestamp, body),
+        }
         try:
             response = await self._http.post(hook["url"], content=body, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -289,5 +315,11 @@ class WebhookDispatcher:
     async def _failed(self, webhook_id: uuid.UUID, position: int, seq: int, attempts: int, error: str) -> None:
         delay = retry_delay(attempts, self._first_retry, self._max_retry)
         await record_failure(self._pool, webhook_id, position, attempts, error, self._clock() + delay)
-        log.warning("webhook %s: alert %d not delivered (%s), attempt %d; next try in %ss",
-                    webhook_id, seq, error, attempts, delay.total_seconds())
+        log.warning(
+            "webhook %s: alert %d not delivered (%s), attempt %d; next try in %ss",
+            webhook_id,
+            seq,
+            error,
+            attempts,
+            delay.total_seconds(),
+        )

@@ -25,7 +25,8 @@ class WebhookRequest(BaseModel):
     url: AnyHttpUrl = Field(description="Where alerts are POSTed: https (http only where the operator allows it).")
     description: str = Field(default="", max_length=200)
     role: AlertRole | None = Field(
-        default=None, description="Whose alerts it receives; only an admin names it, others get their own role.")
+        default=None, description="Whose alerts it receives; only an admin names it, others get their own role."
+    )
 
 
 class Webhook(BaseModel):
@@ -43,15 +44,18 @@ class Webhook(BaseModel):
 
 
 class RegisteredWebhook(Webhook):
-    secret: str = Field(description="Standard Webhooks signing secret (whsec_ + base64 key) to verify the "
-                                    "webhook-signature header with; shown only now.")
+    secret: str = Field(
+        description="Standard Webhooks signing secret (whsec_ + base64 key) to verify the "
+        "webhook-signature header with; shown only now."
+    )
 
 
 def _role_for(principal: Principal, requested: AlertRole | None) -> Role:
     if principal.role is Role.ADMIN:
         if requested is None:
-            raise Invalid("role: an admin must name the role the webhook is for "
-                          "(schakelfunctionaris, expertteam or operator)")
+            raise Invalid(
+                "role: an admin must name the role the webhook is for (schakelfunctionaris, expertteam or operator)"
+            )
         return Role(requested)
     if requested is not None and requested != principal.role:
         raise Forbidden(f"a {principal.role} key may register webhooks only for role {principal.role}")
@@ -63,20 +67,29 @@ def _own_role(principal: Principal) -> Role | None:
     return None if principal.role is Role.ADMIN else principal.role
 
 
-@router.post("", status_code=201, response_model=RegisteredWebhook,
-             summary="Register a webhook for your role's alerts; the signing secret is shown once",
-             description="Deliveries follow the Standard Webhooks specification: headers webhook-id (the "
-                         "envelope id, the same on retries), webhook-timestamp and webhook-signature (v1, "
-                         "HMAC-SHA256), verifiable with any Standard Webhooks library.")
+@router.post(
+    "",
+    status_code=201,
+    response_model=RegisteredWebhook,
+    summary="Register a webhook for your role's alerts; the signing secret is shown once",
+    description="Deliveries follow the Standard Webhooks specification: headers webhook-id (the "
+    "envelope id, the same on retries), webhook-timestamp and webhook-signature (v1, "
+    "HMAC-SHA256), verifiable with any Standard Webhooks library.",
+)
 async def register_webhook(
     body: WebhookRequest, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> RegisteredWebhook:
     if body.url.scheme != "https" and not runtime_of(request).settings.webhook_allow_http:  # type: ignore[attr-defined]
         # Escalations carry pseudonymous case data; they do not travel unencrypted.
-        raise Invalid("url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)")
+        raise Invalid(
+            "url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)"
+        )
     row = await webhooks.create_webhook(
-        runtime_of(request).pool, role=_role_for(principal, body.role), url=str(body.url),
-        description=body.description, created_by=principal.actor,
+        runtime_of(request).pool,
+        role=_role_for(principal, body.role),
+        url=str(body.url),
+        description=body.description,
+        created_by=principal.actor,
         now=request.app.state.clock.now(),
     )
     return RegisteredWebhook(**dict(row))
@@ -87,8 +100,7 @@ async def list_webhooks(request: Request, principal: Principal = Depends(require
     return [Webhook(**dict(r)) for r in await webhooks.list_webhooks(runtime_of(request).pool, _own_role(principal))]
 
 
-@router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop",
-               responses=problems(404))
+@router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop", responses=problems(404))
 async def delete_webhook(
     webhook_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> None:

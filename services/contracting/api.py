@@ -60,14 +60,23 @@ class LotChanged(BaseModel):
 
 
 def _view(result: commands.LotResult) -> LotResultView:
-    return LotResultView(lot=result.lot, outcome=result.outcome, contract_id=result.contract_id,
-                         position=result.position, reasons=list(result.reasons))
+    return LotResultView(
+        lot=result.lot,
+        outcome=result.outcome,
+        contract_id=result.contract_id,
+        position=result.position,
+        reasons=list(result.reasons),
+    )
 
 
-@router.put("/lots/{code}", response_model=LotChanged,
-            summary="Create or replace a lot; reopening a waitlisted lot admits its waitlist in order")
-async def put_lot(code: LotCode, terms: LotTerms, request: Request,
-                  principal: Principal = Depends(require(Role.ADMIN))) -> LotChanged:
+@router.put(
+    "/lots/{code}",
+    response_model=LotChanged,
+    summary="Create or replace a lot; reopening a waitlisted lot admits its waitlist in order",
+)
+async def put_lot(
+    code: LotCode, terms: LotTerms, request: Request, principal: Principal = Depends(require(Role.ADMIN))
+) -> LotChanged:
     lot = Lot(**terms.model_dump(), code=code)
     admitted = await commands.put_lot(runtime_of(request), lot, principal)
     return LotChanged(lot=lot, from_waitlist=[_view(a) for a in admitted])
@@ -79,14 +88,20 @@ class ApplicationAnswer(BaseModel):
     lots: list[LotResultView]
 
 
-@router.post("/open-house/applications", status_code=201, response_model=ApplicationAnswer,
-             summary="Apply for lots with evidence: per lot admitted, waitlisted (position) or rejected (reasons)")
-async def post_application(application: commands.Application, request: Request,
-                           principal: Principal = Depends(require(Role.PROVIDER))) -> ApplicationAnswer:
+@router.post(
+    "/open-house/applications",
+    status_code=201,
+    response_model=ApplicationAnswer,
+    summary="Apply for lots with evidence: per lot admitted, waitlisted (position) or rejected (reasons)",
+)
+async def post_application(
+    application: commands.Application, request: Request, principal: Principal = Depends(require(Role.PROVIDER))
+) -> ApplicationAnswer:
     _own(principal, application.provider_agb, "apply")
     application_id, results = await commands.apply(runtime_of(request), application)
-    return ApplicationAnswer(application_id=application_id, provider_agb=application.provider_agb,
-                             lots=[_view(r) for r in results])
+    return ApplicationAnswer(
+        application_id=application_id, provider_agb=application.provider_agb, lots=[_view(r) for r in results]
+    )
 
 
 class ContractView(BaseModel):
@@ -108,8 +123,11 @@ def _contract(row) -> ContractView:
     return ContractView(**{**dict(row), "tariffs": json.loads(row["tariffs"])})
 
 
-@router.get("/contracts", response_model=list[ContractView],
-            summary="Contracts: a provider sees its own, operator and admin all")
+@router.get(
+    "/contracts",
+    response_model=list[ContractView],
+    summary="Contracts: a provider sees its own, operator and admin all",
+)
 async def get_contracts(
     request: Request,
     provider_agb: Annotated[str | None, Query(pattern=r"^\d{8}$", description="Only this provider's")] = None,
@@ -122,42 +140,60 @@ async def get_contracts(
     return [_contract(r) for r in await store.list_contracts(runtime_of(request).pool, provider_agb)]
 
 
-@router.post("/contracts", status_code=201, response_model=ContractView,
-             summary="Create a maatwerk, uitloop or taakgericht contract", responses=problems(409))
-async def post_contract(new: commands.NewContract, request: Request,
-                        _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
+@router.post(
+    "/contracts",
+    status_code=201,
+    response_model=ContractView,
+    summary="Create a maatwerk, uitloop or taakgericht contract",
+    responses=problems(409),
+)
+async def post_contract(
+    new: commands.NewContract, request: Request, _: Principal = Depends(require(Role.ADMIN))
+) -> ContractView:
     runtime = runtime_of(request)
     contract_id = await commands.create_contract(runtime, new)
     return _contract(await store.get_contract(runtime.pool, contract_id))
 
 
-@router.post("/contracts/{contract_id}/end", response_model=ContractView,
-             summary="End a contract (exit, bankruptcy); capacity stops proposing the provider",
-             responses=problems(404, 409))
-async def end_contract(contract_id: uuid.UUID, end: commands.ContractEnd, request: Request,
-                       _: Principal = Depends(require(Role.ADMIN))) -> ContractView:
+@router.post(
+    "/contracts/{contract_id}/end",
+    response_model=ContractView,
+    summary="End a contract (exit, bankruptcy); capacity stops proposing the provider",
+    responses=problems(404, 409),
+)
+async def end_contract(
+    contract_id: uuid.UUID, end: commands.ContractEnd, request: Request, _: Principal = Depends(require(Role.ADMIN))
+) -> ContractView:
     runtime = runtime_of(request)
     await commands.end_contract(runtime, contract_id, end)
     return _contract(await store.get_contract(runtime.pool, contract_id))
 
 
-@router.post("/declarations", status_code=201, response_model=declarations.AssessedDeclaration,
-             summary="Submit a monthly declaration; every line comes back with its return codes",
-             responses=problems(409),
-             # Up to MAX_LINES lines need more than the default body budget (SCHAKEL_MAX_BODY_BYTES).
-             dependencies=[Depends(BodyBudget(declarations.BODY_BYTES))])
-async def post_declaration(declaration: declarations.Declaration, request: Request,
-                           principal: Principal = Depends(require(Role.PROVIDER))
-                           ) -> declarations.AssessedDeclaration:
+@router.post(
+    "/declarations",
+    status_code=201,
+    response_model=declarations.AssessedDeclaration,
+    summary="Submit a monthly declaration; every line comes back with its return codes",
+    responses=problems(409),
+    # Up to MAX_LINES lines need more than the default body budget (SCHAKEL_MAX_BODY_BYTES).
+    dependencies=[Depends(BodyBudget(declarations.BODY_BYTES))],
+)
+async def post_declaration(
+    declaration: declarations.Declaration, request: Request, principal: Principal = Depends(require(Role.PROVIDER))
+) -> declarations.AssessedDeclaration:
     _own(principal, declaration.provider_agb, "declare")
     return await declarations.submit(runtime_of(request), declaration)
 
 
-@router.get("/declarations/{declaration_id}", response_model=declarations.AssessedDeclaration,
-            summary="An assessed declaration, per line", responses=problems(404))
-async def get_declaration(declaration_id: uuid.UUID, request: Request,
-                          principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
-                          ) -> declarations.AssessedDeclaration:
+@router.get(
+    "/declarations/{declaration_id}",
+    response_model=declarations.AssessedDeclaration,
+    summary="An assessed declaration, per line",
+    responses=problems(404),
+)
+async def get_declaration(
+    declaration_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
+) -> declarations.AssessedDeclaration:
     row = await store.get_declaration(runtime_of(request).pool, declaration_id)
     # A provider learns nothing about another provider's declarations, not even that they exist.
     if row is None or (principal.role is Role.PROVIDER and row["provider_agb"] != principal.agb):
@@ -174,10 +210,22 @@ class PublishedRule(BaseModel):
     switchable: bool
 
 
-@router.get("/declaration-rules", response_model=list[PublishedRule],
-            summary="Every declaration check: its return code, what it checks, whom to ask, and whether it is on")
+@router.get(
+    "/declaration-rules",
+    response_model=list[PublishedRule],
+    summary="Every declaration check: its return code, what it checks, whom to ask, and whether it is on",
+)
 async def get_rules(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[PublishedRule]:
     settings: ContractingSettings = runtime_of(request).settings  # type: ignore[assignment]
     active = settings.rules()
-    return [PublishedRule(code=r.code, return_code=r.return_code, description=r.description, contact=r.contact,
-                          active=active.active(r.code), switchable=r.switchable) for r in rules.RULES]
+    return [
+        PublishedRule(
+            code=r.code,
+            return_code=r.return_code,
+            description=r.description,
+            contact=r.contact,
+            active=active.active(r.code),
+            switchable=r.switchable,
+        )
+        for r in rules.RULES
+    ]

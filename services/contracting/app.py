@@ -26,13 +26,15 @@ async def _start(_app: FastAPI, runtime: Runtime) -> None:
 
 
 def build(settings: ContractingSettings | None = None) -> FastAPI:
-    return create_app(ServiceSpec(
-        settings=settings or ContractingSettings(),
-        title="Schakel contracting",
-        description="Open House admission, lots (percelen), contracts and declaration checks (Digitaal Leefplein).",
-        migrations=Path(__file__).parent / "migrations",
-        routers=[router],
-        consumers=lambda _app, _runtime: handlers.consumers(),
-        publishes=[topics.CONTRACTING_EVENTS],
-        on_start=_start,
-    ))
+    return create_app(
+        ServiceSpec(
+            settings=settings or ContractingSettings(),
+            title="Schakel contracting",
+            description="Open House admission, lots (percelen), contracts and declaration checks (Digitaal Leefplein).",
+            migrations=Path(__file__).parent / "migrations",
+            routers=[router],
+            consumers=lambda _app, _runtime: handlers.consumers(),
+            publishes=[topics.CONTRACTING_EVENTS],
+            on_start=_start,
+        )
+    )

@@ -42,8 +42,9 @@ def _today(now: datetime) -> date:
     return dutch_date(now)
 
 
-async def _emit(runtime: Runtime, conn: Connection, data: EventData, subject: str, now: datetime,
-                cause: Envelope | None = None) -> Envelope:
+async def _emit(
+    runtime: Runtime, conn: Connection, data: EventData, subject: str, now: datetime, cause: Envelope | None = None
+) -> Envelope:
     envelope = Envelope.wrap(data, source=SOURCE, subject=subject, time=now, cause=cause)
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, envelope)
     return envelope
@@ -75,8 +76,9 @@ class LotResult:
     reasons: tuple[str, ...] = ()
 
 
-async def apply(runtime: Runtime, application: Application, now: datetime | None = None
-                ) -> tuple[uuid.UUID, list[LotResult]]:
+async def apply(
+    runtime: Runtime, application: Application, now: datetime | None = None
+) -> tuple[uuid.UUID, list[LotResult]]:
     """Decide every lot of the application: admitted (with a contract), waitlisted, or rejected with reasons."""
     now = now or datetime.now(UTC)
     application_id = uuid.uuid4()
@@ -94,13 +96,23 @@ async def apply(runtime: Runtime, application: Application, now: datetime | None
         if unknown:
             raise Invalid(f"lots: unknown lot(s) {unknown}; see GET /v1/lots")
         await store.insert_application(conn, application_id, agb, application.kvk, application.evidence, now)
-        received = await _emit(runtime, conn, ApplicationReceived(
-            application_id=application_id, provider_agb=agb, lots=application.lots, received_at=now), agb, now)
+        received = await _emit(
+            runtime,
+            conn,
+            ApplicationReceived(
+                application_id=application_id, provider_agb=agb, lots=application.lots, received_at=now
+            ),
+            agb,
+            now,
+        )
         for code in application.lots:
             lot = lots[code]
             decision = decide(lot, application.evidence, _today(now), already=await _already(conn, agb, code))
-            results.append(await _carry_out(runtime, conn, application_id, agb, lot, decision.outcome,
-                                            decision.reasons, now, received))
+            results.append(
+                await _carry_out(
+                    runtime, conn, application_id, agb, lot, decision.outcome, decision.reasons, now, received
+                )
+            )
     return application_id, results
 
 
@@ -115,8 +127,15 @@ async def _already(conn: Connection, agb: str, lot: str) -> str | None:
 
 
 async def _carry_out(
-    runtime: Runtime, conn: Connection, application_id: uuid.UUID, agb: str, lot: Lot, outcome: Outcome,
-    reasons: Sequence[str], now: datetime, cause: Envelope | None,
+    runtime: Runtime,
+    conn: Connection,
+    application_id: uuid.UUID,
+    agb: str,
+    lot: Lot,
+    outcome: Outcome,
+    reasons: Sequence[str],
+    now: datetime,
+    cause: Envelope | None,
 ) -> LotResult:
     await store.record_decision(conn, application_id, lot.code, outcome.value, reasons, now)
     if outcome is Outcome.ADMITTED:
@@ -124,24 +143,70 @@ async def _carry_out(
         return LotResult(lot.code, outcome, contract_id=contract_id)
     if outcome is Outcome.WAITLISTED:
         position = await store.join_waitlist(conn, lot.code, application_id, agb, now)
-        await _emit(runtime, conn, ProviderWaitlisted(application_id=application_id, provider_agb=agb, lot=lot.code,
-                                                      position=position, waitlisted_at=now), agb, now, cause)
+        await _emit(
+            runtime,
+            conn,
+            ProviderWaitlisted(
+                application_id=application_id, provider_agb=agb, lot=lot.code, position=position, waitlisted_at=now
+            ),
+            agb,
+            now,
+            cause,
+        )
         return LotResult(lot.code, outcome, position=position)
-    await _emit(runtime, conn, ApplicationRejected(application_id=application_id, provider_agb=agb, lot=lot.code,
-                                                   reasons=list(reasons), rejected_at=now), agb, now, cause)
+    await _emit(
+        runtime,
+        conn,
+        ApplicationRejected(
+            application_id=application_id, provider_agb=agb, lot=lot.code, reasons=list(reasons), rejected_at=now
+        ),
+        agb,
+        now,
+        cause,
+    )
     return LotResult(lot.code, outcome, reasons=tuple(reasons))
 
 
-async def _admit(runtime: Runtime, conn: Connection, application_id: uuid.UUID, agb: str, lot: Lot,
-                 now: datetime, cause: Envelope | None) -> uuid.UUID:
+async def _admit(
+    runtime: Runtime,
+    conn: Connection,
+    application_id: uuid.UUID,
+    agb: str,
+    lot: Lot,
+    now: datetime,
+    cause: Envelope | None,
+) -> uuid.UUID:
     contract_id = uuid.uuid4()
     valid_from, valid_to = contract_period(_today(now), lot.contract_term_years)
-    await store.insert_contract(conn, contract_id, ContractKind.OPEN_HOUSE, agb, lot.code, valid_from, valid_to, now,
-                                application_id=application_id)
-    await _emit(runtime, conn, ProviderAdmitted(
-        application_id=application_id, contract_id=contract_id, provider_agb=agb, lot=lot.code,
-        settings=lot.settings, min_capacity=lot.min_capacity, valid_from=valid_from, valid_to=valid_to,
-        admitted_at=now), agb, now, cause)
+    await store.insert_contract(
+        conn,
+        contract_id,
+        ContractKind.OPEN_HOUSE,
+        agb,
+        lot.code,
+        valid_from,
+        valid_to,
+        now,
+        application_id=application_id,
+    )
+    await _emit(
+        runtime,
+        conn,
+        ProviderAdmitted(
+            application_id=application_id,
+            contract_id=contract_id,
+            provider_agb=agb,
+            lot=lot.code,
+            settings=lot.settings,
+            min_capacity=lot.min_capacity,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            admitted_at=now,
+        ),
+        agb,
+        now,
+        cause,
+    )
     return contract_id
 
 
@@ -158,8 +223,19 @@ async def put_lot(runtime: Runtime, lot: Lot, by: Principal, now: datetime | Non
                 evidence = [Evidence.model_validate(e) for e in json.loads(row["evidence"])]
                 decision = decide(lot, evidence, _today(now))
                 await store.leave_waitlist(conn, row["seq"], decision.outcome.value, now)
-                admitted.append(await _carry_out(runtime, conn, row["application_id"], row["provider_agb"], lot,
-                                                 decision.outcome, decision.reasons, now, None))
+                admitted.append(
+                    await _carry_out(
+                        runtime,
+                        conn,
+                        row["application_id"],
+                        row["provider_agb"],
+                        lot,
+                        decision.outcome,
+                        decision.reasons,
+                        now,
+                        None,
+                    )
+                )
     return admitted
 
 
@@ -168,15 +244,18 @@ class NewContract(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: ContractKind = Field(description="maatwerk, uitloop or taakgericht; open_house only to register a "
-                                           "contract already running before Schakel (new ones come from applications).")
+    kind: ContractKind = Field(
+        description="maatwerk, uitloop or taakgericht; open_house only to register a "
+        "contract already running before Schakel (new ones come from applications)."
+    )
     provider_agb: AgbCode
     lot: PerceelCode
     client_ref: ClientRef | None = Field(default=None, description="The one youth of a maatwerk contract.")
     valid_from: CalendarDate
     valid_to: CalendarDate | None = Field(default=None, description="Defaults to the lot's contract term.")
-    tariffs: list[Tariff] = Field(default_factory=list, max_length=500,
-                                  description="Prices of its own (maatwerk), if agreed.")
+    tariffs: list[Tariff] = Field(
+        default_factory=list, max_length=500, description="Prices of its own (maatwerk), if agreed."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> NewContract:
@@ -200,22 +279,47 @@ async def create_contract(runtime: Runtime, new: NewContract, now: datetime | No
         valid_to = new.valid_to or contract_period(new.valid_from, lot.contract_term_years)[1]
         if new.kind is ContractKind.OPEN_HOUSE:
             await _check_running_registration(conn, new, _today(now))
-        await store.insert_contract(conn, contract_id, new.kind, new.provider_agb, lot.code, new.valid_from,
-                                    valid_to, now, client_ref=new.client_ref, tariffs=new.tariffs)
+        await store.insert_contract(
+            conn,
+            contract_id,
+            new.kind,
+            new.provider_agb,
+            lot.code,
+            new.valid_from,
+            valid_to,
+            now,
+            client_ref=new.client_ref,
+            tariffs=new.tariffs,
+        )
         if new.kind is ContractKind.OPEN_HOUSE:
             # Capacity and intake learn of it as of any admission.
-            await _emit(runtime, conn, ProviderAdmitted(
-                application_id=contract_id, contract_id=contract_id, provider_agb=new.provider_agb, lot=lot.code,
-                settings=lot.settings, min_capacity=lot.min_capacity, valid_from=new.valid_from, valid_to=valid_to,
-                admitted_at=now), new.provider_agb, now)
+            await _emit(
+                runtime,
+                conn,
+                ProviderAdmitted(
+                    application_id=contract_id,
+                    contract_id=contract_id,
+                    provider_agb=new.provider_agb,
+                    lot=lot.code,
+                    settings=lot.settings,
+                    min_capacity=lot.min_capacity,
+                    valid_from=new.valid_from,
+                    valid_to=valid_to,
+                    admitted_at=now,
+                ),
+                new.provider_agb,
+                now,
+            )
     return contract_id
 
 
 async def _check_running_registration(conn: Connection, new: NewContract, today: date) -> None:
     """An Open House contract registered by hand is one that already runs, from before Schakel."""
     if new.valid_from > today:
-        raise Invalid("valid_from: a new Open House contract comes from an application; only one already "
-                      "running may be registered")
+        raise Invalid(
+            "valid_from: a new Open House contract comes from an application; only one already "
+            "running may be registered"
+        )
     running = await store.running_open_house(conn, new.provider_agb, new.lot)
     if running:
         raise Conflict(f"provider {new.provider_agb} already holds Open House contract {running} for lot {new.lot}")
@@ -236,8 +340,7 @@ class ContractEnd(BaseModel):
     reason: str = Field(min_length=1, max_length=200, description="e.g. uittreding, faillissement, einde looptijd")
 
 
-async def end_contract(runtime: Runtime, contract_id: uuid.UUID, end: ContractEnd,
-                       now: datetime | None = None) -> None:
+async def end_contract(runtime: Runtime, contract_id: uuid.UUID, end: ContractEnd, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
     async with runtime.pool.acquire() as conn, conn.transaction():
         row = await store.get_contract(conn, contract_id, lock=True)
@@ -249,7 +352,19 @@ async def end_contract(runtime: Runtime, contract_id: uuid.UUID, end: ContractEn
             raise Invalid(f"end_date {end.end_date} lies before the contract starts on {row['valid_from']}")
         await store.end_contract(conn, contract_id, end.end_date, end.reason, now)
         lot = await store.get_lot(conn, row["lot"])
-        await _emit(runtime, conn, ContractEnded(
-            contract_id=contract_id, provider_agb=row["provider_agb"], lot=row["lot"],
-            end_date=end.end_date, reason=end.reason, ended_at=now, settings=lot.settings if lot else [],
-            kind=ContractKind(row["kind"])), row["provider_agb"], now)
+        await _emit(
+            runtime,
+            conn,
+            ContractEnded(
+                contract_id=contract_id,
+                provider_agb=row["provider_agb"],
+                lot=row["lot"],
+                end_date=end.end_date,
+                reason=end.reason,
+                ended_at=now,
+                settings=lot.settings if lot else [],
+                kind=ContractKind(row["kind"]),
+            ),
+            row["provider_agb"],
+            now,
+        )

@@ -33,14 +33,16 @@ class Declaration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    declaration_number: str = Field(pattern=r"^[A-Za-z0-9._/-]{1,20}$",
-                                    description="The provider's own number; re-posting it is idempotent.")
+    declaration_number: str = Field(
+        pattern=r"^[A-Za-z0-9._/-]{1,20}$", description="The provider's own number; re-posting it is idempotent."
+    )
     provider_agb: AgbCode
     municipality_code: GemeenteCode
     period_start: CalendarDate
     period_end: CalendarDate
-    lines: list[DeclarationLine] = Field(min_length=1, max_length=MAX_LINES,
-                                         description=f"At most {MAX_LINES} lines; split a larger month.")
+    lines: list[DeclarationLine] = Field(
+        min_length=1, max_length=MAX_LINES, description=f"At most {MAX_LINES} lines; split a larger month."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Declaration:
@@ -83,68 +85,124 @@ async def submit(runtime: Runtime, declaration: Declaration, now: datetime | Non
     agb, fingerprint = declaration.provider_agb, declaration.fingerprint()
     async with runtime.pool.acquire() as conn, conn.transaction():
         # Serialises re-posts of one number, so exactly one of two concurrent identical posts assesses.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"declaration:{agb}:"
-                                                                          f"{declaration.declaration_number}")
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", f"declaration:{agb}:{declaration.declaration_number}"
+        )
         earlier = await store.find_declaration(conn, agb, declaration.declaration_number)
         if earlier is not None:
             if earlier["body_hash"] != fingerprint:
-                raise Conflict(f"declaration {declaration.declaration_number} was already submitted with other "
-                               "content and is immutable; correct a line with a credit and a debit line under a "
-                               "new declaration number")
+                raise Conflict(
+                    f"declaration {declaration.declaration_number} was already submitted with other "
+                    "content and is immutable; correct a line with a credit and a debit line under a "
+                    "new declaration number"
+                )
             return AssessedDeclaration.model_validate_json(earlier["result"])
         declaration_id = uuid.uuid4()
         allocations = await store.lock_allocations(conn, agb, [ln.allocation_number for ln in declaration.lines])
         assessment = assess(
-            declaration_id, declaration.lines, provider_agb=agb, municipality_code=declaration.municipality_code,
+            declaration_id,
+            declaration.lines,
+            provider_agb=agb,
+            municipality_code=declaration.municipality_code,
             allocations=allocations,
             contracts=await store.provider_contracts(conn, agb),
             ledger=await store.standing_bookings(conn, [a.allocation_id for a in allocations]),
-            rules=settings.rules(), region=settings.region_municipalities,
+            rules=settings.rules(),
+            region=settings.region_municipalities,
         )
         result = _answer(declaration_id, declaration, assessment, now)
-        await store.insert_declaration(conn, declaration_id, agb, declaration.declaration_number, fingerprint,
-                                       declaration.municipality_code, declaration.period_start,
-                                       declaration.period_end, result.model_dump_json(), now)
-        await store.book(conn, assessment.bookings, [o.credited for o in assessment.lines if o.credited],
-                         declaration_id)
+        await store.insert_declaration(
+            conn,
+            declaration_id,
+            agb,
+            declaration.declaration_number,
+            fingerprint,
+            declaration.municipality_code,
+            declaration.period_start,
+            declaration.period_end,
+            result.model_dump_json(),
+            now,
+        )
+        await store.book(
+            conn, assessment.bookings, [o.credited for o in assessment.lines if o.credited], declaration_id
+        )
         await _emit_events(runtime, conn, declaration, result)
     return result
 
 
-def _answer(declaration_id: uuid.UUID, declaration: Declaration, assessment: Assessment,
-            now: datetime) -> AssessedDeclaration:
+def _answer(
+    declaration_id: uuid.UUID, declaration: Declaration, assessment: Assessment, now: datetime
+) -> AssessedDeclaration:
     lines = [
         AssessedLine(
-            line_number=o.line.line_number, allocation_id=o.allocation_id, product_code=o.line.product_code,
-            amount=o.line.amount, approved=o.approved, return_codes=o.return_codes,
-            allocation_number=o.line.allocation_number, credit=o.line.credit,
-            rejections=[LineRejection(rule=f.rule, return_code=f.return_code, reason=f.reason[:300],
-                                      contact=rules.BY_CODE[f.rule].contact) for f in o.findings],
+            line_number=o.line.line_number,
+            allocation_id=o.allocation_id,
+            product_code=o.line.product_code,
+            amount=o.line.amount,
+            approved=o.approved,
+            return_codes=o.return_codes,
+            allocation_number=o.line.allocation_number,
+            credit=o.line.credit,
+            rejections=[
+                LineRejection(
+                    rule=f.rule, return_code=f.return_code, reason=f.reason[:300], contact=rules.BY_CODE[f.rule].contact
+                )
+                for f in o.findings
+            ],
         )
         for o in assessment.lines
     ]
     return AssessedDeclaration(
-        declaration_id=declaration_id, declaration_number=declaration.declaration_number,
-        provider_agb=declaration.provider_agb, municipality_code=declaration.municipality_code,
-        period_start=declaration.period_start, period_end=declaration.period_end, submitted_at=now,
-        assessed_at=now, submitted_amount=assessment.submitted_amount, approved_amount=assessment.approved_amount,
-        rejected_amount=assessment.rejected_amount, credited_amount=assessment.credited_amount, lines=lines,
+        declaration_id=declaration_id,
+        declaration_number=declaration.declaration_number,
+        provider_agb=declaration.provider_agb,
+        municipality_code=declaration.municipality_code,
+        period_start=declaration.period_start,
+        period_end=declaration.period_end,
+        submitted_at=now,
+        assessed_at=now,
+        submitted_amount=assessment.submitted_amount,
+        approved_amount=assessment.approved_amount,
+        rejected_amount=assessment.rejected_amount,
+        credited_amount=assessment.credited_amount,
+        lines=lines,
     )
 
 
 async def _emit_events(runtime: Runtime, conn, declaration: Declaration, result: AssessedDeclaration) -> None:
     subject = str(result.declaration_id)
-    submitted = Envelope.wrap(DeclarationSubmitted(
-        declaration_id=result.declaration_id, provider_agb=result.provider_agb,
-        municipality_code=result.municipality_code, period_start=result.period_start, period_end=result.period_end,
-        lines=len(declaration.lines), amount=result.submitted_amount, submitted_at=result.submitted_at,
-    ), source=SOURCE, subject=subject, time=result.submitted_at)
-    assessed = Envelope.wrap(DeclarationAssessed(
-        declaration_id=result.declaration_id, provider_agb=result.provider_agb,
-        municipality_code=result.municipality_code, lines=result.lines, approved_amount=result.approved_amount,
-        rejected_amount=result.rejected_amount, assessed_at=result.assessed_at,
-        declaration_number=result.declaration_number, submitted_amount=result.submitted_amount,
-        credited_amount=result.credited_amount,
-    ), source=SOURCE, subject=subject, time=result.assessed_at, cause=submitted)
+    submitted = Envelope.wrap(
+        DeclarationSubmitted(
+            declaration_id=result.declaration_id,
+            provider_agb=result.provider_agb,
+            municipality_code=result.municipality_code,
+            period_start=result.period_start,
+            period_end=result.period_end,
+            lines=len(declaration.lines),
+            amount=result.submitted_amount,
+            submitted_at=result.submitted_at,
+        ),
+        source=SOURCE,
+        subject=subject,
+        time=result.submitted_at,
+    )
+    assessed = Envelope.wrap(
+        DeclarationAssessed(
+            declaration_id=result.declaration_id,
+            provider_agb=result.provider_agb,
+            municipality_code=result.municipality_code,
+            lines=result.lines,
+            approved_amount=result.approved_amount,
+            rejected_amount=result.rejected_amount,
+            assessed_at=result.assessed_at,
+            declaration_number=result.declaration_number,
+            submitted_amount=result.submitted_amount,
+            credited_amount=result.credited_amount,
+        ),
+        source=SOURCE,
+        subject=subject,
+        time=result.assessed_at,
+        cause=submitted,
+    )
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, submitted)
     await runtime.emit(conn, topics.CONTRACTING_EVENTS, assessed)

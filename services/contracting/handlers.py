@@ -11,20 +11,28 @@ from services.runtime.consumer import Consumer
 from services.runtime.db import Connection
 
 
-def _allocation(event: AllocationIssued | AllocationChanged, product_category: str, product_code: str | None
-                ) -> Allocation:
+def _allocation(
+    event: AllocationIssued | AllocationChanged, product_category: str, product_code: str | None
+) -> Allocation:
     return Allocation(
-        allocation_id=event.allocation_id, allocation_number=event.allocation_number,
-        municipality_code=event.municipality_code, client_ref=event.client_ref, provider_agb=event.provider_agb,
-        product_category=product_category, product_code=product_code, start_date=event.start_date,
-        end_date=event.end_date, volume=event.volume, unit=event.unit, frequency=event.frequency,
+        allocation_id=event.allocation_id,
+        allocation_number=event.allocation_number,
+        municipality_code=event.municipality_code,
+        client_ref=event.client_ref,
+        provider_agb=event.provider_agb,
+        product_category=product_category,
+        product_code=product_code,
+        start_date=event.start_date,
+        end_date=event.end_date,
+        volume=event.volume,
+        unit=event.unit,
+        frequency=event.frequency,
         budget=event.budget,
     )
 
 
 async def on_allocation_issued(conn: Connection, _envelope: Envelope, event: AllocationIssued) -> None:
-    await store.upsert_allocation(conn, _allocation(event, event.product_category, event.product_code),
-                                  event.issued_at)
+    await store.upsert_allocation(conn, _allocation(event, event.product_category, event.product_code), event.issued_at)
 
 
 async def on_allocation_changed(conn: Connection, _envelope: Envelope, event: AllocationChanged) -> None:
@@ -48,10 +56,16 @@ async def on_care_ended(conn: Connection, _envelope: Envelope, event: CareEnded)
 
 
 def consumers() -> list[Consumer]:
-    return [Consumer("intake-events", topics.INTAKE_EVENTS, {
-        AllocationIssued: on_allocation_issued,
-        AllocationChanged: on_allocation_changed,
-        AllocationWithdrawn: on_allocation_withdrawn,
-        CareStarted: on_care_started,
-        CareEnded: on_care_ended,
-    })]
+    return [
+        Consumer(
+            "intake-events",
+            topics.INTAKE_EVENTS,
+            {
+                AllocationIssued: on_allocation_issued,
+                AllocationChanged: on_allocation_changed,
+                AllocationWithdrawn: on_allocation_withdrawn,
+                CareStarted: on_care_started,
+                CareEnded: on_care_ended,
+            },
+        )
+    ]

@@ -22,9 +22,14 @@ def exceeded(line: DeclarationLine, allocation: Allocation, bookings: Sequence[B
     if allocation.budget is not None:
         used = sum(b.amount for b in bookings)
         if used + line.amount > allocation.budget:
-            findings.append(Finding(r.BUDGET, f"amount {line.amount} exceeds the budget of allocation "
-                                              f"{allocation.allocation_number}: {allocation.budget - used} of "
-                                              f"{allocation.budget} eurocent left"))
+            findings.append(
+                Finding(
+                    r.BUDGET,
+                    f"amount {line.amount} exceeds the budget of allocation "
+                    f"{allocation.allocation_number}: {allocation.budget - used} of "
+                    f"{allocation.budget} eurocent left",
+                )
+            )
     if allocation.volume is None:
         return findings
     if line.unit != allocation.unit:
@@ -32,17 +37,27 @@ def exceeded(line: DeclarationLine, allocation: Allocation, bookings: Sequence[B
     elif allocation.frequency == Frequentie.TOTAAL_BINNEN_GELDIGHEIDSDUUR:
         used = sum(b.volume for b in bookings)
         if used + line.volume > allocation.volume:
-            findings.append(Finding(r.VOLUME, f"volume {line.volume} exceeds allocation "
-                                              f"{allocation.allocation_number}: {allocation.volume - used} of "
-                                              f"{allocation.volume} left"))
+            findings.append(
+                Finding(
+                    r.VOLUME,
+                    f"volume {line.volume} exceeds allocation "
+                    f"{allocation.allocation_number}: {allocation.volume - used} of "
+                    f"{allocation.volume} left",
+                )
+            )
     else:
         first, last = _month_start(line.period_start), _month_end(line.period_end)
         allowed = allowed_volume(allocation, first, last)
         used = sum(b.volume for b in bookings if b.period_start <= last and first <= b.period_end)
         if used + line.volume > allowed:
-            findings.append(Finding(r.VOLUME_PER_PERIOD, f"volume {line.volume} exceeds what allocation "
-                                    f"{allocation.allocation_number} allows from {first} to {last}: "
-                                    f"{_whole(allowed - used)} of {_whole(allowed)} left"))
+            findings.append(
+                Finding(
+                    r.VOLUME_PER_PERIOD,
+                    f"volume {line.volume} exceeds what allocation "
+                    f"{allocation.allocation_number} allows from {first} to {last}: "
+                    f"{_whole(allowed - used)} of {_whole(allowed)} left",
+                )
+            )
     return findings
 
 

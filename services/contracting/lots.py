@@ -38,7 +38,9 @@ class Tariff(BaseModel):
     unit: Eenheid
     eurocent: Eurocent = Field(description="Price per unit in eurocent.")
     valid_from: CalendarDate
-    valid_to: CalendarDate | None = Field(default=None, description="Last day the tariff applies; open-ended if absent.")
+    valid_to: CalendarDate | None = Field(
+        default=None, description="Last day the tariff applies; open-ended if absent."
+    )
 
     @model_validator(mode="after")
     def _period(self) -> Tariff:
@@ -67,8 +69,11 @@ class LotTerms(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     product_categories: list[Productcategorie] = Field(min_length=1, max_length=len(Productcategorie))
     product_codes: list[ProductCode] = Field(min_length=1, max_length=200)
-    settings: list[Setting] = Field(default_factory=list, max_length=len(Setting),
-                                    description="Verblijf settings the lot covers (travel in ProviderAdmitted).")
+    settings: list[Setting] = Field(
+        default_factory=list,
+        max_length=len(Setting),
+        description="Verblijf settings the lot covers (travel in ProviderAdmitted).",
+    )
     tariffs: list[Tariff] = Field(default_factory=list, max_length=500)
     max_wait_days: int = Field(ge=1, le=365, description="Maximum waiting time a contracted provider may have.")
     min_capacity: int = Field(default=0, ge=0, le=1000, description="Places a contracted provider keeps available.")
@@ -88,14 +93,15 @@ class LotTerms(BaseModel):
         if len(set(codes)) != len(codes):
             raise ValueError("requirement codes must be unique")
         for i, a in enumerate(self.tariffs):
-            for b in self.tariffs[i + 1:]:
+            for b in self.tariffs[i + 1 :]:
                 if (a.product_code, a.unit) == (b.product_code, b.unit) and _overlap(a, b):
                     raise ValueError(f"two tariffs of {a.product_code} in unit {a.unit} overlap in time")
         return self
 
     def tariff_on(self, product_code: str, unit: str, day: date) -> Tariff | None:
-        return next((t for t in self.tariffs
-                     if t.product_code == product_code and t.unit == unit and t.applies_on(day)), None)
+        return next(
+            (t for t in self.tariffs if t.product_code == product_code and t.unit == unit and t.applies_on(day)), None
+        )
 
     def covers(self, product_category: str, product_code: str) -> bool:
         return product_category in self.product_categories and product_code in self.product_codes
@@ -117,8 +123,9 @@ class Evidence(BaseModel):
 
     requirement: RequirementCode = Field(pattern=REQUIREMENT_CODE)
     document_ref: str = Field(min_length=1, max_length=200)
-    valid_until: CalendarDate | None = Field(default=None,
-                                             description="Expiry of the evidence, e.g. of a quality mark.")
+    valid_until: CalendarDate | None = Field(
+        default=None, description="Expiry of the evidence, e.g. of a quality mark."
+    )
 
 
 class Outcome(StrEnum):
@@ -146,8 +153,9 @@ def unmet_requirements(lot: LotTerms, evidence: Sequence[Evidence], on: date) ->
             reasons.append(f"missing requirement {requirement.code}: {requirement.description}")
         elif not any(e.valid_until is None or e.valid_until >= on for e in items):
             latest = max(e.valid_until for e in items if e.valid_until)
-            reasons.append(f"evidence for {requirement.code} expired on {latest.isoformat()}: "
-                           f"{requirement.description}")
+            reasons.append(
+                f"evidence for {requirement.code} expired on {latest.isoformat()}: {requirement.description}"
+            )
     return reasons
 
 

@@ -26,9 +26,11 @@ class OverdueWatch:
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
-        self.gauge = Gauge("schakel_intake_allocation_requests_overdue",
-                           "Open requests for a toewijzing past their answer deadline.",
-                           registry=intake.runtime.registry)
+        self.gauge = Gauge(
+            "schakel_intake_allocation_requests_overdue",
+            "Open requests for a toewijzing past their answer deadline.",
+            registry=intake.runtime.registry,
+        )
         self._periodic = Periodic("intake-overdue-watch", self.check, intake.settings.overdue_check_seconds)
 
     async def check(self) -> int:
@@ -47,8 +49,13 @@ def build(settings: IntakeSettings | None = None, clock: Clock | None = None) ->
     settings = settings or IntakeSettings()
 
     async def start(app: FastAPI, runtime: Runtime) -> None:
-        app.state.intake = Intake(runtime=runtime, settings=settings, vault=Vault(settings.fernet_keys()),
-                                  registry=registry.load(), clock=clock or Clock())
+        app.state.intake = Intake(
+            runtime=runtime,
+            settings=settings,
+            vault=Vault(settings.fernet_keys()),
+            registry=registry.load(),
+            clock=clock or Clock(),
+        )
         app.state.overdue = OverdueWatch(app.state.intake)
         app.state.overdue.start()
         app.state.retention = RetentionWatch(app.state.intake)
@@ -61,17 +68,19 @@ def build(settings: IntakeSettings | None = None, clock: Clock | None = None) ->
     def consumers(_app: FastAPI, _runtime: Runtime) -> list[Consumer]:
         return handlers.consumers()
 
-    app = create_app(ServiceSpec(
-        settings=settings,
-        title="Schakel intake",
-        description="Referrals, allocations (toewijzingen), start and end of care. The only service that "
-                    "knows who a youth is; everything it publishes is pseudonymous.",
-        migrations=Path(__file__).parent / "migrations",
-        routers=[router, personal_data_router],
-        consumers=consumers,
-        publishes=[topics.INTAKE_EVENTS],
-        on_start=start,
-        on_stop=stop,
-    ))
+    app = create_app(
+        ServiceSpec(
+            settings=settings,
+            title="Schakel intake",
+            description="Referrals, allocations (toewijzingen), start and end of care. The only service that "
+            "knows who a youth is; everything it publishes is pseudonymous.",
+            migrations=Path(__file__).parent / "migrations",
+            routers=[router, personal_data_router],
+            consumers=consumers,
+            publishes=[topics.INTAKE_EVENTS],
+            on_start=start,
+            on_stop=stop,
+        )
+    )
 
     return app

@@ -35,8 +35,9 @@ class Intake:
         # Dates in iJw messages are Dutch calendar dates.
         return dutch_date(self.now())
 
-    async def emit(self, conn: Connection, data: EventData, subject: uuid.UUID, now: datetime,
-                   causation: Envelope | None = None) -> Envelope:
+    async def emit(
+        self, conn: Connection, data: EventData, subject: uuid.UUID, now: datetime, causation: Envelope | None = None
+    ) -> Envelope:
         envelope = Envelope.wrap(data, source=SOURCE, subject=str(subject), time=now, cause=causation)
         await self.runtime.emit(conn, topics.INTAKE_EVENTS, envelope)
         return envelope

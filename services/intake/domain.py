@@ -39,12 +39,16 @@ def check_birth_date(birth_date: date, referral_date: date) -> int:
     """The youth's age on the referral date, or ``Invalid`` when the birth date is implausible."""
     if birth_date > referral_date + UNBORN_HORIZON:
         # The message names the rule, never the date itself: error texts travel into logs and tickets.
-        raise Invalid("client.birth_date lies more than 40 weeks after the referral date; refer an unborn "
-                      "child with its expected birth date")
+        raise Invalid(
+            "client.birth_date lies more than 40 weeks after the referral date; refer an unborn "
+            "child with its expected birth date"
+        )
     age = age_on(birth_date, referral_date)
     if age >= MAX_AGE_EXCLUSIVE:
-        raise Invalid(f"client.birth_date: the youth is {age} on {referral_date}; jeugdhulp, verlengde "
-                      f"jeugdhulp included, ends at the 23rd birthday")
+        raise Invalid(
+            f"client.birth_date: the youth is {age} on {referral_date}; jeugdhulp, verlengde "
+            f"jeugdhulp included, ends at the 23rd birthday"
+        )
     return age
 
 
@@ -52,8 +56,10 @@ def resolve_settings(category: Productcategorie, setting: Setting | None, settin
     """The acceptable verblijf settings, most preferred first: ``setting`` leads, duplicates go."""
     ordered = list(dict.fromkeys([*([setting] if setting else []), *settings]))
     if category.needs_setting and not ordered:
-        raise ValueError(f"product category {category} (verblijf or crisis) needs a setting: give 'setting' "
-                         f"or 'settings' in order of preference")
+        raise ValueError(
+            f"product category {category} (verblijf or crisis) needs a setting: give 'setting' "
+            f"or 'settings' in order of preference"
+        )
     if not category.needs_setting and ordered:
         raise ValueError(f"product category {category} is not verblijf or crisis (43, 44, 46) and takes no setting")
     return ordered
@@ -68,25 +74,36 @@ def event_referrer_agb(referrer_type: Verwijzer, agb: str | None) -> str | None:
 DIRECT_REFERRERS = frozenset({Verwijzer.HUISARTS, Verwijzer.JEUGDARTS, Verwijzer.MEDISCH_SPECIALIST})
 
 
-def check_referral_rights(role: str, subject: str, referrer_type: Verwijzer, referrer_agb: str | None,
-                          municipality_code: str, provider_agb: str | None) -> None:
+def check_referral_rights(
+    role: str,
+    subject: str,
+    referrer_type: Verwijzer,
+    referrer_agb: str | None,
+    municipality_code: str,
+    provider_agb: str | None,
+) -> None:
     """Who may submit this referral: the referrer itself, the gemeente for its own residents,
     or a provider acting on a direct (GP) referral to itself."""
     if role == "referrer":
         key_type, key_agb = subject.split(":", 1)
         # A self-referrer or gemeente may leave its AGB out of the body; the key still names it.
         if referrer_type.value != key_type or referrer_agb not in (None, key_agb):
-            raise Forbidden(f"this key refers as {subject}; the body's referrer is "
-                            f"{referrer_type.value}:{referrer_agb}")
+            raise Forbidden(
+                f"this key refers as {subject}; the body's referrer is {referrer_type.value}:{referrer_agb}"
+            )
     elif role == "gemeente":
         if municipality_code != subject:
-            raise Forbidden(f"gemeente {subject} may only refer its own residents, not municipality {municipality_code}")
+            raise Forbidden(
+                f"gemeente {subject} may only refer its own residents, not municipality {municipality_code}"
+            )
         if referrer_type is not Verwijzer.GEMEENTE:
             raise Forbidden(f"a gemeente key refers as referrer type 01 (gemeente), not {referrer_type.value}")
     elif role == "provider":
         if referrer_type not in DIRECT_REFERRERS:
-            raise Forbidden("a provider registers only direct referrals by a huisarts (02), jeugdarts (03) or "
-                            f"medisch specialist (05), not referrer type {referrer_type.value}")
+            raise Forbidden(
+                "a provider registers only direct referrals by a huisarts (02), jeugdarts (03) or "
+                f"medisch specialist (05), not referrer type {referrer_type.value}"
+            )
         if provider_agb is not None and provider_agb != subject:
             raise Forbidden(f"provider {subject} may register a referral only to itself, not to {provider_agb}")
     else:
@@ -127,15 +144,22 @@ def overlaps(a: tuple[date, date], b: tuple[date, date]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-def check_no_stacking(existing: Iterable[AllocationFacts], category: str, code: str | None,
-                      start: date, end: date) -> None:
+def check_no_stacking(
+    existing: Iterable[AllocationFacts], category: str, code: str | None, start: date, end: date
+) -> None:
     """OP259: one client cannot hold the same product (category + code) twice for overlapping days."""
     for other in existing:
         period = other.valid_period()
-        if (other.product_category, other.product_code) == (category, code) and period and overlaps(period, (start, end)):
+        if (
+            (other.product_category, other.product_code) == (category, code)
+            and period
+            and overlaps(period, (start, end))
+        ):
             product = f"{category}/{code}" if code else category
-            raise Conflict(f"OP259 (no stacking): the client already holds toewijzing {other.number} for product "
-                           f"{product} from {period[0]} to {period[1]}, which overlaps {start}–{end}")
+            raise Conflict(
+                f"OP259 (no stacking): the client already holds toewijzing {other.number} for product "
+                f"{product} from {period[0]} to {period[1]}, which overlaps {start}–{end}"
+            )
 
 
 def check_withdrawal(allocation: AllocationFacts, effective_date: date, reason: RedenWijziging) -> date:
@@ -147,8 +171,9 @@ def check_withdrawal(allocation: AllocationFacts, effective_date: date, reason: 
     if reason is RedenWijziging.NOOIT_GELDIG:
         return allocation.start_date
     if not allocation.start_date <= effective_date <= allocation.end_date:
-        raise Invalid(f"effective_date {effective_date} lies outside the toewijzing "
-                      f"{allocation.start_date}–{allocation.end_date}")
+        raise Invalid(
+            f"effective_date {effective_date} lies outside the toewijzing {allocation.start_date}–{allocation.end_date}"
+        )
     return effective_date
 
 
@@ -172,8 +197,9 @@ def check_care_start(allocation: AllocationFacts, start_date: date, today: date)
     if allocation.care_start is not None:
         raise Conflict(f"care already started on {allocation.care_start}; a second start is not possible")
     if not allocation.start_date <= start_date <= allocation.end_date:
-        raise Invalid(f"start_date {start_date} lies outside the toewijzing "
-                      f"{allocation.start_date}–{allocation.end_date}")
+        raise Invalid(
+            f"start_date {start_date} lies outside the toewijzing {allocation.start_date}–{allocation.end_date}"
+        )
 
 
 def check_care_end(allocation: AllocationFacts, end_date: date, today: date) -> None:
@@ -251,5 +277,7 @@ def is_overdue(due: datetime, answered: bool, now: datetime) -> bool:
 def check_rejection(referrer_type: Verwijzer, reason: RedenAfwijzing) -> None:
     """A GI's or court's decision is never refused on the gemeente's own judgement of the care."""
     if not referrer_type.needs_gemeente_decision and reason is RedenAfwijzing.ZORGINHOUDELIJK:
-        raise Conflict(f"the referral comes from referrer type {referrer_type.value} (GI or court), whose decision "
-                       f"needs no gemeente decision: it cannot be refused as 7 (zorginhoudelijk)")
+        raise Conflict(
+            f"the referral comes from referrer type {referrer_type.value} (GI or court), whose decision "
+            f"needs no gemeente decision: it cannot be refused as 7 (zorginhoudelijk)"
+        )

@@ -23,6 +23,9 @@ async def on_contract_ended(conn: Connection, _envelope: Envelope, event: Contra
 def consumers() -> list[Consumer]:
     return [
         Consumer("placements", topics.CAPACITY_EVENTS, {PlacementConfirmed: on_placement_confirmed}),
-        Consumer("contracts", topics.CONTRACTING_EVENTS,
-                 {ProviderAdmitted: on_provider_admitted, ContractEnded: on_contract_ended}),
+        Consumer(
+            "contracts",
+            topics.CONTRACTING_EVENTS,
+            {ProviderAdmitted: on_provider_admitted, ContractEnded: on_contract_ended},
+        ),
     ]

@@ -88,8 +88,7 @@ async def erase_on_request(pool: asyncpg.Pool, referral_id: uuid.UUID, actor: st
         erased = await store.erase_client_of_referral(conn, referral_id, now)
         if erased is None:
             return None
-        await store.record_erasure(conn, at=now, actor=actor, reason="request", clients=erased,
-                                   referral_id=referral_id)
+        await store.record_erasure(conn, at=now, actor=actor, reason="request", clients=erased, referral_id=referral_id)
     log.info("erased personal data of %d youth(s) for referral %s on request of %s", erased, referral_id, actor)
     return erased
 
@@ -102,8 +101,7 @@ async def erase_expired(pool: asyncpg.Pool, now: datetime, years: int, actor: st
         async with pool.acquire() as conn, conn.transaction():
             erased = await store.erase_clients_inactive_since(conn, cutoff, dutch_date(cutoff), now, batch_size)
             if erased:
-                await store.record_erasure(conn, at=now, actor=actor, reason="retention", clients=erased,
-                                           cutoff=cutoff)
+                await store.record_erasure(conn, at=now, actor=actor, reason="retention", clients=erased, cutoff=cutoff)
         total += erased
         if erased < batch_size:
             break
@@ -117,14 +115,23 @@ class RetentionWatch:
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
-        self.erased = Counter("schakel_intake_personal_data_erased", "Youths whose personal data was erased.",
-                              ["reason"], registry=intake.runtime.registry)
+        self.erased = Counter(
+            "schakel_intake_personal_data_erased",
+            "Youths whose personal data was erased.",
+            ["reason"],
+            registry=intake.runtime.registry,
+        )
         self._periodic = Periodic("intake-retention-watch", self.check, intake.settings.retention_check_seconds)
 
     async def check(self) -> int:
         settings = self.intake.settings
-        erased = await erase_expired(self.intake.runtime.pool, self.intake.now(),
-                                     settings.personal_data_retention_years, RETENTION_ACTOR, settings.erasure_batch_size)
+        erased = await erase_expired(
+            self.intake.runtime.pool,
+            self.intake.now(),
+            settings.personal_data_retention_years,
+            RETENTION_ACTOR,
+            settings.erasure_batch_size,
+        )
         self.erased.labels("retention").inc(erased)
         return erased
 

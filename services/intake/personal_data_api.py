@@ -24,12 +24,14 @@ class ErasureDone(BaseModel):
 
 
 @router.delete(
-    "/referrals/{referral_id}/personal-data", response_model=ErasureDone,
+    "/referrals/{referral_id}/personal-data",
+    response_model=ErasureDone,
     summary="Erase the BSN, name and birth date of a referral's youth; the pseudonymous referral stays",
     responses=problems(404),
 )
-async def erase_personal_data(referral_id: uuid.UUID, request: Request,
-                              by: Principal = Depends(require(Role.ADMIN))) -> ErasureDone:
+async def erase_personal_data(
+    referral_id: uuid.UUID, request: Request, by: Principal = Depends(require(Role.ADMIN))
+) -> ErasureDone:
     intake: Intake = request.app.state.intake
     now = intake.now()
     erased = await personal_data.erase_on_request(intake.runtime.pool, referral_id, by.actor, now)

@@ -25,8 +25,10 @@ from services.runtime.db import create_pool, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-app = typer.Typer(help="Intake's personal data: re-seal it under the newest encryption key, erase it, "
-                       "show the erasure audit.", no_args_is_help=True)
+app = typer.Typer(
+    help="Intake's personal data: re-seal it under the newest encryption key, erase it, show the erasure audit.",
+    no_args_is_help=True,
+)
 
 
 def _settings() -> IntakeSettings:
@@ -68,11 +70,16 @@ def rotate(batch_size: Annotated[int, typer.Option(min=1, help="Records per batc
         return await personal_data.reseal(pool, Vault(settings.fernet_keys()), batch_size)
 
     census = _run(action)
-    typer.echo(f"re-sealed {census.resealed} record(s) with the newest key; {census.newest} already were; "
-               f"{census.changed_meanwhile} changed meanwhile (rewritten by the service)")
+    typer.echo(
+        f"re-sealed {census.resealed} record(s) with the newest key; {census.newest} already were; "
+        f"{census.changed_meanwhile} changed meanwhile (rewritten by the service)"
+    )
     if census.unreadable:
-        typer.echo(f"{census.unreadable} record(s) open with none of the configured keys: put the key they were "
-                   "sealed with back into SCHAKEL_PREVIOUS_ENCRYPTION_KEYS and run rotate again", err=True)
+        typer.echo(
+            f"{census.unreadable} record(s) open with none of the configured keys: put the key they were "
+            "sealed with back into SCHAKEL_PREVIOUS_ENCRYPTION_KEYS and run rotate again",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
@@ -85,8 +92,11 @@ def status(batch_size: Annotated[int, typer.Option(min=1, help="Records per batc
 
     census = _run(action)
     typer.echo(f"newest key: {census.newest}; older keys: {census.older}; no configured key: {census.unreadable}")
-    typer.echo("previous encryption keys may be retired" if census.done
-               else "keep the previous encryption keys: run rotate first")
+    typer.echo(
+        "previous encryption keys may be retired"
+        if census.done
+        else "keep the previous encryption keys: run rotate first"
+    )
 
 
 @app.command()
@@ -104,8 +114,11 @@ def erase(
     if erased is None:
         typer.echo(f"no referral {referral}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"erased the personal data of {erased} youth(s)" if erased else
-               "nothing to erase: this youth's personal data was erased before")
+    typer.echo(
+        f"erased the personal data of {erased} youth(s)"
+        if erased
+        else "nothing to erase: this youth's personal data was erased before"
+    )
 
 
 @app.command("erase-expired")
@@ -114,8 +127,9 @@ def erase_expired(by: Annotated[str, typer.Option(help="Your operator handle, fo
     actor = _actor(by)
 
     async def action(pool: asyncpg.Pool, settings: IntakeSettings) -> int:
-        return await personal_data.erase_expired(pool, datetime.now(UTC), settings.personal_data_retention_years,
-                                                 actor, settings.erasure_batch_size)
+        return await personal_data.erase_expired(
+            pool, datetime.now(UTC), settings.personal_data_retention_years, actor, settings.erasure_batch_size
+        )
 
     typer.echo(f"erased the personal data of {_run(action)} youth(s) past the retention period")
 

@@ -102,8 +102,10 @@ class Registry:
             raise ValueError(f"municipality {code} ({municipality.name}) did not exist on {day}{after}")
         if code not in region.member_codes(day):
             members = ", ".join(region.member_codes(day))
-            raise ValueError(f"municipality {code} ({municipality.name}) was not a member of {region.name} "
-                             f"on {day} (members then: {members})")
+            raise ValueError(
+                f"municipality {code} ({municipality.name}) was not a member of {region.name} "
+                f"on {day} (members then: {members})"
+            )
         return municipality
 
 
@@ -127,8 +129,7 @@ def load(path: Path = DATA / "regions.json") -> Registry:
 def regions_2013() -> dict[str, Region2013]:
     raw = json.loads((DATA / "regions-2013.json").read_text())
     return {
-        r["number"]: Region2013(r["number"], r["name"], r["parent"], tuple(r["municipalities_normalised"]))
-        for r in raw
+        r["number"]: Region2013(r["number"], r["name"], r["parent"], tuple(r["municipalities_normalised"])) for r in raw
     }
 
 

@@ -59,12 +59,18 @@ class ReferralIn(Body):
     referrer: ReferrerIn
     product_category: Productcategorie = Field(description="JZ020.")
     setting: Setting | None = Field(default=None, description="The one (most preferred) verblijf setting.")
-    settings: list[Setting] = Field(default_factory=list, validate_default=True, max_length=len(Setting),
-                                    description="Acceptable verblijf settings in order of preference (43/44/46).")
+    settings: list[Setting] = Field(
+        default_factory=list,
+        validate_default=True,
+        max_length=len(Setting),
+        description="Acceptable verblijf settings in order of preference (43/44/46).",
+    )
     urgency: Urgentie
     ambulant_tried: bool = Field(description="Whether ambulant help was tried first.")
     veilig_thuis: bool = Field(default=False, description="Referred via Veilig Thuis: counted apart from the gemeente.")
-    provider_agb: AgbCode | None = Field(default=None, description="The provider referred to, if the referral names one.")
+    provider_agb: AgbCode | None = Field(
+        default=None, description="The provider referred to, if the referral names one."
+    )
     referral_date: CalendarDate | None = Field(default=None, description="Date of the verwijzing; today when absent.")
 
     @field_validator("settings")
@@ -136,8 +142,9 @@ class AllocationChangeIn(Body):
 
 class AllocationWithdrawalIn(Body):
     reason: RedenWijziging = Field(description="JZ585; 13 means the toewijzing was never valid.")
-    effective_date: CalendarDate | None = Field(default=None,
-                                                description="First day it no longer holds; today when absent.")
+    effective_date: CalendarDate | None = Field(
+        default=None, description="First day it no longer holds; today when absent."
+    )
 
 
 class RequestRejectionIn(Body):

@@ -36,13 +36,18 @@ class IntakeSettings(ServiceSettings):
     client_ref_secret: SecretStr | None = Field(default=None, description="HMAC key of the client_ref pseudonym.")
     encryption_key: SecretStr | None = Field(default=None, description="Fernet key for personal data at rest.")
     previous_encryption_keys: list[SecretStr] = Field(
-        default_factory=list, description="Replaced Fernet keys, newest first: they still open older records.")
+        default_factory=list, description="Replaced Fernet keys, newest first: they still open older records."
+    )
     previous_client_ref_secrets: list[SecretStr] = Field(
-        default_factory=list, description="Replaced pseudonym keys, newest first: youths known under them keep "
-                                          "their client_ref.")
+        default_factory=list,
+        description="Replaced pseudonym keys, newest first: youths known under them keep their client_ref.",
+    )
     personal_data_retention_years: int = Field(
-        default=7, ge=1, le=20, description="Years after a youth's last referral or toewijzing before BSN, name "
-                                            "and birth date are erased.")
+        default=7,
+        ge=1,
+        le=20,
+        description="Years after a youth's last referral or toewijzing before BSN, name and birth date are erased.",
+    )
     retention_check_seconds: float = Field(default=3600.0, gt=0)
     erasure_batch_size: int = Field(default=500, ge=1)
     # The region this intake serves; municipalities are validated against its membership on the referral date.
@@ -52,23 +57,34 @@ class IntakeSettings(ServiceSettings):
     # them from one referrer fakes a shortage. Far above any real referrer's day (the region places
     # ~550 youths a year), and above the demo simulator's busiest referrer when it plays a year in a minute.
     verblijf_referrals_per_day: int = Field(
-        default=50, ge=1, description="Open verblijf/crisis referrals one referrer (role and subject, whichever "
-                                      "of its keys) may submit per Dutch calendar day.")
+        default=50,
+        ge=1,
+        description="Open verblijf/crisis referrals one referrer (role and subject, whichever "
+        "of its keys) may submit per Dutch calendar day.",
+    )
     overdue_check_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> IntakeSettings:
         if not self.dev_mode:
-            missing = [name for name, value in (("SCHAKEL_CLIENT_REF_SECRET", self.client_ref_secret),
-                                                ("SCHAKEL_ENCRYPTION_KEY", self.encryption_key)) if value is None]
+            missing = [
+                name
+                for name, value in (
+                    ("SCHAKEL_CLIENT_REF_SECRET", self.client_ref_secret),
+                    ("SCHAKEL_ENCRYPTION_KEY", self.encryption_key),
+                )
+                if value is None
+            ]
             if missing:
                 raise ValueError(f"{' and '.join(missing)} must be set when SCHAKEL_DEV_MODE is false")
             if len(self.client_ref_secret.get_secret_value()) < 32:  # type: ignore[union-attr]
                 raise ValueError("SCHAKEL_CLIENT_REF_SECRET must be at least 32 characters")
             if any(len(key) < 32 for key in self.client_ref_keys()):
                 raise ValueError("every one of SCHAKEL_PREVIOUS_CLIENT_REF_SECRETS must be at least 32 characters")
-            if _DEV_CLIENT_REF_SECRET.encode() in self.client_ref_keys() or \
-                    _DEV_ENCRYPTION_KEY.encode() in self.fernet_keys():
+            if (
+                _DEV_CLIENT_REF_SECRET.encode() in self.client_ref_keys()
+                or _DEV_ENCRYPTION_KEY.encode() in self.fernet_keys()
+            ):
                 raise ValueError("the development secrets are public and may only be used with SCHAKEL_DEV_MODE=true")
         for position, key in enumerate(self.fernet_keys()):
             name = "SCHAKEL_ENCRYPTION_KEY" if position == 0 else f"SCHAKEL_PREVIOUS_ENCRYPTION_KEYS[{position - 1}]"

@@ -44,58 +44,118 @@ def scope_for(principal: Principal, municipality: str | None, first: str | None,
         raise Invalid(f"from ({first}) lies after to ({last})")
     if principal.role is Role.GEMEENTE:
         if municipality not in (None, principal.subject):
-            raise Forbidden(f"a gemeente key for {principal.subject} may only see municipality {principal.subject}, "
-                            f"not {municipality}")
+            raise Forbidden(
+                f"a gemeente key for {principal.subject} may only see municipality {principal.subject}, "
+                f"not {municipality}"
+            )
         municipality = principal.subject
     return queries.Scope(municipality, first, last)
 
 
 @router.get("/overview", summary="Totals, monthly trend, per municipality, capacity and shortages (counts <5 as '<5')")
-async def get_overview(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
-                       last: ToQuery = None, principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> dict:
-    return await queries.overview(runtime_of(request).pool, _settings(request),
-                                  scope_for(principal, municipality, first, last))
+async def get_overview(
+    request: Request,
+    municipality: MunicipalityQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
+) -> dict:
+    return await queries.overview(
+        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
+    )
 
 
-@router.get("/flows", summary="Instroom, start, uitstroom (by JZ588 reason) and stand per month × municipality × "
-                              "product category")
-async def get_flows(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
-                    last: ToQuery = None, principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> list[dict]:
-    return await queries.flow_rows(runtime_of(request).pool, _settings(request),
-                                   scope_for(principal, municipality, first, last))
+@router.get(
+    "/flows",
+    summary="Instroom, start, uitstroom (by JZ588 reason) and stand per month × municipality × product category",
+)
+async def get_flows(
+    request: Request,
+    municipality: MunicipalityQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
+) -> list[dict]:
+    return await queries.flow_rows(
+        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
+    )
 
 
-@router.get("/waiting-times", summary="Waiting time from referral to start of care: median, p90, share over the "
-                                      "contract's maximum")
-async def get_waiting_times(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
-                            last: ToQuery = None,
-                            principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> list[dict]:
-    return await queries.waiting_rows(runtime_of(request).pool, _settings(request),
-                                      scope_for(principal, municipality, first, last))
+@router.get(
+    "/waiting-times",
+    summary="Waiting time from referral to start of care: median, p90, share over the contract's maximum",
+)
+async def get_waiting_times(
+    request: Request,
+    municipality: MunicipalityQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
+) -> list[dict]:
+    return await queries.waiting_rows(
+        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
+    )
 
 
-CSV_COLUMNS = ("maand", "gemeente", "productcategorie", "instroom", "gestart", "beeindigd", "uitval",
-               "in_zorg_einde_maand", "wachttijd_jeugdigen", "wachttijd_mediaan_dagen", "wachttijd_p90_dagen",
-               "max_wachttijd_dagen", "aandeel_boven_max")
+CSV_COLUMNS = (
+    "maand",
+    "gemeente",
+    "productcategorie",
+    "instroom",
+    "gestart",
+    "beeindigd",
+    "uitval",
+    "in_zorg_einde_maand",
+    "wachttijd_jeugdigen",
+    "wachttijd_mediaan_dagen",
+    "wachttijd_p90_dagen",
+    "max_wachttijd_dagen",
+    "aandeel_boven_max",
+)
 
 
-@router.get("/export.csv", summary="Flows and waiting time per municipality and month, for the region's Power BI",
-            response_class=Response)
-async def export_csv(request: Request, municipality: MunicipalityQuery = None, first: FromQuery = None,
-                     last: ToQuery = None, principal: Principal = Depends(require(*AGGREGATE_ROLES))) -> Response:
-    rows = await queries.flow_rows(runtime_of(request).pool, _settings(request),
-                                   scope_for(principal, municipality, first, last))
+@router.get(
+    "/export.csv",
+    summary="Flows and waiting time per municipality and month, for the region's Power BI",
+    response_class=Response,
+)
+async def export_csv(
+    request: Request,
+    municipality: MunicipalityQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
+) -> Response:
+    rows = await queries.flow_rows(
+        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
+    )
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")  # ';' as Dutch Excel and Power BI expect
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         wait = r["waiting"] or {}
-        writer.writerow([r["month"], r["municipality"], r["product_category"], r["referrals_in"], r["care_started"],
-                         r["care_ended"], r["uitval"], r["in_care_at_month_end"], wait.get("youths", ""),
-                         _blank(wait.get("median_days")), _blank(wait.get("p90_days")),
-                         _blank(wait.get("max_wait_days")), _blank(wait.get("share_over_max"))])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="schakel-monitoring.csv"'})
+        writer.writerow(
+            [
+                r["month"],
+                r["municipality"],
+                r["product_category"],
+                r["referrals_in"],
+                r["care_started"],
+                r["care_ended"],
+                r["uitval"],
+                r["in_care_at_month_end"],
+                wait.get("youths", ""),
+                _blank(wait.get("median_days")),
+                _blank(wait.get("p90_days")),
+                _blank(wait.get("max_wait_days")),
+                _blank(wait.get("share_over_max")),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="schakel-monitoring.csv"'},
+    )
 
 
 def _blank(value: object) -> object:
@@ -134,14 +194,20 @@ async def live(request: Request) -> EventSourceResponse:
     return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS)
 
 
-@router.post("/alerts/{alert_id}/acknowledge",
-             summary="Acknowledge an alert at capacity, with the caller's own key (forwarded unchanged)",
-             responses=problems(401, 403, 404, 429, 502))
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    summary="Acknowledge an alert at capacity, with the caller's own key (forwarded unchanged)",
+    responses=problems(401, 403, 404, 429, 502),
+)
 async def acknowledge(alert_id: uuid.UUID, request: Request) -> Response:
     authorization = request.headers.get("authorization")
     if not authorization:
-        return problem_response(401, "Unauthorized", "missing API key: send 'Authorization: Bearer <key>'",
-                                headers={"WWW-Authenticate": "Bearer"})
+        return problem_response(
+            401,
+            "Unauthorized",
+            "missing API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     url = f"{_settings(request).capacity_url.rstrip('/')}/v1/alerts/{alert_id}/acknowledge"
     try:
         async with httpx.AsyncClient(timeout=10) as client:

@@ -44,15 +44,17 @@ def _consumers(app: FastAPI, runtime: Runtime) -> list[Consumer]:
 
 
 def build(settings: MonitoringSettings | None = None) -> FastAPI:
-    app = create_app(ServiceSpec(
-        settings=settings or MonitoringSettings(),
-        title="Schakel monitoring",
-        description="Read models of the region's flows, capacity and shortages; dashboard and Prometheus metrics.",
-        migrations=Path(__file__).parent / "migrations",
-        routers=[router, pages.router],
-        consumers=_consumers,
-        on_start=_start,
-        on_stop=_stop,
-    ))
+    app = create_app(
+        ServiceSpec(
+            settings=settings or MonitoringSettings(),
+            title="Schakel monitoring",
+            description="Read models of the region's flows, capacity and shortages; dashboard and Prometheus metrics.",
+            migrations=Path(__file__).parent / "migrations",
+            routers=[router, pages.router],
+            consumers=_consumers,
+            on_start=_start,
+            on_stop=_stop,
+        )
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -175,7 +175,10 @@ def waiting_days(referral: Referral, start: date) -> int:
 
 
 def waiting_times(
-    referrals: Iterable[Referral], cares: Iterable[Care], months: list[str], max_wait: Callable[[str], int],
+    referrals: Iterable[Referral],
+    cares: Iterable[Care],
+    months: list[str],
+    max_wait: Callable[[str], int],
     by: Callable[[str, Referral], tuple[str, ...]] = lambda month, r: (month, r.municipality, r.product_category),
 ) -> dict[tuple[str, ...], WaitingTime]:
     """Days from referral to the first start of care, grouped ``by`` (default: the month of that
@@ -197,8 +200,11 @@ def waiting_times(
         days = [d for d, _ in pairs]
         norms = {n for _, n in pairs}
         result[cell] = WaitingTime(
-            youths=len(days), median_days=float(statistics.median(days)), p90_days=float(percentile(days, 0.9)),
-            max_wait_days=norms.pop() if len(norms) == 1 else None, over_max=sum(d > n for d, n in pairs),
+            youths=len(days),
+            median_days=float(statistics.median(days)),
+            p90_days=float(percentile(days, 0.9)),
+            max_wait_days=norms.pop() if len(norms) == 1 else None,
+            over_max=sum(d > n for d, n in pairs),
         )
     return result
 

@@ -37,10 +37,15 @@ log = logging.getLogger(__name__)
 
 class DomainGauges:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.places_free = Gauge("schakel_places_free", "Free verblijf places across the region, per setting.",
-                                 ["setting"], registry=registry)
-        self.shortage_active = Gauge("schakel_shortage_active", "1 while a setting is in shortage, else 0.",
-                                     ["setting"], registry=registry)
+        self.places_free = Gauge(
+            "schakel_places_free",
+            "Free verblijf places across the region, per setting.",
+            ["setting"],
+            registry=registry,
+        )
+        self.shortage_active = Gauge(
+            "schakel_shortage_active", "1 while a setting is in shortage, else 0.", ["setting"], registry=registry
+        )
         for setting in Setting:
             # Present from the start, so "no shortage" reads 0 rather than absent.
             self.shortage_active.labels(setting=setting.value).set(0)
@@ -92,43 +97,79 @@ class Snapshot(Collector):
         rows = self.rows
         left_out: Counter[str] = Counter()
         yield from _youth_metrics(rows, left_out)
-        yield _gauge("schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"],
-                     rows.get("occupied", []))
+        yield _gauge(
+            "schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"], rows.get("occupied", [])
+        )
         yield _counter("schakel_shortages", "Shortages detected, by setting.", ["setting"], rows.get("shortages", []))
         now = datetime.now(UTC)
-        age = GaugeMetricFamily("schakel_capacity_report_age_seconds",
-                                "Age of the stalest provider report per setting.", labels=["setting"])
+        age = GaugeMetricFamily(
+            "schakel_capacity_report_age_seconds", "Age of the stalest provider report per setting.", labels=["setting"]
+        )
         for r in rows.get("report_age", []):
             age.add_metric([r["setting"]], (now - r["oldest"]).total_seconds())
         yield age
-        suppressed = GaugeMetricFamily("schakel_suppressed_series",
-                                       "Series of a count of youths left out because it is 1-4 (the <5 rule).",
-                                       labels=["metric"])
+        suppressed = GaugeMetricFamily(
+            "schakel_suppressed_series",
+            "Series of a count of youths left out because it is 1-4 (the <5 rule).",
+            labels=["metric"],
+        )
         for name, n in sorted(left_out.items()):
             suppressed.add_metric([name], n)
         yield suppressed
 
 
 def _youth_metrics(rows: dict[str, list[asyncpg.Record]], left_out: Counter[str]) -> Iterator[Metric]:
-    yield _counter("schakel_referrals", "Referrals received, by product category and referrer type "
-                   "(COD327, or veilig_thuis).", ["product_category", "referrer"], rows.get("referrals", []), left_out)
-    yield _counter("schakel_care_started", "Starts of care, by product category.", ["product_category"],
-                   rows.get("care_started", []), left_out)
-    yield _counter("schakel_care_ended", "Ends of care, by product category and reden beëindiging (JZ588).",
-                   ["product_category", "reason"], rows.get("care_ended", []), left_out)
-    yield _counter("schakel_placements", "Confirmed verblijf placements, by setting.", ["setting"],
-                   rows.get("placements", []), left_out)
-    yield _gauge("schakel_youths_waiting_for_placement", "Youths with an open placement request, by urgency.",
-                 ["urgency"], rows.get("waiting", []), left_out)
-    yield _counter("schakel_escalations", "Cases escalated, by level.", ["level"], rows.get("escalations", []),
-                   left_out)
-    yield _counter("schakel_declaration_lines", "Assessed declaration lines, by outcome.", ["outcome"],
-                   rows.get("declarations", []), left_out)
+    yield _counter(
+        "schakel_referrals",
+        "Referrals received, by product category and referrer type (COD327, or veilig_thuis).",
+        ["product_category", "referrer"],
+        rows.get("referrals", []),
+        left_out,
+    )
+    yield _counter(
+        "schakel_care_started",
+        "Starts of care, by product category.",
+        ["product_category"],
+        rows.get("care_started", []),
+        left_out,
+    )
+    yield _counter(
+        "schakel_care_ended",
+        "Ends of care, by product category and reden beëindiging (JZ588).",
+        ["product_category", "reason"],
+        rows.get("care_ended", []),
+        left_out,
+    )
+    yield _counter(
+        "schakel_placements",
+        "Confirmed verblijf placements, by setting.",
+        ["setting"],
+        rows.get("placements", []),
+        left_out,
+    )
+    yield _gauge(
+        "schakel_youths_waiting_for_placement",
+        "Youths with an open placement request, by urgency.",
+        ["urgency"],
+        rows.get("waiting", []),
+        left_out,
+    )
+    yield _counter(
+        "schakel_escalations", "Cases escalated, by level.", ["level"], rows.get("escalations", []), left_out
+    )
+    yield _counter(
+        "schakel_declaration_lines",
+        "Assessed declaration lines, by outcome.",
+        ["outcome"],
+        rows.get("declarations", []),
+        left_out,
+    )
     yield _waiting_histogram(rows.get("waiting_days", []), left_out)
 
 
-def _counter(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record],
-             youths: Counter[str] | None = None) -> Metric:
+def _counter(
+    name: str, doc: str, labels: list[str], rows: list[asyncpg.Record], youths: Counter[str] | None = None
+) -> Metric:
     """A counter family; with ``youths`` (where left-out series are counted) the <5 rule applies."""
     family = CounterMetricFamily(name, doc, labels=labels)
     for values, n in _samples(name, labels, rows, youths):
@@ -136,16 +177,18 @@ def _counter(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record],
     return family
 
 
-def _gauge(name: str, doc: str, labels: list[str], rows: list[asyncpg.Record],
-           youths: Counter[str] | None = None) -> Metric:
+def _gauge(
+    name: str, doc: str, labels: list[str], rows: list[asyncpg.Record], youths: Counter[str] | None = None
+) -> Metric:
     family = GaugeMetricFamily(name, doc, labels=labels)
     for values, n in _samples(name, labels, rows, youths):
         family.add_metric(values, n)
     return family
 
 
-def _samples(name: str, labels: list[str], rows: list[asyncpg.Record],
-             youths: Counter[str] | None) -> Iterator[tuple[list[str], int]]:
+def _samples(
+    name: str, labels: list[str], rows: list[asyncpg.Record], youths: Counter[str] | None
+) -> Iterator[tuple[list[str], int]]:
     for r in rows:
         n = r["n"] if youths is None else domain.metric_count(r["n"])
         if n is None:
@@ -156,8 +199,9 @@ def _samples(name: str, labels: list[str], rows: list[asyncpg.Record],
 
 def _waiting_histogram(rows: list[asyncpg.Record], left_out: Counter[str]) -> Metric:
     name = "schakel_waiting_time_seconds"
-    family = HistogramMetricFamily(name, "Time from referral to start of care, in whole days, by product category.",
-                                   labels=["product_category"])
+    family = HistogramMetricFamily(
+        name, "Time from referral to start of care, in whole days, by product category.", labels=["product_category"]
+    )
     by_category: dict[str, list[int]] = {}
     for r in rows:
         by_category.setdefault(r["product_category"], []).append(r["days"])

@@ -39,25 +39,26 @@ async def on_shortage_resolved(conn: Connection, _envelope: Envelope, event: cap
     await store.resolve_shortage(conn, event.shortage_id, event.setting, event.detected_at, event.resolved_at)
 
 
-async def on_placement_requested(conn: Connection, _envelope: Envelope,
-                                 event: capacity.PlacementRequested) -> None:
+async def on_placement_requested(conn: Connection, _envelope: Envelope, event: capacity.PlacementRequested) -> None:
     await store.record_placement_request(conn, event)
 
 
 async def on_placement_proposed(conn: Connection, _envelope: Envelope, event: capacity.PlacementProposed) -> None:
-    await store.count_placement_step(conn, event.placement_id, event.referral_id, "proposed", event.setting,
-                                     event.proposed_at, event.provider_agb)
+    await store.count_placement_step(
+        conn, event.placement_id, event.referral_id, "proposed", event.setting, event.proposed_at, event.provider_agb
+    )
 
 
 async def on_placement_declined(conn: Connection, _envelope: Envelope, event: capacity.PlacementDeclined) -> None:
-    await store.count_placement_step(conn, event.placement_id, event.referral_id, "declined", event.setting,
-                                     event.declined_at, event.provider_agb)
+    await store.count_placement_step(
+        conn, event.placement_id, event.referral_id, "declined", event.setting, event.declined_at, event.provider_agb
+    )
 
 
-async def on_placement_confirmed(conn: Connection, _envelope: Envelope,
-                                 event: capacity.PlacementConfirmed) -> None:
-    await store.count_placement_step(conn, event.placement_id, event.referral_id, "confirmed", event.setting,
-                                     event.confirmed_at, event.provider_agb)
+async def on_placement_confirmed(conn: Connection, _envelope: Envelope, event: capacity.PlacementConfirmed) -> None:
+    await store.count_placement_step(
+        conn, event.placement_id, event.referral_id, "confirmed", event.setting, event.confirmed_at, event.provider_agb
+    )
 
 
 async def on_case_escalated(conn: Connection, envelope: Envelope, event: capacity.CaseEscalated) -> None:
@@ -65,8 +66,7 @@ async def on_case_escalated(conn: Connection, envelope: Envelope, event: capacit
     await store.record_escalation(conn, envelope.id, event)
 
 
-async def on_alert_acknowledged(conn: Connection, _envelope: Envelope,
-                                event: capacity.AlertAcknowledged) -> None:
+async def on_alert_acknowledged(conn: Connection, _envelope: Envelope, event: capacity.AlertAcknowledged) -> None:
     await store.record_acknowledgement(conn, event)
 
 
@@ -92,8 +92,9 @@ async def on_care_ended(conn: Connection, _envelope: Envelope, event: intake.Car
 # --- contracting.events.v1 --------------------------------------------------------------------
 
 
-async def on_declaration_assessed(conn: Connection, _envelope: Envelope,
-                                  event: contracting.DeclarationAssessed) -> None:
+async def on_declaration_assessed(
+    conn: Connection, _envelope: Envelope, event: contracting.DeclarationAssessed
+) -> None:
     await store.record_declaration(conn, event)
 
 
@@ -122,8 +123,13 @@ def contracting_handlers() -> dict[type[EventData], Handler]:
     """Contracting is still growing: any of its events that carries a max wait sets the norm."""
     handlers: dict[type[EventData], Handler] = {contracting.DeclarationAssessed: on_declaration_assessed}
     for model in vars(contracting).values():
-        if isinstance(model, type) and issubclass(model, EventData) and model is not EventData \
-                and model not in handlers and any(f in model.model_fields for f in _NORM_FIELDS):
+        if (
+            isinstance(model, type)
+            and issubclass(model, EventData)
+            and model is not EventData
+            and model not in handlers
+            and any(f in model.model_fields for f in _NORM_FIELDS)
+        ):
             handlers[model] = on_waiting_norm
     return handlers
 
@@ -160,6 +166,7 @@ def _notifying(handler: Handler, channel: str) -> Handler:
 
 def consumers(channel: str, after_commit: Callable[[Envelope, EventData], Awaitable[None]] | None) -> list[Consumer]:
     """Monitoring's consumer groups, one per topic; ``channel`` is NOTIFYed with every change."""
+
     def wrap(handlers: Mapping[type[EventData], Handler]) -> dict[type[EventData], Handler]:
         return {model: _notifying(handler, channel) for model, handler in handlers.items()}
 
@@ -167,6 +174,7 @@ def consumers(channel: str, after_commit: Callable[[Envelope, EventData], Awaita
         Consumer("capacity-events", topics.CAPACITY_EVENTS, wrap(CAPACITY_EVENT_HANDLERS), after_commit=after_commit),
         Consumer("capacity-alerts", topics.CAPACITY_ALERTS, wrap(CAPACITY_ALERT_HANDLERS), after_commit=after_commit),
         Consumer("intake-events", topics.INTAKE_EVENTS, wrap(INTAKE_HANDLERS), after_commit=after_commit),
-        Consumer("contracting-events", topics.CONTRACTING_EVENTS, wrap(contracting_handlers()),
-                 after_commit=after_commit),
+        Consumer(
+            "contracting-events", topics.CONTRACTING_EVENTS, wrap(contracting_handlers()), after_commit=after_commit
+        ),
     ]

@@ -19,8 +19,12 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 SETTING_LABELS = {
-    "pleegzorg": "Pleegzorg", "gezinshuis": "Gezinshuis", "tussenvoorziening": "Tussenvoorziening",
-    "residentieel": "Residentieel", "driemilieu": "Driemilieu / OBC", "crisisplek": "Crisisplek",
+    "pleegzorg": "Pleegzorg",
+    "gezinshuis": "Gezinshuis",
+    "tussenvoorziening": "Tussenvoorziening",
+    "residentieel": "Residentieel",
+    "driemilieu": "Driemilieu / OBC",
+    "crisisplek": "Crisisplek",
     "jeugdzorgplus": "JeugdzorgPlus",
 }
 STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte"}
@@ -28,8 +32,13 @@ STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte"}
 
 def _context(request: Request, **extra: object) -> dict[str, object]:
     settings = request.app.state.runtime.settings
-    return {"request": request, "municipalities": settings.municipalities, "setting_labels": SETTING_LABELS,
-            "state_labels": STATE_LABELS, **extra}
+    return {
+        "request": request,
+        "municipalities": settings.municipalities,
+        "setting_labels": SETTING_LABELS,
+        "state_labels": STATE_LABELS,
+        **extra,
+    }
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -59,12 +59,18 @@ async def rebuild(settings: MonitoringSettings, on_progress: Callable[[str, int,
         await pool.close()
 
 
-async def _replay(conn, settings: MonitoringSettings, consumer: Consumer, result: Replayed,
-                  on_progress: Callable[[str, int, int], None] | None) -> None:
+async def _replay(
+    conn,
+    settings: MonitoringSettings,
+    consumer: Consumer,
+    result: Replayed,
+    on_progress: Callable[[str, int, int], None] | None,
+) -> None:
     topic = settings.topic(consumer.topic)
     inbox = inbox_name(settings, consumer)
-    kafka = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
-                             group_id=None)
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
     await kafka.start()
     try:
         partitions = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]

@@ -130,13 +130,18 @@ class KeyInfo:
         return "active"
 
 
-async def create_key(pool: asyncpg.Pool, role: Role, subject: str, label: str = "",
-                     expires_at: datetime | None = None) -> str:
+async def create_key(
+    pool: asyncpg.Pool, role: Role, subject: str, label: str = "", expires_at: datetime | None = None
+) -> str:
     check_subject(role, subject)
     key = new_key()
     await pool.execute(
         "INSERT INTO api_key (key_hash, role, subject, label, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        hash_key(key), role.value, subject, label, expires_at,
+        hash_key(key),
+        role.value,
+        subject,
+        label,
+        expires_at,
     )
     return key
 
@@ -145,7 +150,8 @@ async def revoke_keys(pool: asyncpg.Pool, role: Role, subject: str) -> int:
     """Revoke every active key of a role and subject (a leaked subject, an ended contract)."""
     status = await pool.execute(
         "UPDATE api_key SET revoked_at = now() WHERE role = $1 AND subject = $2 AND revoked_at IS NULL",
-        role.value, subject,
+        role.value,
+        subject,
     )
     return int(status.split()[-1])
 
@@ -153,7 +159,8 @@ async def revoke_keys(pool: asyncpg.Pool, role: Role, subject: str) -> int:
 async def revoke_key(pool: asyncpg.Pool, id: str) -> KeyInfo | None:
     """Revoke one key by its id; None when no unrevoked key has that id."""
     row = await pool.fetchrow(
-        f"UPDATE api_key SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING {_INFO_COLUMNS}", id,
+        f"UPDATE api_key SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING {_INFO_COLUMNS}",
+        id,
     )
     return _info(row) if row else None
 
@@ -163,7 +170,8 @@ async def list_keys(pool: asyncpg.Pool, role: Role | None = None, subject: str |
         f"""SELECT {_INFO_COLUMNS} FROM api_key
             WHERE ($1::text IS NULL OR role = $1) AND ($2::text IS NULL OR subject = $2)
             ORDER BY role, subject, created_at""",
-        role.value if role else None, subject,
+        role.value if role else None,
+        subject,
     )
     return [_info(r) for r in rows]
 
@@ -172,8 +180,15 @@ _INFO_COLUMNS = "id, role, subject, label, created_at, expires_at, revoked_at"
 
 
 def _info(row: asyncpg.Record) -> KeyInfo:
-    return KeyInfo(row["id"], Role(row["role"]), row["subject"], row["label"], row["created_at"],
-                   row["expires_at"], row["revoked_at"])
+    return KeyInfo(
+        row["id"],
+        Role(row["role"]),
+        row["subject"],
+        row["label"],
+        row["created_at"],
+        row["expires_at"],
+        row["revoked_at"],
+    )
 
 
 async def principal_for(pool: asyncpg.Pool, key: str) -> Principal | None:
@@ -200,8 +215,9 @@ async def authenticate(
         # read, or does so now for a route that reads no body: once per request either way.
         return await admission.admit()
     if credentials is None:
-        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
+        )
     principal = await principal_for(request.app.state.runtime.auth_pool, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})

@@ -57,8 +57,7 @@ def inbox_name(settings: ServiceSettings, consumer: Consumer) -> str:
     return f"{settings.service}.{consumer.name}"
 
 
-async def apply_once(conn: Connection, inbox: str, consumer: Consumer, envelope: Envelope,
-                     data: EventData) -> bool:
+async def apply_once(conn: Connection, inbox: str, consumer: Consumer, envelope: Envelope, data: EventData) -> bool:
     """Apply ``data`` in ``conn``'s transaction unless the inbox has seen it; True when applied."""
     if not await first_delivery(conn, inbox, envelope.id):
         return False
@@ -67,8 +66,9 @@ async def apply_once(conn: Connection, inbox: str, consumer: Consumer, envelope:
 
 
 class _Applier:
-    def __init__(self, consumer: Consumer, settings: ServiceSettings, pool: asyncpg.Pool,
-                 dead_letters: DeadLetters) -> None:
+    def __init__(
+        self, consumer: Consumer, settings: ServiceSettings, pool: asyncpg.Pool, dead_letters: DeadLetters
+    ) -> None:
         self.consumer = consumer
         self.settings = settings
         self.pool = pool
@@ -104,8 +104,14 @@ class _Applier:
                 await asyncio.sleep(unavailable_for)
             except Exception as exc:
                 attempts += 1
-                log.warning("%s: applying %s %s failed (attempt %d): %s",
-                            self.inbox_name, envelope.type, envelope.id, attempts, exc)
+                log.warning(
+                    "%s: applying %s %s failed (attempt %d): %s",
+                    self.inbox_name,
+                    envelope.type,
+                    envelope.id,
+                    attempts,
+                    exc,
+                )
                 if attempts >= self.settings.consumer_max_attempts:
                     await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}", attempts)
                     return
@@ -117,14 +123,27 @@ class _Applier:
                 log.exception("%s: after-commit hook failed for %s", self.inbox_name, envelope.id)
 
     async def _dead_letter(self, record: Any, reason: str, error: str, attempts: int) -> None:
-        log.error("%s: message %s/%d@%d to dead letters (%s): %s", self.inbox_name,
-                  record.topic, record.partition, record.offset, reason, error[:300])
+        log.error(
+            "%s: message %s/%d@%d to dead letters (%s): %s",
+            self.inbox_name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            error[:300],
+        )
         # Until the dead letter is safely on Kafka the offset must not move past this message.
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
             with attempt:
                 await self.dead_letters.send(
-                    topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
-                    value=record.value, reason=reason, error=error, attempts=attempts,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value,
+                    reason=reason,
+                    error=error,
+                    attempts=attempts,
                     consumer=self.inbox_name,
                 )
 

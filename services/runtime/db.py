@@ -110,7 +110,9 @@ async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[s
                     await conn.execute(path.read_text())
                     await conn.execute(
                         "INSERT INTO schema_migration (component, version, name) VALUES ($1, $2, $3)",
-                        component, version, path.name,
+                        component,
+                        version,
+                        path.name,
                     )
                 applied_now.append(path.name)
                 log.info("applied migration %s/%s", component, path.name)

@@ -91,9 +91,16 @@ async def read_dead_letters(settings: OpsSettings, topic_names: list[str]) -> li
             batch = await consumer.getmany(timeout_ms=1000)
             for tp, messages in batch.items():
                 letters.extend(
-                    DeadLetter(m.topic, m.partition, m.offset, m.key, m.value,
-                               {k: v.decode(errors="replace") for k, v in (m.headers or ())})
-                    for m in messages if m.offset < ends[tp]
+                    DeadLetter(
+                        m.topic,
+                        m.partition,
+                        m.offset,
+                        m.key,
+                        m.value,
+                        {k: v.decode(errors="replace") for k, v in (m.headers or ())},
+                    )
+                    for m in messages
+                    if m.offset < ends[tp]
                 )
         return sorted(letters, key=lambda d: (d.topic, d.partition, d.offset))
     finally:
@@ -107,8 +114,12 @@ async def _partitions(settings: OpsSettings, topic_names: list[str]) -> list[Top
         described = await admin.describe_topics(topic_names)
     finally:
         await admin.close()
-    return [TopicPartition(t["topic"], p["partition"]) for t in described if t["error_code"] == 0
-            for p in sorted(t["partitions"], key=lambda p: p["partition"])]
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in sorted(t["partitions"], key=lambda p: p["partition"])
+    ]
 
 
 async def replayed(pool: asyncpg.Pool) -> dict[str, str]:
@@ -116,8 +127,7 @@ async def replayed(pool: asyncpg.Pool) -> dict[str, str]:
     return {r["dead_letter"]: r["at"].isoformat(timespec="seconds") for r in rows}
 
 
-async def replay(settings: OpsSettings, pool: asyncpg.Pool, letters: list[DeadLetter], *, by: str,
-                 reason: str) -> int:
+async def replay(settings: OpsSettings, pool: asyncpg.Pool, letters: list[DeadLetter], *, by: str, reason: str) -> int:
     """Put ``letters`` back on their original topics in their order, each replay recorded."""
     producer = HealingProducer(settings.kafka_bootstrap_servers, "schakel-deadletters-replay")
     try:
@@ -130,7 +140,11 @@ async def replay(settings: OpsSettings, pool: asyncpg.Pool, letters: list[DeadLe
             await pool.execute(
                 """INSERT INTO dead_letter_replay (dead_letter, original_topic, event_id, replayed_by, reason)
                    VALUES ($1, $2, $3, $4, $5)""",
-                letter.ref, letter.original_topic, letter.envelope_field("id") or None, by, reason,
+                letter.ref,
+                letter.original_topic,
+                letter.envelope_field("id") or None,
+                by,
+                reason,
             )
     finally:
         await producer.stop()
@@ -176,12 +190,19 @@ def list_command(topic: TopicOption = None) -> None:
         letters = await read_dead_letters(settings, _selected(settings, topic))
         done = await replayed(pool)
         for d in letters:
-            typer.echo("\t".join([
-                d.ref, d.headers.get("x-dlq-reason", "?"), d.headers.get("x-dlq-consumer", "?"),
-                d.envelope_field("type") or "-", d.envelope_field("id") or "-",
-                f"replayed {done[d.ref]}" if d.ref in done else "waiting",
-                d.headers.get("x-dlq-error", "")[:100].replace("\n", " "),
-            ]))
+            typer.echo(
+                "\t".join(
+                    [
+                        d.ref,
+                        d.headers.get("x-dlq-reason", "?"),
+                        d.headers.get("x-dlq-consumer", "?"),
+                        d.envelope_field("type") or "-",
+                        d.envelope_field("id") or "-",
+                        f"replayed {done[d.ref]}" if d.ref in done else "waiting",
+                        d.headers.get("x-dlq-error", "")[:100].replace("\n", " "),
+                    ]
+                )
+            )
         typer.echo(f"{len(letters)} dead letter(s), {sum(d.ref in done for d in letters)} replayed", err=True)
 
     asyncio.run(_with_audit(run))
@@ -198,8 +219,17 @@ def show(ref: Annotated[str, typer.Argument(help="<dlq topic>/<partition>/<offse
         if not found:
             raise typer.BadParameter(f"no dead letter at {ref}")
         letter = found[0]
-        typer.echo(json.dumps({"ref": letter.ref, "key": (letter.key or b"").decode(errors="replace"),
-                               "headers": letter.headers, "value": letter.value.decode(errors="replace")}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "ref": letter.ref,
+                    "key": (letter.key or b"").decode(errors="replace"),
+                    "headers": letter.headers,
+                    "value": letter.value.decode(errors="replace"),
+                },
+                indent=2,
+            )
+        )
 
     asyncio.run(_with_audit(run))
 

@@ -35,14 +35,18 @@ _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 class EdgeGuard:
     """Installed once by ``create_app``; one ``Admission`` per request."""
 
-    def __init__(self, app: ASGIApp, settings: ServiceSettings, registry: CollectorRegistry,
-                 buckets: TokenBuckets | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: ServiceSettings, registry: CollectorRegistry, buckets: TokenBuckets | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
         self.buckets = buckets or TokenBuckets()
-        self.refused = Counter("schakel_http_refused_total",
-                               "Requests refused at the edge before their body was read, by reason.",
-                               ["reason"], registry=registry)
+        self.refused = Counter(
+            "schakel_http_refused_total",
+            "Requests refused at the edge before their body was read, by reason.",
+            ["reason"],
+            registry=registry,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,15 +100,15 @@ class Admission:
             return self.principal
         key = _bearer_key(Headers(scope=self.scope).get("authorization"))
         if key is None:
-            self.refuse(401, "unauthenticated", "missing API key: send 'Authorization: Bearer <key>'",
-                        _UNAUTHENTICATED)
+            self.refuse(401, "unauthenticated", "missing API key: send 'Authorization: Bearer <key>'", _UNAUTHENTICATED)
         runtime = self.scope["app"].state.runtime
         try:
             principal = await principal_for(runtime.auth_pool, key)
         except UNAVAILABLE as exc:
             log.warning("key store unavailable during a request: %s", type(exc).__name__)
-            raise HTTPException(503, "the key store is unavailable; please retry",
-                                headers={"Retry-After": "5"}) from None
+            raise HTTPException(
+                503, "the key store is unavailable; please retry", headers={"Retry-After": "5"}
+            ) from None
         if principal is None:
             self.refuse(401, "unauthenticated", "unknown, revoked or expired API key", _UNAUTHENTICATED)
         self._limit(principal, key)
@@ -119,10 +123,13 @@ class Admission:
         rate = settings.rate_limits[principal.role.value]
         wait = self.guard.buckets.take(principal.key_id or hash_key(key), rate)
         if wait > 0:
-            self.refuse(429, "rate_limited",
-                        f"this key made more than {rate.burst} requests at once or over {rate.per_second:g} per "
-                        f"second, the limit for role {principal.role}; retry after the time in Retry-After",
-                        {"Retry-After": retry_after(wait)})
+            self.refuse(
+                429,
+                "rate_limited",
+                f"this key made more than {rate.burst} requests at once or over {rate.per_second:g} per "
+                f"second, the limit for role {principal.role}; retry after the time in Retry-After",
+                {"Retry-After": retry_after(wait)},
+            )
 
     def refuse(self, status: int, reason: str, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
         self.guard.refused.labels(reason).inc()

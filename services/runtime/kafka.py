@@ -71,11 +71,17 @@ async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
         missing = [n for n in names if n not in existing]
         if missing:
             try:
-                await admin.create_topics([
-                    NewTopic(n, num_partitions=settings.kafka_partitions, replication_factor=1,
-                             topic_configs=topic_config(n))
-                    for n in missing
-                ])
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            n,
+                            num_partitions=settings.kafka_partitions,
+                            replication_factor=1,
+                            topic_configs=topic_config(n),
+                        )
+                        for n in missing
+                    ]
+                )
             except TopicAlreadyExistsError:
                 pass  # another service created it first
         present = [n for n in names if n in existing]
@@ -93,8 +99,9 @@ async def start_when_available(broker: KafkaBroker, settings: ServiceSettings) -
         retry=retry_if_exception_type(Exception),
         wait=wait_exponential(multiplier=0.2, max=5),
         before_sleep=lambda state: log.warning(
-            "Kafka at %s not available yet: %s", settings.kafka_bootstrap_servers,
-            state.outcome.exception() if state.outcome else None
+            "Kafka at %s not available yet: %s",
+            settings.kafka_bootstrap_servers,
+            state.outcome.exception() if state.outcome else None,
         ),
     ):
         with attempt:

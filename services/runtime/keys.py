@@ -25,8 +25,9 @@ from services.runtime.db import create_pool, migrate
 from services.runtime.service import AUTH_MIGRATIONS
 from services.runtime.settings import LOCAL_POSTGRES
 
-app = typer.Typer(help="Create, list and revoke Schakel API keys. Keys are printed once and stored hashed.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Create, list and revoke Schakel API keys. Keys are printed once and stored hashed.", no_args_is_help=True
+)
 
 
 class KeyStoreSettings(BaseSettings):
@@ -62,23 +63,41 @@ def _moment(at: datetime | None) -> str:
 def key_table(keys: Sequence[KeyInfo], now: datetime) -> str:
     """The keys as aligned columns; never a key or its hash."""
     rows = [("ID", "ROLE", "SUBJECT", "STATE", "CREATED", "EXPIRES", "REVOKED", "LABEL")]
-    rows += [(k.id, k.role.value, k.subject, k.state(now), _moment(k.created_at), _moment(k.expires_at),
-              _moment(k.revoked_at), k.label) for k in keys]
+    rows += [
+        (
+            k.id,
+            k.role.value,
+            k.subject,
+            k.state(now),
+            _moment(k.created_at),
+            _moment(k.expires_at),
+            _moment(k.revoked_at),
+            k.label,
+        )
+        for k in keys
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
-                     for row in rows).rstrip()
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows
+    ).rstrip()
 
 
 @app.command()
 def create(
     role: Annotated[Role, typer.Option(help="The role the key acts in.")],
-    subject: Annotated[str | None, typer.Option(
-        help="Who the key acts for: AGB (provider), CBS code (gemeente), TYPE:AGB (referrer), "
-             "a team or person handle otherwise (default: the role name).")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            help="Who the key acts for: AGB (provider), CBS code (gemeente), TYPE:AGB (referrer), "
+            "a team or person handle otherwise (default: the role name)."
+        ),
+    ] = None,
     label: Annotated[str, typer.Option(help="A note for operators, e.g. who received the key.")] = "",
     expires_in_days: Annotated[int | None, typer.Option(help="The key stops working after this many days.")] = None,
-    expires_at: Annotated[str | None, typer.Option(
-        help="The key stops working at this ISO date or date-time (Dutch time unless a zone is given).")] = None,
+    expires_at: Annotated[
+        str | None,
+        typer.Option(help="The key stops working at this ISO date or date-time (Dutch time unless a zone is given)."),
+    ] = None,
 ) -> None:
     """Create a key and print it (only this once; its id goes to stderr)."""
     subject = _checked(role, subject)
@@ -107,8 +126,9 @@ def list_(
 @app.command()
 def revoke(
     id: Annotated[str | None, typer.Argument(help="The id of the one key to revoke (see `list`).")] = None,
-    all_of_subject: Annotated[bool, typer.Option(
-        "--all", help="Revoke every active key of --role and --subject instead of one key.")] = False,
+    all_of_subject: Annotated[
+        bool, typer.Option("--all", help="Revoke every active key of --role and --subject instead of one key.")
+    ] = False,
     role: Annotated[Role | None, typer.Option(help="With --all: the role.")] = None,
     subject: Annotated[str | None, typer.Option(help="With --all: the subject.")] = None,
 ) -> None:

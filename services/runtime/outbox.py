@@ -104,22 +104,24 @@ class OutboxMetrics:
         self.published = Counter(
             "schakel_outbox_published", "Events the outbox relay has published to Kafka.", registry=registry
         )
-        self.backlog = Gauge(
-            "schakel_outbox_backlog", "Outbox events not yet published to Kafka.", registry=registry
-        )
+        self.backlog = Gauge("schakel_outbox_backlog", "Outbox events not yet published to Kafka.", registry=registry)
         self.oldest_unsent = Gauge(
             "schakel_outbox_oldest_unsent_age_seconds",
-            "Age of the oldest outbox event not yet published (0 when none waits).", registry=registry,
+            "Age of the oldest outbox event not yet published (0 when none waits).",
+            registry=registry,
         )
         self.failures = Counter(
             "schakel_outbox_publish_failures", "Failed attempts to publish an outbox batch.", registry=registry
         )
         self.parked = Gauge(
-            "schakel_outbox_parked", "Outbox events parked because Kafka refuses them; they need an operator.",
+            "schakel_outbox_parked",
+            "Outbox events parked because Kafka refuses them; they need an operator.",
             registry=registry,
         )
         self.parked_total = Counter(
-            "schakel_outbox_parked_events", "Outbox events parked since start, by reason.", ["reason"],
+            "schakel_outbox_parked_events",
+            "Outbox events parked since start, by reason.",
+            ["reason"],
             registry=registry,
         )
 
@@ -217,8 +219,7 @@ class OutboxRelay:
             if sent:
                 await conn.execute("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", sent)
             for seq, reason in parked:
-                await conn.execute("UPDATE outbox SET parked_at = now(), park_reason = $2 WHERE seq = $1",
-                                   seq, reason)
+                await conn.execute("UPDATE outbox SET parked_at = now(), park_reason = $2 WHERE seq = $1", seq, reason)
         self.metrics.published.inc(len(sent))
         if failure is not None:
             raise failure  # after the parked rows are settled, so they never block the retry
@@ -270,10 +271,11 @@ class OutboxRelay:
     async def refresh_gauges(self, pool: asyncpg.Pool) -> None:
         # Each condition matches a partial index, so this stays cheap however many sent rows are kept.
         row = await fetch_one(
-            pool, """SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL) AS backlog,
+            pool,
+            """SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL) AS backlog,
                       (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NOT NULL) AS parked,
                       coalesce((SELECT extract(epoch FROM now() - created_at) FROM outbox
-                                WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT 1), 0) AS oldest"""
+                                WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT 1), 0) AS oldest""",
         )
         self.backlog, self.parked, self.oldest_unsent_age = row["backlog"], row["parked"], float(row["oldest"])
         self.metrics.backlog.set(self.backlog)
@@ -282,6 +284,4 @@ class OutboxRelay:
 
     async def purge_sent(self) -> None:
         with contextlib.suppress(*UNAVAILABLE):
-            await self._pool.execute(
-                f"DELETE FROM outbox WHERE sent_at < now() - interval '{SENT_RETENTION}'"
-            )
+            await self._pool.execute(f"DELETE FROM outbox WHERE sent_at < now() - interval '{SENT_RETENTION}'")

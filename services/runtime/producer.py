@@ -99,10 +99,14 @@ class HealingProducer:
             pending: list[asyncio.Future | BaseException] = []
             for record in records:
                 try:
-                    pending.append(await producer.send(
-                        record.topic, record.value, key=record.key,
-                        headers=[(k, v.encode()) for k, v in record.headers.items()],
-                    ))
+                    pending.append(
+                        await producer.send(
+                            record.topic,
+                            record.value,
+                            key=record.key,
+                            headers=[(k, v.encode()) for k, v in record.headers.items()],
+                        )
+                    )
                 except RECORD_ERRORS as exc:
                     pending.append(exc)
             futures = [p for p in pending if isinstance(p, asyncio.Future)]
@@ -145,7 +149,6 @@ async def _close(producer: AIOKafkaProducer) -> None:
         # stop() first flushes, which never ends while the broker is away. Cancel the sender
         # (aiokafka 0.14 internals, pinned) so nothing in its buffer leaves it later.
         with contextlib.suppress(Exception):
-            await producer._sender.close()  # noqa: SLF001
+            await producer._sender.close()
         with contextlib.suppress(Exception):
             await producer.client.close()
-

@@ -110,10 +110,17 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         if spec.migrations:
             await migrate(pool, settings.service, spec.migrations)
         broker = create_broker(settings, registry)
-        producer = HealingProducer(settings.kafka_bootstrap_servers, f"schakel-{settings.service}-relay",
-                                   delivery_timeout=settings.publish_timeout_seconds)
+        producer = HealingProducer(
+            settings.kafka_bootstrap_servers,
+            f"schakel-{settings.service}-relay",
+            delivery_timeout=settings.publish_timeout_seconds,
+        )
         runtime = Runtime(
-            settings=settings, pool=pool, auth_pool=auth_pool, broker=broker, registry=registry,
+            settings=settings,
+            pool=pool,
+            auth_pool=auth_pool,
+            broker=broker,
+            registry=registry,
             dead_letters=DeadLetters(producer, registry),
             outbox_channel=channel_name(outbox.CHANNEL, settings.db_schema),
             producer=producer,
@@ -127,12 +134,22 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         # Lag and dead letters read from Kafka beside the consumers, so a stuck one still shows.
         kafka_offsets = KafkaOffsets(settings, consumers, registry)
         for topic in spec.publishes:
-            broker.publisher(settings.topic(topic), title=topic, schema=Envelope,
-                             description=f"CloudEvents envelopes written by {settings.service}")
+            broker.publisher(
+                settings.topic(topic),
+                title=topic,
+                schema=Envelope,
+                description=f"CloudEvents envelopes written by {settings.service}",
+            )
         signal = PgSignal(settings.database_url, runtime.outbox_channel)
         signal.start()
-        relay = outbox.OutboxRelay(pool, producer, signal, registry, batch_size=settings.outbox_batch_size,
-                                   lock_name=f"{settings.db_schema}.{settings.service}")
+        relay = outbox.OutboxRelay(
+            pool,
+            producer,
+            signal,
+            registry,
+            batch_size=settings.outbox_batch_size,
+            lock_name=f"{settings.db_schema}.{settings.service}",
+        )
         runtime.relay = relay
 
         async def connect_kafka() -> None:
@@ -189,9 +206,16 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.settings.service}
 
-    @router.get("/readyz", summary="Readiness: PostgreSQL and Kafka both answer",
-                responses={503: {"description": "Not ready: the same body says which of the two does not answer",
-                                 "content": {"application/json": {}}}})
+    @router.get(
+        "/readyz",
+        summary="Readiness: PostgreSQL and Kafka both answer",
+        responses={
+            503: {
+                "description": "Not ready: the same body says which of the two does not answer",
+                "content": {"application/json": {}},
+            }
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         runtime = runtime_of(request)
         try:
@@ -205,8 +229,14 @@ def _operations_router(spec: ServiceSpec, registry: CollectorRegistry) -> APIRou
         # Degraded: requests are still accepted into the outbox, but nothing reaches the bus.
         status = "ready" if ready else "degraded" if postgres else "unavailable"
         return JSONResponse(
-            {"ready": ready, "status": status, "postgres": postgres, "kafka": kafka, **publishing,
-             "service": spec.settings.service},
+            {
+                "ready": ready,
+                "status": status,
+                "postgres": postgres,
+                "kafka": kafka,
+                **publishing,
+                "service": spec.settings.service,
+            },
             status_code=200 if ready else 503,
         )
 

@@ -48,11 +48,13 @@ class ServiceSettings(BaseSettings):
     # json: one JSON object a line, for machines (docs/operations.md, "Logs and metrics"); console: for a terminal.
     log_format: Literal["json", "console"] = "json"
     # Limits at the edge (docs/operations.md, "Limits"): checked before a request body is read.
-    max_body_bytes: int = Field(default=128 * 1024, ge=1024,
-                                description="Largest request body; a route may allow more (declarations).")
+    max_body_bytes: int = Field(
+        default=128 * 1024, ge=1024, description="Largest request body; a route may allow more (declarations)."
+    )
     rate_limiting: bool = Field(default=True, description="Per-key rate limits on; off for a benchmark.")
-    rate_limits: dict[str, Rate] = Field(default_factory=lambda: dict(DEFAULT_RATES),
-                                         description="Per role; roles not named keep their default.")
+    rate_limits: dict[str, Rate] = Field(
+        default_factory=lambda: dict(DEFAULT_RATES), description="Per role; roles not named keep their default."
+    )
 
     @field_validator("rate_limits")
     @classmethod

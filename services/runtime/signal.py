@@ -64,7 +64,7 @@ class PgSignal:
                 await asyncio.sleep(1)
                 continue
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c: lost.set())
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             try:
                 await conn.add_listener(self._channel, lambda *_: self.fire())
                 self.listening.set()

@@ -25,16 +25,18 @@ def public_holidays(year: int) -> frozenset[date]:
     kings_day = date(year, 4, 27)
     if kings_day.weekday() == 6:  # on a Sunday it moves to the Saturday before
         kings_day -= timedelta(days=1)
-    return frozenset({
-        date(year, 1, 1),
-        easter_sunday + timedelta(days=1),
-        kings_day,
-        date(year, 5, 5),
-        easter_sunday + timedelta(days=39),  # Hemelvaartsdag
-        easter_sunday + timedelta(days=50),  # tweede pinksterdag
-        date(year, 12, 25),
-        date(year, 12, 26),
-    })
+    return frozenset(
+        {
+            date(year, 1, 1),
+            easter_sunday + timedelta(days=1),
+            kings_day,
+            date(year, 5, 5),
+            easter_sunday + timedelta(days=39),  # Hemelvaartsdag
+            easter_sunday + timedelta(days=50),  # tweede pinksterdag
+            date(year, 12, 25),
+            date(year, 12, 26),
+        }
+    )
 
 
 def dutch_date(moment: datetime) -> date:

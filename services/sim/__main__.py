@@ -42,8 +42,7 @@ def run(
             keys.write(keys_file)
 
     urls = Urls(intake=intake, contracting=contracting, capacity=capacity, monitoring=monitoring)
-    counts = asyncio.run(simulate(urls, seed=seed, scale=scale, days=days, speed=speed, live=live,
-                                  on_keys=written))
+    counts = asyncio.run(simulate(urls, seed=seed, scale=scale, days=days, speed=speed, live=live, on_keys=written))
     typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
 
 

@@ -50,8 +50,12 @@ class Urls:
     monitoring: str = "http://127.0.0.1:8004"
 
     def all(self) -> dict[str, str]:
-        return {"intake": self.intake, "contracting": self.contracting, "capacity": self.capacity,
-                "monitoring": self.monitoring}
+        return {
+            "intake": self.intake,
+            "contracting": self.contracting,
+            "capacity": self.capacity,
+            "monitoring": self.monitoring,
+        }
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -70,8 +74,11 @@ class Simulator:
         fixed = random.Random(region.REGION_SEED)
         self.providers = schedule.make_providers(fixed)
         taken = {p.agb for p in self.providers}
-        self.referrers = {kind: [region.invented_agb(fixed, taken) for _ in range(region.REFERRER_COUNTS[kind.type])]
-                          for kind, _ in region.REFERRER_MIX if not kind.by_gemeente_key}
+        self.referrers = {
+            kind: [region.invented_agb(fixed, taken) for _ in range(region.REFERRER_COUNTS[kind.type])]
+            for kind, _ in region.REFERRER_MIX
+            if not kind.by_gemeente_key
+        }
         self.cases: list[Case] = []
         self.by_referral: dict[str, Case] = {}
         self.used_bsns: set[str] = set()
@@ -86,8 +93,7 @@ class Simulator:
 
     async def make_keys(self) -> Keys:
         referrers = [f"{kind.type.value}:{agb}" for kind, agbs in self.referrers.items() for agb in agbs]
-        self.keys = await make_keys([p.agb for p in self.providers], [m.code for m in region.MUNICIPALITIES],
-                                    referrers)
+        self.keys = await make_keys([p.agb for p in self.providers], [m.code for m in region.MUNICIPALITIES], referrers)
         return self.keys
 
     async def wait_ready(self, timeout: float = 120) -> None:
@@ -112,20 +118,33 @@ class Simulator:
             # The earlier tender's contracts run from well before the simulated year.
             since = (self.calendar.first - timedelta(days=INCUMBENT_YEARS * 365)).isoformat()
             for lot in provider.lots:
-                await self._call("POST", self.urls.contracting, "/v1/contracts", self.keys.admin,
-                                 {"kind": "open_house", "provider_agb": provider.agb, "lot": lot, "valid_from": since},
-                                 what="running contract registered", quiet=True)  # a rerun finds it already there
+                await self._call(
+                    "POST",
+                    self.urls.contracting,
+                    "/v1/contracts",
+                    self.keys.admin,
+                    {"kind": "open_house", "provider_agb": provider.agb, "lot": lot, "valid_from": since},
+                    what="running contract registered",
+                    quiet=True,
+                )  # a rerun finds it already there
                 provider.admitted_lots.add(lot)
 
         await self._each([p for p in self.providers if p.incumbent], register)
 
         async def apply(provider: Provider) -> None:
-            evidence = [{"requirement": code, "document_ref": f"sim/{provider.agb}/{code}.pdf", "valid_until": valid_until}
-                        for code in region.EVIDENCE if code != provider.missing_evidence]
-            answer = await self._call("POST", self.urls.contracting, "/v1/open-house/applications",
-                                      self.keys.providers[provider.agb],
-                                      {"provider_agb": provider.agb, "kvk": provider.agb, "lots": list(provider.lots),
-                                       "evidence": evidence}, what="application")
+            evidence = [
+                {"requirement": code, "document_ref": f"sim/{provider.agb}/{code}.pdf", "valid_until": valid_until}
+                for code in region.EVIDENCE
+                if code != provider.missing_evidence
+            ]
+            answer = await self._call(
+                "POST",
+                self.urls.contracting,
+                "/v1/open-house/applications",
+                self.keys.providers[provider.agb],
+                {"provider_agb": provider.agb, "kvk": provider.agb, "lots": list(provider.lots), "evidence": evidence},
+                what="application",
+            )
             for lot in (answer or {}).get("lots", []):
                 already = any("already holds" in r for r in lot.get("reasons", []))  # a rerun against the same system
                 if lot["outcome"] == "admitted" or already:
@@ -138,13 +157,18 @@ class Simulator:
         for lot in lots:
             for t in lot["tariffs"]:
                 tariffs.setdefault((t["product_code"], t["unit"]), []).append(
-                    (date.fromisoformat(t["valid_from"]), date.fromisoformat(t["valid_to"]), t["eurocent"]))
+                    (date.fromisoformat(t["valid_from"]), date.fromisoformat(t["valid_to"]), t["eurocent"])
+                )
         self.tariffs = tariffs
-        contracts = await self._call("GET", self.urls.contracting, "/v1/contracts", self.keys.operator,
-                                     what="contracts") or []
+        contracts = (
+            await self._call("GET", self.urls.contracting, "/v1/contracts", self.keys.operator, what="contracts") or []
+        )
         for provider in self.providers:
-            starts = [date.fromisoformat(c["valid_from"]) for c in contracts if c["provider_agb"] == provider.agb
-                      and c["kind"] == "open_house" and c["ended_on"] is None]
+            starts = [
+                date.fromisoformat(c["valid_from"])
+                for c in contracts
+                if c["provider_agb"] == provider.agb and c["kind"] == "open_house" and c["ended_on"] is None
+            ]
             # Admission happens today, not in the simulated past: its months before are not declared.
             provider.contracted_from = max(starts, default=None)
 
@@ -174,8 +198,10 @@ class Simulator:
         await self._allocate_placed(day)
         await self._start(day)
         await self._end(day)
-        await self._each([(p, s) for p in self.providers for s, beds in p.beds.items() if beds.needs_report(day)],
-                         lambda ps: self._report(ps[0], ps[1], day=day))
+        await self._each(
+            [(p, s) for p in self.providers for s, beds in p.beds.items() if beds.needs_report(day)],
+            lambda ps: self._report(ps[0], ps[1], day=day),
+        )
         await self._declare(day)
 
     def _crunch(self, day: int) -> None:
@@ -211,32 +237,48 @@ class Simulator:
                 self._release(crunch.setting)
                 log.info("live: %s providers admit again", crunch.setting)
         if not any(c.start <= round_ < c.end for c in live_crunches) and self.rng.random() < LIVE_CRUNCH_CHANCE:
-            live_crunches.append(Crunch(self.rng.choice(schedule.CRUNCH_SETTINGS), round_ + 1,
-                                        round_ + 1 + self.rng.randint(12, 36)))
+            live_crunches.append(
+                Crunch(self.rng.choice(schedule.CRUNCH_SETTINGS), round_ + 1, round_ + 1 + self.rng.randint(12, 36))
+            )
         await self._refer(day, mean=LIVE_REFERRALS_PER_ROUND)
         await self._decide_ambulant(day)
         await self._answer_proposals(day, always=True)
         await self._allocate_placed(day)
         await self._start(day)
-        await self._each([(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(ps[0], ps[1], day=day))
+        await self._each(
+            [(p, s) for p in self.providers for s in p.beds], lambda ps: self._report(ps[0], ps[1], day=day)
+        )
 
     async def _refer(self, day: int, mean: float | None = None) -> None:
         referral_date = self.calendar.date_of(day)
         count = region.poisson(self.rng, self.volumes.referrals_per_day if mean is None else mean)
-        new = [schedule.new_case(self.rng, len(self.cases) + i, day, self.volumes, referral_date, self.referrers,
-                                 self.used_bsns)
-               for i in range(count)]
+        new = [
+            schedule.new_case(
+                self.rng, len(self.cases) + i, day, self.volumes, referral_date, self.referrers, self.used_bsns
+            )
+            for i in range(count)
+        ]
         self.cases += new
 
         async def refer(case: Case) -> None:
-            body = {"client": {"bsn": case.bsn, "birth_date": case.birth_date.isoformat(),
-                               "municipality_code": case.municipality, "name": case.name},
-                    "referrer": {"type": case.referrer.type.value, "agb": case.referrer_agb},
-                    "product_category": case.category.value, "settings": [s.value for s in case.settings],
-                    "urgency": case.urgency.value, "ambulant_tried": case.ambulant_tried,
-                    "veilig_thuis": case.referrer.veilig_thuis, "referral_date": referral_date.isoformat()}
-            answer = await self._call("POST", self.urls.intake, "/v1/referrals", self._referrer_key(case), body,
-                                      what="referral")
+            body = {
+                "client": {
+                    "bsn": case.bsn,
+                    "birth_date": case.birth_date.isoformat(),
+                    "municipality_code": case.municipality,
+                    "name": case.name,
+                },
+                "referrer": {"type": case.referrer.type.value, "agb": case.referrer_agb},
+                "product_category": case.category.value,
+                "settings": [s.value for s in case.settings],
+                "urgency": case.urgency.value,
+                "ambulant_tried": case.ambulant_tried,
+                "veilig_thuis": case.referrer.veilig_thuis,
+                "referral_date": referral_date.isoformat(),
+            }
+            answer = await self._call(
+                "POST", self.urls.intake, "/v1/referrals", self._referrer_key(case), body, what="referral"
+            )
             if answer:
                 case.referral_id = answer["referral_id"]
                 self.by_referral[case.referral_id] = case
@@ -252,15 +294,24 @@ class Simulator:
         due = [c for c in self._open() if c.withdraw_on == day and c.allocation_id is None and c.placed_on is None]
 
         async def withdraw(case: Case) -> None:
-            if await self._call("POST", self.urls.intake, f"/v1/referrals/{case.referral_id}/withdrawal",
-                                self._referrer_key(case), {"reason": "niet_meer_nodig"}, what="withdrawal"):
+            if await self._call(
+                "POST",
+                self.urls.intake,
+                f"/v1/referrals/{case.referral_id}/withdrawal",
+                self._referrer_key(case),
+                {"reason": "niet_meer_nodig"},
+                what="withdrawal",
+            ):
                 case.withdrawn = True
 
         await self._each(due, withdraw)
 
     async def _decide_ambulant(self, day: int) -> None:
-        due = [c for c in self._open() if not c.verblijf and c.allocation_id is None
-               and day >= c.day + c.decision_after and c.withdraw_on is None]
+        due = [
+            c
+            for c in self._open()
+            if not c.verblijf and c.allocation_id is None and day >= c.day + c.decision_after and c.withdraw_on is None
+        ]
         for case in due:
             lot = region.PRODUCT_OF[case.category][0]
             admitted = [p.agb for p in self.providers if lot in p.admitted_lots]
@@ -271,11 +322,22 @@ class Simulator:
         start = self.calendar.date_of(day)
         end = start + timedelta(days=lasting + 60)
         code, _ = schedule.product_of(case)
-        body = {"provider_agb": case.provider, "product_category": case.category.value, "product_code": code,
-                "start_date": start.isoformat(), "end_date": end.isoformat(),
-                **schedule.allocation_amount(case, start, end)}
-        answer = await self._call("POST", self.urls.intake, f"/v1/referrals/{case.referral_id}/allocations",
-                                  self.keys.gemeenten[case.municipality], body, what="allocation")
+        body = {
+            "provider_agb": case.provider,
+            "product_category": case.category.value,
+            "product_code": code,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            **schedule.allocation_amount(case, start, end),
+        }
+        answer = await self._call(
+            "POST",
+            self.urls.intake,
+            f"/v1/referrals/{case.referral_id}/allocations",
+            self.keys.gemeenten[case.municipality],
+            body,
+            what="allocation",
+        )
         if answer:
             case.allocation_id, case.allocation_number = answer["allocation_id"], answer["allocation_number"]
             case.allocation_start, case.allocation_end = start, end
@@ -293,13 +355,22 @@ class Simulator:
         # One look at the schakelfunctie's overview tells which provider has a youth waiting for its
         # answer, instead of some fifteen providers polling their own lists every simulated day (a
         # year is played in seconds); each answer still goes with that provider's own key.
-        placements = await self._call("GET", self.urls.capacity, "/v1/placements?status=proposed&limit=1000",
-                                      self.keys.schakelfunctionaris, what="placements") or []
+        placements = (
+            await self._call(
+                "GET",
+                self.urls.capacity,
+                "/v1/placements?status=proposed&limit=1000",
+                self.keys.schakelfunctionaris,
+                what="placements",
+            )
+            or []
+        )
         by_agb = {p.agb: p for p in self.providers if p.beds}
         answers: list[tuple[Provider, dict[str, Any], bool]] = []
         for placement in sorted(placements, key=lambda p: p["requested_at"]):
-            for provider in (by_agb[p["agb"]] for p in placement["proposals"]
-                             if p["outcome"] is None and p["agb"] in by_agb):
+            for provider in (
+                by_agb[p["agb"]] for p in placement["proposals"] if p["outcome"] is None and p["agb"] in by_agb
+            ):
                 case = self.by_referral.get(placement["referral_id"])
                 decline = case is not None and case.declines_first
                 if case is not None:
@@ -309,12 +380,22 @@ class Simulator:
         async def answer(item: tuple[Provider, dict[str, Any], bool]) -> None:
             provider, placement, decline = item
             if decline:
-                await self._call("POST", self.urls.capacity, f"/v1/placements/{placement['id']}/decline",
-                                 self.keys.providers[provider.agb], {"reason": "past_niet_in_groep"},
-                                 what="decline")
+                await self._call(
+                    "POST",
+                    self.urls.capacity,
+                    f"/v1/placements/{placement['id']}/decline",
+                    self.keys.providers[provider.agb],
+                    {"reason": "past_niet_in_groep"},
+                    what="decline",
+                )
                 return
-            accepted = await self._call("POST", self.urls.capacity, f"/v1/placements/{placement['id']}/accept",
-                                        self.keys.providers[provider.agb], what="accept")
+            accepted = await self._call(
+                "POST",
+                self.urls.capacity,
+                f"/v1/placements/{placement['id']}/accept",
+                self.keys.providers[provider.agb],
+                what="accept",
+            )
             if not accepted:
                 return
             setting = Setting(accepted["confirmed_setting"])
@@ -333,14 +414,21 @@ class Simulator:
         await self._each(due, lambda c: self._allocate(c, day, c.care_days))
 
     async def _start(self, day: int) -> None:
-        due = [c for c in self._open() if c.allocation_id and c.started_on is None
-               and (c.verblijf or day >= c.day + c.wait)]
+        due = [
+            c
+            for c in self._open()
+            if c.allocation_id and c.started_on is None and (c.verblijf or day >= c.day + c.wait)
+        ]
 
         async def start(case: Case) -> None:
-            if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/start",
-                                self.keys.providers[case.provider or ""],
-                                {"start_date": self.calendar.date_of(day).isoformat()},
-                                what="care start"):
+            if await self._call(
+                "POST",
+                self.urls.intake,
+                f"/v1/allocations/{case.allocation_id}/start",
+                self.keys.providers[case.provider or ""],
+                {"start_date": self.calendar.date_of(day).isoformat()},
+                what="care start",
+            ):
                 case.started_on = day
 
         await self._each(due, start)
@@ -349,10 +437,14 @@ class Simulator:
         due = [c for c in self._open() if c.started_on is not None and day >= c.started_on + c.care_days]
 
         async def end(case: Case) -> None:
-            if await self._call("POST", self.urls.intake, f"/v1/allocations/{case.allocation_id}/end",
-                                self.keys.providers[case.provider or ""],
-                                {"end_date": self.calendar.date_of(day).isoformat(), "reason": case.end_reason.value},
-                                what="care end"):
+            if await self._call(
+                "POST",
+                self.urls.intake,
+                f"/v1/allocations/{case.allocation_id}/end",
+                self.keys.providers[case.provider or ""],
+                {"end_date": self.calendar.date_of(day).isoformat(), "reason": case.end_reason.value},
+                what="care end",
+            ):
                 case.ended_on = day
                 for provider in self.providers:
                     if case.setting and provider.agb == case.provider:
@@ -364,9 +456,18 @@ class Simulator:
         beds = provider.beds[setting]
         report = beds.report
         body = {"total": beds.total, "occupied": beds.occupied, "closed_to_admission": beds.closed}
-        done = await self._call("PUT", self.urls.capacity, f"/v1/capacity/{provider.agb}/{setting.value}",
-                                self.keys.providers[provider.agb], body, what="capacity report",
-                                quiet=quiet) is not None
+        done = (
+            await self._call(
+                "PUT",
+                self.urls.capacity,
+                f"/v1/capacity/{provider.agb}/{setting.value}",
+                self.keys.providers[provider.agb],
+                body,
+                what="capacity report",
+                quiet=quiet,
+            )
+            is not None
+        )
         if done:
             beds.reported, beds.reported_on = report, day
         return done
@@ -378,8 +479,14 @@ class Simulator:
                 continue
             mine = [c for c in self.cases if c.provider == provider.agb and c.allocation_number]
             for code in sorted({c.municipality for c in mine}):
-                lines = schedule.declaration_lines(self.rng, [c for c in mine if c.municipality == code], day,
-                                                   self.tariffs, self.calendar, provider.contracted_from)
+                lines = schedule.declaration_lines(
+                    self.rng,
+                    [c for c in mine if c.municipality == code],
+                    day,
+                    self.tariffs,
+                    self.calendar,
+                    provider.contracted_from,
+                )
                 if lines:
                     declarations.append((provider.agb, code, day, lines))
         await self._each(declarations, self._submit)
@@ -388,12 +495,17 @@ class Simulator:
         agb, code, day, lines = declaration
         # Unique per provider across runs too (a number is immutable once submitted): the run, the
         # municipality and the simulated date, within the 20 characters allowed.
-        body = {"declaration_number": f"S{self.run}-{code}-{self.calendar.date_of(day):%y%m%d}",
-                "provider_agb": agb, "municipality_code": code,
-                "period_start": min(ln["period_start"] for ln in lines),
-                "period_end": max(ln["period_end"] for ln in lines), "lines": lines}
-        answer = await self._call("POST", self.urls.contracting, "/v1/declarations", self.keys.providers[agb], body,
-                                  what="declaration")
+        body = {
+            "declaration_number": f"S{self.run}-{code}-{self.calendar.date_of(day):%y%m%d}",
+            "provider_agb": agb,
+            "municipality_code": code,
+            "period_start": min(ln["period_start"] for ln in lines),
+            "period_end": max(ln["period_end"] for ln in lines),
+            "lines": lines,
+        }
+        answer = await self._call(
+            "POST", self.urls.contracting, "/v1/declarations", self.keys.providers[agb], body, what="declaration"
+        )
         for line in (answer or {}).get("lines", []):
             self.counts["declaration line approved" if line["approved"] else "declaration line refused"] += 1
 
@@ -409,8 +521,9 @@ class Simulator:
 
         await asyncio.gather(*(gated(i) for i in items))
 
-    async def _call(self, method: str, base: str, path: str, key: str, body: Any = None, *, what: str,
-                    quiet: bool = False) -> Any:
+    async def _call(
+        self, method: str, base: str, path: str, key: str, body: Any = None, *, what: str, quiet: bool = False
+    ) -> Any:
         """One API call; a refusal is counted and logged (the simulator carries on), never raised."""
         try:
             answer = await self.http.request(method, f"{base}{path}", headers=_bearer(key), json=body)

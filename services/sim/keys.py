@@ -29,9 +29,12 @@ class Keys:
 
     def lines(self) -> list[str]:
         """``role subject key`` per line, the format of the demo's keys file."""
-        rows = [("schakelfunctionaris", "sf.gooi-en-vechtstreek", self.schakelfunctionaris),
-                ("expertteam", "expertteam.gooi-en-vechtstreek", self.expertteam),
-                ("operator", "operator.demo", self.operator), ("admin", "beheer.demo", self.admin)]
+        rows = [
+            ("schakelfunctionaris", "sf.gooi-en-vechtstreek", self.schakelfunctionaris),
+            ("expertteam", "expertteam.gooi-en-vechtstreek", self.expertteam),
+            ("operator", "operator.demo", self.operator),
+            ("admin", "beheer.demo", self.admin),
+        ]
         rows += [("gemeente", code, key) for code, key in self.gemeenten.items()]
         rows += [("provider", agb, key) for agb, key in self.providers.items()]
         rows += [("referrer", subject, key) for subject, key in self.referrers.items()]

@@ -52,7 +52,7 @@ def poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
     if mean > 30:
-        return max(round(rng.gauss(mean, mean ** 0.5)), 0)
+        return max(round(rng.gauss(mean, mean**0.5)), 0)
     limit, k, product = pow(2.718281828459045, -mean), 0, rng.random()
     while product > limit:
         k += 1
@@ -114,25 +114,39 @@ RECHTER = ReferrerKind(Verwijzer.RECHTER_OFFICIER)
 
 # About 75% from GPs, Veilig Thuis and the GI together (DOMAIN §2: GPs up to 75% on their own).
 REFERRER_MIX: tuple[tuple[ReferrerKind, float], ...] = (
-    (GP, 0.55), (VEILIG_THUIS, 0.08), (GI, 0.12), (WIJKTEAM, 0.15), (JEUGDARTS, 0.05), (SPECIALIST, 0.04),
+    (GP, 0.55),
+    (VEILIG_THUIS, 0.08),
+    (GI, 0.12),
+    (WIJKTEAM, 0.15),
+    (JEUGDARTS, 0.05),
+    (SPECIALIST, 0.04),
     (RECHTER, 0.01),
 )
 # How many of each professional referrer the region has (each gets its own key and invented AGB).
 REFERRER_COUNTS: dict[Verwijzer, int] = {
-    Verwijzer.HUISARTS: 24, Verwijzer.GECERTIFICEERDE_INSTELLING: 2, Verwijzer.JEUGDARTS: 4,
-    Verwijzer.MEDISCH_SPECIALIST: 3, Verwijzer.RECHTER_OFFICIER: 1,
+    Verwijzer.HUISARTS: 24,
+    Verwijzer.GECERTIFICEERDE_INSTELLING: 2,
+    Verwijzer.JEUGDARTS: 4,
+    Verwijzer.MEDISCH_SPECIALIST: 3,
+    Verwijzer.RECHTER_OFFICIER: 1,
 }
 
 # --- what is referred ------------------------------------------------------------------------
 
 # Non-verblijf care, by share of those referrals.
 AMBULANT_MIX: tuple[tuple[Productcategorie, float], ...] = (
-    (Productcategorie.AMBULANT, 0.72), (Productcategorie.JEUGD_GGZ, 0.2), (Productcategorie.DAGBEHANDELING, 0.08),
+    (Productcategorie.AMBULANT, 0.72),
+    (Productcategorie.JEUGD_GGZ, 0.2),
+    (Productcategorie.DAGBEHANDELING, 0.08),
 )
 # Verblijf (43/44) by most preferred setting; crisis (46) is drawn apart.
 VERBLIJF_MIX: tuple[tuple[Setting, float], ...] = (
-    (Setting.PLEEGZORG, 0.34), (Setting.GEZINSHUIS, 0.22), (Setting.RESIDENTIEEL, 0.28),
-    (Setting.TUSSENVOORZIENING, 0.08), (Setting.DRIEMILIEU, 0.04), (Setting.JEUGDZORGPLUS, 0.04),
+    (Setting.PLEEGZORG, 0.34),
+    (Setting.GEZINSHUIS, 0.22),
+    (Setting.RESIDENTIEEL, 0.28),
+    (Setting.TUSSENVOORZIENING, 0.08),
+    (Setting.DRIEMILIEU, 0.04),
+    (Setting.JEUGDZORGPLUS, 0.04),
 )
 # Acceptable alternatives after the preferred setting, closest to home first (DOMAIN §3.3).
 ALTERNATIVES: dict[Setting, tuple[Setting, ...]] = {
@@ -156,18 +170,27 @@ def category_of(setting: Setting) -> Productcategorie:
 
 # How long care lasts, in days (mean); and how long the first wait for ambulant care is (median).
 STAY_DAYS: dict[Setting, int] = {
-    Setting.PLEEGZORG: 420, Setting.GEZINSHUIS: 360, Setting.TUSSENVOORZIENING: 150, Setting.RESIDENTIEEL: 200,
-    Setting.DRIEMILIEU: 240, Setting.JEUGDZORGPLUS: 150, Setting.CRISISPLEK: 28,
+    Setting.PLEEGZORG: 420,
+    Setting.GEZINSHUIS: 360,
+    Setting.TUSSENVOORZIENING: 150,
+    Setting.RESIDENTIEEL: 200,
+    Setting.DRIEMILIEU: 240,
+    Setting.JEUGDZORGPLUS: 150,
+    Setting.CRISISPLEK: 28,
 }
 AMBULANT_CARE_DAYS = 180
 AMBULANT_WAIT_MEDIAN_DAYS = 28
 
 # JZ588 reasons care ends with; 32–35 is uitval (drop-out).
 END_REASONS: tuple[tuple[RedenBeeindiging, float], ...] = (
-    (RedenBeeindiging.VOLGENS_PLAN, 0.68), (RedenBeeindiging.VOORTIJDIG_CLIENT, 0.08),
-    (RedenBeeindiging.VOORTIJDIG_AANBIEDER, 0.03), (RedenBeeindiging.VOORTIJDIG_IN_OVEREENSTEMMING, 0.06),
-    (RedenBeeindiging.VOORTIJDIG_EXTERNE_OMSTANDIGHEDEN, 0.02), (RedenBeeindiging.OVERSTAP_ANDERE_AANBIEDER, 0.06),
-    (RedenBeeindiging.UITSTROOM_ANDER_DOMEIN, 0.04), (RedenBeeindiging.DOOR_GEMEENTE, 0.03),
+    (RedenBeeindiging.VOLGENS_PLAN, 0.68),
+    (RedenBeeindiging.VOORTIJDIG_CLIENT, 0.08),
+    (RedenBeeindiging.VOORTIJDIG_AANBIEDER, 0.03),
+    (RedenBeeindiging.VOORTIJDIG_IN_OVEREENSTEMMING, 0.06),
+    (RedenBeeindiging.VOORTIJDIG_EXTERNE_OMSTANDIGHEDEN, 0.02),
+    (RedenBeeindiging.OVERSTAP_ANDERE_AANBIEDER, 0.06),
+    (RedenBeeindiging.UITSTROOM_ANDER_DOMEIN, 0.04),
+    (RedenBeeindiging.DOOR_GEMEENTE, 0.03),
 )
 
 
@@ -200,8 +223,7 @@ PROVIDER_MIX: tuple[ProviderProfile, ...] = (
     ProviderProfile("dagbehandeling", 2, ("DAGBEHANDELING", "AMB-BEHANDELING")),
     ProviderProfile("pleegzorg", 1, ("PLEEGZORG",), ((Setting.PLEEGZORG, 70),)),
     ProviderProfile("gezinshuis", 3, ("GEZINSHUIS",), ((Setting.GEZINSHUIS, 6),)),
-    ProviderProfile("residentieel", 3, ("RESIDENTIEEL",),
-                    ((Setting.RESIDENTIEEL, 18), (Setting.TUSSENVOORZIENING, 5))),
+    ProviderProfile("residentieel", 3, ("RESIDENTIEEL",), ((Setting.RESIDENTIEEL, 18), (Setting.TUSSENVOORZIENING, 5))),
     ProviderProfile("crisis", 2, ("CRISIS",), ((Setting.CRISISPLEK, 4),)),
     ProviderProfile("driemilieu", 1, ("DRIEMILIEU",), ((Setting.DRIEMILIEU, 8),)),
     ProviderProfile("jeugdzorgplus", 1, ("JEUGDZORGPLUS",), ((Setting.JEUGDZORGPLUS, 10),)),
@@ -213,8 +235,12 @@ PRODUCT_OF: dict[Productcategorie, tuple[str, str]] = {
     Productcategorie.DAGBEHANDELING: ("DAGBEHANDELING", "41A06"),
 }
 PRODUCT_OF_SETTING: dict[Setting, str] = {
-    Setting.PLEEGZORG: "44A01", Setting.GEZINSHUIS: "44A02", Setting.RESIDENTIEEL: "43A03",
-    Setting.TUSSENVOORZIENING: "43A03", Setting.DRIEMILIEU: "43A05", Setting.CRISISPLEK: "46002",
+    Setting.PLEEGZORG: "44A01",
+    Setting.GEZINSHUIS: "44A02",
+    Setting.RESIDENTIEEL: "43A03",
+    Setting.TUSSENVOORZIENING: "43A03",
+    Setting.DRIEMILIEU: "43A05",
+    Setting.CRISISPLEK: "46002",
     Setting.JEUGDZORGPLUS: "43A10",
 }
 # Open House evidence every lot asks for; the GI lot also wants 'gecertificeerde-instelling'.
@@ -244,10 +270,52 @@ def synthetic_bsn(rng: random.Random) -> str:
             return body + str(check)
 
 
-FIRST_NAMES = ("Sem", "Noah", "Liam", "Luuk", "Daan", "Finn", "Milan", "Levi", "Jesse", "Thijs", "Emma", "Julia",
-               "Mila", "Tess", "Sophie", "Zoë", "Nora", "Sara", "Evi", "Anna", "Yara", "Fenna", "Bram", "Ruben")
-LAST_NAMES = ("de Vries", "Jansen", "van Dijk", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder",
-              "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit")
+FIRST_NAMES = (
+    "Sem",
+    "Noah",
+    "Liam",
+    "Luuk",
+    "Daan",
+    "Finn",
+    "Milan",
+    "Levi",
+    "Jesse",
+    "Thijs",
+    "Emma",
+    "Julia",
+    "Mila",
+    "Tess",
+    "Sophie",
+    "Zoë",
+    "Nora",
+    "Sara",
+    "Evi",
+    "Anna",
+    "Yara",
+    "Fenna",
+    "Bram",
+    "Ruben",
+)
+LAST_NAMES = (
+    "de Vries",
+    "Jansen",
+    "van Dijk",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+)
 
 
 def fake_name(rng: random.Random) -> str:

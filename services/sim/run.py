@@ -18,8 +18,17 @@ from services.sim.schedule import Calendar, Crunch
 log = logging.getLogger("services.sim")
 
 
-async def simulate(urls: Urls, *, seed: int, scale: float, days: int, speed: float, live: bool = False,
-                   round_seconds: float = 5.0, on_keys: Callable[[Keys], None] | None = None) -> Counter[str]:
+async def simulate(
+    urls: Urls,
+    *,
+    seed: int,
+    scale: float,
+    days: int,
+    speed: float,
+    live: bool = False,
+    round_seconds: float = 5.0,
+    on_keys: Callable[[Keys], None] | None = None,
+) -> Counter[str]:
     """Set up the region, then run the ``days`` simulated days that end today at ``speed`` days per second
     (as fast as the services allow when they fall behind); with ``live``, go on in "today" rounds every
     ``round_seconds`` until stopped. Returns how many calls of each kind succeeded or failed."""
@@ -45,8 +54,13 @@ async def backfill(sim: Simulator, speed: float) -> None:
     for day in range(1, sim.calendar.days + 1):
         await sim.day(day)
         if day % 10 == 0 or day == sim.calendar.days:
-            log.info("day %d (%s): %d youths referred, %s", day, sim.calendar.date_of(day), len(sim.cases),
-                     ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())))
+            log.info(
+                "day %d (%s): %d youths referred, %s",
+                day,
+                sim.calendar.date_of(day),
+                len(sim.cases),
+                ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())),
+            )
         # Pacing, not synchronisation: a simulated day lasts 1/speed seconds of wall time.
         ahead = started + day / speed - time.monotonic()
         if ahead > 0:
@@ -67,5 +81,10 @@ async def run_live(sim: Simulator, round_seconds: float) -> None:
             await sim.day(sim.calendar.days)
         await sim.today_round(round_, live_crunches)
         if round_ % 12 == 0:
-            log.info("live round %d (%s): %d youths referred, %s", round_, sim.calendar.today, len(sim.cases),
-                     ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())))
+            log.info(
+                "live round %d (%s): %d youths referred, %s",
+                round_,
+                sim.calendar.today,
+                len(sim.cases),
+                ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())),
+            )

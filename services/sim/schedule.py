@@ -104,8 +104,10 @@ def make_providers(rng: random.Random) -> list[Provider]:
     providers = []
     for profile in region.PROVIDER_MIX:
         for _ in range(profile.count):
-            beds = {s: Beds(total, background=min(round(total * rng.uniform(0.8, 0.95)), total - 1))
-                    for s, total in profile.places}
+            beds = {
+                s: Beds(total, background=min(round(total * rng.uniform(0.8, 0.95)), total - 1))
+                for s, total in profile.places
+            }
             providers.append(Provider(region.invented_agb(rng, taken), profile.kind, profile.lots, beds))
     # One ambulant applicant forgets its meldcode: Open House rejects it with that reason.
     next(p for p in providers if p.kind == "ambulant").missing_evidence = "meldcode"
@@ -159,9 +161,15 @@ class Case:
         return self.category.needs_setting
 
 
-
-def new_case(rng: random.Random, number: int, day: int, volumes: region.Volumes, referral_date: date,
-             referrers: Mapping[ReferrerKind, list[str]], used_bsns: set[str]) -> Case:
+def new_case(
+    rng: random.Random,
+    number: int,
+    day: int,
+    volumes: region.Volumes,
+    referral_date: date,
+    referrers: Mapping[ReferrerKind, list[str]],
+    used_bsns: set[str],
+) -> Case:
     """Draw one new referral: who refers, where the youth lives, what care, and how its story goes."""
     municipality = region.pick_municipality(rng).code
     referrer = region.pick(rng, region.REFERRER_MIX)
@@ -184,13 +192,20 @@ def new_case(rng: random.Random, number: int, day: int, volumes: region.Volumes,
     wait = decision_after + 1 + round(rng.lognormvariate(0, 0.6) * region.AMBULANT_WAIT_MEDIAN_DAYS)
     mean_days = region.STAY_DAYS[setting] if setting else region.AMBULANT_CARE_DAYS
     return Case(
-        number=number, day=day, municipality=municipality, referrer=referrer,
+        number=number,
+        day=day,
+        municipality=municipality,
+        referrer=referrer,
         referrer_agb=rng.choice(referrers[referrer]) if referrers.get(referrer) else None,
-        category=category, settings=settings, urgency=region.urgency_for(rng, category, referrer),
+        category=category,
+        settings=settings,
+        urgency=region.urgency_for(rng, category, referrer),
         ambulant_tried=setting is not Setting.CRISISPLEK and rng.random() < 0.7,
-        bsn=bsn, name=region.fake_name(rng),
+        bsn=bsn,
+        name=region.fake_name(rng),
         birth_date=region.birth_date(rng, referral_date, 12 if setting is Setting.JEUGDZORGPLUS else 0, 17),
-        decision_after=decision_after, wait=wait,
+        decision_after=decision_after,
+        wait=wait,
         care_days=max(round(rng.expovariate(1 / mean_days)), 7),
         end_reason=region.pick(rng, region.END_REASONS),
         withdraw_on=day + rng.randint(1, decision_after - 1) if decision_after > 2 and rng.random() < 0.04 else None,
@@ -305,8 +320,14 @@ def declarable(case: Case, day: int, calendar: Calendar) -> tuple[date, date] | 
     return (start, last) if last >= start else None
 
 
-def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: Tariffs, calendar: Calendar,
-                      contracted_from: date | None = None) -> list[dict[str, object]]:
+def declaration_lines(
+    rng: random.Random,
+    cases: list[Case],
+    day: int,
+    tariffs: Tariffs,
+    calendar: Calendar,
+    contracted_from: date | None = None,
+) -> list[dict[str, object]]:
     """Lines for every case's closed months since the contract began; a few with the mistakes
     providers really make."""
     lines: list[dict[str, object]] = []
@@ -325,10 +346,19 @@ def declaration_lines(rng: random.Random, cases: list[Case], day: int, tariffs: 
             tariff = tariff_on(tariffs, code, unit, first)
             if tariff is None:
                 continue
-            line = {"line_number": len(lines) + 1, "allocation_number": case.allocation_number,
-                    "municipality_code": case.municipality, "product_category": case.category.value,
-                    "product_code": code, "period_start": first.isoformat(), "period_end": last.isoformat(),
-                    "volume": volume, "unit": unit, "tariff": tariff, "amount": volume * tariff}
+            line = {
+                "line_number": len(lines) + 1,
+                "allocation_number": case.allocation_number,
+                "municipality_code": case.municipality,
+                "product_category": case.category.value,
+                "product_code": code,
+                "period_start": first.isoformat(),
+                "period_end": last.isoformat(),
+                "volume": volume,
+                "unit": unit,
+                "tariff": tariff,
+                "amount": volume * tariff,
+            }
             lines.append(mistake(rng, line) if rng.random() < MISTAKE_RATE else line)
         case.declared_until = period[1]
     return lines

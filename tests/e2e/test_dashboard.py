@@ -21,7 +21,9 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 async def _axe_violations(page: Page) -> list[dict]:
     await page.add_script_tag(path=str(AXE))
     result = await page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA)
-    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]
+    ]
 
 
 async def _sign_in(page: Page, key: str) -> None:
@@ -38,23 +40,39 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
     capacity_port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
 
-    with service_process("capacity", capacity_port, env, "e2e-dashboard-capacity") as capacity, \
-            service_process("monitoring", free_port(), {**env, "SCHAKEL_CAPACITY_URL": f"http://127.0.0.1:{capacity_port}"},
-                            "e2e-dashboard-monitoring") as monitoring:
+    with (
+        service_process("capacity", capacity_port, env, "e2e-dashboard-capacity") as capacity,
+        service_process(
+            "monitoring",
+            free_port(),
+            {**env, "SCHAKEL_CAPACITY_URL": f"http://127.0.0.1:{capacity_port}"},
+            "e2e-dashboard-monitoring",
+        ) as monitoring,
+    ):
         async with httpx.AsyncClient(timeout=30) as http, async_playwright() as playwright:
+
             async def ready(url: str) -> bool:
                 return (await http.get(f"{url}/readyz")).status_code == 200
 
             await eventually(lambda: ready(capacity), timeout=60, what="capacity ready")
             await eventually(lambda: ready(monitoring), timeout=60, what="monitoring ready")
-            (await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin,
-                            json={"settings": ["crisisplek"], "municipality_code": "0402"})).raise_for_status()
-            (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,
-                            json={"total": 2, "occupied": 1})).raise_for_status()
+            (
+                await http.put(
+                    f"{capacity}/v1/providers/{AGB}",
+                    headers=admin,
+                    json={"settings": ["crisisplek"], "municipality_code": "0402"},
+                )
+            ).raise_for_status()
+            (
+                await http.put(
+                    f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider, json={"total": 2, "occupied": 1}
+                )
+            ).raise_for_status()
 
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
             page = await browser.new_page(viewport={"width": 1440, "height": 900}, locale="nl-NL")
             await page.goto(monitoring + "/")
             tile = page.locator('.schakel-tile[data-setting="crisisplek"]')
@@ -65,8 +83,11 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             await page.evaluate("window.__notReloaded = true")
 
             # The provider takes its last crisis place: capacity detects the shortage.
-            (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,
-                            json={"total": 2, "occupied": 2})).raise_for_status()
+            (
+                await http.put(
+                    f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider, json={"total": 2, "occupied": 2}
+                )
+            ).raise_for_status()
             await expect(tile).to_have_attribute("data-state", "tekort", timeout=20_000)
             await expect(tile).to_contain_text("Tekort")
             await expect(page.locator('[data-shortage="crisisplek"]')).to_be_visible()
@@ -88,8 +109,13 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             await browser.close()
 
             # The acknowledgement went to capacity with the schakelfunctionaris' own key.
-            alerts = (await http.get(f"{capacity}/v1/alerts", headers={"Authorization": f"Bearer {schakel_key}"},
-                                     params={"type": "nl.schakel.capacity.ShortageDetected"})).json()
+            alerts = (
+                await http.get(
+                    f"{capacity}/v1/alerts",
+                    headers={"Authorization": f"Bearer {schakel_key}"},
+                    params={"type": "nl.schakel.capacity.ShortageDetected"},
+                )
+            ).json()
             assert alerts[0]["acknowledged_by"] == "sf.gooi"
 
     assert dashboard_violations == [], dashboard_violations

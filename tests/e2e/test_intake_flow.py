@@ -15,20 +15,29 @@ from tests.support.server import free_port
 
 
 async def test_a_crisis_referral_is_published_for_capacity_to_open_a_placement(
-        env: dict[str, str], infra: Infrastructure, isolation: Isolation) -> None:
+    env: dict[str, str], infra: Infrastructure, isolation: Isolation
+) -> None:
     jeugdarts = {"Authorization": f"Bearer {create_key('referrer', '03:01234567', env)}"}
     with service_process("intake", free_port(), env, "e2e-intake-flow") as intake:
         async with httpx.AsyncClient(timeout=30) as http:
+
             async def ready() -> bool:
                 return (await http.get(f"{intake}/readyz")).status_code == 200
 
             await eventually(ready, timeout=60, what="intake ready")
-            response = await http.post(f"{intake}/v1/referrals", headers=jeugdarts, json={
-                "client": {"bsn": "123456782", "birth_date": "2010-02-14", "municipality_code": "1942"},
-                "referrer": {"type": "03", "agb": "01234567"},
-                "product_category": "46", "setting": "crisisplek", "settings": ["pleegzorg"],
-                "urgency": "crisis", "ambulant_tried": False,
-            })
+            response = await http.post(
+                f"{intake}/v1/referrals",
+                headers=jeugdarts,
+                json={
+                    "client": {"bsn": "123456782", "birth_date": "2010-02-14", "municipality_code": "1942"},
+                    "referrer": {"type": "03", "agb": "01234567"},
+                    "product_category": "46",
+                    "setting": "crisisplek",
+                    "settings": ["pleegzorg"],
+                    "urgency": "crisis",
+                    "ambulant_tried": False,
+                },
+            )
             assert response.status_code == 201, response.text
             created = response.json()
 

@@ -16,19 +16,36 @@ async def test_a_crisis_referral_at_intake_is_placed_by_capacity_and_intake_lear
     admin, provider = bearer("admin", "beheer", env), bearer("provider", PROVIDER, env)
     huisarts = bearer("referrer", f"02:{GP}", env)
 
-    with service_process("intake", free_port(), env, "e2e-placement-intake") as intake, \
-            service_process("capacity", free_port(), env, "e2e-placement-capacity") as capacity:
+    with (
+        service_process("intake", free_port(), env, "e2e-placement-intake") as intake,
+        service_process("capacity", free_port(), env, "e2e-placement-capacity") as capacity,
+    ):
         async with httpx.AsyncClient(timeout=30) as http:
-            (await http.put(f"{capacity}/v1/providers/{PROVIDER}", headers=admin,
-                            json={"settings": ["crisisplek"], "municipality_code": "0402"})).raise_for_status()
-            (await http.put(f"{capacity}/v1/capacity/{PROVIDER}/crisisplek", headers=provider,
-                            json={"total": 3, "occupied": 2})).raise_for_status()
+            (
+                await http.put(
+                    f"{capacity}/v1/providers/{PROVIDER}",
+                    headers=admin,
+                    json={"settings": ["crisisplek"], "municipality_code": "0402"},
+                )
+            ).raise_for_status()
+            (
+                await http.put(
+                    f"{capacity}/v1/capacity/{PROVIDER}/crisisplek", headers=provider, json={"total": 3, "occupied": 2}
+                )
+            ).raise_for_status()
 
-            response = await http.post(f"{intake}/v1/referrals", headers=huisarts, json={
-                "client": {"bsn": "111222333", "birth_date": "2011-06-01", "municipality_code": "0402"},
-                "referrer": {"type": "02", "agb": GP},
-                "product_category": "46", "setting": "crisisplek", "urgency": "crisis", "ambulant_tried": True,
-            })
+            response = await http.post(
+                f"{intake}/v1/referrals",
+                headers=huisarts,
+                json={
+                    "client": {"bsn": "111222333", "birth_date": "2011-06-01", "municipality_code": "0402"},
+                    "referrer": {"type": "02", "agb": GP},
+                    "product_category": "46",
+                    "setting": "crisisplek",
+                    "urgency": "crisis",
+                    "ambulant_tried": True,
+                },
+            )
             assert response.status_code == 201, response.text
             referral = response.json()
 

@@ -28,19 +28,29 @@ PROVIDER = "30000001"
 
 async def _refer(infra: Infrastructure, isolation: Isolation) -> str:
     referral = ReferralReceived(
-        referral_id=uuid.uuid4(), client_ref=uuid.uuid4().hex * 2, age=16, municipality_code="0402",
-        referrer_type=Verwijzer.GECERTIFICEERDE_INSTELLING, referrer_agb="04000001",
-        product_category=Productcategorie.CRISIS, settings=["crisisplek"], urgency=Urgentie.CRISIS,
-        ambulant_tried=False, needs_gemeente_decision=False, received_at=datetime.now(UTC),
+        referral_id=uuid.uuid4(),
+        client_ref=uuid.uuid4().hex * 2,
+        age=16,
+        municipality_code="0402",
+        referrer_type=Verwijzer.GECERTIFICEERDE_INSTELLING,
+        referrer_agb="04000001",
+        product_category=Productcategorie.CRISIS,
+        settings=["crisisplek"],
+        urgency=Urgentie.CRISIS,
+        ambulant_tried=False,
+        needs_gemeente_decision=False,
+        received_at=datetime.now(UTC),
     )
     envelope = Envelope.wrap(referral, source="intake", subject=str(referral.referral_id))
-    await produce(infra.kafka, isolation.topic(topics.INTAKE_EVENTS), envelope.to_bytes(),
-                  key=envelope.subject.encode())
+    await produce(
+        infra.kafka, isolation.topic(topics.INTAKE_EVENTS), envelope.to_bytes(), key=envelope.subject.encode()
+    )
     return str(referral.referral_id)
 
 
 async def test_two_places_three_crisis_referrals_shortage_escalation_and_recovery(
-    infra: Infrastructure, isolation: Isolation,
+    infra: Infrastructure,
+    isolation: Isolation,
 ) -> None:
     env = {**isolation.env(infra), "SCHAKEL_TEST_CLOCK": "true", "SCHAKEL_RESERVATION_MINUTES": "600"}
     admin, provider = bearer("admin", "beheer", env), bearer("provider", PROVIDER, env)
@@ -48,16 +58,25 @@ async def test_two_places_three_crisis_referrals_shortage_escalation_and_recover
 
     with service_process("capacity", free_port(), env, "e2e-schakelfunctie-capacity") as capacity:
         async with httpx.AsyncClient(base_url=capacity, timeout=30) as http:
-            (await http.put(f"/v1/providers/{PROVIDER}", headers=admin,
-                            json={"settings": ["crisisplek"], "municipality_code": "0402"})).raise_for_status()
-            (await http.put(f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider,
-                            json={"total": 2, "occupied": 0})).raise_for_status()
+            (
+                await http.put(
+                    f"/v1/providers/{PROVIDER}",
+                    headers=admin,
+                    json={"settings": ["crisisplek"], "municipality_code": "0402"},
+                )
+            ).raise_for_status()
+            (
+                await http.put(
+                    f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider, json={"total": 2, "occupied": 0}
+                )
+            ).raise_for_status()
 
             alerts: list[dict] = []
 
             async def listen() -> None:
-                async with aconnect_sse(http, "GET", "/v1/alerts/stream", headers=sf, params={"since": 0},
-                                        timeout=None) as source:
+                async with aconnect_sse(
+                    http, "GET", "/v1/alerts/stream", headers=sf, params={"since": 0}, timeout=None
+                ) as source:
                     async for sse in source.aiter_sse():
                         alerts.append(json.loads(sse.data))
 
@@ -66,10 +85,12 @@ async def test_two_places_three_crisis_referrals_shortage_escalation_and_recover
                 referrals = [await _refer(infra, isolation) for _ in range(3)]
 
                 async def placement(referral: str, status: str) -> dict | None:
-                    response = await http.get("/v1/placements", headers=sf,
-                                              params={"status": ["open", "proposed", "confirmed"]})
-                    return next((p for p in response.json()
-                                 if p["referral_id"] == referral and p["status"] == status), None)
+                    response = await http.get(
+                        "/v1/placements", headers=sf, params={"status": ["open", "proposed", "confirmed"]}
+                    )
+                    return next(
+                        (p for p in response.json() if p["referral_id"] == referral and p["status"] == status), None
+                    )
 
                 first = await eventually(lambda: placement(referrals[0], "proposed"), what="first proposal")
                 second = await eventually(lambda: placement(referrals[1], "proposed"), what="second proposal")
@@ -90,13 +111,19 @@ async def test_two_places_three_crisis_referrals_shortage_escalation_and_recover
                 assert {e["referral_id"] for e in escalations} == {referrals[2]}
 
                 # One youth goes home: the freed place goes to the third youth at once.
-                (await http.put(f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider,
-                                json={"total": 2, "occupied": 1})).raise_for_status()
+                (
+                    await http.put(
+                        f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider, json={"total": 2, "occupied": 1}
+                    )
+                ).raise_for_status()
                 third = await eventually(lambda: placement(referrals[2], "proposed"), what="third youth proposed")
                 (await http.post(f"/v1/placements/{third['id']}/accept", headers=provider)).raise_for_status()
                 # Another goes home: a free place and nobody waiting ends the shortage.
-                (await http.put(f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider,
-                                json={"total": 2, "occupied": 1})).raise_for_status()
+                (
+                    await http.put(
+                        f"/v1/capacity/{PROVIDER}/crisisplek", headers=provider, json={"total": 2, "occupied": 1}
+                    )
+                ).raise_for_status()
                 await eventually(lambda: _has(alerts, "ShortageResolved"), what="the shortage resolved")
             finally:
                 listener.cancel()
@@ -104,8 +131,13 @@ async def test_two_places_three_crisis_referrals_shortage_escalation_and_recover
     kinds = [a["type"].rsplit(".", 1)[1] for a in alerts]
     # Moving the clock 28 hours also let the provider's report go stale, as it would in real life.
     assert [k for k in kinds if k != "CapacityReportStale"] == [
-        "ShortageDetected", "ShortageChanged", "CaseEscalated", "CaseEscalated", "ShortageChanged",
-        "ShortageResolved"]
+        "ShortageDetected",
+        "ShortageChanged",
+        "CaseEscalated",
+        "CaseEscalated",
+        "ShortageChanged",
+        "ShortageResolved",
+    ]
     # Critical while the third youth waited without a place; back to a plain shortage once proposed.
     assert [a["data"]["severity"] for a in _of(alerts, "ShortageChanged")] == ["kritiek", "tekort"]
     assert kinds.count("CapacityReportStale") == 1
@@ -118,5 +150,3 @@ def _of(alerts: list[dict], kind: str) -> list[dict]:
 
 async def _has(alerts: list[dict], kind: str, count: int = 1) -> bool:
     return len(_of(alerts, kind)) >= count
-
-

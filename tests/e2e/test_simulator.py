@@ -26,9 +26,28 @@ DAYS = 30  # the month ending today: the first provoked shortage (day 2, at most
 def _run_simulator(urls: dict[str, str], env: dict[str, str], keys_file: Path) -> str:
     ARTIFACTS.mkdir(exist_ok=True)
     result = subprocess.run(
-        [sys.executable, "-m", "services.sim", "--seed", "7", "--days", str(DAYS), "--speed", "50",
-         "--scale", "0.5", "--keys-file", str(keys_file), *(f"--{name}={url}" for name, url in urls.items())],
-        cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "services.sim",
+            "--seed",
+            "7",
+            "--days",
+            str(DAYS),
+            "--speed",
+            "50",
+            "--scale",
+            "0.5",
+            "--keys-file",
+            str(keys_file),
+            *(f"--{name}={url}" for name, url in urls.items()),
+        ],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=150,
+        stdin=subprocess.DEVNULL,
     )
     (ARTIFACTS / "e2e-simulator.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -41,23 +60,28 @@ def _key(keys_file: Path, role: str) -> dict[str, str]:
 
 
 async def test_a_simulated_month_fills_every_dashboard_view_and_a_shortage_comes_and_goes(
-        env: dict[str, str], tmp_path: Path) -> None:
+    env: dict[str, str], tmp_path: Path
+) -> None:
     with ExitStack() as stack:
         ports = {name: free_port() for name in SERVICES}
         service_env = {**env, "SCHAKEL_CAPACITY_URL": f"http://127.0.0.1:{ports['capacity']}"}
-        urls = {name: stack.enter_context(service_process(name, ports[name], service_env, f"e2e-sim-{name}"))
-                for name in SERVICES}
+        urls = {
+            name: stack.enter_context(service_process(name, ports[name], service_env, f"e2e-sim-{name}"))
+            for name in SERVICES
+        }
         keys_file = tmp_path / "keys.txt"
         summary = _run_simulator(urls, env, keys_file)
         counts = dict(item.rsplit(": ", 1) for item in summary.strip().split(", "))
         # A declaration line the check refuses is one of the mistakes the simulator makes on purpose;
         # any other refusal is a call the system should have accepted (e.g. a date it finds in the future).
-        refused = {what for what in counts
-                   if what.endswith(("refused", "failed")) and what != "declaration line refused"}
+        refused = {
+            what for what in counts if what.endswith(("refused", "failed")) and what != "declaration line refused"
+        }
         assert "referral" in counts and not refused, summary
         operator, schakelfunctionaris = _key(keys_file, "operator"), _key(keys_file, "schakelfunctionaris")
 
         async with httpx.AsyncClient(timeout=30) as http:
+
             async def monitoring(path: str) -> httpx.Response:
                 answer = await http.get(f"{urls['monitoring']}{path}", headers=operator)
                 answer.raise_for_status()
@@ -85,8 +109,9 @@ async def test_a_simulated_month_fills_every_dashboard_view_and_a_shortage_comes
             assert {t["setting"] for t in tiles} >= {"crisisplek", "gezinshuis", "residentieel", "pleegzorg"}
             assert all(t["total"] > 0 for t in tiles)
 
-            alerts = (await http.get(f"{urls['capacity']}/v1/alerts", params={"limit": 1000},
-                                     headers=schakelfunctionaris)).json()
+            alerts = (
+                await http.get(f"{urls['capacity']}/v1/alerts", params={"limit": 1000}, headers=schakelfunctionaris)
+            ).json()
             detected = {a["event"]["data"]["shortage_id"] for a in alerts if a["type"].endswith("ShortageDetected")}
             resolved = {a["event"]["data"]["shortage_id"] for a in alerts if a["type"].endswith("ShortageResolved")}
             assert detected & resolved, f"no shortage both detected and resolved: {alerts[:5]}"

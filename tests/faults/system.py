@@ -46,18 +46,34 @@ class ThrowawayPostgres:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _as_postgres(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp")
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/tmp",
+        )
 
     def init(self) -> None:
-        self._as_postgres(str(self._bin / "initdb"), "-D", str(self._dir / "data"), "-A", "trust", "-U", "postgres",
-                          "--no-sync")
+        self._as_postgres(
+            str(self._bin / "initdb"), "-D", str(self._dir / "data"), "-A", "trust", "-U", "postgres", "--no-sync"
+        )
         self.start()
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
-        self._as_postgres(str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), "-l", str(self._dir / "log"),
-                          "-o", options, "-w", "start")
+        self._as_postgres(
+            str(self._bin / "pg_ctl"),
+            "-D",
+            str(self._dir / "data"),
+            "-l",
+            str(self._dir / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         self._as_postgres(str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), "-m", "fast", "-w", "stop")
@@ -76,8 +92,12 @@ class ServiceProcess:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, **env, "SCHAKEL_DB_SCHEMA": f"{env['SCHAKEL_DB_SCHEMA']}_{name}",
-                     "SCHAKEL_PORT": str(self.port)}
+        self._env = {
+            **os.environ,
+            **env,
+            "SCHAKEL_DB_SCHEMA": f"{env['SCHAKEL_DB_SCHEMA']}_{name}",
+            "SCHAKEL_PORT": str(self.port),
+        }
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = ARTIFACTS / f"faults-{name}.log"
         self.starts = 0
@@ -85,9 +105,14 @@ class ServiceProcess:
     def start(self) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], cwd=REPO,
-                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             env=self._env)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"],
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+            )
         self.starts += 1
         _wait_ready(self._process, self.url, self.log_path, timeout=120)
 
@@ -131,9 +156,14 @@ class ReferralLoad:
     def _body(self, verblijf: bool) -> dict[str, object]:
         birth = f"{self._rng.randrange(2009, 2020)}-0{self._rng.randrange(1, 10)}-1{self._rng.randrange(0, 10)}"
         body: dict[str, object] = {
-            "client": {"bsn": synthetic_bsn(self._rng), "birth_date": birth,
-                       "municipality_code": self._rng.choice(MUNICIPALITIES)},
-            "referrer": {"type": "02", "agb": GP_AGB}, "urgency": "regulier", "ambulant_tried": True,
+            "client": {
+                "bsn": synthetic_bsn(self._rng),
+                "birth_date": birth,
+                "municipality_code": self._rng.choice(MUNICIPALITIES),
+            },
+            "referrer": {"type": "02", "agb": GP_AGB},
+            "urgency": "regulier",
+            "ambulant_tried": True,
             "product_category": "45",
         }
         if verblijf:
@@ -157,8 +187,11 @@ class ReferralLoad:
     async def _one(self, http: httpx.AsyncClient, n: int, report: LoadReport) -> None:
         verblijf = n % 5 == 0
         try:
-            response = await http.post(f"{self._intake.url}/v1/referrals", json=self._body(verblijf),
-                                       headers=self._headers[n % len(self._headers)])
+            response = await http.post(
+                f"{self._intake.url}/v1/referrals",
+                json=self._body(verblijf),
+                headers=self._headers[n % len(self._headers)],
+            )
         except httpx.ConnectError:
             report.refused[0] += 1  # nobody listening: certainly not stored
             return
@@ -182,13 +215,16 @@ class System:
         self.postgres = postgres
         self.isolation = isolation
         self.infra = Infrastructure(kafka.bootstrap, postgres.url)
-        self.env = {**isolation.env(self.infra),
-                    # Generous limits: this suite measures faults, not the flood protection.
-                    "SCHAKEL_VERBLIJF_REFERRALS_PER_DAY": "100000",
-                    "SCHAKEL_KAFKA_PARTITIONS": "3"}
+        self.env = {
+            **isolation.env(self.infra),
+            # Generous limits: this suite measures faults, not the flood protection.
+            "SCHAKEL_VERBLIJF_REFERRALS_PER_DAY": "100000",
+            "SCHAKEL_KAFKA_PARTITIONS": "3",
+        }
         self.services = {name: ServiceProcess(name, self.env) for name in SERVICES}
-        self.referrers = [{"Authorization": f"Bearer {create_key('referrer', f'02:{GP_AGB}', self.env)}"}
-                          for _ in range(4)]
+        self.referrers = [
+            {"Authorization": f"Bearer {create_key('referrer', f'02:{GP_AGB}', self.env)}"} for _ in range(4)
+        ]
         self.reports: dict[str, dict[str, object]] = {}
 
     def start(self) -> None:
@@ -203,21 +239,30 @@ class System:
         return ReferralLoad(self.services["intake"], self.referrers, seed)
 
     async def _fetch(self, service: str, sql: str, *args: object) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.postgres.url,
-                                     server_settings={"search_path": f"{self.isolation.schema}_{service}"})
+        conn = await asyncpg.connect(
+            self.postgres.url, server_settings={"search_path": f"{self.isolation.schema}_{service}"}
+        )
         try:
             return await conn.fetch(sql, *args)
         finally:
             await conn.close()
 
     async def monitoring_counts(self, ids: list[str]) -> dict[str, int]:
-        rows = await self._fetch("monitoring", "SELECT referral_id::text AS id, count(*) AS n FROM referral_view "
-                                 "WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id", ids)
+        rows = await self._fetch(
+            "monitoring",
+            "SELECT referral_id::text AS id, count(*) AS n FROM referral_view "
+            "WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id",
+            ids,
+        )
         return {r["id"]: r["n"] for r in rows}
 
     async def capacity_counts(self, ids: list[str]) -> dict[str, int]:
-        rows = await self._fetch("capacity", "SELECT referral_id::text AS id, count(*) AS n FROM placement "
-                                 "WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id", ids)
+        rows = await self._fetch(
+            "capacity",
+            "SELECT referral_id::text AS id, count(*) AS n FROM placement "
+            "WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id",
+            ids,
+        )
         return {r["id"]: r["n"] for r in rows}
 
     async def unsent(self) -> dict[str, int]:
@@ -240,8 +285,12 @@ class System:
             described = await admin.describe_topics(names)
         finally:
             await admin.close()
-        partitions = [TopicPartition(t["topic"], p["partition"]) for t in described if t["error_code"] == 0
-                      for p in t["partitions"]]
+        partitions = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if t["error_code"] == 0
+            for p in t["partitions"]
+        ]
         consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap)
         await consumer.start()
         try:

@@ -46,8 +46,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         REPORT.write_text(json.dumps(system.reports, indent=2) + "\n")
 
 
-async def _under_load(system: System, name: str, seed: int, fault: Callable[[], Awaitable[None]],
-                      recover: Callable[[], Awaitable[None]]) -> dict[str, object]:
+async def _under_load(
+    system: System, name: str, seed: int, fault: Callable[[], Awaitable[None]], recover: Callable[[], Awaitable[None]]
+) -> dict[str, object]:
     """Run the load, break the system at FAULT_AT for FAULT_LASTS, mend it, and check the flow."""
     from tests.faults.system import LoadReport
 
@@ -71,17 +72,27 @@ async def _settled(system: System, name: str, report) -> dict[str, object]:  # t
         counts = await system.monitoring_counts(report.accepted)
         return counts if len(counts) == len(report.accepted) else None
 
-    counts = await eventually(monitoring_has_all, timeout=SETTLE_SECONDS, interval=0.5,
-                              what=f"{name}: every accepted referral in monitoring")
+    counts = await eventually(
+        monitoring_has_all, timeout=SETTLE_SECONDS, interval=0.5, what=f"{name}: every accepted referral in monitoring"
+    )
     placements = await eventually(
-        lambda: _all_of(system.capacity_counts, sorted(report.verblijf)), timeout=SETTLE_SECONDS, interval=0.5,
-        what=f"{name}: every accepted verblijf referral at capacity")
-    await eventually(lambda: _drained(system), timeout=SETTLE_SECONDS, interval=0.5,
-                     what=f"{name}: every outbox drained")
+        lambda: _all_of(system.capacity_counts, sorted(report.verblijf)),
+        timeout=SETTLE_SECONDS,
+        interval=0.5,
+        what=f"{name}: every accepted verblijf referral at capacity",
+    )
+    await eventually(
+        lambda: _drained(system), timeout=SETTLE_SECONDS, interval=0.5, what=f"{name}: every outbox drained"
+    )
     duplicated = sum(n - 1 for n in counts.values()) + sum(n - 1 for n in placements.values())
     dead = await system.dead_letters()
-    figures = {**report.summary(), "lost": len(report.accepted) - len(counts), "duplicated": duplicated,
-               "dead_letters": dead, "verblijf_accepted": len(report.verblijf)}
+    figures = {
+        **report.summary(),
+        "lost": len(report.accepted) - len(counts),
+        "duplicated": duplicated,
+        "dead_letters": dead,
+        "verblijf_accepted": len(report.verblijf),
+    }
     assert figures["lost"] == 0 and duplicated == 0 and dead == 0, figures
     return figures
 
@@ -148,20 +159,43 @@ async def test_a_postgresql_restart_under_load_loses_nothing(system: System) -> 
 AGB = "45678901"
 TODAY = date.today()
 DAY = TODAY.replace(day=1)
-LOT = {"name": "Ambulant (faults)", "product_categories": ["45"], "product_codes": ["45T01"],
-       "tariffs": [{"product_code": "45T01", "unit": "04", "eurocent": 8_000, "valid_from": "2020-01-01"}],
-       "max_wait_days": 42, "requirements": [{"code": "vog", "description": "VOG"}], "status": "open"}
+LOT = {
+    "name": "Ambulant (faults)",
+    "product_categories": ["45"],
+    "product_codes": ["45T01"],
+    "tariffs": [{"product_code": "45T01", "unit": "04", "eurocent": 8_000, "valid_from": "2020-01-01"}],
+    "max_wait_days": 42,
+    "requirements": [{"code": "vog", "description": "VOG"}],
+    "status": "open",
+}
 
 
 def _declaration(number: str, lines: int) -> dict[str, object]:
     # Lines for toewijzingen nobody issued: every line is refused with its reasons, the heaviest
     # DeclarationAssessed there can be.
-    return {"declaration_number": number, "provider_agb": AGB, "municipality_code": "0402",
-            "period_start": DAY.isoformat(), "period_end": (DAY + timedelta(days=27)).isoformat(),
-            "lines": [{"line_number": n, "allocation_number": 990_000 + n, "municipality_code": "0402",
-                       "product_category": "45", "product_code": "45T01", "period_start": DAY.isoformat(),
-                       "period_end": DAY.isoformat(), "volume": 1, "unit": "04", "tariff": 8_000, "amount": 8_000}
-                      for n in range(1, lines + 1)]}
+    return {
+        "declaration_number": number,
+        "provider_agb": AGB,
+        "municipality_code": "0402",
+        "period_start": DAY.isoformat(),
+        "period_end": (DAY + timedelta(days=27)).isoformat(),
+        "lines": [
+            {
+                "line_number": n,
+                "allocation_number": 990_000 + n,
+                "municipality_code": "0402",
+                "product_category": "45",
+                "product_code": "45T01",
+                "period_start": DAY.isoformat(),
+                "period_end": DAY.isoformat(),
+                "volume": 1,
+                "unit": "04",
+                "tariff": 8_000,
+                "amount": 8_000,
+            }
+            for n in range(1, lines + 1)
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -171,15 +205,23 @@ async def contracting(system: System) -> AsyncIterator[tuple[str, dict[str, str]
     provider = {"Authorization": f"Bearer {create_key('provider', AGB, system.env)}"}
     async with httpx.AsyncClient(timeout=60) as http:
         (await http.put(f"{url}/v1/lots/AMB-FAULTS", json=LOT, headers=admin)).raise_for_status()
-        applied = await http.post(f"{url}/v1/open-house/applications", headers=provider, json={
-            "provider_agb": AGB, "kvk": "41234567", "lots": ["AMB-FAULTS"],
-            "evidence": [{"requirement": "vog", "document_ref": "vog-2026"}]})
+        applied = await http.post(
+            f"{url}/v1/open-house/applications",
+            headers=provider,
+            json={
+                "provider_agb": AGB,
+                "kvk": "41234567",
+                "lots": ["AMB-FAULTS"],
+                "evidence": [{"requirement": "vog", "document_ref": "vog-2026"}],
+            },
+        )
         assert applied.json()["lots"][0]["outcome"] == "admitted", applied.text
     yield url, provider
 
 
 async def test_a_2000_line_declaration_is_refused_up_front_and_the_largest_allowed_one_flows(
-    system: System, contracting: tuple[str, dict[str, str]],
+    system: System,
+    contracting: tuple[str, dict[str, str]],
 ) -> None:
     url, provider = contracting
     results: dict[str, object] = {}
@@ -204,5 +246,8 @@ async def test_a_2000_line_declaration_is_refused_up_front_and_the_largest_allow
     assert parked[0]["n"] == 0
     lines = await system._fetch("monitoring", "SELECT count(*) AS n FROM declaration_line_view")
     assert lines[0]["n"] >= 500, "the 500 refused lines reached monitoring"
-    system.reports["2,000-line declaration posted"] = {**figures, "declaration_2000_status": results["huge"],
-                                                       "declaration_500_status": results["largest"]}
+    system.reports["2,000-line declaration posted"] = {
+        **figures,
+        "declaration_2000_status": results["huge"],
+        "declaration_500_status": results["largest"],
+    }

@@ -22,8 +22,9 @@ async def db(infra: Infrastructure, isolation: Isolation) -> AsyncIterator[async
     conn = await asyncpg.connect(infra.database_url)
     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{isolation.schema}"')
     await conn.close()
-    pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=4,
-                                     server_settings={"search_path": isolation.schema})
+    pool = await asyncpg.create_pool(
+        infra.database_url, min_size=1, max_size=4, server_settings={"search_path": isolation.schema}
+    )
     yield pool
     await pool.close()
 

@@ -38,7 +38,7 @@ GAUGE = re.compile(r'^schakel_shortage_active\{setting="crisisplek"\} (\S+)$', r
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolation) -> None:
@@ -46,17 +46,21 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
     admin, provider = bearer("admin", "beheer", env), bearer("provider", AGB, env)
     sf = bearer("schakelfunctionaris", "sf", env)
 
-    with service_process("capacity", free_port(), env, "perf-capacity") as capacity, \
-            service_process("monitoring", free_port(), env, "perf-monitoring") as monitoring:
+    with (
+        service_process("capacity", free_port(), env, "perf-capacity") as capacity,
+        service_process("monitoring", free_port(), env, "perf-monitoring") as monitoring,
+    ):
         async with httpx.AsyncClient(timeout=30) as http:
-            (await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin,
-                            json={"settings": ["crisisplek"]})).raise_for_status()
+            (
+                await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin, json={"settings": ["crisisplek"]})
+            ).raise_for_status()
 
             arrivals: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
 
             async def listen() -> None:
-                async with aconnect_sse(http, "GET", f"{capacity}/v1/alerts/stream", headers=sf,
-                                        timeout=None) as source:
+                async with aconnect_sse(
+                    http, "GET", f"{capacity}/v1/alerts/stream", headers=sf, timeout=None
+                ) as source:
                     async for sse in source.aiter_sse():
                         await arrivals.put((json.loads(sse.data)["type"], time.perf_counter()))
 
@@ -67,8 +71,13 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
                         return time.perf_counter()
 
             async def put(occupied: int) -> None:
-                (await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider,
-                                json={"total": 1, "occupied": occupied})).raise_for_status()
+                (
+                    await http.put(
+                        f"{capacity}/v1/capacity/{AGB}/crisisplek",
+                        headers=provider,
+                        json={"total": 1, "occupied": occupied},
+                    )
+                ).raise_for_status()
 
             listener = asyncio.create_task(listen())
             await put(0)
@@ -103,5 +112,9 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
 
 def _summary(seconds: list[float]) -> dict[str, float]:
     ms = [s * 1000 for s in seconds]
-    return {"p50": round(statistics.median(ms), 1), "p99": round(_percentile(ms, 0.99), 1),
-            "max": round(max(ms), 1), "mean": round(statistics.fmean(ms), 1)}
+    return {
+        "p50": round(statistics.median(ms), 1),
+        "p99": round(_percentile(ms, 0.99), 1),
+        "max": round(max(ms), 1),
+        "mean": round(statistics.fmean(ms), 1),
+    }

@@ -63,9 +63,14 @@ class Isolation:
 
     def settings(self, cls, infra: Infrastructure, **overrides):  # type: ignore[no-untyped-def]
         return cls(
-            kafka_bootstrap_servers=infra.kafka, database_url=infra.database_url, db_schema=self.schema,
-            auth_database_url=infra.database_url, auth_db_schema=self.schema,
-            topic_namespace=self.namespace, kafka_partitions=1, **overrides,
+            kafka_bootstrap_servers=infra.kafka,
+            database_url=infra.database_url,
+            db_schema=self.schema,
+            auth_database_url=infra.database_url,
+            auth_db_schema=self.schema,
+            topic_namespace=self.namespace,
+            kafka_partitions=1,
+            **overrides,
         )
 
 
@@ -74,12 +79,21 @@ class ThrowawayKafka:
 
     def __init__(self, state_dir: Path, port: int, controller_port: int) -> None:
         self.bootstrap = f"127.0.0.1:{port}"
-        self._env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller_port),
-                     "KAFKA_STATE_DIR": str(state_dir)}
+        self._env = {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_CONTROLLER_PORT": str(controller_port),
+            "KAFKA_STATE_DIR": str(state_dir),
+        }
 
     def _run(self, action: str) -> None:
-        subprocess.run([str(REPO / "deploy/local/kafka.sh"), action], env=self._env, check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(REPO / "deploy/local/kafka.sh"), action],
+            env=self._env,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
 
     def start(self) -> None:
         self._run("start")
@@ -94,8 +108,9 @@ async def drop_schemas(database_url: str, isolation: Isolation) -> None:
 
     conn = await asyncpg.connect(database_url)
     try:
-        names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $1 || '\\_%'",
-                                 isolation.schema)
+        names = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $1 || '\\_%'", isolation.schema
+        )
         for row in names:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
     finally:

@@ -23,8 +23,11 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, *topics: str) -> None:
         self._consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=bootstrap, group_id=f"test-reader-{uuid.uuid4().hex}",
-            auto_offset_reset="earliest", enable_auto_commit=False,
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=f"test-reader-{uuid.uuid4().hex}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
             metadata_max_age_ms=500,
         )
         self.records: list[Record] = []
@@ -41,13 +44,16 @@ class TopicReader:
         while not predicate(self.records):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}; have {len(self.records)} records: "
-                                     f"{[r.value[:120] for r in self.records]}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; have {len(self.records)} records: "
+                    f"{[r.value[:120] for r in self.records]}"
+                )
             batch = await self._consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
             for messages in batch.values():
                 for m in messages:
-                    self.records.append(Record(
-                        m.topic, m.key, m.value, {k: v.decode() for k, v in (m.headers or ())}, m.offset))
+                    self.records.append(
+                        Record(m.topic, m.key, m.value, {k: v.decode() for k, v in (m.headers or ())}, m.offset)
+                    )
         return self.records
 
 

@@ -26,11 +26,18 @@ def service_process(name: str, port: int, env: dict[str, str], log_name: str) ->
     log_path = ARTIFACTS / f"{log_name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=log,
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
             stderr=subprocess.STDOUT,
             # A schema per service, as each has a database of its own in production; keys are shared.
-            env={**os.environ, **env, "SCHAKEL_DB_SCHEMA": f"{env['SCHAKEL_DB_SCHEMA']}_{name}",
-                 "SCHAKEL_PORT": str(port)},
+            env={
+                **os.environ,
+                **env,
+                "SCHAKEL_DB_SCHEMA": f"{env['SCHAKEL_DB_SCHEMA']}_{name}",
+                "SCHAKEL_PORT": str(port),
+            },
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -63,7 +70,12 @@ def create_key(role: str, subject: str, env: dict[str, str]) -> str:
     """A key made by the real CLI, as an operator would."""
     result = subprocess.run(
         [sys.executable, "-m", "services.runtime.keys", "create", "--role", role, "--subject", subject],
-        cwd=REPO, env={**os.environ, **env}, check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     return result.stdout.strip()
 

@@ -28,10 +28,17 @@ AGB_A, AGB_B = "12345678", "87654321"
 ALL_SETTINGS = [s.value for s in Setting]
 
 
-async def admit(http: httpx.AsyncClient, url: str, admin: dict[str, str], agb: str, settings: list[str],
-                municipality: str | None = None) -> None:
-    response = await http.put(f"{url}/v1/providers/{agb}", headers=admin,
-                              json={"settings": settings, "municipality_code": municipality})
+async def admit(
+    http: httpx.AsyncClient,
+    url: str,
+    admin: dict[str, str],
+    agb: str,
+    settings: list[str],
+    municipality: str | None = None,
+) -> None:
+    response = await http.put(
+        f"{url}/v1/providers/{agb}", headers=admin, json={"settings": settings, "municipality_code": municipality}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -50,8 +57,11 @@ def _types(records) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def test_a_provider_reports_its_own_places_and_the_region_sees_them(capacity: str, keys, http) -> None:  # type: ignore[no-untyped-def]
     provider = await keys(Role.PROVIDER, AGB_A)
-    response = await http.put(f"{capacity}/v1/capacity/{AGB_A}/gezinshuis", headers=provider,
-                              json={"total": 4, "occupied": 1, "age_min": 4, "age_max": 17})
+    response = await http.put(
+        f"{capacity}/v1/capacity/{AGB_A}/gezinshuis",
+        headers=provider,
+        json={"total": 4, "occupied": 1, "age_min": 4, "age_max": 17},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["free"] == 3 and response.json()["regional_free"] == 3
 
@@ -65,35 +75,49 @@ async def test_a_provider_reports_its_own_places_and_the_region_sees_them(capaci
 async def test_every_report_is_kept_as_history(capacity: str, keys, http, db: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
     provider = await keys(Role.PROVIDER, AGB_A)
     for occupied in (1, 2, 3):
-        await http.put(f"{capacity}/v1/capacity/{AGB_A}/residentieel", headers=provider,
-                       json={"total": 5, "occupied": occupied})
+        await http.put(
+            f"{capacity}/v1/capacity/{AGB_A}/residentieel", headers=provider, json={"total": 5, "occupied": occupied}
+        )
     history = await db.fetch("SELECT occupied FROM capacity_report WHERE agb = $1 ORDER BY id", AGB_A)
     assert [r["occupied"] for r in history] == [1, 2, 3]
     shown = await http.get(f"{capacity}/v1/capacity/{AGB_A}/residentieel/history", headers=provider)
     assert [r["occupied"] for r in shown.json()] == [3, 2, 1]
-    other = await http.get(f"{capacity}/v1/capacity/{AGB_A}/residentieel/history",
-                           headers=await keys(Role.PROVIDER, AGB_B))
+    other = await http.get(
+        f"{capacity}/v1/capacity/{AGB_A}/residentieel/history", headers=await keys(Role.PROVIDER, AGB_B)
+    )
     assert other.status_code == 403
 
 
 async def test_only_admitted_providers_report_and_only_for_their_settings(capacity: str, keys, http) -> None:  # type: ignore[no-untyped-def]
     stranger = "11112222"
-    response = await http.put(f"{capacity}/v1/capacity/{stranger}/gezinshuis",
-                              headers=await keys(Role.PROVIDER, stranger), json={"total": 1, "occupied": 0})
+    response = await http.put(
+        f"{capacity}/v1/capacity/{stranger}/gezinshuis",
+        headers=await keys(Role.PROVIDER, stranger),
+        json={"total": 1, "occupied": 0},
+    )
     assert response.status_code == 409
     assert "not admitted for gezinshuis" in response.json()["detail"]
     await admit(http, capacity, await keys(Role.ADMIN, "beheer"), stranger, ["pleegzorg"])
-    response = await http.put(f"{capacity}/v1/capacity/{stranger}/gezinshuis",
-                              headers=await keys(Role.PROVIDER, stranger), json={"total": 1, "occupied": 0})
+    response = await http.put(
+        f"{capacity}/v1/capacity/{stranger}/gezinshuis",
+        headers=await keys(Role.PROVIDER, stranger),
+        json={"total": 1, "occupied": 0},
+    )
     assert response.status_code == 409
-    response = await http.put(f"{capacity}/v1/capacity/{stranger}/pleegzorg",
-                              headers=await keys(Role.PROVIDER, stranger), json={"total": 1, "occupied": 0})
+    response = await http.put(
+        f"{capacity}/v1/capacity/{stranger}/pleegzorg",
+        headers=await keys(Role.PROVIDER, stranger),
+        json={"total": 1, "occupied": 0},
+    )
     assert response.status_code == 200
 
 
 async def test_a_provider_may_not_report_for_another_agb(capacity: str, keys, http) -> None:  # type: ignore[no-untyped-def]
-    response = await http.put(f"{capacity}/v1/capacity/{AGB_B}/gezinshuis",
-                              headers=await keys(Role.PROVIDER, AGB_A), json={"total": 1, "occupied": 0})
+    response = await http.put(
+        f"{capacity}/v1/capacity/{AGB_B}/gezinshuis",
+        headers=await keys(Role.PROVIDER, AGB_A),
+        json={"total": 1, "occupied": 0},
+    )
     assert response.status_code == 403
     assert AGB_A in response.json()["detail"]
 
@@ -118,14 +142,19 @@ async def test_only_providers_report_and_only_with_a_valid_key(capacity: str, ke
     ],
 )
 async def test_invalid_reports_get_a_422_naming_the_field(capacity: str, keys, http, body, path, field) -> None:  # type: ignore[no-untyped-def]
-    response = await http.put(f"{capacity}/v1/capacity/{AGB_A}/{path}", json=body,
-                              headers=await keys(Role.PROVIDER, AGB_A))
+    response = await http.put(
+        f"{capacity}/v1/capacity/{AGB_A}/{path}", json=body, headers=await keys(Role.PROVIDER, AGB_A)
+    )
     assert response.status_code == 422
     assert field in response.text
 
 
 async def test_last_free_place_taken_raises_a_shortage_and_a_freed_place_resolves_it(
-    capacity: str, keys, http, infra: Infrastructure, isolation: Isolation  # type: ignore[no-untyped-def]
+    capacity: str,
+    keys,
+    http,
+    infra: Infrastructure,
+    isolation: Isolation,  # type: ignore[no-untyped-def]
 ) -> None:
     a, b = await keys(Role.PROVIDER, AGB_A), await keys(Role.PROVIDER, AGB_B)
     url = f"{capacity}/v1/capacity/{{}}/crisisplek"
@@ -188,8 +217,11 @@ async def test_the_stream_and_the_alert_list_are_for_alert_roles_only(capacity: 
 
 
 async def test_an_alert_is_acknowledged_once_with_who_and_when(capacity: str, keys, http, infra, isolation) -> None:  # type: ignore[no-untyped-def]
-    await http.put(f"{capacity}/v1/capacity/{AGB_A}/residentieel", headers=await keys(Role.PROVIDER, AGB_A),
-                   json={"total": 3, "occupied": 3})
+    await http.put(
+        f"{capacity}/v1/capacity/{AGB_A}/residentieel",
+        headers=await keys(Role.PROVIDER, AGB_A),
+        json={"total": 3, "occupied": 3},
+    )
     sf = await keys(Role.SCHAKELFUNCTIONARIS, "sf.gooi")
     [alert] = (await http.get(f"{capacity}/v1/alerts?acknowledged=false", headers=sf)).json()
     first = await http.post(f"{capacity}/v1/alerts/{alert['id']}/acknowledge", headers=sf)
@@ -206,8 +238,12 @@ async def test_an_alert_is_acknowledged_once_with_who_and_when(capacity: str, ke
 
 async def test_readiness_checks_postgres_and_kafka(capacity: str, http) -> None:  # type: ignore[no-untyped-def]
     ready = await eventually(lambda: _ready(http, capacity), what="readiness")
-    assert {k: ready[k] for k in ("ready", "postgres", "kafka", "service")} == \
-        {"ready": True, "postgres": True, "kafka": True, "service": "capacity"}
+    assert {k: ready[k] for k in ("ready", "postgres", "kafka", "service")} == {
+        "ready": True,
+        "postgres": True,
+        "kafka": True,
+        "service": "capacity",
+    }
     assert ready["status"] == "ready" and ready["publishing"] is True and ready["parked"] == 0
     assert (await http.get(f"{capacity}/healthz")).json()["status"] == "ok"
 
@@ -217,9 +253,10 @@ async def _ready(http: httpx.AsyncClient, url: str) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
-async def test_readiness_fails_while_kafka_is_unreachable(infra: Infrastructure, isolation: Isolation, db, http) -> None:  # type: ignore[no-untyped-def]
-    settings = isolation.settings(CapacitySettings, infra).model_copy(
-        update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+async def test_readiness_fails_while_kafka_is_unreachable(
+    infra: Infrastructure, isolation: Isolation, db, http
+) -> None:  # type: ignore[no-untyped-def]
+    settings = isolation.settings(CapacitySettings, infra).model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
     async with serving(build(settings)) as url:
         response = await http.get(f"{url}/readyz")
     assert response.status_code == 503

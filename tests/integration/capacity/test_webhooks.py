@@ -113,8 +113,7 @@ async def capacity(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
         yield url
 
 
-async def _register(http: httpx.AsyncClient, capacity: str, headers: dict[str, str], url: str,
-                    **extra: str) -> dict:
+async def _register(http: httpx.AsyncClient, capacity: str, headers: dict[str, str], url: str, **extra: str) -> dict:
     response = await http.post(f"{capacity}/v1/webhooks", headers=headers, json={"url": url, **extra})
     assert response.status_code == 201, response.text
     return response.json()
@@ -122,11 +121,17 @@ async def _register(http: httpx.AsyncClient, capacity: str, headers: dict[str, s
 
 async def _report(http: httpx.AsyncClient, capacity: str, keys, occupied: int) -> None:  # type: ignore[no-untyped-def]
     """Report one crisisplek: occupied=1 of 1 opens a shortage, 0 of 1 resolves it."""
-    registration = await http.put(f"{capacity}/v1/providers/{AGB}", headers=await keys(Role.ADMIN),
-                                  json={"settings": ["crisisplek"], "municipality_code": "0402"})
+    registration = await http.put(
+        f"{capacity}/v1/providers/{AGB}",
+        headers=await keys(Role.ADMIN),
+        json={"settings": ["crisisplek"], "municipality_code": "0402"},
+    )
     assert registration.status_code == 200, registration.text  # only admitted providers report
-    response = await http.put(f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=await keys(Role.PROVIDER, AGB),
-                              json={"total": 1, "occupied": occupied})
+    response = await http.put(
+        f"{capacity}/v1/capacity/{AGB}/crisisplek",
+        headers=await keys(Role.PROVIDER, AGB),
+        json={"total": 1, "occupied": occupied},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -158,8 +163,9 @@ async def test_a_shortage_is_pushed_to_the_webhook_signed_with_its_secret(  # ty
     assert abs(int(delivery.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
     assert envelope["type"] == DETECTED and envelope["data"]["setting"] == "crisisplek"
     # The receiver answers before the dispatcher records the delivery: wait for the record.
-    [listed] = await eventually(lambda: _webhooks(http, capacity, sf, lambda h: h["last_delivered_at"]),
-                                what="the delivery recorded")
+    [listed] = await eventually(
+        lambda: _webhooks(http, capacity, sf, lambda h: h["last_delivered_at"]), what="the delivery recorded"
+    )
     assert listed["delivered_seq"] == alert["seq"] and "secret" not in listed
     assert _metric((await http.get(f"{capacity}/metrics")).text, "delivered") == 1
 
@@ -170,8 +176,9 @@ async def _seqs(db: asyncpg.Pool, deliveries: list[Received]) -> list[int]:
     return [seq_of[d.id] for d in deliveries]
 
 
-async def _webhooks(http: httpx.AsyncClient, capacity: str, headers: dict[str, str],
-                    settled: Callable[[dict], object]) -> list[dict] | None:
+async def _webhooks(
+    http: httpx.AsyncClient, capacity: str, headers: dict[str, str], settled: Callable[[dict], object]
+) -> list[dict] | None:
     """The caller's webhooks once every one of them satisfies ``settled``."""
     listed = (await http.get(f"{capacity}/v1/webhooks", headers=headers)).json()
     return listed if listed and all(settled(h) for h in listed) else None
@@ -197,7 +204,11 @@ async def test_a_failing_receiver_gets_only_new_alerts_again_and_in_order(  # ty
     assert [r.type for r in delivered] == [RESOLVED, DETECTED]
     attempts = receiver.requests["ops"]
     assert [(r.type, r.status) for r in attempts] == [
-        (RESOLVED, 500), (RESOLVED, 500), (RESOLVED, 204), (DETECTED, 204)]
+        (RESOLVED, 500),
+        (RESOLVED, 500),
+        (RESOLVED, 204),
+        (DETECTED, 204),
+    ]
     # Every attempt verifies, and a retry is the same message: one webhook-id to dedupe on.
     assert [r.verified(hook["secret"])["id"] for r in attempts] == [r.id for r in attempts]
     assert len({r.id for r in attempts[:3]}) == 1 and attempts[3].id != attempts[0].id
@@ -205,7 +216,8 @@ async def test_a_failing_receiver_gets_only_new_alerts_again_and_in_order(  # ty
     assert sequence == sorted(sequence)
     [hook] = await eventually(
         lambda: _webhooks(http, capacity, operator, lambda h: h["delivered_seq"] == sequence[-1]),
-        what="both deliveries recorded")
+        what="both deliveries recorded",
+    )
     assert (hook["attempts"], hook["last_error"], hook["next_attempt_at"]) == (0, None, None)
     metrics = (await http.get(f"{capacity}/metrics")).text
     assert (_metric(metrics, "rejected"), _metric(metrics, "delivered")) == (2, 2)
@@ -233,7 +245,8 @@ async def test_a_webhook_receives_only_the_alerts_meant_for_its_role(  # type: i
     [acknowledged_seq] = await _seqs(db, receiver.delivered("sf")[-1:])
     hooks = await eventually(
         lambda: _webhooks(http, capacity, admin, lambda h: h["delivered_seq"] == acknowledged_seq),
-        what="both cursors at the acknowledgement")
+        what="both cursors at the acknowledgement",
+    )
     assert {h["role"] for h in hooks} == {"schakelfunctionaris", "expertteam"} and acknowledged_seq > alert["seq"]
 
 
@@ -252,15 +265,15 @@ async def test_a_deleted_webhook_receives_nothing_more(  # type: ignore[no-untyp
 
     assert [r.type for r in receiver.requests["gone"]] == [DETECTED]
     assert [h["url"] for h in (await http.get(f"{capacity}/v1/webhooks", headers=sf)).json()] == [
-        f"{receiver.url}/kept"]
+        f"{receiver.url}/kept"
+    ]
     assert (await http.delete(f"{capacity}/v1/webhooks/{gone['id']}", headers=sf)).status_code == 404
 
 
 async def test_webhooks_belong_to_a_role_and_their_secrets_are_shown_once(  # type: ignore[no-untyped-def]
     capacity: str, keys, http
 ) -> None:
-    sf, expert, admin = (await keys(Role.SCHAKELFUNCTIONARIS), await keys(Role.EXPERTTEAM),
-                         await keys(Role.ADMIN))
+    sf, expert, admin = (await keys(Role.SCHAKELFUNCTIONARIS), await keys(Role.EXPERTTEAM), await keys(Role.ADMIN))
     url = f"{capacity}/v1/webhooks"
     mine = await _register(http, capacity, sf, "https://sf.example.nl/hook")
     theirs = await _register(http, capacity, expert, "https://et.example.nl/hook")
@@ -270,8 +283,11 @@ async def test_webhooks_belong_to_a_role_and_their_secrets_are_shown_once(  # ty
     assert (await http.post(url, headers=sf, json={"url": "https://x.nl", "role": "expertteam"})).status_code == 403
     no_role = await http.post(url, headers=admin, json={"url": "https://x.nl"})
     assert no_role.status_code == 422 and "role" in no_role.text
-    for body, field in [({"url": "ftp://x.nl"}, "url"), ({"url": "not a url"}, "url"),
-                        ({"url": "https://x.nl", "role": "provider"}, "role")]:
+    for body, field in [
+        ({"url": "ftp://x.nl"}, "url"),
+        ({"url": "not a url"}, "url"),
+        ({"url": "https://x.nl", "role": "provider"}, "role"),
+    ]:
         response = await http.post(url, headers=admin, json=body)
         assert response.status_code == 422 and field in response.text, body
 
@@ -307,9 +323,18 @@ async def alert_signal(infra: Infrastructure, isolation: Isolation, db: asyncpg.
 
 async def _raise_shortage(db: asyncpg.Pool, schema: str, at: datetime) -> Envelope:
     envelope = Envelope.wrap(
-        ShortageDetected(shortage_id=uuid.uuid4(), setting=Setting.CRISISPLEK, free_places=0, waiting=0,
-                         severity=Severity.TEKORT, detected_at=at),
-        source="capacity", subject="crisisplek", time=at)
+        ShortageDetected(
+            shortage_id=uuid.uuid4(),
+            setting=Setting.CRISISPLEK,
+            free_places=0,
+            waiting=0,
+            severity=Severity.TEKORT,
+            detected_at=at,
+        ),
+        source="capacity",
+        subject="crisisplek",
+        time=at,
+    )
     async with db.acquire() as conn, conn.transaction():
         await store.insert_alert(conn, envelope, "crisisplek")
         await store.notify_alerts(conn, schema)
@@ -320,8 +345,9 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
     db: asyncpg.Pool, alert_signal: PgSignal, receiver: Receiver, isolation: Isolation
 ) -> None:
     clock = FrozenClock()
-    hook = await webhooks.create_webhook(db, role=Role.OPERATOR, url=f"{receiver.url}/ops", description="",
-                                         created_by="test", now=clock.now)
+    hook = await webhooks.create_webhook(
+        db, role=Role.OPERATOR, url=f"{receiver.url}/ops", description="", created_by="test", now=clock.now
+    )
     receiver.failures_left["ops"] = 2
     dispatcher = webhooks.WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=clock, tick_seconds=0.02)
     dispatcher.start()
@@ -345,7 +371,8 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
     # The timestamp is the attempt's, so a retry is not refused as a replay of the first try.
     assert delivered[0].headers["webhook-timestamp"] == str(int(clock.now.timestamp()))
     assert delivered[0].headers["webhook-signature"] == webhooks.sign(
-        hook["secret"], str(first.id), int(clock.now.timestamp()), delivered[0].body)
+        hook["secret"], str(first.id), int(clock.now.timestamp()), delivered[0].body
+    )
     settled = await eventually(lambda: _state(db, hook["id"], attempts=0), what="the failures cleared")
     assert (settled["last_error"], settled["next_attempt_at"]) == (None, None)
 
@@ -361,8 +388,9 @@ async def test_a_hanging_receiver_does_not_hold_back_the_other_webhooks(  # type
     now = datetime.now(UTC)
     receiver.holds["slow"] = asyncio.Event()
     for name in ("slow", "fast"):  # the slow one first, so a one-at-a-time dispatcher would be stuck on it
-        await webhooks.create_webhook(db, role=Role.SCHAKELFUNCTIONARIS, url=f"{receiver.url}/{name}",
-                                      description="", created_by="test", now=now)
+        await webhooks.create_webhook(
+            db, role=Role.SCHAKELFUNCTIONARIS, url=f"{receiver.url}/{name}", description="", created_by="test", now=now
+        )
     dispatcher = webhooks.WebhookDispatcher(db, alert_signal, CollectorRegistry(), timeout_seconds=60)
     dispatcher.start()
     try:
@@ -392,7 +420,9 @@ async def test_a_secret_issued_before_standard_webhooks_keeps_its_key(db: asyncp
         await conn.execute(
             """INSERT INTO webhook (id, role, url, secret, created_by, created_at, delivered_seq)
                VALUES ($1, 'operator', 'https://ops.example.nl/hook', $2, 'test', now(), 0)""",
-            uuid.uuid4(), old_secret)
+            uuid.uuid4(),
+            old_secret,
+        )
         await conn.execute((MIGRATIONS / "005_standard_webhook_secrets.sql").read_text())
         migrated = await conn.fetchval("SELECT secret FROM webhook")
 

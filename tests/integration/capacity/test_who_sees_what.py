@@ -46,28 +46,43 @@ class Capacity:
     async def referral(self) -> uuid.UUID:
         """A crisis referral from the GP: with no crisis place free it also raises a shortage."""
         referral = ReferralReceived(
-            referral_id=uuid.uuid4(), client_ref=uuid.uuid4().hex * 2, age=15, municipality_code="0402",
-            referrer_type=Verwijzer.HUISARTS, referrer_agb=GP, product_category=Productcategorie.CRISIS,
-            settings=["crisisplek"], urgency=Urgentie.CRISIS, ambulant_tried=True, needs_gemeente_decision=True,
+            referral_id=uuid.uuid4(),
+            client_ref=uuid.uuid4().hex * 2,
+            age=15,
+            municipality_code="0402",
+            referrer_type=Verwijzer.HUISARTS,
+            referrer_agb=GP,
+            product_category=Productcategorie.CRISIS,
+            settings=["crisisplek"],
+            urgency=Urgentie.CRISIS,
+            ambulant_tried=True,
+            needs_gemeente_decision=True,
             received_at=datetime.now(UTC),
         )
         envelope = Envelope.wrap(referral, source="intake", subject=str(referral.referral_id))
-        await produce(self.infra.kafka, self.isolation.topic(topics.INTAKE_EVENTS), envelope.to_bytes(),
-                      key=str(referral.referral_id).encode())
+        await produce(
+            self.infra.kafka,
+            self.isolation.topic(topics.INTAKE_EVENTS),
+            envelope.to_bytes(),
+            key=str(referral.referral_id).encode(),
+        )
         return referral.referral_id
 
     async def placement(self, referral_id: uuid.UUID, status: str) -> dict:
         async def found() -> dict | None:
-            response = await self.http.get(f"{self.url}/v1/placements", headers=self.sf,
-                                           params={"status": ["open", "proposed"]})
-            return next((p for p in response.json()
-                         if p["referral_id"] == str(referral_id) and p["status"] == status), None)
+            response = await self.http.get(
+                f"{self.url}/v1/placements", headers=self.sf, params={"status": ["open", "proposed"]}
+            )
+            return next(
+                (p for p in response.json() if p["referral_id"] == str(referral_id) and p["status"] == status), None
+            )
 
         return await eventually(found, what=f"placement of {referral_id} ({status})")
 
     async def escalate(self, placement_id: str, headers: dict[str, str], note: str | None = None) -> dict:
-        response = await self.http.post(f"{self.url}/v1/placements/{placement_id}/escalate", headers=headers,
-                                        json={"note": note})
+        response = await self.http.post(
+            f"{self.url}/v1/placements/{placement_id}/escalate", headers=headers, json={"note": note}
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -77,16 +92,26 @@ class Capacity:
 
 
 @pytest.fixture
-async def capacity(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, keys, http) -> AsyncIterator[Capacity]:  # type: ignore[no-untyped-def]
-    settings = isolation.settings(CapacitySettings, infra, test_clock=True, timer_interval_seconds=3600,
-                                  reservation_minutes=60)
+async def capacity(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, keys, http
+) -> AsyncIterator[Capacity]:  # type: ignore[no-untyped-def]
+    settings = isolation.settings(
+        CapacitySettings, infra, test_clock=True, timer_interval_seconds=3600, reservation_minutes=60
+    )
     async with serving(build(settings)) as url:
         admin = await keys(Role.ADMIN, "beheer")
         for agb in (NEAR, FAR):
             response = await http.put(f"{url}/v1/providers/{agb}", headers=admin, json={"settings": ["crisisplek"]})
             assert response.status_code == 200, response.text
-        yield Capacity(url, http, infra, isolation, await keys(Role.SCHAKELFUNCTIONARIS, "sf"),
-                       await keys(Role.EXPERTTEAM, "et"), await keys(Role.OPERATOR, "op"))
+        yield Capacity(
+            url,
+            http,
+            infra,
+            isolation,
+            await keys(Role.SCHAKELFUNCTIONARIS, "sf"),
+            await keys(Role.EXPERTTEAM, "et"),
+            await keys(Role.OPERATOR, "op"),
+        )
 
 
 async def escalated_to_the_expertteam(c: Capacity) -> str:
@@ -142,8 +167,10 @@ async def test_the_alert_list_holds_the_same_audience_rule(capacity: Capacity, k
         assert (await c.http.get(f"{c.url}/v1/alerts", headers=outsider)).status_code == 403
 
     # Nor may the expert team acknowledge what it is not shown; its own escalation it may.
-    ids = {(a["type"], a["event"]["data"].get("level")): a["id"]
-           for a in (await c.http.get(f"{c.url}/v1/alerts", headers=c.sf)).json()}
+    ids = {
+        (a["type"], a["event"]["data"].get("level")): a["id"]
+        for a in (await c.http.get(f"{c.url}/v1/alerts", headers=c.sf)).json()
+    }
     acknowledge = f"{c.url}/v1/alerts/{{}}/acknowledge"
     not_theirs = await c.http.post(acknowledge.format(ids[SHORTAGE, None]), headers=c.et)
     assert not_theirs.status_code == 404
@@ -156,22 +183,28 @@ async def test_notes_reach_only_those_they_were_written_for(capacity: Capacity, 
     c = capacity
     near, far = await keys(Role.PROVIDER, NEAR), await keys(Role.PROVIDER, FAR)
     for headers, agb in ((near, NEAR), (far, FAR)):
-        response = await c.http.put(f"{c.url}/v1/capacity/{agb}/crisisplek", headers=headers,
-                                    json={"total": 1, "occupied": 0})
+        response = await c.http.put(
+            f"{c.url}/v1/capacity/{agb}/crisisplek", headers=headers, json={"total": 1, "occupied": 0}
+        )
         assert response.status_code == 200, response.text
     referral = await c.referral()
     proposed = await c.placement(referral, "proposed")
     first, second = (NEAR, near), (FAR, far)
     if proposed["proposals"][0]["agb"] == FAR:
         first, second = second, first
-    declined = await c.http.post(f"{c.url}/v1/placements/{proposed['id']}/decline", headers=first[1],
-                                 json={"reason": "zorgzwaarte", "note": "te zware zorg voor onze groep"})
+    declined = await c.http.post(
+        f"{c.url}/v1/placements/{proposed['id']}/decline",
+        headers=first[1],
+        json={"reason": "zorgzwaarte", "note": "te zware zorg voor onze groep"},
+    )
     assert declined.status_code == 200, declined.text
 
     # The referrer escalates: it sees how the case runs, not the provider's own words.
     escalated = await c.escalate(proposed["id"], await keys(Role.REFERRER, f"02:{GP}"), note="thuis onhoudbaar")
     assert [(p["agb"], p["reason"], p["note"]) for p in escalated["proposals"]] == [
-        (first[0], "zorgzwaarte", None), (second[0], None, None)]
+        (first[0], "zorgzwaarte", None),
+        (second[0], None, None),
+    ]
     assert escalated["escalation_level"] == "schakelfunctionaris" and escalated["escalation_note"] is None
 
     # The provider now proposed sees its own proposal, not the other's answer nor the escalation note.
@@ -191,8 +224,9 @@ async def test_notes_reach_only_those_they_were_written_for(capacity: Capacity, 
 
     # Escalated on to the expert team without words, the case keeps the referrer's note for them.
     await c.escalate(proposed["id"], c.sf)
-    [for_et] = [p for p in (await c.http.get(f"{c.url}/v1/placements", headers=c.et)).json()
-                if p["id"] == proposed["id"]]
+    [for_et] = [
+        p for p in (await c.http.get(f"{c.url}/v1/placements", headers=c.et)).json() if p["id"] == proposed["id"]
+    ]
     assert (for_et["escalation_level"], for_et["escalation_note"]) == ("expertteam", "thuis onhoudbaar")
 
 
@@ -205,6 +239,7 @@ async def test_a_malformed_last_event_id_is_a_422_never_a_500(capacity: Capacity
 
 
 async def test_an_unbounded_since_is_a_422(capacity: Capacity) -> None:
-    response = await capacity.http.get(f"{capacity.url}/v1/alerts/stream", headers=capacity.sf,
-                                       params={"since": str(10**30)})
+    response = await capacity.http.get(
+        f"{capacity.url}/v1/alerts/stream", headers=capacity.sf, params={"since": str(10**30)}
+    )
     assert response.status_code == 422, response.text

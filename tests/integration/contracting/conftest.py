@@ -35,8 +35,12 @@ async def contracting(contracting_settings: ContractingSettings, db: asyncpg.Poo
 
 
 def application(agb: str, *lots: str, evidence: list[dict] | None = None) -> dict:
-    return {"provider_agb": agb, "kvk": KVK, "lots": list(lots),
-            "evidence": FULL_EVIDENCE if evidence is None else evidence}
+    return {
+        "provider_agb": agb,
+        "kvk": KVK,
+        "lots": list(lots),
+        "evidence": FULL_EVIDENCE if evidence is None else evidence,
+    }
 
 
 async def events(infra: Infrastructure, topic: str, count: int, what: str) -> list[Envelope]:

@@ -18,8 +18,15 @@ CLIENT = "e" * 64
 async def test_the_regions_lots_are_seeded_and_any_key_reads_them(contracting: str, keys, http) -> None:  # type: ignore[no-untyped-def]
     headers = await keys(Role.GEMEENTE, "0402")
     lots = {lot["code"]: lot for lot in (await http.get(f"{contracting}/v1/lots", headers=headers)).json()}
-    assert {"AMB-BEGELEIDING", "GEZINSHUIS", "RESIDENTIEEL", "DRIEMILIEU", "CRISIS", "JEUGDZORGPLUS",
-            "JB-JR"} <= lots.keys()
+    assert {
+        "AMB-BEGELEIDING",
+        "GEZINSHUIS",
+        "RESIDENTIEEL",
+        "DRIEMILIEU",
+        "CRISIS",
+        "JEUGDZORGPLUS",
+        "JB-JR",
+    } <= lots.keys()
     assert lots["AMB-BEGELEIDING"]["status"] == "waitlist" and lots["GEZINSHUIS"]["status"] == "open"
     gezinshuis = (await http.get(f"{contracting}/v1/lots/GEZINSHUIS", headers=headers)).json()
     assert gezinshuis["settings"] == ["gezinshuis"] and gezinshuis["contract_term_years"] == 8
@@ -31,8 +38,9 @@ async def test_the_regions_lots_are_seeded_and_any_key_reads_them(contracting: s
 async def test_only_an_admin_edits_a_lot_and_an_inconsistent_lot_is_a_422(contracting: str, keys, http) -> None:  # type: ignore[no-untyped-def]
     lot = (await http.get(f"{contracting}/v1/lots/CRISIS", headers=await keys(Role.OPERATOR))).json()
     terms = {k: v for k, v in lot.items() if k != "code"} | {"max_wait_days": 2}
-    assert (await http.put(f"{contracting}/v1/lots/CRISIS", json=terms,
-                           headers=await keys(Role.OPERATOR))).status_code == 403
+    assert (
+        await http.put(f"{contracting}/v1/lots/CRISIS", json=terms, headers=await keys(Role.OPERATOR))
+    ).status_code == 403
     admin = await keys(Role.ADMIN)
     changed = await http.put(f"{contracting}/v1/lots/CRISIS", json=terms, headers=admin)
     assert changed.status_code == 200 and changed.json()["lot"]["max_wait_days"] == 2
@@ -41,11 +49,16 @@ async def test_only_an_admin_edits_a_lot_and_an_inconsistent_lot_is_a_422(contra
 
 
 async def test_a_qualified_provider_is_admitted_with_an_eight_year_contract_and_the_lots_settings(
-    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation  # type: ignore[no-untyped-def]
+    contracting: str,
+    keys,
+    http,
+    infra: Infrastructure,
+    isolation: Isolation,  # type: ignore[no-untyped-def]
 ) -> None:
     provider = await keys(Role.PROVIDER, AGB_A)
-    answer = await http.post(f"{contracting}/v1/open-house/applications", headers=provider,
-                             json=application(AGB_A, "GEZINSHUIS"))
+    answer = await http.post(
+        f"{contracting}/v1/open-house/applications", headers=provider, json=application(AGB_A, "GEZINSHUIS")
+    )
     assert answer.status_code == 201, answer.text
     [gezinshuis] = answer.json()["lots"]
     assert gezinshuis["outcome"] == "admitted" and gezinshuis["contract_id"]
@@ -63,53 +76,91 @@ async def test_a_qualified_provider_is_admitted_with_an_eight_year_contract_and_
 
 
 async def test_each_lot_gets_its_own_outcome_and_a_rejection_names_what_is_missing(
-    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation  # type: ignore[no-untyped-def]
+    contracting: str,
+    keys,
+    http,
+    infra: Infrastructure,
+    isolation: Isolation,  # type: ignore[no-untyped-def]
 ) -> None:
     without_vog = [e for e in FULL_EVIDENCE if e["requirement"] != "vog"]
-    answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, AGB_A),
-                             json=application(AGB_A, "RESIDENTIEEL", "AMB-BEGELEIDING", evidence=without_vog))
+    answer = await http.post(
+        f"{contracting}/v1/open-house/applications",
+        headers=await keys(Role.PROVIDER, AGB_A),
+        json=application(AGB_A, "RESIDENTIEEL", "AMB-BEGELEIDING", evidence=without_vog),
+    )
     residentieel, begeleiding = answer.json()["lots"]
     assert residentieel["outcome"] == "rejected" and begeleiding["outcome"] == "rejected"
-    assert residentieel["reasons"] == ["missing requirement vog: Verklaring Omtrent het Gedrag van alle "
-                                       "medewerkers met cliëntcontact"]
+    assert residentieel["reasons"] == [
+        "missing requirement vog: Verklaring Omtrent het Gedrag van alle medewerkers met cliëntcontact"
+    ]
 
-    answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, AGB_B),
-                             json=application(AGB_B, "RESIDENTIEEL", "AMB-BEGELEIDING"))
+    answer = await http.post(
+        f"{contracting}/v1/open-house/applications",
+        headers=await keys(Role.PROVIDER, AGB_B),
+        json=application(AGB_B, "RESIDENTIEEL", "AMB-BEGELEIDING"),
+    )
     residentieel, begeleiding = answer.json()["lots"]
     assert residentieel["outcome"] == "admitted"
-    assert begeleiding == {"lot": "AMB-BEGELEIDING", "outcome": "waitlisted", "contract_id": None, "position": 1,
-                           "reasons": []}
+    assert begeleiding == {
+        "lot": "AMB-BEGELEIDING",
+        "outcome": "waitlisted",
+        "contract_id": None,
+        "position": 1,
+        "reasons": [],
+    }
     envelopes = await events(infra, isolation.topic(topics.CONTRACTING_EVENTS), 6, "both applications")
-    assert kinds(envelopes) == ["ApplicationReceived", "ApplicationRejected", "ApplicationRejected",
-                                "ApplicationReceived", "ProviderAdmitted", "ProviderWaitlisted"]
+    assert kinds(envelopes) == [
+        "ApplicationReceived",
+        "ApplicationRejected",
+        "ApplicationRejected",
+        "ApplicationReceived",
+        "ProviderAdmitted",
+        "ProviderWaitlisted",
+    ]
 
 
 async def test_the_number_of_admitted_providers_is_not_capped(contracting: str, keys, http) -> None:  # type: ignore[no-untyped-def]
     outcomes = []
     for agb in (AGB_A, AGB_B, AGB_C, "45678901", "56789012"):
-        answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, agb),
-                                 json=application(agb, "CRISIS"))
+        answer = await http.post(
+            f"{contracting}/v1/open-house/applications",
+            headers=await keys(Role.PROVIDER, agb),
+            json=application(agb, "CRISIS"),
+        )
         outcomes.append(answer.json()["lots"][0]["outcome"])
     assert outcomes == ["admitted"] * 5
 
 
 async def test_reopening_a_waitlisted_lot_admits_the_waitlist_in_order_of_arrival(
-    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation  # type: ignore[no-untyped-def]
+    contracting: str,
+    keys,
+    http,
+    infra: Infrastructure,
+    isolation: Isolation,  # type: ignore[no-untyped-def]
 ) -> None:
     positions = []
     for agb in (AGB_B, AGB_A):
-        answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, agb),
-                                 json=application(agb, "AMB-BEGELEIDING"))
+        answer = await http.post(
+            f"{contracting}/v1/open-house/applications",
+            headers=await keys(Role.PROVIDER, agb),
+            json=application(agb, "AMB-BEGELEIDING"),
+        )
         positions.append(answer.json()["lots"][0]["position"])
     assert positions == [1, 2]
-    again = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, AGB_A),
-                            json=application(AGB_A, "AMB-BEGELEIDING"))
+    again = await http.post(
+        f"{contracting}/v1/open-house/applications",
+        headers=await keys(Role.PROVIDER, AGB_A),
+        json=application(AGB_A, "AMB-BEGELEIDING"),
+    )
     assert again.json()["lots"][0]["reasons"] == ["already on the waitlist of lot AMB-BEGELEIDING at position 2"]
 
     admin = await keys(Role.ADMIN)
     lot = (await http.get(f"{contracting}/v1/lots/AMB-BEGELEIDING", headers=admin)).json()
-    reopened = await http.put(f"{contracting}/v1/lots/AMB-BEGELEIDING", headers=admin,
-                              json={k: v for k, v in lot.items() if k != "code"} | {"status": "open"})
+    reopened = await http.put(
+        f"{contracting}/v1/lots/AMB-BEGELEIDING",
+        headers=admin,
+        json={k: v for k, v in lot.items() if k != "code"} | {"status": "open"},
+    )
     assert [(r["outcome"]) for r in reopened.json()["from_waitlist"]] == ["admitted", "admitted"]
 
     envelopes = await events(infra, isolation.topic(topics.CONTRACTING_EVENTS), 7, "the admissions on reopening")
@@ -131,10 +182,18 @@ async def test_a_provider_applies_only_for_itself_with_valid_fields(contracting:
 
 
 async def test_ending_a_contract_emits_contract_ended_with_the_lots_settings_once(
-    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool  # type: ignore[no-untyped-def]
+    contracting: str,
+    keys,
+    http,
+    infra: Infrastructure,
+    isolation: Isolation,
+    db: asyncpg.Pool,  # type: ignore[no-untyped-def]
 ) -> None:
-    answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, AGB_A),
-                             json=application(AGB_A, "JEUGDZORGPLUS"))
+    answer = await http.post(
+        f"{contracting}/v1/open-house/applications",
+        headers=await keys(Role.PROVIDER, AGB_A),
+        json=application(AGB_A, "JEUGDZORGPLUS"),
+    )
     contract_id = answer.json()["lots"][0]["contract_id"]
     url = f"{contracting}/v1/contracts/{contract_id}/end"
     body = {"end_date": (date.today() + timedelta(days=30)).isoformat(), "reason": "faillissement"}
@@ -147,18 +206,25 @@ async def test_ending_a_contract_emits_contract_ended_with_the_lots_settings_onc
     envelopes = await events(infra, isolation.topic(topics.CONTRACTING_EVENTS), 3, "ContractEnded")
     end = envelopes[-1]
     assert end.type.endswith("ContractEnded") and end.subject == AGB_A
-    assert (end.data["provider_agb"], end.data["lot"], end.data["settings"]) == (AGB_A, "JEUGDZORGPLUS",
-                                                                                 ["jeugdzorgplus"])
-    unknown = await http.post(f"{contracting}/v1/contracts/00000000-0000-4000-8000-000000000000/end", json=body,
-                              headers=admin)
+    assert (end.data["provider_agb"], end.data["lot"], end.data["settings"]) == (
+        AGB_A,
+        "JEUGDZORGPLUS",
+        ["jeugdzorgplus"],
+    )
+    unknown = await http.post(
+        f"{contracting}/v1/contracts/00000000-0000-4000-8000-000000000000/end", json=body, headers=admin
+    )
     assert unknown.status_code == 404
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"kind": "maatwerk"}, "client_ref"), ({"kind": "uitloop", "client_ref": CLIENT}, "client_ref"),
-     ({"kind": "open_house", "valid_from": (date.today() + timedelta(days=1)).isoformat()}, "valid_from"),
-     ({"kind": "taakgericht", "lot": "NOPE"}, "lot")],
+    [
+        ({"kind": "maatwerk"}, "client_ref"),
+        ({"kind": "uitloop", "client_ref": CLIENT}, "client_ref"),
+        ({"kind": "open_house", "valid_from": (date.today() + timedelta(days=1)).isoformat()}, "valid_from"),
+        ({"kind": "taakgericht", "lot": "NOPE"}, "lot"),
+    ],
 )
 async def test_a_contract_beside_open_house_is_checked(contracting: str, keys, http, body, field) -> None:  # type: ignore[no-untyped-def]
     base = {"provider_agb": AGB_A, "lot": "JB-JR", "valid_from": date.today().isoformat()}
@@ -167,24 +233,42 @@ async def test_a_contract_beside_open_house_is_checked(contracting: str, keys, h
 
 
 async def test_admin_makes_maatwerk_uitloop_and_taakgericht_and_a_provider_sees_only_its_own(
-    contracting: str, keys, http  # type: ignore[no-untyped-def]
+    contracting: str,
+    keys,
+    http,  # type: ignore[no-untyped-def]
 ) -> None:
     admin = await keys(Role.ADMIN)
     today = date.today().isoformat()
     made = [
-        await http.post(f"{contracting}/v1/contracts", headers=admin, json={
-            "kind": "maatwerk", "provider_agb": AGB_A, "lot": "DRIEMILIEU", "client_ref": CLIENT, "valid_from": today,
-            "valid_to": (date.today() + timedelta(days=365)).isoformat(),
-            "tariffs": [{"product_code": "43A05", "unit": "14", "eurocent": 45_000, "valid_from": today}]}),
-        await http.post(f"{contracting}/v1/contracts", headers=admin, json={
-            "kind": "uitloop", "provider_agb": AGB_B, "lot": "RESIDENTIEEL", "valid_from": today}),
-        await http.post(f"{contracting}/v1/contracts", headers=admin, json={
-            "kind": "taakgericht", "provider_agb": AGB_C, "lot": "JB-JR", "valid_from": today}),
+        await http.post(
+            f"{contracting}/v1/contracts",
+            headers=admin,
+            json={
+                "kind": "maatwerk",
+                "provider_agb": AGB_A,
+                "lot": "DRIEMILIEU",
+                "client_ref": CLIENT,
+                "valid_from": today,
+                "valid_to": (date.today() + timedelta(days=365)).isoformat(),
+                "tariffs": [{"product_code": "43A05", "unit": "14", "eurocent": 45_000, "valid_from": today}],
+            },
+        ),
+        await http.post(
+            f"{contracting}/v1/contracts",
+            headers=admin,
+            json={"kind": "uitloop", "provider_agb": AGB_B, "lot": "RESIDENTIEEL", "valid_from": today},
+        ),
+        await http.post(
+            f"{contracting}/v1/contracts",
+            headers=admin,
+            json={"kind": "taakgericht", "provider_agb": AGB_C, "lot": "JB-JR", "valid_from": today},
+        ),
     ]
     assert [m.status_code for m in made] == [201, 201, 201]
     assert made[0].json()["tariffs"][0]["eurocent"] == 45_000
-    assert made[1].json()["valid_to"] == (date.today().replace(year=date.today().year + 8)
-                                          - timedelta(days=1)).isoformat()
+    assert (
+        made[1].json()["valid_to"] == (date.today().replace(year=date.today().year + 8) - timedelta(days=1)).isoformat()
+    )
     own = (await http.get(f"{contracting}/v1/contracts", headers=await keys(Role.PROVIDER, AGB_B))).json()
     assert [c["kind"] for c in own] == ["uitloop"]
     everyone = (await http.get(f"{contracting}/v1/contracts", headers=await keys(Role.OPERATOR))).json()
@@ -195,7 +279,11 @@ async def test_admin_makes_maatwerk_uitloop_and_taakgericht_and_a_provider_sees_
 
 
 async def test_an_open_house_contract_running_from_before_schakel_is_registered_once_and_announced(
-    contracting: str, keys, http, infra: Infrastructure, isolation: Isolation  # type: ignore[no-untyped-def]
+    contracting: str,
+    keys,
+    http,
+    infra: Infrastructure,
+    isolation: Isolation,  # type: ignore[no-untyped-def]
 ) -> None:
     admin, since = await keys(Role.ADMIN), date(2021, 1, 1)
     body = {"kind": "open_house", "provider_agb": AGB_A, "lot": "JEUGDZORGPLUS", "valid_from": since.isoformat()}
@@ -205,8 +293,14 @@ async def test_an_open_house_contract_running_from_before_schakel_is_registered_
 
     [admitted] = await events(infra, isolation.topic(topics.CONTRACTING_EVENTS), 1, "ProviderAdmitted")
     assert (admitted.data["provider_agb"], admitted.data["valid_from"], admitted.data["settings"]) == (
-        AGB_A, "2021-01-01", ["jeugdzorgplus"])
-    answer = await http.post(f"{contracting}/v1/open-house/applications", headers=await keys(Role.PROVIDER, AGB_A),
-                             json=application(AGB_A, "JEUGDZORGPLUS"))
+        AGB_A,
+        "2021-01-01",
+        ["jeugdzorgplus"],
+    )
+    answer = await http.post(
+        f"{contracting}/v1/open-house/applications",
+        headers=await keys(Role.PROVIDER, AGB_A),
+        json=application(AGB_A, "JEUGDZORGPLUS"),
+    )
     [lot] = answer.json()["lots"]
     assert lot["outcome"] == "rejected" and "already holds" in " ".join(lot["reasons"])

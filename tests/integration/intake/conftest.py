@@ -32,8 +32,9 @@ def watch_interval() -> float:
 
 
 @pytest.fixture
-async def intake(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
-                 watch_interval: float) -> AsyncIterator[Served]:
+async def intake(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, watch_interval: float
+) -> AsyncIterator[Served]:
     clock = Clock()
     settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=watch_interval, dev_mode=True)
     app = build(settings, clock=clock)
@@ -46,14 +47,27 @@ def client(bsn: str = "111222333", birth_date: str = "2012-05-01", municipality_
 
 
 def referral_body(**overrides) -> dict:  # type: ignore[no-untyped-def]
-    body = {"client": client(), "referrer": {"type": "02", "agb": "01234567"}, "product_category": "45",
-            "urgency": "regulier", "ambulant_tried": True}
+    body = {
+        "client": client(),
+        "referrer": {"type": "02", "agb": "01234567"},
+        "product_category": "45",
+        "urgency": "regulier",
+        "ambulant_tried": True,
+    }
     return {**body, **overrides}
 
 
 def allocation_body(**overrides) -> dict:  # type: ignore[no-untyped-def]
-    body = {"provider_agb": "87654321", "product_category": "45", "product_code": "45A48",
-            "start_date": "2026-01-01", "end_date": "2026-06-30", "volume": 4, "unit": "04", "frequency": "2"}
+    body = {
+        "provider_agb": "87654321",
+        "product_category": "45",
+        "product_code": "45A48",
+        "start_date": "2026-01-01",
+        "end_date": "2026-06-30",
+        "volume": 4,
+        "unit": "04",
+        "frequency": "2",
+    }
     return {**body, **overrides}
 
 

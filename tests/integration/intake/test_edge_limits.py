@@ -37,8 +37,7 @@ def serve(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool) -> Serv
     @asynccontextmanager
     async def served(**overrides: Any) -> AsyncIterator[Served]:
         clock = Clock()
-        settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=3600.0, dev_mode=True,
-                                      **overrides)
+        settings = isolation.settings(IntakeSettings, infra, overdue_check_seconds=3600.0, dev_mode=True, **overrides)
         app = build(settings, clock=clock)
         async with serving(app) as url:
             yield Served(url, app, clock)
@@ -48,8 +47,14 @@ def serve(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool) -> Serv
 
 def crisis_referral(referrer: str = GP) -> dict[str, Any]:
     kind, agb = referrer.split(":")
-    return referral_body(product_category="46", urgency="crisis", setting="crisisplek", settings=["crisisplek"],
-                         ambulant_tried=False, referrer={"type": kind, "agb": agb})
+    return referral_body(
+        product_category="46",
+        urgency="crisis",
+        setting="crisisplek",
+        settings=["crisisplek"],
+        ambulant_tried=False,
+        referrer={"type": kind, "agb": agb},
+    )
 
 
 async def refused_count(http: httpx.AsyncClient, url: str, reason: str) -> float:
@@ -61,51 +66,65 @@ async def refused_count(http: httpx.AsyncClient, url: str, reason: str) -> float
 
 async def test_a_5_mb_body_without_a_key_is_refused_413_without_being_read(intake: Served, http) -> None:  # type: ignore[no-untyped-def]
     # Not JSON at all: had it been parsed, the answer would be 422.
-    response = await http.post(f"{intake.url}/v1/referrals", content=b"{" * FIVE_MB,
-                               headers={"Content-Type": "application/json"})
+    response = await http.post(
+        f"{intake.url}/v1/referrals", content=b"{" * FIVE_MB, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413, response.text
     assert response.headers["content-type"] == PROBLEM
     assert "exceeds 131072 bytes" in response.json()["detail"]
     assert await refused_count(http, intake.url, "too_large") == 1
 
 
-async def test_a_chunked_body_is_counted_as_it_arrives_and_refused_past_the_budget(intake: Served, keys,  # type: ignore[no-untyped-def]
-                                                                                   http) -> None:
+async def test_a_chunked_body_is_counted_as_it_arrives_and_refused_past_the_budget(
+    intake: Served,
+    keys,  # type: ignore[no-untyped-def]
+    http,
+) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(40):  # 40 × 64 KiB, with no Content-Length to go by
             yield b" " * 65536
 
-    response = await http.post(f"{intake.url}/v1/referrals", content=chunks(),
-                               headers={"Content-Type": "application/json", **await keys(Role.REFERRER, GP)})
+    response = await http.post(
+        f"{intake.url}/v1/referrals",
+        content=chunks(),
+        headers={"Content-Type": "application/json", **await keys(Role.REFERRER, GP)},
+    )
     assert "content-length" not in response.request.headers
     assert response.status_code == 413, response.text
     assert response.json()["detail"] == "the request body exceeds 131072 bytes"
 
 
 async def test_invalid_json_without_a_key_is_401_not_422(intake: Served, http) -> None:  # type: ignore[no-untyped-def]
-    response = await http.post(f"{intake.url}/v1/referrals", content=b"{not json",
-                               headers={"Content-Type": "application/json"})
+    response = await http.post(
+        f"{intake.url}/v1/referrals", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.headers["content-type"] == PROBLEM
     assert "missing API key" in response.json()["detail"]
 
 
-async def test_invalid_json_with_an_unknown_key_is_401_and_with_a_valid_key_422(intake: Served, keys,  # type: ignore[no-untyped-def]
-                                                                                http) -> None:
+async def test_invalid_json_with_an_unknown_key_is_401_and_with_a_valid_key_422(
+    intake: Served,
+    keys,  # type: ignore[no-untyped-def]
+    http,
+) -> None:
     url = f"{intake.url}/v1/referrals"
-    unknown = await http.post(url, content=b"{not json", headers={"Content-Type": "application/json",
-                                                                   "Authorization": "Bearer sk_unknown"})
+    unknown = await http.post(
+        url, content=b"{not json", headers={"Content-Type": "application/json", "Authorization": "Bearer sk_unknown"}
+    )
     assert unknown.status_code == 401, unknown.text
     assert unknown.json()["detail"] == "unknown, revoked or expired API key"
-    known = await http.post(url, content=b"{not json", headers={"Content-Type": "application/json",
-                                                                 **await keys(Role.REFERRER, GP)})
+    known = await http.post(
+        url, content=b"{not json", headers={"Content-Type": "application/json", **await keys(Role.REFERRER, GP)}
+    )
     assert known.status_code == 422, known.text
 
 
 async def test_a_key_without_the_role_still_gets_403_from_the_route(intake: Served, keys, http) -> None:  # type: ignore[no-untyped-def]
-    response = await http.post(f"{intake.url}/v1/referrals", json=referral_body(),
-                               headers=await keys(Role.OPERATOR, "ops.test"))
+    response = await http.post(
+        f"{intake.url}/v1/referrals", json=referral_body(), headers=await keys(Role.OPERATOR, "ops.test")
+    )
     assert response.status_code == 403, response.text
 
 
@@ -117,14 +136,16 @@ async def test_public_routes_answer_without_a_key(intake: Served, http) -> None:
 async def test_the_21st_request_over_a_limit_of_20_gets_429_with_retry_after(serve: Serve, keys, http) -> None:  # type: ignore[no-untyped-def]
     async with serve(rate_limits={"referrer": {"per_second": 0.001, "burst": 20}}) as intake:
         mine, other = await keys(Role.REFERRER, GP), await keys(Role.REFERRER, OTHER_GP)
-        answers = [(await http.get(f"{intake.url}/v1/referrals/{uuid.uuid4()}", headers=mine)).status_code
-                   for _ in range(19)]
+        answers = [
+            (await http.get(f"{intake.url}/v1/referrals/{uuid.uuid4()}", headers=mine)).status_code for _ in range(19)
+        ]
         answers.append((await http.post(f"{intake.url}/v1/referrals", json=referral_body(), headers=mine)).status_code)
         assert answers == [404] * 19 + [201]
 
         # Over the limit the body is not even parsed: invalid JSON gets 429, not 422.
-        over = await http.post(f"{intake.url}/v1/referrals", content=b"{not json",
-                               headers={"Content-Type": "application/json", **mine})
+        over = await http.post(
+            f"{intake.url}/v1/referrals", content=b"{not json", headers={"Content-Type": "application/json", **mine}
+        )
         assert over.status_code == 429, over.text
         assert int(over.headers["retry-after"]) >= 1
         assert over.headers["content-type"] == PROBLEM
@@ -138,22 +159,28 @@ async def test_the_21st_request_over_a_limit_of_20_gets_429_with_retry_after(ser
 async def test_rate_limiting_can_be_switched_off(serve: Serve, keys, http) -> None:  # type: ignore[no-untyped-def]
     async with serve(rate_limiting=False, rate_limits={"referrer": {"per_second": 0.001, "burst": 1}}) as intake:
         mine = await keys(Role.REFERRER, GP)
-        answers = {(await http.get(f"{intake.url}/v1/referrals/{uuid.uuid4()}", headers=mine)).status_code
-                   for _ in range(5)}
+        answers = {
+            (await http.get(f"{intake.url}/v1/referrals/{uuid.uuid4()}", headers=mine)).status_code for _ in range(5)
+        }
         assert answers == {404}
 
 
 async def test_an_amount_over_ten_billion_euro_is_a_422_naming_the_field(intake: Served, keys, http) -> None:  # type: ignore[no-untyped-def]
-    response = await http.post(f"{intake.url}/v1/referrals/{uuid.uuid4()}/allocations",
-                               json=allocation_body(volume=None, unit=None, frequency=None, budget=EUROCENT_MAX + 1),
-                               headers=await keys(Role.GEMEENTE, "0402"))
+    response = await http.post(
+        f"{intake.url}/v1/referrals/{uuid.uuid4()}/allocations",
+        json=allocation_body(volume=None, unit=None, frequency=None, budget=EUROCENT_MAX + 1),
+        headers=await keys(Role.GEMEENTE, "0402"),
+    )
     assert response.status_code == 422, response.text
     assert ["body", "budget"] in [e["loc"] for e in response.json()["errors"]]
 
 
 async def test_a_date_in_year_9999_is_a_422_naming_the_field(intake: Served, keys, http) -> None:  # type: ignore[no-untyped-def]
-    response = await http.post(f"{intake.url}/v1/referrals/{uuid.uuid4()}/allocations",
-                               json=allocation_body(end_date="9999-12-31"), headers=await keys(Role.GEMEENTE, "0402"))
+    response = await http.post(
+        f"{intake.url}/v1/referrals/{uuid.uuid4()}/allocations",
+        json=allocation_body(end_date="9999-12-31"),
+        headers=await keys(Role.GEMEENTE, "0402"),
+    )
     assert response.status_code == 422, response.text
     assert ["body", "end_date"] in [e["loc"] for e in response.json()["errors"]]
 
@@ -171,12 +198,14 @@ async def test_one_referrers_open_verblijf_referrals_of_a_day_are_capped(serve: 
 
         # Ambulant care reserves no place; another referrer has its own count.
         assert (await http.post(url, json=referral_body(), headers=mine)).status_code == 201
-        assert (await http.post(url, json=crisis_referral(OTHER_GP),
-                                headers=await keys(Role.REFERRER, OTHER_GP))).status_code == 201
+        assert (
+            await http.post(url, json=crisis_referral(OTHER_GP), headers=await keys(Role.REFERRER, OTHER_GP))
+        ).status_code == 201
 
         # A withdrawn referral no longer holds a place, so it no longer counts.
-        withdrawn = await http.post(f"{url}/{first.json()['referral_id']}/withdrawal",
-                                    json={"reason": "verwijzing_onjuist"}, headers=mine)
+        withdrawn = await http.post(
+            f"{url}/{first.json()['referral_id']}/withdrawal", json={"reason": "verwijzing_onjuist"}, headers=mine
+        )
         assert withdrawn.status_code == 200, withdrawn.text
         assert (await http.post(url, json=crisis_referral(), headers=mine)).status_code == 201
 

@@ -29,29 +29,42 @@ NAME = "Voorbeeld-Jansen"
 
 
 async def _refer(intake: Served, http: httpx.AsyncClient, keys, bsn: str, **client_fields) -> dict:  # type: ignore[no-untyped-def]
-    response = await http.post(f"{intake.url}/v1/referrals", headers=await keys(Role.REFERRER, GP),
-                               json=referral_body(client=client(bsn=bsn, **client_fields)))
+    response = await http.post(
+        f"{intake.url}/v1/referrals",
+        headers=await keys(Role.REFERRER, GP),
+        json=referral_body(client=client(bsn=bsn, **client_fields)),
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def privacy_admin(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.intake.privacy_admin", *args], cwd=REPO, check=False,
-                          env={**os.environ, **env}, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "services.intake.privacy_admin", *args],
+        cwd=REPO,
+        check=False,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def _withdraw_with_a_note(intake: Served, http: httpx.AsyncClient, keys, referral_id: str) -> None:  # type: ignore[no-untyped-def]
-    response = await http.post(f"{intake.url}/v1/referrals/{referral_id}/withdrawal",
-                               headers=await keys(Role.REFERRER, GP),
-                               json={"reason": "verhuisd", "note": f"{NAME} verhuist naar Zwolle"})
+    response = await http.post(
+        f"{intake.url}/v1/referrals/{referral_id}/withdrawal",
+        headers=await keys(Role.REFERRER, GP),
+        json={"reason": "verhuisd", "note": f"{NAME} verhuist naar Zwolle"},
+    )
     assert response.status_code == 200, response.text
 
 
 async def _notes(db: asyncpg.Pool, referral_id: str) -> list[str]:
     """What intake still holds of a referral's withdrawal: its reason and its history entry."""
     reason = await db.fetchval("SELECT withdrawal_reason FROM referral WHERE id = $1::uuid", referral_id)
-    details = await db.fetch("SELECT detail FROM referral_history WHERE referral_id = $1::uuid AND step = 'withdrawn'",
-                             referral_id)
+    details = await db.fetch(
+        "SELECT detail FROM referral_history WHERE referral_id = $1::uuid AND step = 'withdrawn'", referral_id
+    )
     return [reason, *(r["detail"] for r in details)]
 
 
@@ -60,7 +73,8 @@ async def _personal(db: asyncpg.Pool, ref: str) -> asyncpg.Record:
 
 
 async def test_rotate_reseals_every_record_under_the_new_key_and_it_still_opens(
-        intake: Served, keys, http, db: asyncpg.Pool, infra: Infrastructure, isolation: Isolation) -> None:  # type: ignore[no-untyped-def]
+    intake: Served, keys, http, db: asyncpg.Pool, infra: Infrastructure, isolation: Isolation
+) -> None:  # type: ignore[no-untyped-def]
     refs = [(await _refer(intake, http, keys, bsn))["client_ref"] for bsn in YOUTHS]
     new = Vault.new_key()
     only_new = {**isolation.env(infra), "SCHAKEL_ENCRYPTION_KEY": new}
@@ -85,23 +99,36 @@ async def test_rotate_reseals_every_record_under_the_new_key_and_it_still_opens(
 
 
 async def test_a_youth_keeps_its_client_ref_when_the_pseudonym_key_is_rotated_and_a_new_youth_gets_the_new_key(
-        intake: Served, keys, http, infra: Infrastructure, isolation: Isolation) -> None:  # type: ignore[no-untyped-def]
+    intake: Served, keys, http, infra: Infrastructure, isolation: Isolation
+) -> None:  # type: ignore[no-untyped-def]
     known = await _refer(intake, http, keys, YOUTHS[0])
     assert known["client_ref"] == client_ref(YOUTHS[0], DEV.client_ref_key())
     new_secret = "n" * 40
-    rotated = isolation.settings(IntakeSettings, infra, dev_mode=True, client_ref_secret=new_secret,
-                                 previous_client_ref_secrets=[DEV.client_ref_key().decode()])
+    rotated = isolation.settings(
+        IntakeSettings,
+        infra,
+        dev_mode=True,
+        client_ref_secret=new_secret,
+        previous_client_ref_secrets=[DEV.client_ref_key().decode()],
+    )
     async with serving(build(rotated)) as url:
-        again = await http.post(f"{url}/v1/referrals", headers=await keys(Role.REFERRER, GP),
-                                json=referral_body(client=client(bsn=YOUTHS[0])))
-        newcomer = await http.post(f"{url}/v1/referrals", headers=await keys(Role.REFERRER, GP),
-                                   json=referral_body(client=client(bsn=YOUTHS[1])))
+        again = await http.post(
+            f"{url}/v1/referrals",
+            headers=await keys(Role.REFERRER, GP),
+            json=referral_body(client=client(bsn=YOUTHS[0])),
+        )
+        newcomer = await http.post(
+            f"{url}/v1/referrals",
+            headers=await keys(Role.REFERRER, GP),
+            json=referral_body(client=client(bsn=YOUTHS[1])),
+        )
     assert again.json()["client_ref"] == known["client_ref"]
     assert newcomer.json()["client_ref"] == client_ref(YOUTHS[1], new_secret.encode())
 
 
 async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referral_stays(
-        intake: Served, keys, http, db: asyncpg.Pool, caplog) -> None:  # type: ignore[no-untyped-def]
+    intake: Served, keys, http, db: asyncpg.Pool, caplog
+) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
     referral = await _refer(intake, http, keys, YOUTHS[0])
     other = await _refer(intake, http, keys, YOUTHS[1])
@@ -125,7 +152,8 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
     assert kept.status_code == 200 and kept.json()["client_ref"] == referral["client_ref"]
     audit = [dict(r) for r in await db.fetch("SELECT actor, reason, clients, referral_id FROM personal_data_erasure")]
     assert [(a["actor"], a["reason"], a["clients"], str(a["referral_id"])) for a in audit] == [
-        ("admin:privacy-desk", "request", 1, referral["referral_id"])]
+        ("admin:privacy-desk", "request", 1, referral["referral_id"])
+    ]
     assert YOUTHS[0] not in str(audit)
     assert f"for referral {referral['referral_id']} on request of admin:privacy-desk" in caplog.text
     assert not any(secret in caplog.text for secret in (*YOUTHS, "2012-05-01", NAME))
@@ -141,16 +169,19 @@ async def test_an_admin_erases_a_youths_personal_data_on_request_and_the_referra
 
 
 async def test_retention_erases_youths_without_activity_for_seven_years_and_keeps_their_rows(
-        intake: Served, keys, http, db: asyncpg.Pool, caplog) -> None:  # type: ignore[no-untyped-def]
+    intake: Served, keys, http, db: asyncpg.Pool, caplog
+) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
     gone = await _refer(intake, http, keys, YOUTHS[0])
     await _withdraw_with_a_note(intake, http, keys, gone["referral_id"])
     in_care = await _refer(intake, http, keys, YOUTHS[1])
     # A toewijzing running seven years and a month from now keeps its youth's data past the cut-off.
     end = (intake.clock.now() + timedelta(days=7 * 366 + 31)).date().isoformat()
-    allocation = await http.post(f"{intake.url}/v1/referrals/{in_care['referral_id']}/allocations",
-                                 headers=await keys(Role.GEMEENTE, "0402"),
-                                 json=allocation_body(start_date="2026-01-01", end_date=end))
+    allocation = await http.post(
+        f"{intake.url}/v1/referrals/{in_care['referral_id']}/allocations",
+        headers=await keys(Role.GEMEENTE, "0402"),
+        json=allocation_body(start_date="2026-01-01", end_date=end),
+    )
     assert allocation.status_code == 201, allocation.text
 
     retention = intake.app.state.retention
@@ -173,7 +204,8 @@ async def test_retention_erases_youths_without_activity_for_seven_years_and_keep
 
 
 async def test_the_cli_erases_on_request_and_after_retention_and_shows_the_audit(
-        intake: Served, keys, http, db: asyncpg.Pool, infra: Infrastructure, isolation: Isolation) -> None:  # type: ignore[no-untyped-def]
+    intake: Served, keys, http, db: asyncpg.Pool, infra: Infrastructure, isolation: Isolation
+) -> None:  # type: ignore[no-untyped-def]
     referral = await _refer(intake, http, keys, YOUTHS[0])
     env = isolation.env(infra)
     refused = privacy_admin(env, "erase", "--referral", referral["referral_id"], "--by", "jan@example.nl")

@@ -41,7 +41,9 @@ def _envelope(data: EventData, subject: str) -> Envelope:
     return Envelope.wrap(data, source="test", subject=subject, time=MARCH)
 
 
-async def _publish(infra: Infrastructure, isolation: Isolation, topic: str, *events: tuple[EventData, str]) -> list[Envelope]:
+async def _publish(
+    infra: Infrastructure, isolation: Isolation, topic: str, *events: tuple[EventData, str]
+) -> list[Envelope]:
     envelopes = [_envelope(event, subject) for event, subject in events]
     for envelope in envelopes:
         await produce(infra.kafka, isolation.topic(topic), envelope.to_bytes(), key=envelope.subject.encode())
@@ -53,46 +55,146 @@ def _region_events() -> tuple[list[tuple[EventData, str]], ...]:
     referrals, cares = [], []
     for n, municipality in enumerate([HILVERSUM] * 6 + [LAREN] * 2):
         referral_id = uuid.uuid4()
-        referrals.append((intake.ReferralReceived(
-            referral_id=referral_id, client_ref=CLIENT, age=12, municipality_code=municipality,
-            referrer_type=Verwijzer.GEMEENTE if n == 0 else Verwijzer.HUISARTS, veilig_thuis=n == 0,
-            product_category=Productcategorie.AMBULANT, urgency=Urgentie.REGULIER, ambulant_tried=True,
-            needs_gemeente_decision=True, received_at=MARCH), str(referral_id)))
+        referrals.append(
+            (
+                intake.ReferralReceived(
+                    referral_id=referral_id,
+                    client_ref=CLIENT,
+                    age=12,
+                    municipality_code=municipality,
+                    referrer_type=Verwijzer.GEMEENTE if n == 0 else Verwijzer.HUISARTS,
+                    veilig_thuis=n == 0,
+                    product_category=Productcategorie.AMBULANT,
+                    urgency=Urgentie.REGULIER,
+                    ambulant_tried=True,
+                    needs_gemeente_decision=True,
+                    received_at=MARCH,
+                ),
+                str(referral_id),
+            )
+        )
         if municipality == HILVERSUM and n < 5:
             allocation_id = uuid.uuid4()
-            common = dict(allocation_id=allocation_id, referral_id=referral_id, client_ref=CLIENT,
-                          municipality_code=municipality, provider_agb=AGB, product_category=Productcategorie.AMBULANT)
-            cares.append((intake.CareStarted(**common, start_date=date(2025, 3, 3) + timedelta(days=5 * n),
-                                             reported_at=MARCH), str(allocation_id)))
+            common = dict(
+                allocation_id=allocation_id,
+                referral_id=referral_id,
+                client_ref=CLIENT,
+                municipality_code=municipality,
+                provider_agb=AGB,
+                product_category=Productcategorie.AMBULANT,
+            )
+            cares.append(
+                (
+                    intake.CareStarted(
+                        **common, start_date=date(2025, 3, 3) + timedelta(days=5 * n), reported_at=MARCH
+                    ),
+                    str(allocation_id),
+                )
+            )
             if n == 4:
-                cares.append((intake.CareEnded(**common, end_date=date(2025, 4, 30),
-                                               reason=RedenBeeindiging.VOORTIJDIG_CLIENT, reported_at=MARCH),
-                              str(allocation_id)))
+                cares.append(
+                    (
+                        intake.CareEnded(
+                            **common,
+                            end_date=date(2025, 4, 30),
+                            reason=RedenBeeindiging.VOORTIJDIG_CLIENT,
+                            reported_at=MARCH,
+                        ),
+                        str(allocation_id),
+                    )
+                )
     placement_id, referral_id = uuid.uuid4(), uuid.uuid4()
     capacity_events = [
-        (capacity.CapacityReported(agb=AGB, setting=Setting.CRISISPLEK, total=3, occupied=3, free=0,
-                                   closed_to_admission=False, reported_at=MARCH, regional_free=0), f"{AGB}/crisisplek"),
-        (capacity.PlacementRequested(placement_id=placement_id, referral_id=referral_id, client_ref=CLIENT, age=15,
-                                     municipality_code=LAREN, product_category=Productcategorie.CRISIS,
-                                     settings=[Setting.CRISISPLEK], urgency=Urgentie.CRISIS, requested_at=MARCH),
-         str(placement_id)),
-        (capacity.PlacementDeclined(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
-                                    setting=Setting.CRISISPLEK, reason="groep_vol", declined_at=MARCH), str(placement_id)),
+        (
+            capacity.CapacityReported(
+                agb=AGB,
+                setting=Setting.CRISISPLEK,
+                total=3,
+                occupied=3,
+                free=0,
+                closed_to_admission=False,
+                reported_at=MARCH,
+                regional_free=0,
+            ),
+            f"{AGB}/crisisplek",
+        ),
+        (
+            capacity.PlacementRequested(
+                placement_id=placement_id,
+                referral_id=referral_id,
+                client_ref=CLIENT,
+                age=15,
+                municipality_code=LAREN,
+                product_category=Productcategorie.CRISIS,
+                settings=[Setting.CRISISPLEK],
+                urgency=Urgentie.CRISIS,
+                requested_at=MARCH,
+            ),
+            str(placement_id),
+        ),
+        (
+            capacity.PlacementDeclined(
+                placement_id=placement_id,
+                referral_id=referral_id,
+                provider_agb=AGB,
+                setting=Setting.CRISISPLEK,
+                reason="groep_vol",
+                declined_at=MARCH,
+            ),
+            str(placement_id),
+        ),
     ]
     alerts = [
-        (capacity.ShortageDetected(shortage_id=uuid.uuid4(), setting=Setting.CRISISPLEK, free_places=0, waiting=1,
-                                   severity=capacity.Severity.KRITIEK, detected_at=MARCH), "crisisplek"),
-        (capacity.CaseEscalated(placement_id=placement_id, referral_id=referral_id, client_ref=CLIENT, age=15,
-                                municipality_code=LAREN, settings=[Setting.CRISISPLEK], urgency=Urgentie.CRISIS,
-                                level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS, reason="termijn_verlopen",
-                                waiting_since=MARCH, escalated_at=MARCH), str(placement_id)),
+        (
+            capacity.ShortageDetected(
+                shortage_id=uuid.uuid4(),
+                setting=Setting.CRISISPLEK,
+                free_places=0,
+                waiting=1,
+                severity=capacity.Severity.KRITIEK,
+                detected_at=MARCH,
+            ),
+            "crisisplek",
+        ),
+        (
+            capacity.CaseEscalated(
+                placement_id=placement_id,
+                referral_id=referral_id,
+                client_ref=CLIENT,
+                age=15,
+                municipality_code=LAREN,
+                settings=[Setting.CRISISPLEK],
+                urgency=Urgentie.CRISIS,
+                level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS,
+                reason="termijn_verlopen",
+                waiting_since=MARCH,
+                escalated_at=MARCH,
+            ),
+            str(placement_id),
+        ),
     ]
-    declarations = [(contracting.DeclarationAssessed(
-        declaration_id=uuid.uuid4(), provider_agb=AGB, municipality_code=HILVERSUM,
-        lines=[contracting.AssessedLine(line_number=i, amount=1000, approved=i != 6,
-                                        return_codes=[Retourcode.GOEDGEKEURD if i != 6 else Retourcode.TARIEF_WIJKT_AF])
-               for i in range(1, 7)],
-        approved_amount=5000, rejected_amount=1000, assessed_at=MARCH), AGB)]
+    declarations = [
+        (
+            contracting.DeclarationAssessed(
+                declaration_id=uuid.uuid4(),
+                provider_agb=AGB,
+                municipality_code=HILVERSUM,
+                lines=[
+                    contracting.AssessedLine(
+                        line_number=i,
+                        amount=1000,
+                        approved=i != 6,
+                        return_codes=[Retourcode.GOEDGEKEURD if i != 6 else Retourcode.TARIEF_WIJKT_AF],
+                    )
+                    for i in range(1, 7)
+                ],
+                approved_amount=5000,
+                rejected_amount=1000,
+                assessed_at=MARCH,
+            ),
+            AGB,
+        )
+    ]
     return referrals + cares, capacity_events, alerts, declarations
 
 
@@ -126,21 +228,29 @@ async def _ready(http, url: str) -> bool:  # type: ignore[no-untyped-def]
 
 async def _all_applied(http, url: str, operator: dict[str, str]) -> dict | None:  # type: ignore[no-untyped-def]
     overview = (await http.get(f"{url}/v1/overview", headers=operator)).json()
-    done = (overview["totals"]["referrals_in"] == 8 and overview["declarations"]["by_outcome"]
-            and overview["escalations"] and overview["shortages"] and overview["totals"]["care_ended"])
+    done = (
+        overview["totals"]["referrals_in"] == 8
+        and overview["declarations"]["by_outcome"]
+        and overview["escalations"]
+        and overview["shortages"]
+        and overview["totals"]["care_ended"]
+    )
     return overview if done else None
 
 
 async def test_events_of_every_topic_become_published_aggregates_with_small_counts_hidden(  # type: ignore[no-untyped-def]
-        monitoring: str, region, keys, http) -> None:
+    monitoring: str, region, keys, http
+) -> None:
     operator = await keys(Role.OPERATOR)
     overview = await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied")
     assert overview["totals"]["care_started"] == 5
     assert overview["totals"]["uitval"] == "<5"
     assert {m["municipality"]: m["referrals_in"] for m in overview["per_municipality"]} == {HILVERSUM: 6, LAREN: "<5"}
     assert {r["referrer"]: r["referrals"] for r in overview["referrers"]} == {"02": 7, "veilig_thuis": "<5"}
-    assert overview["declarations"] == {"by_outcome": {"afgewezen": "<5", "goedgekeurd": 5},
-                                        "by_return_code": {"0611": "<5", "8001": 5}}
+    assert overview["declarations"] == {
+        "by_outcome": {"afgewezen": "<5", "goedgekeurd": 5},
+        "by_return_code": {"0611": "<5", "8001": 5},
+    }
     assert overview["escalations"] == [{"level": "schakelfunctionaris", "outcome": "open", "escalations": "<5"}]
     [tile] = overview["settings"]
     assert (tile["setting"], tile["free"], tile["state"], tile["shortage_active"]) == ("crisisplek", 0, "tekort", True)
@@ -162,9 +272,17 @@ async def test_events_of_every_topic_become_published_aggregates_with_small_coun
     assert _youth_samples_of_one_to_four(metrics) == []
 
 
-YOUTH_METRICS = ("schakel_referrals", "schakel_care_started", "schakel_care_ended", "schakel_placements",
-                 "schakel_youths_waiting_for_placement", "schakel_escalations", "schakel_declaration_lines",
-                 "schakel_waiting_time_seconds_bucket", "schakel_waiting_time_seconds_count")
+YOUTH_METRICS = (
+    "schakel_referrals",
+    "schakel_care_started",
+    "schakel_care_ended",
+    "schakel_placements",
+    "schakel_youths_waiting_for_placement",
+    "schakel_escalations",
+    "schakel_declaration_lines",
+    "schakel_waiting_time_seconds_bucket",
+    "schakel_waiting_time_seconds_count",
+)
 
 
 def _youth_samples_of_one_to_four(metrics: str) -> list[str]:
@@ -185,7 +303,9 @@ async def test_the_live_feed_ignores_a_last_event_id_it_never_sent(monitoring: s
 async def test_the_schakelfunctie_sees_the_waiting_youth_pseudonymously(monitoring: str, region, keys, http) -> None:  # type: ignore[no-untyped-def]
     operator = await keys(Role.OPERATOR)
     await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied")
-    inbox = (await http.get(f"{monitoring}/v1/schakelfunctie", headers=await keys(Role.SCHAKELFUNCTIONARIS, "sf"))).json()
+    inbox = (
+        await http.get(f"{monitoring}/v1/schakelfunctie", headers=await keys(Role.SCHAKELFUNCTIONARIS, "sf"))
+    ).json()
     [youth] = inbox["waiting"]
     assert (youth["age"], youth["municipality"], youth["urgency"], youth["declines"]) == (15, LAREN, "crisis", 1)
     assert youth["escalated_to"] == "schakelfunctionaris"
@@ -197,8 +317,9 @@ async def test_the_schakelfunctie_sees_the_waiting_youth_pseudonymously(monitori
 
 
 async def test_a_gemeente_sees_only_its_own_municipality(monitoring: str, region, keys, http) -> None:  # type: ignore[no-untyped-def]
-    await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied") \
-        if (operator := await keys(Role.OPERATOR)) else None
+    await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied") if (
+        operator := await keys(Role.OPERATOR)
+    ) else None
     hilversum = await keys(Role.GEMEENTE, HILVERSUM)
     own = (await http.get(f"{monitoring}/v1/overview", headers=hilversum)).json()
     assert own["scope"]["municipality"] == HILVERSUM
@@ -219,7 +340,8 @@ async def test_a_gemeente_sees_only_its_own_municipality(monitoring: str, region
 
 
 async def test_a_rebuild_from_the_topics_ends_with_the_same_numbers(  # type: ignore[no-untyped-def]
-        monitoring: str, region, keys, http, settings: MonitoringSettings, db: asyncpg.Pool, infra, isolation) -> None:
+    monitoring: str, region, keys, http, settings: MonitoringSettings, db: asyncpg.Pool, infra, isolation
+) -> None:
     operator = await keys(Role.OPERATOR)
     await eventually(lambda: _all_applied(http, monitoring, operator), what="all events applied")
 
@@ -239,23 +361,54 @@ async def test_a_rebuild_from_the_topics_ends_with_the_same_numbers(  # type: ig
     applied_before = await db.fetchval(f'SELECT count(*) FROM "{isolation.schema}".inbox')
     # The real command, as an operator runs it, against the same schema and topics.
     env = {**os.environ, **isolation.env(infra)}
-    result = subprocess.run([sys.executable, "-m", "services.monitoring.rebuild"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.monitoring.rebuild"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"{applied_before} applied" in result.stdout
     assert await snapshot() == before
 
 
-async def test_a_place_held_by_a_proposal_is_not_counted_free(monitoring: str, infra: Infrastructure,  # type: ignore[no-untyped-def]
-                                                             isolation: Isolation, http) -> None:
+async def test_a_place_held_by_a_proposal_is_not_counted_free(
+    monitoring: str,
+    infra: Infrastructure,  # type: ignore[no-untyped-def]
+    isolation: Isolation,
+    http,
+) -> None:
     await eventually(lambda: _ready(http, monitoring), timeout=60, what="monitoring ready")
     placement_id, referral_id = uuid.uuid4(), uuid.uuid4()
-    report = capacity.CapacityReported(agb=AGB, setting=Setting.GEZINSHUIS, total=3, occupied=2, free=1,
-                                       closed_to_admission=False, reported_at=MARCH, regional_free=1)
-    proposed = capacity.PlacementProposed(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
-                                          setting=Setting.GEZINSHUIS, reserved_until=MARCH, proposed_at=MARCH)
-    declined = capacity.PlacementDeclined(placement_id=placement_id, referral_id=referral_id, provider_agb=AGB,
-                                          setting=Setting.GEZINSHUIS, reason="groep_vol", declined_at=MARCH)
+    report = capacity.CapacityReported(
+        agb=AGB,
+        setting=Setting.GEZINSHUIS,
+        total=3,
+        occupied=2,
+        free=1,
+        closed_to_admission=False,
+        reported_at=MARCH,
+        regional_free=1,
+    )
+    proposed = capacity.PlacementProposed(
+        placement_id=placement_id,
+        referral_id=referral_id,
+        provider_agb=AGB,
+        setting=Setting.GEZINSHUIS,
+        reserved_until=MARCH,
+        proposed_at=MARCH,
+    )
+    declined = capacity.PlacementDeclined(
+        placement_id=placement_id,
+        referral_id=referral_id,
+        provider_agb=AGB,
+        setting=Setting.GEZINSHUIS,
+        reason="groep_vol",
+        declined_at=MARCH,
+    )
 
     async def free_reads(value: float) -> bool:
         metrics = (await http.get(f"{monitoring}/metrics")).text

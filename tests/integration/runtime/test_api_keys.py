@@ -25,8 +25,15 @@ AGB = "12345678"
 
 
 def keys_cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.runtime.keys", *args], cwd=REPO, env={**os.environ, **env},
-                          check=check, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "services.runtime.keys", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=check,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -59,7 +66,8 @@ async def status(api: httpx.AsyncClient, key: str) -> int:
 
 
 async def test_revoking_one_key_by_id_leaves_the_other_key_of_the_subject_working(
-        env: dict[str, str], store: asyncpg.Pool, api: httpx.AsyncClient) -> None:
+    env: dict[str, str], store: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
     old = keys_cli(env, "create", "--role", "provider", "--subject", AGB, "--label", "old").stdout.strip()
     new = keys_cli(env, "create", "--role", "provider", "--subject", AGB, "--label", "new").stdout.strip()
     assert old.startswith("sk_") and "\n" not in old  # stdout holds only the key
@@ -78,7 +86,8 @@ async def test_revoking_one_key_by_id_leaves_the_other_key_of_the_subject_workin
 
 
 async def test_revoking_every_key_of_a_subject_must_be_asked_for_with_all(
-        env: dict[str, str], store: asyncpg.Pool, api: httpx.AsyncClient) -> None:
+    env: dict[str, str], store: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
     first, second = await create_key(store, Role.PROVIDER, AGB), await create_key(store, Role.PROVIDER, AGB)
     other = await create_key(store, Role.PROVIDER, "87654321")
     refused = keys_cli(env, "revoke", "--role", "provider", "--subject", AGB, check=False)
@@ -111,16 +120,16 @@ async def test_the_cli_sets_an_expiry_and_lists_it(env: dict[str, str], store: a
     [row] = keys_cli(env, "list", "--role", "gemeente", "--active").stdout.splitlines()[1:]
     assert row.split()[:4] == [key_id(key), "gemeente", "0402", "active"]
     assert row.split()[5] == expires.strftime("%Y-%m-%dT%H:%MZ")
-    past = keys_cli(env, "create", "--role", "gemeente", "--subject", "0402", "--expires-at", "2020-01-01",
-                    check=False)
+    past = keys_cli(env, "create", "--role", "gemeente", "--subject", "0402", "--expires-at", "2020-01-01", check=False)
     assert past.returncode != 0 and "lies in the past" in past.stderr
     assert await store.fetchval("SELECT count(*) FROM api_key") == 1
 
 
 async def test_keys_made_before_ids_existed_get_an_id_from_their_hash(store: asyncpg.Pool) -> None:
     # What rows written by the previous code (no id, no expiry) look like after the migration.
-    await store.execute("INSERT INTO api_key (key_hash, role, subject) VALUES ($1, 'operator', 'operator')",
-                        hash_key("sk_legacy"))
+    await store.execute(
+        "INSERT INTO api_key (key_hash, role, subject) VALUES ($1, 'operator', 'operator')", hash_key("sk_legacy")
+    )
     assert await store.fetchval("SELECT id FROM api_key") == key_id("sk_legacy")
     principal = await principal_for(store, "sk_legacy")
     assert principal == Principal(Role.OPERATOR, "operator") and principal.key_id == key_id("sk_legacy")

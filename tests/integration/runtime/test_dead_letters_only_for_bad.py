@@ -26,8 +26,14 @@ from tests.support.server import serving
 
 
 def _shortage(setting: Setting) -> Envelope:
-    event = ShortageDetected(shortage_id=uuid.uuid4(), setting=setting, free_places=0, waiting=1,
-                             severity="kritiek", detected_at=datetime.now(UTC))
+    event = ShortageDetected(
+        shortage_id=uuid.uuid4(),
+        setting=setting,
+        free_places=0,
+        waiting=1,
+        severity="kritiek",
+        detected_at=datetime.now(UTC),
+    )
     return Envelope.wrap(event, source="probe", subject=setting)
 
 
@@ -47,22 +53,32 @@ class FlakyDatabase:
 
 
 def _app(settings: ProbeSettings, apply) -> FastAPI:  # type: ignore[no-untyped-def]
-    return create_app(ServiceSpec(
-        settings=settings, title="probe", description="applies ShortageDetected", migrations=MIGRATIONS,
-        consumers=lambda _app, _rt: [Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: apply})],
-    ))
+    return create_app(
+        ServiceSpec(
+            settings=settings,
+            title="probe",
+            description="applies ShortageDetected",
+            migrations=MIGRATIONS,
+            consumers=lambda _app, _rt: [Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: apply})],
+        )
+    )
 
 
 async def test_a_transient_database_error_is_retried_past_the_attempt_limit_and_never_dead_lettered(
-    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
+    infra: Infrastructure,
+    isolation: Isolation,
+    db: asyncpg.Pool,
 ) -> None:
     settings = isolation.settings(ProbeSettings, infra)  # consumer_max_attempts = 3
     flaky = FlakyDatabase(failures=settings.consumer_max_attempts + 3)
     event = _shortage(Setting.CRISISPLEK)
     async with serving(_app(settings, flaky.apply)):
         await produce(infra.kafka, isolation.topic(topics.CAPACITY_ALERTS), event.to_bytes(), key=b"crisisplek")
-        applied = await eventually(lambda: db.fetchval("SELECT event_id FROM applied"), timeout=60,
-                                   what="the event applied once the database accepts writes again")
+        applied = await eventually(
+            lambda: db.fetchval("SELECT event_id FROM applied"),
+            timeout=60,
+            what="the event applied once the database accepts writes again",
+        )
     assert applied == event.id
     assert flaky.attempts == flaky.failures + 1
     end = await _end_offset(infra.kafka, topics.dead_letter(isolation.topic(topics.CAPACITY_ALERTS)))
@@ -70,7 +86,9 @@ async def test_a_transient_database_error_is_retried_past_the_attempt_limit_and_
 
 
 async def test_an_operator_lists_shows_and_replays_a_dead_letter_and_the_replay_is_recorded(
-    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
+    infra: Infrastructure,
+    isolation: Isolation,
+    db: asyncpg.Pool,
 ) -> None:
     settings = isolation.settings(ProbeSettings, infra)
     topic = isolation.topic(topics.CAPACITY_ALERTS)
@@ -97,14 +115,19 @@ async def test_an_operator_lists_shows_and_replays_a_dead_letter_and_the_replay_
     bug.failures = 0  # the bug is mended: the consumer applies it now
     async with serving(_app(settings, bug.apply)):
         assert "replayed 1" in cli("replay", "--all-waiting", "--by", "ops.gooi", "--reason", "consumer fixed")
-        applied = await eventually(lambda: db.fetchval("SELECT event_id FROM applied"), timeout=60,
-                                   what="the replayed event applied")
+        applied = await eventually(
+            lambda: db.fetchval("SELECT event_id FROM applied"), timeout=60, what="the replayed event applied"
+        )
     assert applied == event.id
     relisted = cli("list")
     assert "waiting" not in relisted and "1 dead letter(s), 1 replayed" in relisted
     audit = await db.fetchrow("SELECT dead_letter, event_id, replayed_by, reason FROM dead_letter_replay")
-    assert dict(audit) == {"dead_letter": f"{topics.dead_letter(topic)}/0/0", "event_id": str(event.id),
-                           "replayed_by": "ops.gooi", "reason": "consumer fixed"}
+    assert dict(audit) == {
+        "dead_letter": f"{topics.dead_letter(topic)}/0/0",
+        "event_id": str(event.id),
+        "replayed_by": "ops.gooi",
+        "reason": "consumer fixed",
+    }
     # Replaying what was replayed already takes nothing more.
     assert "replayed 0" in cli("replay", "--all-waiting", "--by", "ops.gooi", "--reason", "again")
 
@@ -114,8 +137,14 @@ class _Cli:
         self._env = {**os.environ, **isolation.env(infra)}
 
     def __call__(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run([sys.executable, "-m", "services.runtime.deadletters", *args], cwd=REPO,
-                                env=self._env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [sys.executable, "-m", "services.runtime.deadletters", *args],
+            cwd=REPO,
+            env=self._env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout + result.stderr

@@ -35,8 +35,14 @@ class ProbeSettings(ServiceSettings):
 def _shortage(setting: Setting = Setting.CRISISPLEK) -> Envelope:
     import uuid
 
-    event = ShortageDetected(shortage_id=uuid.uuid4(), setting=setting, free_places=0, waiting=1,
-                             severity="kritiek", detected_at=datetime.now(UTC))
+    event = ShortageDetected(
+        shortage_id=uuid.uuid4(),
+        setting=setting,
+        free_places=0,
+        waiting=1,
+        severity="kritiek",
+        detected_at=datetime.now(UTC),
+    )
     return Envelope.wrap(event, source="probe", subject=setting)
 
 
@@ -47,11 +53,17 @@ async def _apply_shortage(conn: asyncpg.Connection, envelope: Envelope, event: S
 
 
 def _probe_app(settings: ProbeSettings) -> FastAPI:
-    return create_app(ServiceSpec(
-        settings=settings, title="probe", description="a service that applies ShortageDetected",
-        migrations=MIGRATIONS,
-        consumers=lambda _app, _rt: [Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: _apply_shortage})],
-    ))
+    return create_app(
+        ServiceSpec(
+            settings=settings,
+            title="probe",
+            description="a service that applies ShortageDetected",
+            migrations=MIGRATIONS,
+            consumers=lambda _app, _rt: [
+                Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: _apply_shortage})
+            ],
+        )
+    )
 
 
 async def _applied(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -74,15 +86,18 @@ async def test_an_event_written_to_the_outbox_is_published_after_commit_and_a_ro
                 await runtime.emit(conn, topics.CAPACITY_ALERTS, committed)
         async with TopicReader(infra.kafka, isolation.topic(topics.CAPACITY_ALERTS)) as reader:
             records = await reader.until(lambda rs: len(rs) >= 1, what="the committed event")
-        await eventually(lambda: db.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"),
-                         what="the outbox row marked sent")
+        await eventually(
+            lambda: db.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"),
+            what="the outbox row marked sent",
+        )
     assert [Envelope.from_bytes(r.value).id for r in records] == [committed.id]
     assert records[0].key == b"crisisplek"
     assert records[0].headers["ce_type"] == "nl.schakel.capacity.ShortageDetected"
 
 
-async def test_a_redelivered_event_changes_nothing(infra: Infrastructure, isolation: Isolation,
-                                                   db: asyncpg.Pool) -> None:
+async def test_a_redelivered_event_changes_nothing(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
+) -> None:
     app = _probe_app(isolation.settings(ProbeSettings, infra))
     event, later = _shortage(), _shortage(Setting.GEZINSHUIS)
     topic = isolation.topic(topics.CAPACITY_ALERTS)
@@ -111,10 +126,13 @@ async def _applied_if(pool: asyncpg.Pool, n: int) -> list[asyncpg.Record] | None
 
 @pytest.mark.parametrize(
     "poison",
-    [b"not json at all", b'{"specversion": "1.0"}',
-     b'{"specversion":"1.0","id":"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","type":"nl.schakel.capacity.ShortageDetected",'
-     b'"source":"x","time":"2026-01-01T00:00:00Z","subject":"x","dataschema":"x","correlationid":'
-     b'"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","data":{"setting":"zwembad"}}'],
+    [
+        b"not json at all",
+        b'{"specversion": "1.0"}',
+        b'{"specversion":"1.0","id":"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","type":"nl.schakel.capacity.ShortageDetected",'
+        b'"source":"x","time":"2026-01-01T00:00:00Z","subject":"x","dataschema":"x","correlationid":'
+        b'"8d0c4b1e-0f5e-4a47-9d7e-5a3f0c1f2b11","data":{"setting":"zwembad"}}',
+    ],
     ids=["garbage", "incomplete-envelope", "handled-type-with-a-bad-payload"],
 )
 async def test_a_malformed_event_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going(

@@ -31,23 +31,39 @@ def _through(url: str, port: int) -> str:
 
 
 def _event(setting: Setting) -> Envelope:
-    event = ShortageDetected(shortage_id=uuid.uuid4(), setting=setting, free_places=0, waiting=0,
-                             severity="tekort", detected_at=datetime.now(UTC))
+    event = ShortageDetected(
+        shortage_id=uuid.uuid4(),
+        setting=setting,
+        free_places=0,
+        waiting=0,
+        severity="tekort",
+        detected_at=datetime.now(UTC),
+    )
     return Envelope.wrap(event, source="probe", subject=setting)
 
 
 async def test_events_that_arrive_while_postgres_is_away_are_all_applied_when_it_returns(
-    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool,
+    infra: Infrastructure,
+    isolation: Isolation,
+    db: asyncpg.Pool,
 ) -> None:
     target = urlsplit(infra.database_url)
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
     settings: ServiceSettings = isolation.settings(ProbeSettings, infra).model_copy(
-        update={"database_url": _through(infra.database_url, proxy.port)})
-    app = create_app(ServiceSpec(
-        settings=settings, title="probe", description="applies ShortageDetected", migrations=MIGRATIONS,
-        consumers=lambda _app, _rt: [Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: _apply_shortage})],
-    ))
+        update={"database_url": _through(infra.database_url, proxy.port)}
+    )
+    app = create_app(
+        ServiceSpec(
+            settings=settings,
+            title="probe",
+            description="applies ShortageDetected",
+            migrations=MIGRATIONS,
+            consumers=lambda _app, _rt: [
+                Consumer("probe", topics.CAPACITY_ALERTS, {ShortageDetected: _apply_shortage})
+            ],
+        )
+    )
     topic = isolation.topic(topics.CAPACITY_ALERTS)
     before, during = _event(Setting.GEZINSHUIS), [_event(Setting.PLEEGZORG), _event(Setting.RESIDENTIEEL)]
     try:

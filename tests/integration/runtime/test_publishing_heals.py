@@ -30,8 +30,15 @@ PACE_SECONDS = 0.01
 
 def _event(key: str, n: int, size: int = 0) -> Envelope:
     now = datetime.now(UTC)
-    return Envelope(type="nl.schakel.probe.Counted", source="probe", time=now, subject=key,
-                    dataschema="probe/1", correlationid=uuid.uuid4(), data={"n": n, "pad": "x" * size})
+    return Envelope(
+        type="nl.schakel.probe.Counted",
+        source="probe",
+        time=now,
+        subject=key,
+        dataschema="probe/1",
+        correlationid=uuid.uuid4(),
+        data={"n": n, "pad": "x" * size},
+    )
 
 
 class Relay:
@@ -43,8 +50,9 @@ class Relay:
         self.signal = PgSignal(infra.database_url, self.channel)
         self.producer = HealingProducer(bootstrap, "test-relay", delivery_timeout=5)
         self.registry = CollectorRegistry()
-        self.relay = outbox.OutboxRelay(pool, self.producer, self.signal, self.registry, batch_size=50,
-                                        lock_name=isolation.schema)
+        self.relay = outbox.OutboxRelay(
+            pool, self.producer, self.signal, self.registry, batch_size=50, lock_name=isolation.schema
+        )
 
     async def __aenter__(self) -> Relay:
         self.signal.start()
@@ -85,7 +93,10 @@ async def _create_topic(bootstrap: str, name: str, **config: str) -> None:
 
 
 async def test_a_broker_restart_under_load_loses_nothing_reorders_nothing_and_the_relay_recovers_alone(
-    infra: Infrastructure, isolation: Isolation, pool: asyncpg.Pool, throwaway_kafka: ThrowawayKafka,
+    infra: Infrastructure,
+    isolation: Isolation,
+    pool: asyncpg.Pool,
+    throwaway_kafka: ThrowawayKafka,
 ) -> None:
     topic = isolation.topic("probe.events.v1")
     await _create_topic(throwaway_kafka.bootstrap, topic)
@@ -116,7 +127,9 @@ async def test_a_broker_restart_under_load_loses_nothing_reorders_nothing_and_th
     async with TopicReader(throwaway_kafka.bootstrap, topic) as reader:
         records = await reader.until(
             lambda rs: {Envelope.from_bytes(r.value).id for r in rs} >= {e.id for e in written},
-            timeout=60, what="every written event on the topic")
+            timeout=60,
+            what="every written event on the topic",
+        )
     # Nothing lost; per key, the first arrival of each event follows the order it was written in.
     seen: dict[str, list[uuid.UUID]] = {}
     for record in records:
@@ -130,7 +143,9 @@ async def test_a_broker_restart_under_load_loses_nothing_reorders_nothing_and_th
 
 
 async def test_a_row_over_the_budget_is_parked_and_the_rows_behind_it_are_published(
-    infra: Infrastructure, isolation: Isolation, pool: asyncpg.Pool,
+    infra: Infrastructure,
+    isolation: Isolation,
+    pool: asyncpg.Pool,
 ) -> None:
     topic = isolation.topic("probe.events.v1")
     await _create_topic(infra.kafka, topic)
@@ -139,8 +154,14 @@ async def test_a_row_over_the_budget_is_parked_and_the_rows_behind_it_are_publis
     async with Relay(pool, infra, isolation, infra.kafka) as relay:
         await relay.write(topic, before)
         # Written past enqueue's own check, as a row stored before a budget existed would be.
-        await pool.execute("INSERT INTO outbox (event_id, topic, event_type, key, payload) VALUES ($1, $2, $3, $4, $5)",
-                           huge.id, topic, huge.type, huge.subject, huge.to_bytes())
+        await pool.execute(
+            "INSERT INTO outbox (event_id, topic, event_type, key, payload) VALUES ($1, $2, $3, $4, $5)",
+            huge.id,
+            topic,
+            huge.type,
+            huge.subject,
+            huge.to_bytes(),
+        )
         await relay.write(topic, after)
         async with TopicReader(infra.kafka, topic) as reader:
             records = await reader.until(lambda rs: len(rs) >= 2, what="the events around the parked one")
@@ -151,7 +172,9 @@ async def test_a_row_over_the_budget_is_parked_and_the_rows_behind_it_are_publis
 
 
 async def test_a_record_the_broker_refuses_is_parked_with_kafkas_reason(
-    infra: Infrastructure, isolation: Isolation, pool: asyncpg.Pool,
+    infra: Infrastructure,
+    isolation: Isolation,
+    pool: asyncpg.Pool,
 ) -> None:
     # A topic whose limit is below the budget: the broker itself refuses the record.
     topic = isolation.topic("small.events.v1")
@@ -169,7 +192,9 @@ async def test_a_record_the_broker_refuses_is_parked_with_kafkas_reason(
 
 
 async def test_enqueue_refuses_an_event_over_the_budget_and_stores_nothing(
-    infra: Infrastructure, isolation: Isolation, pool: asyncpg.Pool,
+    infra: Infrastructure,
+    isolation: Isolation,
+    pool: asyncpg.Pool,
 ) -> None:
     huge = _event("aggregate-2", 1, size=EVENT_BUDGET_BYTES)
     with pytest.raises(outbox.EventTooLarge, match="limited to"):

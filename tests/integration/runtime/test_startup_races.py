@@ -38,35 +38,48 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 
 
 async def test_eight_processes_starting_together_on_a_fresh_schema_all_start_and_migrate_once(
-    infra: Infrastructure, isolation: Isolation,
+    infra: Infrastructure,
+    isolation: Isolation,
 ) -> None:
     gate = await asyncpg.connect(infra.database_url)
     try:
         await gate.execute("SELECT pg_advisory_lock($1)", GATE)
         processes = [
             await asyncio.create_subprocess_exec(
-                sys.executable, "-c", START_SCRIPT, infra.database_url, isolation.schema, str(GATE),
-                cwd=REPO, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT)
+                sys.executable,
+                "-c",
+                START_SCRIPT,
+                infra.database_url,
+                isolation.schema,
+                str(GATE),
+                cwd=REPO,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
             for _ in range(STARTS)
         ]
         await eventually(lambda: _waiting_at(gate, STARTS), timeout=180, what=f"{STARTS} processes at the gate")
         await gate.execute("SELECT pg_advisory_unlock($1)", GATE)
         outputs = [(await p.communicate())[0].decode() for p in processes]
-        rows = await gate.fetch(f'SELECT component, version, count(*) AS n FROM "{isolation.schema}".schema_migration '
-                                "GROUP BY component, version")
+        rows = await gate.fetch(
+            f'SELECT component, version, count(*) AS n FROM "{isolation.schema}".schema_migration '
+            "GROUP BY component, version"
+        )
     finally:
         await gate.close()
     assert [p.returncode for p in processes] == [0] * STARTS, "\n".join(o[-2000:] for o in outputs)
-    expected = ({("runtime", v) for v in _versions(RUNTIME_MIGRATIONS)}
-                | {("auth", v) for v in _versions(AUTH_MIGRATIONS)})
+    expected = {("runtime", v) for v in _versions(RUNTIME_MIGRATIONS)} | {
+        ("auth", v) for v in _versions(AUTH_MIGRATIONS)
+    }
     assert {(r["component"], r["version"]) for r in rows} == expected
     assert all(r["n"] == 1 for r in rows)
 
 
 async def _waiting_at(conn: asyncpg.Connection, count: int) -> bool:
-    waiting = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 "
-                                  "AND NOT granted", GATE)
+    waiting = await conn.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", GATE
+    )
     return waiting >= count
 
 

@@ -22,12 +22,16 @@ async def _configs(bootstrap: str, names: list[str]) -> dict[str, dict[str, str]
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
     finally:
         await admin.close()
-    return {resource[3]: {entry[0]: entry[1] for entry in resource[4] if entry[0] in CHECKED}
-            for response in responses for resource in response.resources}
+    return {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4] if entry[0] in CHECKED}
+        for response in responses
+        for resource in response.resources
+    }
 
 
 async def test_event_topics_keep_everything_and_dead_letter_topics_expire(
-    infra: Infrastructure, isolation: Isolation,
+    infra: Infrastructure,
+    isolation: Isolation,
 ) -> None:
     settings = isolation.settings(ProbeSettings, infra)
     names = topics_with_dead_letters(settings)
@@ -35,12 +39,16 @@ async def test_event_topics_keep_everything_and_dead_letter_topics_expire(
     configs = await _configs(infra.kafka, names)
     for name in names:
         retention = str(DEAD_LETTER_RETENTION_MS) if topics.is_dead_letter(name) else "-1"
-        assert configs[name] == {"retention.ms": retention, "retention.bytes": "-1",
-                                 "max.message.bytes": str(MAX_MESSAGE_BYTES)}, name
+        assert configs[name] == {
+            "retention.ms": retention,
+            "retention.bytes": "-1",
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+        }, name
 
 
 async def test_a_topic_created_with_the_brokers_defaults_is_brought_in_line_at_start(
-    infra: Infrastructure, isolation: Isolation,
+    infra: Infrastructure,
+    isolation: Isolation,
 ) -> None:
     settings = isolation.settings(ProbeSettings, infra)
     name = settings.topic(topics.INTAKE_EVENTS)

@@ -20,8 +20,14 @@ from services.runtime.auth import Role
 
 SF, ET, OP = Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR
 OUTSIDERS = (Role.PROVIDER, Role.REFERRER, Role.GEMEENTE, Role.ADMIN)
-ALERT_TYPES = [ShortageDetected.event_type, ShortageChanged.event_type, ShortageResolved.event_type,
-               CapacityReportStale.event_type, AlertAcknowledged.event_type, CaseEscalated.event_type]
+ALERT_TYPES = [
+    ShortageDetected.event_type,
+    ShortageChanged.event_type,
+    ShortageResolved.event_type,
+    CapacityReportStale.event_type,
+    AlertAcknowledged.event_type,
+    CaseEscalated.event_type,
+]
 NEAR, FAR = "20000001", "20000002"
 
 
@@ -61,9 +67,11 @@ def test_providers_referrers_gemeenten_and_admins_never_receive_alerts() -> None
     assert all(kinds_seen_by(role) == [] for role in OUTSIDERS)
 
 
-@given(st.sampled_from(ALERT_TYPES + ["nl.schakel.capacity.SomethingNew"]),
-       st.sampled_from(["schakelfunctionaris", "expertteam", "", "other"]),
-       st.sampled_from(list(Role)))
+@given(
+    st.sampled_from([*ALERT_TYPES, "nl.schakel.capacity.SomethingNew"]),
+    st.sampled_from(["schakelfunctionaris", "expertteam", "", "other"]),
+    st.sampled_from(list(Role)),
+)
 def test_the_kinds_a_role_sees_are_exactly_the_alerts_whose_audience_holds_it(event_type, level, role) -> None:  # type: ignore[no-untyped-def]
     # kinds_seen_by feeds the SQL filter of GET /v1/alerts; audience decides webhooks and the stream.
     data = {"level": level} if level else {}
@@ -76,15 +84,25 @@ def test_the_kinds_a_role_sees_are_exactly_the_alerts_whose_audience_holds_it(ev
 
 
 def proposal(agb: str, outcome: str | None = None, note: str | None = None) -> dict:
-    return {"agb": agb, "setting": "crisisplek", "outcome": outcome, "reason": "groep_vol" if outcome else None,
-            "note": note}
+    return {
+        "agb": agb,
+        "setting": "crisisplek",
+        "outcome": outcome,
+        "reason": "groep_vol" if outcome else None,
+        "note": note,
+    }
 
 
 def placement(**fields: object) -> dict:
     base: dict = {
-        "status": "proposed", "client_ref": "c" * 64, "escalation_level": "schakelfunctionaris",
-        "escalated_at": "2026-11-24T12:00:00Z", "escalation_due_at": "2026-11-24T16:00:00Z",
-        "escalation_note": "thuis onhoudbaar", "confirmed_agb": None, "confirmed_setting": None,
+        "status": "proposed",
+        "client_ref": "c" * 64,
+        "escalation_level": "schakelfunctionaris",
+        "escalated_at": "2026-11-24T12:00:00Z",
+        "escalation_due_at": "2026-11-24T16:00:00Z",
+        "escalation_note": "thuis onhoudbaar",
+        "confirmed_agb": None,
+        "confirmed_setting": None,
         "confirmed_at": None,
         "proposals": [proposal(NEAR, "declined", "groep is vol tot maart"), proposal(FAR)],
     }
@@ -104,13 +122,18 @@ def test_a_provider_sees_only_its_own_proposal_with_its_own_note() -> None:
 
 def test_a_provider_once_proposed_does_not_see_the_escalation_or_its_note() -> None:
     seen = placement_seen_by(placement(), Role.PROVIDER, NEAR)
-    assert (seen["escalation_level"], seen["escalated_at"], seen["escalation_due_at"], seen["escalation_note"]) \
-        == (None, None, None, None)
+    assert (seen["escalation_level"], seen["escalated_at"], seen["escalation_due_at"], seen["escalation_note"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_a_provider_learns_of_a_confirmation_only_when_it_is_its_own() -> None:
-    confirmed = placement(status="confirmed", confirmed_agb=FAR, confirmed_setting="crisisplek",
-                          confirmed_at="2026-11-24T13:00:00Z")
+    confirmed = placement(
+        status="confirmed", confirmed_agb=FAR, confirmed_setting="crisisplek", confirmed_at="2026-11-24T13:00:00Z"
+    )
     declined = placement_seen_by(confirmed, Role.PROVIDER, NEAR)
     assert (declined["confirmed_agb"], declined["confirmed_setting"], declined["confirmed_at"]) == (None, None, None)
     assert placement_seen_by(confirmed, Role.PROVIDER, FAR)["confirmed_agb"] == FAR
@@ -125,7 +148,9 @@ def test_a_referrer_and_the_operator_see_the_course_of_the_case_but_no_ones_note
     seen = placement_seen_by(placement(), role, "01234567")
     assert [p["note"] for p in seen["proposals"]] == [None, None]
     assert [(p["agb"], p["outcome"], p["reason"]) for p in seen["proposals"]] == [
-        (NEAR, "declined", "groep_vol"), (FAR, None, None)]
+        (NEAR, "declined", "groep_vol"),
+        (FAR, None, None),
+    ]
     assert seen["escalation_note"] is None and seen["escalation_level"] == "schakelfunctionaris"
 
 

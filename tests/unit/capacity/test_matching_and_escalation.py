@@ -32,14 +32,31 @@ HILVERSUM, HUIZEN, BLARICUM = "0402", "0406", "0376"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def offer(agb: str, setting: Setting = Setting.CRISISPLEK, free: int = 1, municipality: str | None = HILVERSUM,
-          last: datetime | None = None, ages: tuple[int | None, int | None] = (None, None)) -> Candidate:
-    return Candidate(agb=agb, setting=setting, free=free, age_min=ages[0], age_max=ages[1],
-                     municipality_code=municipality, last_proposed_at=last)
+def offer(
+    agb: str,
+    setting: Setting = Setting.CRISISPLEK,
+    free: int = 1,
+    municipality: str | None = HILVERSUM,
+    last: datetime | None = None,
+    ages: tuple[int | None, int | None] = (None, None),
+) -> Candidate:
+    return Candidate(
+        agb=agb,
+        setting=setting,
+        free=free,
+        age_min=ages[0],
+        age_max=ages[1],
+        municipality_code=municipality,
+        last_proposed_at=last,
+    )
 
 
-def need(*settings: Setting, age: int = 14, municipality: str = HILVERSUM,
-         tried: frozenset[tuple[str, Setting]] = frozenset()) -> Need:
+def need(
+    *settings: Setting,
+    age: int = 14,
+    municipality: str = HILVERSUM,
+    tried: frozenset[tuple[str, Setting]] = frozenset(),
+) -> Need:
     return Need(settings=settings or (Setting.CRISISPLEK,), age=age, municipality_code=municipality, tried=tried)
 
 
@@ -69,10 +86,18 @@ def test_the_most_family_like_setting_comes_first_whatever_the_referral_order() 
 
 
 def test_the_nearest_provider_comes_first_and_unknown_locations_last() -> None:
-    offers = [offer("10000001", municipality=None), offer("10000002", municipality=HUIZEN),
-              offer("10000003", municipality=BLARICUM), offer("10000004", municipality=HILVERSUM)]
+    offers = [
+        offer("10000001", municipality=None),
+        offer("10000002", municipality=HUIZEN),
+        offer("10000003", municipality=BLARICUM),
+        offer("10000004", municipality=HILVERSUM),
+    ]
     assert [c.agb for c in rank_candidates(need(municipality=HILVERSUM), offers)] == [
-        "10000004", "10000003", "10000002", "10000001"]
+        "10000004",
+        "10000003",
+        "10000002",
+        "10000001",
+    ]
 
 
 def test_among_equals_the_least_recently_proposed_provider_comes_first() -> None:
@@ -80,10 +105,20 @@ def test_among_equals_the_least_recently_proposed_provider_comes_first() -> None
     assert [c.agb for c in rank_candidates(need(), offers)] == ["10000003", "10000002", "10000001"]
 
 
-@given(st.lists(st.builds(
-    offer, agb=st.from_regex(r"^1\d{7}$", fullmatch=True), setting=st.sampled_from(list(Setting)),
-    free=st.integers(0, 3), municipality=st.sampled_from([HILVERSUM, HUIZEN, BLARICUM, None]),
-), max_size=12), st.sets(st.sampled_from(list(Setting)), min_size=1), st.integers(-1, 22))
+@given(
+    st.lists(
+        st.builds(
+            offer,
+            agb=st.from_regex(r"^1\d{7}$", fullmatch=True),
+            setting=st.sampled_from(list(Setting)),
+            free=st.integers(0, 3),
+            municipality=st.sampled_from([HILVERSUM, HUIZEN, BLARICUM, None]),
+        ),
+        max_size=12,
+    ),
+    st.sets(st.sampled_from(list(Setting)), min_size=1),
+    st.integers(-1, 22),
+)
 def test_ranking_never_offers_an_impossible_place_and_keeps_preference_order(offers, settings, age) -> None:  # type: ignore[no-untyped-def]
     ranked = rank_candidates(need(*settings, age=age), offers)
     assert all(c.free > 0 and c.setting in settings and c.admits(age) for c in ranked)

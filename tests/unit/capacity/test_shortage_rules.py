@@ -77,14 +77,14 @@ def test_a_state_never_both_detects_and_resolves(threshold: ShortageThreshold, f
 
 
 @given(thresholds, counts, counts)
-def test_after_detection_the_same_figures_change_nothing(threshold: ShortageThreshold, free: int,
-                                                         waiting: int) -> None:
+def test_after_detection_the_same_figures_change_nothing(threshold: ShortageThreshold, free: int, waiting: int) -> None:
     if evaluate(False, free, waiting, threshold) is ShortageChange.DETECTED:
         assert evaluate(True, free, waiting, threshold) is ShortageChange.NONE
 
 
 @given(thresholds, counts)
-def test_with_nobody_waiting_a_shortage_exists_exactly_at_or_below_the_minimum(threshold: ShortageThreshold,
-                                                                             free: int) -> None:
+def test_with_nobody_waiting_a_shortage_exists_exactly_at_or_below_the_minimum(
+    threshold: ShortageThreshold, free: int
+) -> None:
     detected = evaluate(False, free, 0, threshold) is ShortageChange.DETECTED
     assert detected == (free <= threshold.min_free)

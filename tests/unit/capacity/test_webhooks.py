@@ -52,8 +52,12 @@ def test_the_standard_webhooks_library_accepts_a_fresh_delivery() -> None:
         lambda s, h, b: (s, {**h, "webhook-id": "another-alert"}, b),
         lambda s, h, b: (s, {**h, "webhook-timestamp": str(int(h["webhook-timestamp"]) + 60)}, b),
     ],
-    ids=["a changed body", "another secret", "another id, to pass one alert off as another",
-         "a timestamp moved to make an old request look new"],
+    ids=[
+        "a changed body",
+        "another secret",
+        "another id, to pass one alert off as another",
+        "a timestamp moved to make an old request look new",
+    ],
 )
 def test_the_library_rejects_a_tampered_delivery(tamper) -> None:  # type: ignore[no-untyped-def]
     secret = new_secret()

@@ -32,13 +32,28 @@ from tests.unit.contracting.builders import (
 DECLARATION = uuid.UUID(int=1)
 
 
-def check(lines, *, allocations=None, contracts=None, ledger=(), rules=None, declaration=DECLARATION,  # type: ignore[no-untyped-def]
-          to=HILVERSUM) -> Assessment:
+def check(
+    lines,
+    *,
+    allocations=None,
+    contracts=None,
+    ledger=(),
+    rules=None,
+    declaration=DECLARATION,  # type: ignore[no-untyped-def]
+    to=HILVERSUM,
+) -> Assessment:
     """Assess ``lines`` as a declaration to gemeente ``to`` (the builders' allocation is Hilversum's)."""
-    return assess(declaration, lines, provider_agb=AGB, municipality_code=to,
-                  allocations=[allocation()] if allocations is None else allocations,
-                  contracts=[contract()] if contracts is None else contracts,
-                  ledger=list(ledger), rules=rules or r.RuleSet(), region=REGION)
+    return assess(
+        declaration,
+        lines,
+        provider_agb=AGB,
+        municipality_code=to,
+        allocations=[allocation()] if allocations is None else allocations,
+        contracts=[contract()] if contracts is None else contracts,
+        ledger=list(ledger),
+        rules=rules or r.RuleSet(),
+        region=REGION,
+    )
 
 
 def rules_broken(assessment: Assessment, number: int = 1) -> list[str]:
@@ -82,14 +97,17 @@ def test_an_allocation_withdrawn_as_never_valid_is_9384() -> None:
 def test_an_allocation_withdrawn_for_another_reason_ends_the_day_before() -> None:
     withdrawn = allocation(withdrawn_reason="02", withdrawn_on=date(2026, 10, 16))
     assert rules_broken(check([line(period_end=date(2026, 10, 31))], allocations=[withdrawn])) == [
-        r.END_WITHIN_ALLOCATION]
+        r.END_WITHIN_ALLOCATION
+    ]
     assert rules_broken(check([line(period_end=date(2026, 10, 15), volume=4)], allocations=[withdrawn])) == []
 
 
 @pytest.mark.parametrize(
     ("start", "end", "code"),
-    [(date(2026, 8, 20), date(2026, 8, 31), Retourcode.BEGIN_BUITEN_TOEWIJZING),
-     (date(2027, 3, 1), date(2027, 3, 31), Retourcode.EIND_BUITEN_TOEWIJZING)],
+    [
+        (date(2026, 8, 20), date(2026, 8, 31), Retourcode.BEGIN_BUITEN_TOEWIJZING),
+        (date(2027, 3, 1), date(2027, 3, 31), Retourcode.EIND_BUITEN_TOEWIJZING),
+    ],
 )
 def test_a_period_outside_the_allocation_is_9307_or_9308(start: date, end: date, code: Retourcode) -> None:
     result = check([line(period_start=start, period_end=end, tariff=TARIFF_2027 if start.year == 2027 else 9_500)])
@@ -159,8 +177,9 @@ def test_uitloop_pays_for_youths_in_care_before_the_exit_but_not_new_ones() -> N
 
 
 def test_volume_is_cumulative_over_earlier_approved_lines() -> None:
-    earlier = Booking(uuid.UUID(int=9), 1, allocation().allocation_id, PRODUCT, date(2026, 9, 1),
-                      date(2026, 9, 30), 36, 36 * 9_500)
+    earlier = Booking(
+        uuid.UUID(int=9), 1, allocation().allocation_id, PRODUCT, date(2026, 9, 1), date(2026, 9, 30), 36, 36 * 9_500
+    )
     result = check([line(volume=5)], ledger=[earlier])
     assert rules_broken(result) == [r.VOLUME]
     assert "4 of 40 left" in result.lines[0].findings[0].reason
@@ -191,8 +210,9 @@ def test_a_volume_per_week_is_checked_per_calendar_month() -> None:
 
 def test_a_volume_per_month_counts_each_month_apart() -> None:
     monthly = allocation(volume=8, frequency="4")
-    september = Booking(uuid.UUID(int=9), 1, monthly.allocation_id, PRODUCT, date(2026, 9, 1), date(2026, 9, 30),
-                        8, 8 * 9_500)
+    september = Booking(
+        uuid.UUID(int=9), 1, monthly.allocation_id, PRODUCT, date(2026, 9, 1), date(2026, 9, 30), 8, 8 * 9_500
+    )
     assert rules_broken(check([line(volume=8)], allocations=[monthly], ledger=[september])) == []
     half = line(line_number=1, period_end=date(2026, 10, 15), volume=6)
     rest = line(line_number=2, period_start=date(2026, 10, 16), volume=3)
@@ -200,22 +220,31 @@ def test_a_volume_per_month_counts_each_month_apart() -> None:
 
 
 def test_a_volume_per_day_is_the_days_of_the_allocation_in_the_month() -> None:
-    daily = allocation(volume=1, frequency="1", unit="14", product_category="43", product_code="43A01",
-                       start_date=date(2026, 10, 10))
-    residential = contract(lot=contract().lot.model_copy(update={
-        "product_categories": ["43"], "product_codes": ["43A01"],
-        "tariffs": [Tariff(product_code="43A01", unit="14", eurocent=25_000, valid_from=date(2026, 1, 1))]}))
-    stay = dict(product_category="43", product_code="43A01", unit="14", tariff=25_000,
-                period_start=date(2026, 10, 10))
+    daily = allocation(
+        volume=1, frequency="1", unit="14", product_category="43", product_code="43A01", start_date=date(2026, 10, 10)
+    )
+    residential = contract(
+        lot=contract().lot.model_copy(
+            update={
+                "product_categories": ["43"],
+                "product_codes": ["43A01"],
+                "tariffs": [Tariff(product_code="43A01", unit="14", eurocent=25_000, valid_from=date(2026, 1, 1))],
+            }
+        )
+    )
+    stay = dict(product_category="43", product_code="43A01", unit="14", tariff=25_000, period_start=date(2026, 10, 10))
     assert rules_broken(check([line(**stay, volume=22)], allocations=[daily], contracts=[residential])) == []
     assert rules_broken(check([line(**stay, volume=23)], allocations=[daily], contracts=[residential])) == [
-        r.VOLUME_PER_PERIOD]
+        r.VOLUME_PER_PERIOD
+    ]
 
 
 def test_a_budget_allocation_is_9369_once_the_approved_amounts_exceed_it() -> None:
     budget = allocation(volume=None, unit=None, frequency=None, budget=100_000)
-    result = check([line(volume=8), line(line_number=2, period_start=date(2026, 11, 1),
-                                         period_end=date(2026, 11, 30), volume=3)], allocations=[budget])
+    result = check(
+        [line(volume=8), line(line_number=2, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), volume=3)],
+        allocations=[budget],
+    )
     assert rules_broken(result, 1) == [] and rules_broken(result, 2) == [r.BUDGET]
     assert result.lines[1].return_codes == [Retourcode.BUDGET_OVERSCHREDEN]
     assert "24000 of 100000 eurocent left" in result.lines[1].findings[0].reason
@@ -297,8 +326,9 @@ def test_several_broken_rules_are_all_reported() -> None:
 
 def test_line_numbers_are_reported_in_order_although_credits_are_assessed_first() -> None:
     booked = check([line()]).bookings
-    result = check([line(line_number=1, volume=5), line(line_number=2, credit=True)], ledger=booked,
-                   declaration=uuid.UUID(int=2))
+    result = check(
+        [line(line_number=1, volume=5), line(line_number=2, credit=True)], ledger=booked, declaration=uuid.UUID(int=2)
+    )
     assert [o.line.line_number for o in result.lines] == [1, 2]
     assert [o.approved for o in result.lines] == [True, True]
 

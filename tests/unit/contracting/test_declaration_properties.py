@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import defaultdict
 from datetime import date, timedelta
@@ -37,8 +38,14 @@ def lines(draw, *, credits: bool = False) -> DeclarationLine:  # type: ignore[no
     volume = draw(st.integers(1, 25))
     tariff = draw(st.sampled_from([TARIFF_2026, TARIFF_2026, 9_000]))
     amount = draw(st.sampled_from([volume * tariff, volume * tariff, volume * tariff + 1]))
-    return line(period_start=start, period_end=end, volume=volume, tariff=tariff, amount=amount,
-                credit=credits and draw(st.booleans()))
+    return line(
+        period_start=start,
+        period_end=end,
+        volume=volume,
+        tariff=tariff,
+        amount=amount,
+        credit=credits and draw(st.booleans()),
+    )
 
 
 @st.composite
@@ -54,8 +61,17 @@ def _run(allocations, batches, rule_set=None) -> tuple[list[Booking], list]:  # 
     ledger: list[Booking] = []
     outcomes = []
     for number, batch in enumerate(batches, start=1):
-        result = assess(uuid.UUID(int=number), batch, provider_agb=AGB, municipality_code=HILVERSUM, allocations=allocations,
-                        contracts=[contract()], ledger=ledger, rules=rule_set or r.RuleSet(), region=REGION)
+        result = assess(
+            uuid.UUID(int=number),
+            batch,
+            provider_agb=AGB,
+            municipality_code=HILVERSUM,
+            allocations=allocations,
+            contracts=[contract()],
+            ledger=ledger,
+            rules=rule_set or r.RuleSet(),
+            region=REGION,
+        )
         credited = [o.credited for o in result.lines if o.credited]
         ledger = [b for b in ledger if b not in credited] + list(result.bookings)
         outcomes.append(result)
@@ -113,40 +129,78 @@ def test_every_line_is_either_fully_approved_or_rejected_with_its_reasons(batche
 def test_approved_lines_of_one_allocation_never_overlap_for_the_same_product(batches) -> None:  # type: ignore[no-untyped-def]
     ledger, _ = _run([allocation(volume=10_000)], batches)
     spans = sorted((b.period_start, b.period_end) for b in ledger)
-    assert all(a_end < b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert all(a_end < b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 @settings(max_examples=100, deadline=None)
 @given(declarations())
 def test_crediting_every_approved_line_leaves_nothing_booked(batches) -> None:  # type: ignore[no-untyped-def]
     ledger, _ = _run([allocation(volume=10_000)], batches)
-    reversal = [DeclarationLine(**{**b_line.model_dump(), "line_number": i, "credit": True})
-                for i, b_line in enumerate((_as_line(b) for b in ledger), start=1)]
+    reversal = [
+        DeclarationLine(**{**b_line.model_dump(), "line_number": i, "credit": True})
+        for i, b_line in enumerate((_as_line(b) for b in ledger), start=1)
+    ]
     if reversal:
-        result = assess(uuid.UUID(int=999), reversal, provider_agb=AGB, municipality_code=HILVERSUM, allocations=[allocation(volume=10_000)],
-                        contracts=[contract()], ledger=ledger, rules=r.RuleSet(), region=REGION)
+        result = assess(
+            uuid.UUID(int=999),
+            reversal,
+            provider_agb=AGB,
+            municipality_code=HILVERSUM,
+            allocations=[allocation(volume=10_000)],
+            contracts=[contract()],
+            ledger=ledger,
+            rules=r.RuleSet(),
+            region=REGION,
+        )
         assert all(o.approved for o in result.lines)
         assert result.credited_amount == sum(b.amount for b in ledger)
 
 
 def _as_line(booking: Booking) -> DeclarationLine:
-    return line(period_start=booking.period_start, period_end=booking.period_end, volume=booking.volume,
-                amount=booking.amount, tariff=booking.amount // booking.volume)
+    return line(
+        period_start=booking.period_start,
+        period_end=booking.period_end,
+        volume=booking.volume,
+        amount=booking.amount,
+        tariff=booking.amount // booking.volume,
+    )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([HILVERSUM, HUIZEN, UTRECHT]), st.booleans()), min_size=1, max_size=6),
-       st.sampled_from([HILVERSUM, HUIZEN, UTRECHT]), st.sampled_from([r.RuleSet(), r.RuleSet.without([])]))
+@given(
+    st.lists(st.tuples(st.sampled_from([HILVERSUM, HUIZEN, UTRECHT]), st.booleans()), min_size=1, max_size=6),
+    st.sampled_from([HILVERSUM, HUIZEN, UTRECHT]),
+    st.sampled_from([r.RuleSet(), r.RuleSet.without([])]),
+)
 def test_a_line_is_paid_only_by_the_gemeente_that_issued_its_allocation(drawn, to, rule_set) -> None:  # type: ignore[no-untyped-def]
     # Two gemeenten each allocated number 1001 to this provider; the youth may have moved between them.
-    allocations = [allocation(allocation_number=1001, municipality_code=HILVERSUM, allocation_id=uuid.UUID(int=1)),
-                   allocation(allocation_number=1001, municipality_code=HUIZEN, client_ref="e" * 64,
-                              allocation_id=uuid.UUID(int=2))]
-    batch = [line(line_number=i, municipality_code=gemeente, client_ref=CLIENT if named else None,
-                  period_start=date(2026, 9 + i % 4, 1), period_end=date(2026, 9 + i % 4, 2))
-             for i, (gemeente, named) in enumerate(drawn, start=1)]
-    result = assess(uuid.UUID(int=7), batch, provider_agb=AGB, municipality_code=to, allocations=allocations,
-                    contracts=[contract()], ledger=[], rules=rule_set, region=REGION)
+    allocations = [
+        allocation(allocation_number=1001, municipality_code=HILVERSUM, allocation_id=uuid.UUID(int=1)),
+        allocation(
+            allocation_number=1001, municipality_code=HUIZEN, client_ref="e" * 64, allocation_id=uuid.UUID(int=2)
+        ),
+    ]
+    batch = [
+        line(
+            line_number=i,
+            municipality_code=gemeente,
+            client_ref=CLIENT if named else None,
+            period_start=date(2026, 9 + i % 4, 1),
+            period_end=date(2026, 9 + i % 4, 2),
+        )
+        for i, (gemeente, named) in enumerate(drawn, start=1)
+    ]
+    result = assess(
+        uuid.UUID(int=7),
+        batch,
+        provider_agb=AGB,
+        municipality_code=to,
+        allocations=allocations,
+        contracts=[contract()],
+        ledger=[],
+        rules=rule_set,
+        region=REGION,
+    )
     by_id = {a.allocation_id: a for a in allocations}
     for outcome in result.lines:
         if outcome.approved:

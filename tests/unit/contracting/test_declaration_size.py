@@ -26,29 +26,62 @@ HIGHEST_NUMBER = 2**31 - 1
 def _worst_declaration(lines: int) -> Declaration:
     """Every line breaks as many rules at once as we know how to, with the longest numbers."""
     return Declaration(
-        declaration_number="X" * 20, provider_agb=AGB, municipality_code=HILVERSUM,
-        period_start=date(2026, 8, 1), period_end=date(2027, 3, 31),
-        lines=[line(line_number=i + 1, allocation_number=HIGHEST_NUMBER, client_ref=CLIENT, product_code=PRODUCT,
-                    period_start=date(2026, 8, 15), period_end=date(2027, 3, 20), volume=999_999,
-                    tariff=123_456_789, amount=1_000_000) for i in range(lines)],
+        declaration_number="X" * 20,
+        provider_agb=AGB,
+        municipality_code=HILVERSUM,
+        period_start=date(2026, 8, 1),
+        period_end=date(2027, 3, 31),
+        lines=[
+            line(
+                line_number=i + 1,
+                allocation_number=HIGHEST_NUMBER,
+                client_ref=CLIENT,
+                product_code=PRODUCT,
+                period_start=date(2026, 8, 15),
+                period_end=date(2027, 3, 20),
+                volume=999_999,
+                tariff=123_456_789,
+                amount=1_000_000,
+            )
+            for i in range(lines)
+        ],
     )
 
 
 def _assessed_event(declaration: Declaration) -> bytes:
     declaration_id = uuid.uuid4()
-    refused = allocation(allocation_number=HIGHEST_NUMBER, withdrawn_reason="13", withdrawn_on=date(2026, 9, 2),
-                         volume=1, frequency="2", budget=0, product_code="45A49")
-    assessment = assess(declaration_id, declaration.lines, provider_agb=AGB,
-                        municipality_code=declaration.municipality_code, allocations=[refused],
-                        contracts=[contract(valid_from=date(2026, 9, 1))], ledger=[],
-                        rules=ContractingSettings().rules(), region=REGION)
+    refused = allocation(
+        allocation_number=HIGHEST_NUMBER,
+        withdrawn_reason="13",
+        withdrawn_on=date(2026, 9, 2),
+        volume=1,
+        frequency="2",
+        budget=0,
+        product_code="45A49",
+    )
+    assessment = assess(
+        declaration_id,
+        declaration.lines,
+        provider_agb=AGB,
+        municipality_code=declaration.municipality_code,
+        allocations=[refused],
+        contracts=[contract(valid_from=date(2026, 9, 1))],
+        ledger=[],
+        rules=ContractingSettings().rules(),
+        region=REGION,
+    )
     result = _answer(declaration_id, declaration, assessment, datetime.now(UTC))
     assert all(len(ln.rejections) >= 8 for ln in result.lines)
     event = DeclarationAssessed(
-        declaration_id=result.declaration_id, provider_agb=result.provider_agb,
-        municipality_code=result.municipality_code, lines=result.lines, approved_amount=result.approved_amount,
-        rejected_amount=result.rejected_amount, assessed_at=result.assessed_at,
-        declaration_number=result.declaration_number, submitted_amount=result.submitted_amount,
+        declaration_id=result.declaration_id,
+        provider_agb=result.provider_agb,
+        municipality_code=result.municipality_code,
+        lines=result.lines,
+        approved_amount=result.approved_amount,
+        rejected_amount=result.rejected_amount,
+        assessed_at=result.assessed_at,
+        declaration_number=result.declaration_number,
+        submitted_amount=result.submitted_amount,
         credited_amount=result.credited_amount,
     )
     return Envelope.wrap(event, source="contracting", subject=str(declaration_id), time=result.assessed_at).to_bytes()
@@ -66,9 +99,12 @@ def test_the_line_limit_is_what_keeps_it_there() -> None:
 
 def _assessed_event_unbounded(lines: int) -> bytes:
     one = _worst_declaration(1)
-    many = Declaration.model_construct(**{**one.__dict__,
-                                          "lines": [ln.model_copy(update={"line_number": i + 1})
-                                                    for i, ln in enumerate(one.lines * lines)]})
+    many = Declaration.model_construct(
+        **{
+            **one.__dict__,
+            "lines": [ln.model_copy(update={"line_number": i + 1}) for i, ln in enumerate(one.lines * lines)],
+        }
+    )
     return _assessed_event(many)
 
 
@@ -81,5 +117,11 @@ def test_a_declaration_over_the_line_limit_is_refused_naming_the_limit() -> None
 def test_line_amounts_adding_up_past_the_eurocent_bound_are_refused() -> None:
     lines = [line(line_number=i + 1, volume=1, tariff=EUROCENT_MAX, amount=EUROCENT_MAX) for i in range(2)]
     with pytest.raises(ValidationError, match=f"more than {EUROCENT_MAX} eurocent"):
-        Declaration(declaration_number="D-1", provider_agb=AGB, municipality_code=HILVERSUM,
-                    period_start=date(2026, 10, 1), period_end=date(2026, 10, 31), lines=lines)
+        Declaration(
+            declaration_number="D-1",
+            provider_agb=AGB,
+            municipality_code=HILVERSUM,
+            period_start=date(2026, 10, 1),
+            period_end=date(2026, 10, 31),
+            lines=lines,
+        )

@@ -21,8 +21,10 @@ from services.contracting.lots import (
 from tests.unit.contracting.builders import PRODUCT, lot
 
 TODAY = date(2026, 11, 24)
-FULL = [Evidence(requirement="kwaliteitskeurmerk", document_ref="hkz-2026-001", valid_until=date(2027, 6, 30)),
-        Evidence(requirement="vog", document_ref="vog-bundel-7")]
+FULL = [
+    Evidence(requirement="kwaliteitskeurmerk", document_ref="hkz-2026-001", valid_until=date(2027, 6, 30)),
+    Evidence(requirement="vog", document_ref="vog-bundel-7"),
+]
 
 
 def test_an_applicant_meeting_every_requirement_of_an_open_lot_is_admitted() -> None:
@@ -36,14 +38,17 @@ def test_on_a_waitlisted_lot_a_qualified_applicant_waits() -> None:
 def test_each_missing_requirement_is_named() -> None:
     decision = decide(lot(), [], TODAY)
     assert decision.outcome is Outcome.REJECTED
-    assert decision.reasons == ("missing requirement kwaliteitskeurmerk: HKZ of gelijkwaardig keurmerk",
-                                "missing requirement vog: VOG van alle medewerkers")
+    assert decision.reasons == (
+        "missing requirement kwaliteitskeurmerk: HKZ of gelijkwaardig keurmerk",
+        "missing requirement vog: VOG van alle medewerkers",
+    )
 
 
 def test_expired_evidence_does_not_count() -> None:
     expired = [FULL[0].model_copy(update={"valid_until": date(2026, 11, 23)}), FULL[1]]
     assert unmet_requirements(lot(), expired, TODAY) == [
-        "evidence for kwaliteitskeurmerk expired on 2026-11-23: HKZ of gelijkwaardig keurmerk"]
+        "evidence for kwaliteitskeurmerk expired on 2026-11-23: HKZ of gelijkwaardig keurmerk"
+    ]
     assert unmet_requirements(lot(), [FULL[0].model_copy(update={"valid_until": TODAY}), FULL[1]], TODAY) == []
 
 
@@ -78,14 +83,24 @@ def test_the_tariff_on_a_date_follows_its_validity() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"tariffs": [Tariff(product_code="99X99", unit="04", eurocent=1, valid_from=TODAY)]},
-         "tariffs name product codes the lot does not cover"),
-        ({"tariffs": [Tariff(product_code=PRODUCT, unit="04", eurocent=1, valid_from=date(2026, 1, 1)),
-                      Tariff(product_code=PRODUCT, unit="04", eurocent=2, valid_from=date(2026, 6, 1))]},
-         "overlap in time"),
+        (
+            {"tariffs": [Tariff(product_code="99X99", unit="04", eurocent=1, valid_from=TODAY)]},
+            "tariffs name product codes the lot does not cover",
+        ),
+        (
+            {
+                "tariffs": [
+                    Tariff(product_code=PRODUCT, unit="04", eurocent=1, valid_from=date(2026, 1, 1)),
+                    Tariff(product_code=PRODUCT, unit="04", eurocent=2, valid_from=date(2026, 6, 1)),
+                ]
+            },
+            "overlap in time",
+        ),
         ({"settings": ["gezinshuis"]}, "settings are only for lots with a verblijf"),
-        ({"requirements": [{"code": "vog", "description": "a"}, {"code": "vog", "description": "b"}]},
-         "requirement codes must be unique"),
+        (
+            {"requirements": [{"code": "vog", "description": "a"}, {"code": "vog", "description": "b"}]},
+            "requirement codes must be unique",
+        ),
         ({"code": "kleine letters"}, "code"),
         ({"max_wait_days": 0}, "max_wait_days"),
     ],

@@ -24,9 +24,18 @@ def test_committed_schemas_match_the_models() -> None:
 def test_every_event_has_an_example_and_the_architecture_events_exist() -> None:
     names = {t.rsplit(".", 1)[1] for t in registered_events()}
     assert {type(e).event_type for e in EXAMPLES} == set(registered_events())
-    assert {"ReferralReceived", "AllocationIssued", "CareEnded", "ProviderAdmitted", "DeclarationAssessed",
-            "CapacityReported", "PlacementConfirmed", "ShortageDetected", "CaseEscalated",
-            "AlertAcknowledged"} <= names
+    assert {
+        "ReferralReceived",
+        "AllocationIssued",
+        "CareEnded",
+        "ProviderAdmitted",
+        "DeclarationAssessed",
+        "CapacityReported",
+        "PlacementConfirmed",
+        "ShortageDetected",
+        "CaseEscalated",
+        "AlertAcknowledged",
+    } <= names
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
@@ -49,8 +58,9 @@ def _field_names(model: type[BaseModel]) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("model", sorted(registered_events().values(), key=lambda m: m.event_type),
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "model", sorted(registered_events().values(), key=lambda m: m.event_type), ids=lambda m: m.__name__
+)
 def test_no_event_has_a_field_for_personal_data(model) -> None:  # type: ignore[no-untyped-def]
     assert not {n for n in _field_names(model) if PERSONAL.search(n)}
 
@@ -103,7 +113,8 @@ def test_every_topic_has_a_dead_letter_topic() -> None:
 
 def test_a_reader_skips_types_it_does_not_handle_without_judging_them() -> None:
     newer = Envelope.wrap(EXAMPLES[0], source="test", subject="s").model_copy(
-        update={"type": "nl.schakel.intake.SomethingNewer", "data": {"whatever": 1}})
+        update={"type": "nl.schakel.intake.SomethingNewer", "data": {"whatever": 1}}
+    )
     envelope, data = decode(newer.to_bytes(), accept={"nl.schakel.capacity.ShortageDetected"})
     assert envelope.id == newer.id and data is None
 

@@ -101,8 +101,10 @@ def test_compose_holds_no_secret_only_env_files_the_secrets_script_writes(tmp_pa
     script = REPO / "deploy/docker/secrets.sh"
     env = {**os.environ, "SCHAKEL_DOCKER_SECRETS": str(tmp_path)}
     subprocess.run([str(script)], env=env, check=True, capture_output=True)
-    made = {f"var/docker/{p.name}": dict(line.split("=", 1) for line in p.read_text().splitlines())
-            for p in tmp_path.iterdir()}
+    made = {
+        f"var/docker/{p.name}": dict(line.split("=", 1) for line in p.read_text().splitlines())
+        for p in tmp_path.iterdir()
+    }
     assert set(made) == env_files
     postgres = made["var/docker/postgres.env"]
     assert postgres["POSTGRES_PASSWORD"] == postgres["PGPASSWORD"] and len(postgres["PGPASSWORD"]) == 64
@@ -113,7 +115,8 @@ def test_compose_holds_no_secret_only_env_files_the_secrets_script_writes(tmp_pa
     # Run again, nothing changes: a new password would not open the database made with the old one.
     subprocess.run([str(script)], env=env, check=True, capture_output=True)
     assert made["var/docker/postgres.env"] == dict(
-        line.split("=", 1) for line in (tmp_path / "postgres.env").read_text().splitlines())
+        line.split("=", 1) for line in (tmp_path / "postgres.env").read_text().splitlines()
+    )
 
 
 DOCKERFILE = (REPO / "deploy/Dockerfile").read_text()

@@ -19,7 +19,7 @@ AMBULANT = AllocationFacts("45", "45A48", date(2026, 1, 1), date(2026, 6, 30), n
 
 
 def test_the_same_product_for_an_overlapping_period_is_stacking() -> None:
-    with pytest.raises(Conflict, match="OP259.*toewijzing 7"):
+    with pytest.raises(Conflict, match=r"OP259.*toewijzing 7"):
         domain.check_no_stacking([AMBULANT], "45", "45A48", date(2026, 6, 30), date(2026, 12, 31))
 
 
@@ -30,10 +30,14 @@ def test_another_product_code_or_an_adjacent_period_is_not_stacking() -> None:
 
 
 def test_a_withdrawn_toewijzing_counts_only_until_its_effective_date_and_reden_13_never() -> None:
-    withdrawn = replace(AMBULANT, withdrawn=True, withdrawal_reason=RedenWijziging.WIJZIGING_ZORGBEHOEFTE,
-                        effective_date=date(2026, 4, 1))
+    withdrawn = replace(
+        AMBULANT,
+        withdrawn=True,
+        withdrawal_reason=RedenWijziging.WIJZIGING_ZORGBEHOEFTE,
+        effective_date=date(2026, 4, 1),
+    )
     domain.check_no_stacking([withdrawn], "45", "45A48", date(2026, 4, 1), date(2026, 12, 31))
-    with pytest.raises(Conflict, match="OP259"):
+    with pytest.raises(Conflict, match=r"OP259"):
         domain.check_no_stacking([withdrawn], "45", "45A48", date(2026, 3, 31), date(2026, 12, 31))
     never = replace(withdrawn, withdrawal_reason=RedenWijziging.NOOIT_GELDIG, effective_date=AMBULANT.start_date)
     assert never.valid_period() is None
@@ -41,35 +45,36 @@ def test_a_withdrawn_toewijzing_counts_only_until_its_effective_date_and_reden_1
 
 
 def test_an_allocation_needs_a_whole_volume_or_a_budget() -> None:
-    base = {"provider_agb": "87654321", "product_category": "45", "start_date": "2026-01-01",
-            "end_date": "2026-06-30"}
+    base = {"provider_agb": "87654321", "product_category": "45", "start_date": "2026-01-01", "end_date": "2026-06-30"}
     assert AllocationIn.model_validate({**base, "budget": 120_000}).budget == 120_000
     assert AllocationIn.model_validate({**base, "volume": 4, "unit": "04", "frequency": "2"}).volume == 4
-    with pytest.raises(ValidationError, match="unit, frequency: a volume needs"):
+    with pytest.raises(ValidationError, match=r"unit, frequency: a volume needs"):
         AllocationIn.model_validate({**base, "volume": 4})
-    with pytest.raises(ValidationError, match="budget"):
+    with pytest.raises(ValidationError, match=r"budget"):
         AllocationIn.model_validate(base)
-    with pytest.raises(ValidationError, match="end_date .* lies before start_date"):
+    with pytest.raises(ValidationError, match=r"end_date .* lies before start_date"):
         AllocationIn.model_validate({**base, "end_date": "2025-12-31", "budget": 1})
 
 
 def test_a_change_must_change_something_and_keep_the_end_after_the_start() -> None:
-    with pytest.raises(ValidationError, match="end_date: give at least one"):
+    with pytest.raises(ValidationError, match=r"end_date: give at least one"):
         AllocationChangeIn.model_validate({"reason": "02"})
-    with pytest.raises(Invalid, match="before the toewijzing's start"):
+    with pytest.raises(Invalid, match=r"before the toewijzing's start"):
         domain.check_change(AMBULANT, date(2025, 12, 31))
-    with pytest.raises(Invalid, match="before care started"):
+    with pytest.raises(Invalid, match=r"before care started"):
         domain.check_change(replace(AMBULANT, care_start=date(2026, 2, 1)), date(2026, 1, 15))
-    with pytest.raises(Conflict, match="withdrawn"):
+    with pytest.raises(Conflict, match=r"withdrawn"):
         domain.check_change(replace(AMBULANT, withdrawn=True), date(2026, 12, 31))
 
 
 def test_withdrawal_with_reden_13_takes_effect_from_the_start_others_on_a_date_inside() -> None:
     assert domain.check_withdrawal(AMBULANT, date(2026, 5, 1), RedenWijziging.NOOIT_GELDIG) == date(2026, 1, 1)
-    assert domain.check_withdrawal(AMBULANT, date(2026, 5, 1), RedenWijziging.WIJZIGING_ZORGBEHOEFTE) == date(2026, 5, 1)
-    with pytest.raises(Invalid, match="effective_date"):
+    assert domain.check_withdrawal(AMBULANT, date(2026, 5, 1), RedenWijziging.WIJZIGING_ZORGBEHOEFTE) == date(
+        2026, 5, 1
+    )
+    with pytest.raises(Invalid, match=r"effective_date"):
         domain.check_withdrawal(AMBULANT, date(2026, 7, 1), RedenWijziging.WIJZIGING_ZORGBEHOEFTE)
-    with pytest.raises(Conflict, match="already withdrawn"):
+    with pytest.raises(Conflict, match=r"already withdrawn"):
         domain.check_withdrawal(replace(AMBULANT, withdrawn=True), date(2026, 5, 1), RedenWijziging.NOOIT_GELDIG)
 
 
@@ -77,57 +82,72 @@ LATER = date(2026, 12, 1)  # "today" in these rules: everything above has happen
 
 
 def test_care_is_reported_once_it_has_happened_never_ahead() -> None:
-    with pytest.raises(Invalid, match="start_date .* lies after today"):
+    with pytest.raises(Invalid, match=r"start_date .* lies after today"):
         domain.check_care_start(AMBULANT, date(2026, 1, 6), today=date(2026, 1, 5))
     started = replace(AMBULANT, care_start=date(2026, 1, 5))
     domain.check_care_end(started, date(2026, 2, 1), today=date(2026, 2, 1))
-    with pytest.raises(Invalid, match="end_date .* lies after today"):
+    with pytest.raises(Invalid, match=r"end_date .* lies after today"):
         domain.check_care_end(started, date(2026, 2, 2), today=date(2026, 2, 1))
 
 
 def test_care_starts_once_inside_the_toewijzing_and_never_on_a_withdrawn_one() -> None:
     domain.check_care_start(AMBULANT, date(2026, 1, 5), LATER)
-    with pytest.raises(Invalid, match="start_date .* outside"):
+    with pytest.raises(Invalid, match=r"start_date .* outside"):
         domain.check_care_start(AMBULANT, date(2025, 12, 31), LATER)
-    with pytest.raises(Conflict, match="second start"):
+    with pytest.raises(Conflict, match=r"second start"):
         domain.check_care_start(replace(AMBULANT, care_start=date(2026, 1, 5)), date(2026, 1, 6), LATER)
-    with pytest.raises(Conflict, match="withdrawn"):
+    with pytest.raises(Conflict, match=r"withdrawn"):
         domain.check_care_start(replace(AMBULANT, withdrawn=True), date(2026, 1, 5), LATER)
 
 
 def test_care_ends_only_after_its_start_and_only_once() -> None:
     started = replace(AMBULANT, care_start=date(2026, 1, 5))
     domain.check_care_end(started, date(2026, 1, 5), LATER)
-    with pytest.raises(Conflict, match="has not started"):
+    with pytest.raises(Conflict, match=r"has not started"):
         domain.check_care_end(AMBULANT, date(2026, 3, 1), LATER)
-    with pytest.raises(Invalid, match="before care started"):
+    with pytest.raises(Invalid, match=r"before care started"):
         domain.check_care_end(started, date(2026, 1, 4), LATER)
-    with pytest.raises(Conflict, match="already ended"):
+    with pytest.raises(Conflict, match=r"already ended"):
         domain.check_care_end(replace(started, care_end=date(2026, 3, 1)), date(2026, 3, 2), LATER)
 
 
-@pytest.mark.parametrize(("withdrawn", "placed", "allocations", "status"), [
-    (False, False, [], ReferralStatus.RECEIVED),
-    (False, False, [AMBULANT], ReferralStatus.ALLOCATED),
-    (False, True, [], ReferralStatus.PLACED),
-    (False, True, [AMBULANT], ReferralStatus.PLACED),
-    (False, True, [replace(AMBULANT, care_start=date(2026, 1, 5))], ReferralStatus.IN_CARE),
-    (False, False, [replace(AMBULANT, care_start=date(2026, 1, 5), care_end=date(2026, 3, 1))], ReferralStatus.ENDED),
-    # Ended under one toewijzing, the next not started yet: still waiting for that care.
-    (False, False, [replace(AMBULANT, care_start=date(2026, 1, 5), care_end=date(2026, 3, 1)),
-                    replace(AMBULANT, product_code="45A49")], ReferralStatus.ALLOCATED),
-    (False, False, [replace(AMBULANT, withdrawn=True)], ReferralStatus.RECEIVED),
-    (True, False, [AMBULANT], ReferralStatus.WITHDRAWN),
-])
+@pytest.mark.parametrize(
+    ("withdrawn", "placed", "allocations", "status"),
+    [
+        (False, False, [], ReferralStatus.RECEIVED),
+        (False, False, [AMBULANT], ReferralStatus.ALLOCATED),
+        (False, True, [], ReferralStatus.PLACED),
+        (False, True, [AMBULANT], ReferralStatus.PLACED),
+        (False, True, [replace(AMBULANT, care_start=date(2026, 1, 5))], ReferralStatus.IN_CARE),
+        (
+            False,
+            False,
+            [replace(AMBULANT, care_start=date(2026, 1, 5), care_end=date(2026, 3, 1))],
+            ReferralStatus.ENDED,
+        ),
+        # Ended under one toewijzing, the next not started yet: still waiting for that care.
+        (
+            False,
+            False,
+            [
+                replace(AMBULANT, care_start=date(2026, 1, 5), care_end=date(2026, 3, 1)),
+                replace(AMBULANT, product_code="45A49"),
+            ],
+            ReferralStatus.ALLOCATED,
+        ),
+        (False, False, [replace(AMBULANT, withdrawn=True)], ReferralStatus.RECEIVED),
+        (True, False, [AMBULANT], ReferralStatus.WITHDRAWN),
+    ],
+)
 def test_the_referral_status_follows_from_its_facts(withdrawn, placed, allocations, status) -> None:  # type: ignore[no-untyped-def]
     assert domain.referral_status(withdrawn, placed, allocations) is status
 
 
 def test_a_referral_in_care_or_closed_cannot_be_withdrawn() -> None:
     domain.check_referral_withdrawal(ReferralStatus.ALLOCATED)
-    with pytest.raises(Conflict, match="ends care"):
+    with pytest.raises(Conflict, match=r"ends care"):
         domain.check_referral_withdrawal(ReferralStatus.IN_CARE)
-    with pytest.raises(Conflict, match="withdrawn"):
+    with pytest.raises(Conflict, match=r"withdrawn"):
         domain.check_referral_withdrawal(ReferralStatus.WITHDRAWN)
 
 
@@ -144,4 +164,6 @@ def test_a_request_is_due_five_working_days_later_skipping_weekend_and_holidays(
 def test_waiting_time_stops_at_care_start_or_runs_on() -> None:
     received = datetime(2026, 1, 1, tzinfo=UTC)
     assert domain.waiting_seconds(received, None, datetime(2026, 1, 2, tzinfo=UTC)) == 86_400
-    assert domain.waiting_seconds(received, datetime(2026, 1, 3, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)) == 172_800
+    assert (
+        domain.waiting_seconds(received, datetime(2026, 1, 3, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)) == 172_800
+    )

@@ -87,11 +87,22 @@ def test_previous_keys_are_held_to_the_same_rules_as_current_ones() -> None:
 
 
 def test_a_bad_previous_key_stops_the_process_without_echoing_it() -> None:
-    env = {**os.environ, "SCHAKEL_DEV_MODE": "false", "SCHAKEL_CLIENT_REF_SECRET": "s" * 40,
-           "SCHAKEL_ENCRYPTION_KEY": Vault.new_key(),
-           "SCHAKEL_PREVIOUS_ENCRYPTION_KEYS": json.dumps(["not-a-fernet-key-but-secret"])}
-    result = subprocess.run([sys.executable, "-m", "services.intake"], env=env, capture_output=True, text=True,
-                            timeout=60, stdin=subprocess.DEVNULL, check=False)
+    env = {
+        **os.environ,
+        "SCHAKEL_DEV_MODE": "false",
+        "SCHAKEL_CLIENT_REF_SECRET": "s" * 40,
+        "SCHAKEL_ENCRYPTION_KEY": Vault.new_key(),
+        "SCHAKEL_PREVIOUS_ENCRYPTION_KEYS": json.dumps(["not-a-fernet-key-but-secret"]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "services.intake"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert result.returncode == 1
     assert "SCHAKEL_PREVIOUS_ENCRYPTION_KEYS[0] is not a Fernet key" in result.stderr
     assert "not-a-fernet-key-but-secret" not in result.stderr + result.stdout

@@ -23,7 +23,9 @@ def referral(**overrides) -> dict:  # type: ignore[no-untyped-def]
     body = {
         "client": {"bsn": "111222333", "birth_date": "2012-05-01", "municipality_code": "0402"},
         "referrer": {"type": "02", "agb": "01234567"},
-        "product_category": "45", "urgency": "regulier", "ambulant_tried": False,
+        "product_category": "45",
+        "urgency": "regulier",
+        "ambulant_tried": False,
     }
     body.update(overrides)
     return body
@@ -48,7 +50,7 @@ def test_a_bsn_failing_the_elfproef_or_not_nine_digits_is_refused(bsn: str) -> N
 @given(st.sampled_from(VALID_BSNS), st.integers(0, 8), st.integers(1, 9))
 def test_changing_any_one_digit_of_a_valid_bsn_breaks_the_elfproef(bsn: str, position: int, shift: int) -> None:
     digit = (int(bsn[position]) + shift) % 10
-    assert not domain.elfproef(bsn[:position] + str(digit) + bsn[position + 1:])
+    assert not domain.elfproef(bsn[:position] + str(digit) + bsn[position + 1 :])
 
 
 def test_a_bad_bsn_is_a_422_on_client_bsn() -> None:
@@ -64,13 +66,13 @@ def test_age_counts_whole_years_and_an_unborn_child_is_minus_one() -> None:
 
 def test_an_unborn_child_may_be_referred_within_a_pregnancy() -> None:
     assert domain.check_birth_date(date(2027, 6, 1), DAY) == -1
-    with pytest.raises(Invalid, match="client.birth_date"):
+    with pytest.raises(Invalid, match=r"client.birth_date"):
         domain.check_birth_date(date(2027, 12, 1), DAY)
 
 
 def test_care_may_run_past_18_but_ends_at_the_23rd_birthday() -> None:
     assert domain.check_birth_date(date(2003, 11, 25), DAY) == 22
-    with pytest.raises(Invalid, match="client.birth_date.*23"):
+    with pytest.raises(Invalid, match=r"client.birth_date.*23"):
         domain.check_birth_date(date(2003, 11, 24), DAY)
 
 
@@ -84,26 +86,33 @@ def test_other_categories_refuse_a_setting() -> None:
 
 
 def test_setting_and_settings_merge_in_preference_order_without_duplicates() -> None:
-    body = ReferralIn.model_validate(referral(product_category="43", setting="gezinshuis",
-                                              settings=["pleegzorg", "gezinshuis", "residentieel"]))
+    body = ReferralIn.model_validate(
+        referral(product_category="43", setting="gezinshuis", settings=["pleegzorg", "gezinshuis", "residentieel"])
+    )
     assert body.settings == [Setting.GEZINSHUIS, Setting.PLEEGZORG, Setting.RESIDENTIEEL]
     assert domain.resolve_settings(Productcategorie.CRISIS, Setting.CRISISPLEK, []) == [Setting.CRISISPLEK]
 
 
-@pytest.mark.parametrize(("field", "value", "loc"), [
-    ("urgency", "morgen", ("urgency",)),
-    ("product_category", "39", ("product_category",)),
-    ("referrer", {"type": "07", "agb": "01234567"}, ("referrer", "type")),
-    ("ambulant_tried", None, ("ambulant_tried",)),
-    ("client", {"bsn": "111222333", "birth_date": "2012-05-01", "municipality_code": "402"},
-     ("client", "municipality_code")),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "loc"),
+    [
+        ("urgency", "morgen", ("urgency",)),
+        ("product_category", "39", ("product_category",)),
+        ("referrer", {"type": "07", "agb": "01234567"}, ("referrer", "type")),
+        ("ambulant_tried", None, ("ambulant_tried",)),
+        (
+            "client",
+            {"bsn": "111222333", "birth_date": "2012-05-01", "municipality_code": "402"},
+            ("client", "municipality_code"),
+        ),
+    ],
+)
 def test_each_invalid_field_is_named(field: str, value, loc: tuple) -> None:  # type: ignore[no-untyped-def]
     assert loc in error_locations(referral(**{field: value}))
 
 
 def test_a_professional_referrer_gives_its_agb_but_gemeente_and_self_referral_need_none() -> None:
-    with pytest.raises(ValidationError, match="agb: referrer type 02"):
+    with pytest.raises(ValidationError, match=r"agb: referrer type 02"):
         ReferralIn.model_validate(referral(referrer={"type": "02"}))
     assert ReferralIn.model_validate(referral(referrer={"type": "06"})).referrer.agb is None
     assert domain.event_referrer_agb(Verwijzer.GEMEENTE, "01234567") is None
@@ -112,7 +121,7 @@ def test_a_professional_referrer_gives_its_agb_but_gemeente_and_self_referral_ne
 
 def test_a_referrer_key_refers_only_as_itself() -> None:
     domain.check_referral_rights("referrer", "02:01234567", Verwijzer.HUISARTS, "01234567", "0402", None)
-    with pytest.raises(Forbidden, match="02:01234567"):
+    with pytest.raises(Forbidden, match=r"02:01234567"):
         domain.check_referral_rights("referrer", "02:01234567", Verwijzer.HUISARTS, "99999999", "0402", None)
     with pytest.raises(Forbidden):
         domain.check_referral_rights("referrer", "02:01234567", Verwijzer.JEUGDARTS, "01234567", "0402", None)
@@ -121,18 +130,18 @@ def test_a_referrer_key_refers_only_as_itself() -> None:
 
 def test_a_gemeente_refers_only_its_own_residents_as_type_01() -> None:
     domain.check_referral_rights("gemeente", "0402", Verwijzer.GEMEENTE, None, "0402", None)
-    with pytest.raises(Forbidden, match="own residents"):
+    with pytest.raises(Forbidden, match=r"own residents"):
         domain.check_referral_rights("gemeente", "0402", Verwijzer.GEMEENTE, None, "0406", None)
-    with pytest.raises(Forbidden, match="01"):
+    with pytest.raises(Forbidden, match=r"01"):
         domain.check_referral_rights("gemeente", "0402", Verwijzer.HUISARTS, "01234567", "0402", None)
 
 
 def test_a_provider_registers_only_direct_medical_referrals_to_itself() -> None:
     domain.check_referral_rights("provider", "87654321", Verwijzer.HUISARTS, "01234567", "0402", "87654321")
     domain.check_referral_rights("provider", "87654321", Verwijzer.HUISARTS, "01234567", "0402", None)
-    with pytest.raises(Forbidden, match="itself"):
+    with pytest.raises(Forbidden, match=r"itself"):
         domain.check_referral_rights("provider", "87654321", Verwijzer.HUISARTS, "01234567", "0402", "11111111")
-    with pytest.raises(Forbidden, match="direct"):
+    with pytest.raises(Forbidden, match=r"direct"):
         domain.check_referral_rights("provider", "87654321", Verwijzer.RECHTER_OFFICIER, "01234567", "0402", None)
 
 
@@ -143,7 +152,7 @@ def test_only_gi_and_court_referrals_stand_without_a_gemeente_decision(referrer:
 
 
 def test_a_court_or_gi_referral_is_not_refused_on_the_gemeentes_judgement_of_the_care() -> None:
-    with pytest.raises(Conflict, match="zorginhoudelijk"):
+    with pytest.raises(Conflict, match=r"zorginhoudelijk"):
         domain.check_rejection(Verwijzer.RECHTER_OFFICIER, RedenAfwijzing.ZORGINHOUDELIJK)
     domain.check_rejection(Verwijzer.RECHTER_OFFICIER, RedenAfwijzing.WOONPLAATSBEGINSEL)
     domain.check_rejection(Verwijzer.HUISARTS, RedenAfwijzing.ZORGINHOUDELIJK)

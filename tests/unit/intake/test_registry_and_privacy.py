@@ -20,25 +20,31 @@ GV = "gooi-en-vechtstreek"
 
 
 def test_today_gooi_en_vechtstreek_has_its_six_municipalities() -> None:
-    assert sorted(registry.load().region(GV).member_codes(date(2026, 11, 24))) == \
-        ["0376", "0402", "0406", "0417", "1696", "1942"]
+    assert sorted(registry.load().region(GV).member_codes(date(2026, 11, 24))) == [
+        "0376",
+        "0402",
+        "0406",
+        "0417",
+        "1696",
+        "1942",
+    ]
 
 
 def test_weesp_was_a_member_until_its_merger_into_amsterdam() -> None:
     reg = registry.load()
     assert reg.check_member(GV, "0457", date(2022, 3, 23)).name == "Weesp"
-    with pytest.raises(ValueError, match="0457 .Weesp. did not exist on 2022-03-24; it became 0363"):
+    with pytest.raises(ValueError, match=r"0457 .Weesp. did not exist on 2022-03-24; it became 0363"):
         reg.check_member(GV, "0457", date(2022, 3, 24))
-    with pytest.raises(ValueError, match="not a member of Gooi en Vechtstreek"):
+    with pytest.raises(ValueError, match=r"not a member of Gooi en Vechtstreek"):
         reg.check_member(GV, "0363", date(2026, 1, 1))
 
 
 def test_gooise_meren_exists_from_2016_and_its_predecessors_before() -> None:
     reg = registry.load()
-    with pytest.raises(ValueError, match="did not exist"):
+    with pytest.raises(ValueError, match=r"did not exist"):
         reg.check_member(GV, "1942", date(2015, 12, 31))
     assert reg.check_member(GV, "0381", date(2015, 12, 31)).name == "Bussum"
-    with pytest.raises(ValueError, match="not in the registry"):
+    with pytest.raises(ValueError, match=r"not in the registry"):
         reg.check_member(GV, "9999", date(2026, 1, 1))
 
 
@@ -55,19 +61,22 @@ def test_the_2013_registry_holds_408_municipalities_in_42_answering_units() -> N
 
 
 def test_an_unknown_region_is_refused_at_start() -> None:
-    with pytest.raises(ValidationError, match="region 'atlantis' is not in the registry"):
+    with pytest.raises(ValidationError, match=r"region 'atlantis' is not in the registry"):
         IntakeSettings(dev_mode=True, region="atlantis")
 
 
 def test_outside_dev_mode_the_service_refuses_to_start_without_its_secrets() -> None:
-    with pytest.raises(ValidationError, match="SCHAKEL_CLIENT_REF_SECRET and SCHAKEL_ENCRYPTION_KEY must be set"):
+    with pytest.raises(ValidationError, match=r"SCHAKEL_CLIENT_REF_SECRET and SCHAKEL_ENCRYPTION_KEY must be set"):
         IntakeSettings()  # development mode is never the default
-    with pytest.raises(ValidationError, match="development secrets are public"):
-        IntakeSettings(dev_mode=False, client_ref_secret=IntakeSettings(dev_mode=True).client_ref_key().decode(),
-                       encryption_key=Vault.new_key())
-    with pytest.raises(ValidationError, match="at least 32"):
+    with pytest.raises(ValidationError, match=r"development secrets are public"):
+        IntakeSettings(
+            dev_mode=False,
+            client_ref_secret=IntakeSettings(dev_mode=True).client_ref_key().decode(),
+            encryption_key=Vault.new_key(),
+        )
+    with pytest.raises(ValidationError, match=r"at least 32"):
         IntakeSettings(dev_mode=False, client_ref_secret="short", encryption_key=Vault.new_key())
-    with pytest.raises(ValidationError, match="not a Fernet key"):
+    with pytest.raises(ValidationError, match=r"not a Fernet key"):
         IntakeSettings(dev_mode=False, client_ref_secret="s" * 40, encryption_key="nope")
     settings = IntakeSettings(dev_mode=False, client_ref_secret="s" * 40, encryption_key=Vault.new_key())
     assert settings.client_ref_key() == b"s" * 40
@@ -91,10 +100,20 @@ def test_personal_data_is_sealed_and_never_shown() -> None:
 
 
 def test_the_process_refuses_to_start_without_secrets_and_does_not_echo_them() -> None:
-    env = {**os.environ, "SCHAKEL_DEV_MODE": "false", "SCHAKEL_CLIENT_REF_SECRET": "weak-secret-value",
-           "SCHAKEL_ENCRYPTION_KEY": Vault.new_key()}
-    result = subprocess.run([sys.executable, "-m", "services.intake"], env=env, capture_output=True, text=True,
-                            timeout=60, stdin=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SCHAKEL_DEV_MODE": "false",
+        "SCHAKEL_CLIENT_REF_SECRET": "weak-secret-value",
+        "SCHAKEL_ENCRYPTION_KEY": Vault.new_key(),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "services.intake"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1
     assert "intake refuses to start: SCHAKEL_CLIENT_REF_SECRET must be at least 32 characters" in result.stderr
     assert "weak-secret-value" not in result.stderr + result.stdout

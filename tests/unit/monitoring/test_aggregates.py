@@ -13,13 +13,20 @@ from services.monitoring.domain import Care, Referral
 HILVERSUM, LAREN = "0402", "0417"
 
 
-def referral(n: int, received: datetime, municipality: str = HILVERSUM, category: str = "45",
-             referrer: str = "02") -> Referral:
+def referral(
+    n: int, received: datetime, municipality: str = HILVERSUM, category: str = "45", referrer: str = "02"
+) -> Referral:
     return Referral(f"r{n}", municipality, category, referrer, received)
 
 
-def care(n: int, start: date | None, end: date | None = None, reason: str | None = None,
-         municipality: str = HILVERSUM, category: str = "45") -> Care:
+def care(
+    n: int,
+    start: date | None,
+    end: date | None = None,
+    reason: str | None = None,
+    municipality: str = HILVERSUM,
+    category: str = "45",
+) -> Care:
     return Care(f"r{n}", municipality, category, start, end, reason)
 
 
@@ -59,8 +66,12 @@ def test_flows_count_referrals_starts_and_ends_per_month_municipality_and_catego
 
 
 def test_care_ending_on_the_last_day_is_not_in_care_at_month_end_but_counts_as_ended() -> None:
-    cares = [care(1, date(2025, 1, 1), date(2025, 1, 31), "31"), care(2, date(2025, 1, 31)),
-             care(3, date(2025, 1, 1), date(2025, 2, 1), "31"), care(4, date(2025, 2, 1))]
+    cares = [
+        care(1, date(2025, 1, 1), date(2025, 1, 31), "31"),
+        care(2, date(2025, 1, 31)),
+        care(3, date(2025, 1, 1), date(2025, 2, 1), "31"),
+        care(4, date(2025, 2, 1)),
+    ]
     flows = domain.flows([], cares, ["2025-01", "2025-02"])
     assert flows["2025-01", HILVERSUM, "45"].in_care_at_month_end == 2  # care 2 and 3
     assert flows["2025-01", HILVERSUM, "45"].care_ended == 1
@@ -90,8 +101,7 @@ def test_waiting_time_runs_from_referral_to_first_start_of_care() -> None:
     # A second allocation of the same youth later on does not lengthen the wait.
     cares.append(care(0, date(2025, 3, 30)))
     months = domain.months_between("2025-01", "2025-03")
-    waits = domain.waiting_times(referrals, cares, months, lambda _c: 42,
-                                 by=lambda _m, r: (r.municipality,))
+    waits = domain.waiting_times(referrals, cares, months, lambda _c: 42, by=lambda _m, r: (r.municipality,))
     wait = waits[(HILVERSUM,)]
     assert wait.youths == 6
     assert wait.median_days == 25.0
@@ -104,8 +114,14 @@ def test_waiting_time_of_fewer_than_five_youths_is_not_published() -> None:
     received = datetime(2025, 1, 1, 10, tzinfo=UTC)
     waits = domain.waiting_times([referral(1, received)], [care(1, date(2025, 1, 8))], ["2025-01"], lambda _c: 42)
     shown = waits["2025-01", HILVERSUM, "45"].published()
-    assert shown == {"youths": "<5", "median_days": None, "p90_days": None, "max_wait_days": 42, "over_max": 0,
-                     "share_over_max": None}
+    assert shown == {
+        "youths": "<5",
+        "median_days": None,
+        "p90_days": None,
+        "max_wait_days": 42,
+        "over_max": 0,
+        "share_over_max": None,
+    }
 
 
 def test_each_youth_is_held_against_its_own_category_norm() -> None:
@@ -127,7 +143,8 @@ def test_veilig_thuis_is_counted_apart_from_the_gemeente() -> None:
     at = datetime(2025, 2, 3, 10, tzinfo=UTC)
     counts = domain.referrals_by_referrer(
         [referral(1, at, referrer="01"), referral(2, at, referrer="veilig_thuis"), referral(3, at, referrer="01")],
-        ["2025-02"])
+        ["2025-02"],
+    )
     assert counts == {("2025-02", HILVERSUM, "01"): 2, ("2025-02", HILVERSUM, "veilig_thuis"): 1}
 
 
@@ -142,7 +159,9 @@ def test_report_age_is_that_of_the_stalest_provider() -> None:
 def test_an_open_shortage_lasts_until_now() -> None:
     detected = datetime(2025, 1, 1, 12, tzinfo=UTC)
     assert domain.shortage_duration_seconds(detected, None, detected + timedelta(hours=3)) == 10800
-    assert domain.shortage_duration_seconds(detected, detected + timedelta(minutes=1), detected + timedelta(days=1)) == 60
+    assert (
+        domain.shortage_duration_seconds(detected, detected + timedelta(minutes=1), detected + timedelta(days=1)) == 60
+    )
 
 
 def test_escalation_outcome() -> None:

@@ -13,8 +13,12 @@ from services.monitoring.settings import MonitoringSettings
 def test_every_topic_has_a_consumer_and_handlers_are_of_that_topics_service() -> None:
     consumers = {c.topic: c for c in handlers.consumers("channel", after_commit=None)}
     assert set(consumers) == set(topics.ALL)
-    prefixes = {topics.INTAKE_EVENTS: "nl.schakel.intake.", topics.CONTRACTING_EVENTS: "nl.schakel.contracting.",
-                topics.CAPACITY_EVENTS: "nl.schakel.capacity.", topics.CAPACITY_ALERTS: "nl.schakel.capacity."}
+    prefixes = {
+        topics.INTAKE_EVENTS: "nl.schakel.intake.",
+        topics.CONTRACTING_EVENTS: "nl.schakel.contracting.",
+        topics.CAPACITY_EVENTS: "nl.schakel.capacity.",
+        topics.CAPACITY_ALERTS: "nl.schakel.capacity.",
+    }
     for topic, consumer in consumers.items():
         assert consumer.handled_types and all(t.startswith(prefixes[topic]) for t in consumer.handled_types)
 
@@ -27,10 +31,12 @@ def test_every_event_type_monitoring_handles_is_known_to_the_contracts() -> None
 
 def test_the_schakelfunctie_events_are_all_applied() -> None:
     consumers = {c.topic: c for c in handlers.consumers("channel", after_commit=None)}
-    assert {capacity.PlacementRequested.event_type, capacity.PlacementDeclined.event_type} \
-        <= consumers[topics.CAPACITY_EVENTS].handled_types
-    assert {capacity.CaseEscalated.event_type, capacity.AlertAcknowledged.event_type} \
-        <= consumers[topics.CAPACITY_ALERTS].handled_types
+    assert {capacity.PlacementRequested.event_type, capacity.PlacementDeclined.event_type} <= consumers[
+        topics.CAPACITY_EVENTS
+    ].handled_types
+    assert {capacity.CaseEscalated.event_type, capacity.AlertAcknowledged.event_type} <= consumers[
+        topics.CAPACITY_ALERTS
+    ].handled_types
     assert intake.CareEnded.event_type in consumers[topics.INTAKE_EVENTS].handled_types
 
 

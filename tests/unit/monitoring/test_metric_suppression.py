@@ -55,8 +55,10 @@ def scrape(rows: dict) -> str:  # type: ignore[type-arg]
 
 
 ROWS = {
-    "referrals": [{"product_category": "45", "referrer": "02", "n": 7},
-                  {"product_category": "45", "referrer": "veilig_thuis", "n": 1}],
+    "referrals": [
+        {"product_category": "45", "referrer": "02", "n": 7},
+        {"product_category": "45", "referrer": "veilig_thuis", "n": 1},
+    ],
     "care_started": [{"product_category": "45", "n": 3}],
     "care_ended": [{"product_category": "45", "reason": "32", "n": 2}],
     "placements": [{"setting": "crisisplek", "n": 4}],
@@ -64,7 +66,7 @@ ROWS = {
     "escalations": [{"level": "schakelfunctionaris", "n": 1}],
     "declarations": [{"outcome": "goedgekeurd", "n": 5}, {"outcome": "afgewezen", "n": 3}],
     "waiting_days": [{"product_category": "45", "days": d} for d in (0, 3, 10, 10, 30)]
-                    + [{"product_category": "43", "days": d} for d in (2, 40)],
+    + [{"product_category": "43", "days": d} for d in (2, 40)],
     "occupied": [{"setting": "crisisplek", "n": 2}],
     "shortages": [{"setting": "crisisplek", "n": 1}],
     "report_age": [{"setting": "crisisplek", "oldest": NOW - timedelta(hours=1)}],
@@ -73,9 +75,16 @@ ROWS = {
 
 def test_metrics_show_no_count_of_one_to_four_youths() -> None:
     text = scrape(ROWS)
-    youth_metrics = ("schakel_referrals", "schakel_care_started", "schakel_care_ended", "schakel_placements",
-                     "schakel_youths_waiting_for_placement", "schakel_escalations", "schakel_declaration_lines",
-                     "schakel_waiting_time_seconds")
+    youth_metrics = (
+        "schakel_referrals",
+        "schakel_care_started",
+        "schakel_care_ended",
+        "schakel_placements",
+        "schakel_youths_waiting_for_placement",
+        "schakel_escalations",
+        "schakel_declaration_lines",
+        "schakel_waiting_time_seconds",
+    )
     for sample in text.splitlines():
         if sample.startswith(youth_metrics) and not sample.startswith("schakel_waiting_time_seconds_sum"):
             value = float(sample.rsplit(" ", 1)[1])
@@ -90,16 +99,25 @@ def test_metrics_show_no_count_of_one_to_four_youths() -> None:
 def test_a_left_out_series_is_counted_per_metric() -> None:
     text = scrape(ROWS)
     left_out = dict(re.findall(r'schakel_suppressed_series\{metric="(\w+)"\} (\S+)', text))
-    assert left_out == {"schakel_care_ended": "1.0", "schakel_care_started": "1.0", "schakel_declaration_lines": "1.0",
-                        "schakel_escalations": "1.0", "schakel_placements": "1.0", "schakel_referrals": "1.0",
-                        "schakel_waiting_time_seconds": "1.0", "schakel_youths_waiting_for_placement": "1.0"}
+    assert left_out == {
+        "schakel_care_ended": "1.0",
+        "schakel_care_started": "1.0",
+        "schakel_declaration_lines": "1.0",
+        "schakel_escalations": "1.0",
+        "schakel_placements": "1.0",
+        "schakel_referrals": "1.0",
+        "schakel_waiting_time_seconds": "1.0",
+        "schakel_youths_waiting_for_placement": "1.0",
+    }
 
 
 def test_the_waiting_histogram_of_five_youths_shows_with_small_buckets_at_zero() -> None:
     text = scrape(ROWS)
     assert 'schakel_waiting_time_seconds_count{product_category="45"} 5.0' in text
     assert 'schakel_waiting_time_seconds_bucket{le="86400",product_category="45"} 0.0' in text
-    assert 'schakel_waiting_time_seconds_bucket{le="1209600",product_category="45"} 0.0' in text  # 4 youths within 14 days
+    assert (
+        'schakel_waiting_time_seconds_bucket{le="1209600",product_category="45"} 0.0' in text
+    )  # 4 youths within 14 days
     assert 'schakel_waiting_time_seconds_bucket{le="2419200",product_category="45"} 0.0' in text
     assert 'schakel_waiting_time_seconds_bucket{le="3628800",product_category="45"} 5.0' in text
     # Seconds, Prometheus' base unit: 0 + 3 + 10 + 10 + 30 days.

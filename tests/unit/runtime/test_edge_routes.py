@@ -14,24 +14,42 @@ from services.monitoring.api import router as monitoring
 from services.monitoring.pages import router as pages
 from services.runtime.edge import _bearer_key, body_budget_of, needs_key
 
-ROUTES = {(method, route.path): route for router in (intake, contracting, capacity, monitoring, pages)
-          for route in router.routes if isinstance(route, APIRoute) for method in route.methods}
+ROUTES = {
+    (method, route.path): route
+    for router in (intake, contracting, capacity, monitoring, pages)
+    for route in router.routes
+    if isinstance(route, APIRoute)
+    for method in route.methods
+}
 
 
-@pytest.mark.parametrize("endpoint", [
-    ("POST", "/v1/referrals"), ("GET", "/v1/referrals/{referral_id}"), ("POST", "/v1/declarations"),
-    ("PUT", "/v1/capacity/{agb}/{setting}"), ("GET", "/v1/alerts"), ("GET", "/v1/overview"),
-    ("GET", "/v1/schakelfunctie"),
-])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        ("POST", "/v1/referrals"),
+        ("GET", "/v1/referrals/{referral_id}"),
+        ("POST", "/v1/declarations"),
+        ("PUT", "/v1/capacity/{agb}/{setting}"),
+        ("GET", "/v1/alerts"),
+        ("GET", "/v1/overview"),
+        ("GET", "/v1/schakelfunctie"),
+    ],
+)
 def test_a_route_with_a_role_dependency_needs_a_key(endpoint: tuple[str, str]) -> None:
     assert needs_key(ROUTES[endpoint])
 
 
-@pytest.mark.parametrize("endpoint", [
-    ("GET", "/"), ("GET", "/schakelfunctie"), ("GET", "/v1/capacity"), ("GET", "/v1/live"),
-    # Monitoring forwards the caller's key to capacity, which checks it.
-    ("POST", "/v1/alerts/{alert_id}/acknowledge"),
-])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        ("GET", "/"),
+        ("GET", "/schakelfunctie"),
+        ("GET", "/v1/capacity"),
+        ("GET", "/v1/live"),
+        # Monitoring forwards the caller's key to capacity, which checks it.
+        ("POST", "/v1/alerts/{alert_id}/acknowledge"),
+    ],
+)
 def test_a_public_route_needs_no_key(endpoint: tuple[str, str]) -> None:
     route = ROUTES[endpoint]
     assert route.dependant.call is not None and not needs_key(route)
@@ -46,10 +64,17 @@ def test_something_that_is_not_a_route_needs_no_key() -> None:
     assert not needs_key(None)
 
 
-@pytest.mark.parametrize(("header", "key"), [
-    ("Bearer sk_abc", "sk_abc"), ("bearer sk_abc ", "sk_abc"), ("Basic dXNlcg==", None), ("Bearer", None),
-    ("Bearer ", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        ("Bearer sk_abc", "sk_abc"),
+        ("bearer sk_abc ", "sk_abc"),
+        ("Basic dXNlcg==", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        (None, None),
+    ],
+)
 def test_the_key_is_read_only_from_a_bearer_authorization(header: str | None, key: str | None) -> None:
     assert _bearer_key(header) == key
 

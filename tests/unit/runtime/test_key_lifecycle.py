@@ -35,19 +35,29 @@ def test_a_bare_expiry_date_is_its_midnight_in_dutch_time() -> None:
     assert key_expiry(NOW, at="2027-07-01T12:00+00:00") == datetime(2027, 7, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("in_days", "at", "message"), [
-    (30, "2027-01-31", "not both"),
-    (None, "2026-11-29", "lies in the past"),
-    (None, "next tuesday", "not an ISO date"),
-])
+@pytest.mark.parametrize(
+    ("in_days", "at", "message"),
+    [
+        (30, "2027-01-31", "not both"),
+        (None, "2026-11-29", "lies in the past"),
+        (None, "next tuesday", "not an ISO date"),
+    ],
+)
 def test_an_expiry_that_cannot_hold_is_refused(in_days: int | None, at: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         key_expiry(NOW, in_days=in_days, at=at)
 
 
 def _info(**overrides) -> KeyInfo:  # type: ignore[no-untyped-def]
-    values = {"id": "0123456789ab", "role": Role.PROVIDER, "subject": "12345678", "label": "Zorg BV",
-              "created_at": NOW - timedelta(days=10), "expires_at": None, "revoked_at": None}
+    values = {
+        "id": "0123456789ab",
+        "role": Role.PROVIDER,
+        "subject": "12345678",
+        "label": "Zorg BV",
+        "created_at": NOW - timedelta(days=10),
+        "expires_at": None,
+        "revoked_at": None,
+    }
     return KeyInfo(**{**values, **overrides})
 
 
@@ -59,11 +69,32 @@ def test_a_key_is_active_until_it_expires_or_is_revoked() -> None:
 
 
 def test_the_key_table_names_each_key_by_id_with_its_dates() -> None:
-    table = key_table([_info(), _info(id="ba9876543210", label="", revoked_at=NOW - timedelta(days=1),
-                                      expires_at=NOW + timedelta(days=5))], NOW)
+    table = key_table(
+        [
+            _info(),
+            _info(id="ba9876543210", label="", revoked_at=NOW - timedelta(days=1), expires_at=NOW + timedelta(days=5)),
+        ],
+        NOW,
+    )
     header, first, second = table.splitlines()
     assert header.split() == ["ID", "ROLE", "SUBJECT", "STATE", "CREATED", "EXPIRES", "REVOKED", "LABEL"]
-    assert first.split() == ["0123456789ab", "provider", "12345678", "active", "2026-11-20T12:00Z", "-", "-",
-                             "Zorg", "BV"]
-    assert second.split() == ["ba9876543210", "provider", "12345678", "revoked", "2026-11-20T12:00Z",
-                              "2026-12-05T12:00Z", "2026-11-29T12:00Z"]
+    assert first.split() == [
+        "0123456789ab",
+        "provider",
+        "12345678",
+        "active",
+        "2026-11-20T12:00Z",
+        "-",
+        "-",
+        "Zorg",
+        "BV",
+    ]
+    assert second.split() == [
+        "ba9876543210",
+        "provider",
+        "12345678",
+        "revoked",
+        "2026-11-20T12:00Z",
+        "2026-12-05T12:00Z",
+        "2026-11-29T12:00Z",
+    ]

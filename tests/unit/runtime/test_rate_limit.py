@@ -80,8 +80,15 @@ def test_every_role_has_a_default_and_naming_one_role_keeps_the_others() -> None
     settings = _settings(rate_limits={"referrer": {"per_second": 0.5, "burst": 20}})
     assert settings.rate_limits["referrer"] == Rate(per_second=0.5, burst=20)
     assert settings.rate_limits["provider"] == DEFAULT_RATES["provider"]
-    assert set(_settings().rate_limits) == {"referrer", "gemeente", "provider", "schakelfunctionaris", "expertteam",
-                                            "operator", "admin"}
+    assert set(_settings().rate_limits) == {
+        "referrer",
+        "gemeente",
+        "provider",
+        "schakelfunctionaris",
+        "expertteam",
+        "operator",
+        "admin",
+    }
 
 
 def test_an_unknown_role_in_the_rate_limits_is_refused_at_start_up() -> None:

@@ -8,8 +8,14 @@ from services.runtime.workdays import NL, add_working_days, is_working_day, publ
 
 def test_dutch_public_holidays_of_2026() -> None:
     assert public_holidays(2026) == {
-        date(2026, 1, 1), date(2026, 4, 6), date(2026, 4, 27), date(2026, 5, 5), date(2026, 5, 14),
-        date(2026, 5, 25), date(2026, 12, 25), date(2026, 12, 26),
+        date(2026, 1, 1),
+        date(2026, 4, 6),
+        date(2026, 4, 27),
+        date(2026, 5, 5),
+        date(2026, 5, 14),
+        date(2026, 5, 25),
+        date(2026, 12, 25),
+        date(2026, 12, 26),
     }
 
 

@@ -16,8 +16,9 @@ def _generator():  # type: ignore[no-untyped-def]
 
 def test_the_event_catalogue_matches_the_contracts() -> None:
     generator = _generator()
-    assert generator.CATALOGUE.read_text() == generator.render(), \
+    assert generator.CATALOGUE.read_text() == generator.render(), (
         "docs/events.md is out of date: run `.venv/bin/python docs/generate_catalogue.py`"
+    )
 
 
 def test_alerts_and_events_of_capacity_are_catalogued_under_their_own_topics() -> None:

@@ -14,8 +14,8 @@ import httpx
 
 from services.sim import region
 from services.sim.driver import Simulator, Urls
-from services.sim.run import backfill
 from services.sim.keys import Keys
+from services.sim.run import backfill
 from services.sim.schedule import Calendar
 
 TODAY = date(2026, 11, 24)
@@ -44,19 +44,37 @@ class FakeRegion:
             number = next(self.numbers)
             candidates = [agb for agb, settings in self.providers.items() if set(body["settings"]) & settings]
             if candidates:
-                self.placements[f"p{number}"] = {"id": f"p{number}", "referral_id": f"r{number}",
-                                                 "requested_at": f"{number:08d}", "settings": body["settings"],
-                                                 "candidates": candidates[number % len(candidates):]}
+                self.placements[f"p{number}"] = {
+                    "id": f"p{number}",
+                    "referral_id": f"r{number}",
+                    "requested_at": f"{number:08d}",
+                    "settings": body["settings"],
+                    "candidates": candidates[number % len(candidates) :],
+                }
             return httpx.Response(201, json={"referral_id": f"r{number}"})
         if path.endswith("/allocations"):
             number = next(self.numbers)
             return httpx.Response(201, json={"allocation_id": f"a{number}", "allocation_number": number})
         if path == "/v1/placements":  # the schakelfunctie's view: every youth proposed, and to whom
-            return httpx.Response(200, json=[{**p, "proposals": [{"agb": p["candidates"][0], "outcome": None}]}
-                                             for p in self.placements.values()])
+            return httpx.Response(
+                200,
+                json=[
+                    {**p, "proposals": [{"agb": p["candidates"][0], "outcome": None}]} for p in self.placements.values()
+                ],
+            )
         if path == "/v1/contracts":
-            return httpx.Response(200, json=[{"provider_agb": agb, "kind": "open_house", "ended_on": None,
-                                              "valid_from": CONTRACTED_FROM.isoformat()} for agb in self.providers])
+            return httpx.Response(
+                200,
+                json=[
+                    {
+                        "provider_agb": agb,
+                        "kind": "open_house",
+                        "ended_on": None,
+                        "valid_from": CONTRACTED_FROM.isoformat(),
+                    }
+                    for agb in self.providers
+                ],
+            )
         if path.endswith("/accept"):
             agb = request.headers["Authorization"].removeprefix("Bearer ")
             placement = self.placements.pop(path.split("/")[3])
@@ -79,9 +97,12 @@ def _simulator(days: int) -> tuple[Simulator, FakeRegion]:
     sim = Simulator(Urls(), seed=5, calendar=Calendar.ending(TODAY, days))
     sim.crunches = []
     # A provider's key is its AGB, so the stand-in knows who asks.
-    sim.keys = Keys(providers={p.agb: p.agb for p in sim.providers},
-                    schakelfunctionaris="sf", gemeenten={m.code: m.code for m in region.MUNICIPALITIES},
-                    referrers={f"{kind.type.value}:{agb}": agb for kind, agbs in sim.referrers.items() for agb in agbs})
+    sim.keys = Keys(
+        providers={p.agb: p.agb for p in sim.providers},
+        schakelfunctionaris="sf",
+        gemeenten={m.code: m.code for m in region.MUNICIPALITIES},
+        referrers={f"{kind.type.value}:{agb}": agb for kind, agbs in sim.referrers.items() for agb in agbs},
+    )
     for provider in sim.providers:
         provider.admitted_lots = set(provider.lots)
     fake = FakeRegion({p.agb: {s.value for s in p.beds} for p in sim.providers})
@@ -91,13 +112,18 @@ def _simulator(days: int) -> tuple[Simulator, FakeRegion]:
 
 async def _admitted(sim: Simulator) -> None:
     await sim.admit_providers()
-    sim.tariffs = {(code, unit): [(date(2025, 1, 1), date(2027, 12, 31), 10_000)]
-                   for code, unit in [("45A53", "04"), ("54001", "01"), ("41A06", "16")]}
+    sim.tariffs = {
+        (code, unit): [(date(2025, 1, 1), date(2027, 12, 31), 10_000)]
+        for code, unit in [("45A53", "04"), ("54001", "01"), ("41A06", "16")]
+    }
 
 
 def _dates(fake: FakeRegion) -> list[tuple[str, str, date]]:
-    return [(path, name, date.fromisoformat(value))
-            for path, body in fake.sent for name, value in DATE.findall(json.dumps(body))]
+    return [
+        (path, name, date.fromisoformat(value))
+        for path, body in fake.sent
+        for name, value in DATE.findall(json.dumps(body))
+    ]
 
 
 async def test_a_backfill_sends_no_date_after_today_but_toewijzing_ends() -> None:

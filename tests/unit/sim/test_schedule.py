@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date
 
@@ -13,8 +14,13 @@ from services.sim import region, schedule
 from services.sim.region import GI, GP, RECHTER
 
 TODAY = date(2026, 11, 24)
-REFERRERS = {GP: ["12345678"], GI: ["23456789"], RECHTER: ["34567890"], region.JEUGDARTS: ["45678901"],
-             region.SPECIALIST: ["56789012"]}
+REFERRERS = {
+    GP: ["12345678"],
+    GI: ["23456789"],
+    RECHTER: ["34567890"],
+    region.JEUGDARTS: ["45678901"],
+    region.SPECIALIST: ["56789012"],
+}
 
 
 def cases(seed: int, n: int = 2_000) -> list[schedule.Case]:
@@ -78,7 +84,7 @@ def test_the_first_shortage_comes_early_and_every_one_ends() -> None:
     planned = schedule.crunches(random.Random(1), 365)
     assert planned[0].start <= 3
     assert all(c.end > c.start for c in planned)
-    assert all(a.end < b.start for a, b in zip(planned, planned[1:], strict=False))
+    assert all(a.end < b.start for a, b in itertools.pairwise(planned))
     assert {c.setting for c in planned} >= {Setting.CRISISPLEK, Setting.GEZINSHUIS}
 
 
@@ -88,7 +94,7 @@ def test_a_run_ends_today_with_a_shortage_open_that_started_in_its_last_weeks() 
             planned = schedule.crunches(random.Random(seed), days)
             assert days - 28 <= planned[-1].start <= days < planned[-1].end, (seed, days, planned[-1])
             assert any(c.end < days for c in planned), "a short run also sees one shortage resolved"
-            assert all(a.end < b.start for a, b in zip(planned, planned[1:], strict=False))
+            assert all(a.end < b.start for a, b in itertools.pairwise(planned))
 
 
 def test_after_a_crunch_places_are_free_again_for_the_simulators_own_youths_too() -> None:
@@ -107,8 +113,11 @@ def test_turnover_never_overfills_nor_empties_below_zero() -> None:
 
 def test_month_pieces_cut_a_period_at_calendar_months() -> None:
     pieces = list(schedule.month_pieces(date(2026, 11, 20), date(2027, 1, 5)))
-    assert pieces == [(date(2026, 11, 20), date(2026, 11, 30)), (date(2026, 12, 1), date(2026, 12, 31)),
-                      (date(2027, 1, 1), date(2027, 1, 5))]
+    assert pieces == [
+        (date(2026, 11, 20), date(2026, 11, 30)),
+        (date(2026, 12, 1), date(2026, 12, 31)),
+        (date(2027, 1, 1), date(2027, 1, 5)),
+    ]
 
 
 # Day 1 is 2026-11-01; day 10 is 2026-11-10. Long enough to declare into 2027.
@@ -122,8 +131,9 @@ def _in_care(category: Productcategorie = Productcategorie.AMBULANT) -> schedule
     return case
 
 
-TARIFFS: schedule.Tariffs = {("45A53", "04"): [(date(2026, 1, 1), date(2026, 12, 31), 10480),
-                                               (date(2027, 1, 1), date(2027, 12, 31), 10836)]}
+TARIFFS: schedule.Tariffs = {
+    ("45A53", "04"): [(date(2026, 1, 1), date(2026, 12, 31), 10480), (date(2027, 1, 1), date(2027, 12, 31), 10836)]
+}
 
 
 def test_closed_months_are_declared_once_at_the_tariff_of_their_year() -> None:
@@ -164,8 +174,11 @@ def test_a_mistake_is_one_the_declaration_check_refuses() -> None:
     line = {"allocation_number": 17, "volume": 6, "tariff": 10836, "amount": 65016}
     for seed in range(30):
         wrong = schedule.mistake(random.Random(seed), line)
-        assert (wrong["tariff"] != line["tariff"] or wrong["amount"] != wrong["volume"] * wrong["tariff"]
-                or wrong["allocation_number"] != line["allocation_number"])
+        assert (
+            wrong["tariff"] != line["tariff"]
+            or wrong["amount"] != wrong["volume"] * wrong["tariff"]
+            or wrong["allocation_number"] != line["allocation_number"]
+        )
 
 
 def test_each_provider_declares_once_a_month_on_a_day_of_its_own() -> None:
