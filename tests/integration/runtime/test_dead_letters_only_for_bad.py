@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from datetime import UTC, datetime
 
 import asyncpg
 from fastapi import FastAPI
@@ -18,23 +16,11 @@ from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.runtime.consumer import Consumer
 from services.runtime.service import ServiceSpec, create_app
-from tests.integration.runtime.test_outbox_and_consumer import MIGRATIONS, ProbeSettings
+from tests.integration.runtime.test_outbox_and_consumer import MIGRATIONS, ProbeSettings, _shortage
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually
 from tests.support.server import serving
-
-
-def _shortage(setting: Setting) -> Envelope:
-    event = ShortageDetected(
-        shortage_id=uuid.uuid4(),
-        setting=setting,
-        free_places=0,
-        waiting=1,
-        severity="kritiek",
-        detected_at=datetime.now(UTC),
-    )
-    return Envelope.wrap(event, source="probe", subject=setting)
 
 
 class FlakyDatabase:
