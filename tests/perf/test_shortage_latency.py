@@ -62,6 +62,8 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
                     http, "GET", f"{capacity}/v1/alerts/stream", headers=sf, timeout=None
                 ) as source:
                     async for sse in source.aiter_sse():
+                        if not sse.data:  # a keep-alive (comment or empty event) carries no alert
+                            continue
                         await arrivals.put((json.loads(sse.data)["type"], time.perf_counter()))
 
             async def gauge_reads(value: float) -> float:
