@@ -44,8 +44,10 @@ test-unit: install
 faults: up
 	$(PYTHON) -m pytest tests/faults -p no:cacheprovider
 
-## perf: benchmarks (not part of `make test`); results go to docs/benchmarks.md by hand
+## perf: benchmarks beside floors measured in the same run (not part of `make test`); prints a table
+## of ratios and writes test-artifacts/perf.md; docs/benchmarks.md keeps it by hand. Needs Debian's wrk.
 perf: up
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PYTHON) -m pytest tests/perf -p no:cacheprovider -s
 
 ## schemas: regenerate the committed JSON Schemas of the event contracts

@@ -1,0 +1,56 @@
+"""Floor (a): the least a referral endpoint can do — FastAPI + uvicorn + asyncpg, one row per request.
+
+Served as its own process (``python -m uvicorn tests.perf.floor_api:app``) with
+``FLOOR_DATABASE_URL`` and ``FLOOR_DB_SCHEMA``; it stores the request body as one jsonb row and
+answers 201, nothing else: no validation, no authentication, no outbox. Schakel's
+``POST /v1/referrals`` is measured beside it in the same run (tests/perf/test_intake_floor.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    schema = os.environ["FLOOR_DB_SCHEMA"]
+    url = os.environ["FLOOR_DATABASE_URL"]
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{schema}".referrals (id uuid PRIMARY KEY, body jsonb NOT NULL)'
+        )
+    finally:
+        await conn.close()
+    app.state.pool = await asyncpg.create_pool(url, min_size=1, max_size=10, server_settings={"search_path": schema})
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/readyz")
+async def readyz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/v1/referrals", status_code=201)
+async def create_referral(body: dict[str, Any], request: Request) -> JSONResponse:
+    referral_id = uuid.uuid4()
+    await request.app.state.pool.execute(
+        "INSERT INTO referrals (id, body) VALUES ($1, $2::jsonb)", referral_id, json.dumps(body)
+    )
+    return JSONResponse({"referral_id": str(referral_id)}, status_code=201)

@@ -1,0 +1,123 @@
+"""Benchmark: intake's ``POST /v1/referrals`` beside floor (a), under ``wrk``, in the same run.
+
+Floor (a) is tests/perf/floor_api.py: FastAPI + uvicorn + asyncpg storing the same body as one
+jsonb row. Both run as processes and get the same load from Debian's ``wrk`` (``make perf``
+installs it): 32 connections for ``SCHAKEL_PERF_SECONDS`` (15) seconds each, every request with
+a fresh valid BSN (tests/perf/referrals.lua). Reports req/s, p50 and p99; asserts only that
+every request was answered 2xx, so a benchmark of refusals cannot pass as one of referrals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.perf import report
+from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.processes import ARTIFACTS, bearer, service_process
+from tests.support.server import free_port
+
+pytestmark = pytest.mark.perf
+
+SECONDS = int(os.environ.get("SCHAKEL_PERF_SECONDS", "15"))
+CONNECTIONS = 32
+SCRIPT = Path(__file__).with_name("referrals.lua")
+
+
+@contextmanager
+def floor_process(env: dict[str, str], schema: str) -> Iterator[str]:
+    port = free_port()
+    log_path = ARTIFACTS / "perf-floor-api.log"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.perf.floor_api:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "FLOOR_DATABASE_URL": env["SCHAKEL_DATABASE_URL"],
+                "FLOOR_DB_SCHEMA": schema,
+                # uvicorn's options by environment (auto_envvar_prefix): no log line per request.
+                "UVICORN_LOG_LEVEL": "warning",
+                "UVICORN_ACCESS_LOG": "false",
+            },
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, f"floor did not start:\n{log_path.read_text()[-3000:]}"
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=3).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)  # polling the readiness probe, with the deadline above
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def wrk(url: str, authorization: str) -> dict[str, int]:
+    wrk_binary = shutil.which("wrk")
+    assert wrk_binary, "wrk is missing: `make perf` installs it (apt-get install -y wrk)"
+    result = subprocess.run(
+        [wrk_binary, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(SCRIPT), url],
+        env={**os.environ, "PERF_AUTHORIZATION": authorization},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=SECONDS + 60,
+        stdin=subprocess.DEVNULL,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("PERF ")]
+    stats: dict[str, int] = json.loads(line.removeprefix("PERF "))
+    return stats
+
+
+async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolation) -> None:
+    env = isolation.env(infra) | {
+        "SCHAKEL_LOG_LEVEL": "WARNING",
+        "SCHAKEL_RATE_LIMITING": "false",
+        "SCHAKEL_VERBLIJF_REFERRALS_PER_DAY": "100000000",
+    }
+    referrer = bearer("referrer", "03:01234567", env)["Authorization"]
+
+    with floor_process(env, f"{isolation.schema}_floor") as floor:
+        floor_stats = wrk(f"{floor}/v1/referrals", "")
+    with service_process("intake", free_port(), env, "perf-intake") as intake:
+        schakel_stats = wrk(f"{intake}/v1/referrals", referrer)
+
+    def per_second(stats: dict[str, int]) -> float:
+        return stats["requests"] / (stats["duration_us"] / 1e6)
+
+    print("\nwrk floor (a):", floor_stats, "\nwrk intake:", schakel_stats)
+    for stats in (floor_stats, schakel_stats):
+        assert stats["requests"] > 0
+        assert stats["status_errors"] == stats["timeouts"] == stats["connect_errors"] == 0, stats
+    report.ROWS.append(
+        report.Row(
+            what=f"`POST /v1/referrals`, wrk {CONNECTIONS} connections, {SECONDS} s, fresh valid BSN each",
+            unit="req/s",
+            floor=per_second(floor_stats),
+            schakel=per_second(schakel_stats),
+            floor_p99_ms=floor_stats["p99_us"] / 1000,
+            schakel_p99_ms=schakel_stats["p99_us"] / 1000,
+            note=f"p50 floor {floor_stats['p50_us'] / 1000:.1f} ms, Schakel {schakel_stats['p50_us'] / 1000:.1f} ms",
+        )
+    )
