@@ -5,7 +5,7 @@ a setting go short ``ROUNDS`` times through the HTTP API, and measures from just
 PUT until (a) the ShortageDetected event arrives on the SSE stream and (b) monitoring's
 ``/metrics`` reads ``schakel_shortage_active{setting="crisisplek"} 1``. Each round ends with
 the shortage resolved on both, so rounds do not overlap. Not part of ``make test``: run
-``make perf``; results go to docs/benchmarks.md by hand.
+``make perf``; the results join its table of ratios (tests/perf/conftest.py).
 
 (b) is observed by polling /metrics as fast as the client can, so it includes up to one poll
 interval (~1–3 ms here) of measurement error.
@@ -25,6 +25,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from tests.perf import report as table
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
@@ -110,6 +111,18 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
     }
     print("\nshortage latency:", json.dumps(report, indent=2))
     assert len(to_stream) == len(to_metrics) == ROUNDS
+    for what, seconds in (("SSE", to_stream), ("`/metrics`", to_metrics)):
+        summary = _summary(seconds)
+        table.ROWS.append(
+            table.Row(
+                what=f"shortage → {what}, {ROUNDS} rounds (value: p50)",
+                unit="ms",
+                floor=None,
+                schakel=summary["p50"],
+                schakel_p99_ms=summary["p99"],
+                note=f"max {summary['max']} ms; no floor",
+            )
+        )
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
