@@ -1,0 +1,1 @@
+"""``python -m services.sim.national``: a national year of events written straight onto the topics."""
