@@ -15,6 +15,14 @@ refuses a timestamp more than five minutes from its clock. Answer 2xx within the
 acknowledge; any other answer (redirects included) or a timeout is retried with exponential
 backoff, and later alerts wait behind it, so order is kept per webhook. One webhook never
 waits for another.
+
+With several capacity processes, each webhook is delivered by one of them at a time: the one
+holding its lease (``webhook.leased_by``/``lease_until``, migration 006). Why a lease row and
+not an advisory lock: it holds no connection while a receiver is slow, it works behind a
+transaction-pooling proxy, and the table shows who delivers what. The cursor moves only in a
+statement that also checks and renews the lease, so a process that lost its lease cannot move
+it. A process that stops releases its leases; one killed outright is taken over when its lease
+runs out, and the alert it was posting may then come twice, with the same ``webhook-id``.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -121,50 +131,91 @@ async def delete_webhook(pool: asyncpg.Pool, webhook_id: uuid.UUID, role: Role |
     return status == "DELETE 1"
 
 
-async def due_webhooks(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
-    """Webhooks with undelivered alerts that are not waiting out a backoff."""
+# A lease is free when nobody holds it, we hold it, or its holder let it run out. Lease times are
+# PostgreSQL's clock, the one every replica shares; the injected clock is only for backoff.
+_LEASE_FREE = "(leased_by IS NULL OR leased_by = $2 OR lease_until < clock_timestamp())"
+
+
+async def due_webhooks(pool: asyncpg.Pool, now: datetime, holder: str) -> list[uuid.UUID]:
+    """Webhooks with undelivered alerts, not waiting out a backoff, whose lease ``holder`` may take."""
     rows = await pool.fetch(
-        """SELECT w.id FROM webhook w
-           WHERE (w.next_attempt_at IS NULL OR w.next_attempt_at <= $1)
-             AND EXISTS (SELECT 1 FROM alert a WHERE a.seq > w.delivered_seq)
-           ORDER BY w.created_at, w.id""",
+        f"""SELECT w.id FROM webhook w
+            WHERE (w.next_attempt_at IS NULL OR w.next_attempt_at <= $1) AND {_LEASE_FREE}
+              AND EXISTS (SELECT 1 FROM alert a WHERE a.seq > w.delivered_seq)
+            ORDER BY w.created_at, w.id""",
         now,
+        holder,
     )
     return [r["id"] for r in rows]
 
 
-async def webhook_for_delivery(pool: asyncpg.Pool, webhook_id: uuid.UUID) -> asyncpg.Record | None:
+async def claim(
+    pool: asyncpg.Pool, webhook_id: uuid.UUID, holder: str, lease: timedelta, now: datetime
+) -> asyncpg.Record | None:
+    """Take or renew the lease of a webhook due at ``now``; None if another holds it, it backs off or is gone."""
     return await pool.fetchrow(
-        "SELECT id, role, url, secret, delivered_seq, attempts FROM webhook WHERE id = $1",
+        f"""UPDATE webhook SET leased_by = $2, lease_until = clock_timestamp() + $3
+            WHERE id = $1 AND {_LEASE_FREE} AND (next_attempt_at IS NULL OR next_attempt_at <= $4)
+            RETURNING id, role, url, secret, delivered_seq, attempts""",
         webhook_id,
+        holder,
+        lease,
+        now,
     )
 
 
-async def advance(pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, delivered_at: datetime | None) -> bool:
-    """Move the cursor to ``seq`` and clear the retry state; False if the webhook was deleted."""
+async def advance(
+    pool: asyncpg.Pool,
+    webhook_id: uuid.UUID,
+    holder: str,
+    lease: timedelta,
+    seq: int,
+    delivered_at: datetime | None,
+) -> bool:
+    """Move the cursor to ``seq``, clear the retry state, renew the lease; False if deleted or no longer ours."""
     status = await pool.execute(
-        """UPDATE webhook SET delivered_seq = $2, attempts = 0, last_error = NULL, next_attempt_at = NULL,
-                              last_delivered_at = coalesce($3, last_delivered_at)
-           WHERE id = $1""",
+        """UPDATE webhook SET delivered_seq = $3, attempts = 0, last_error = NULL, next_attempt_at = NULL,
+                              last_delivered_at = coalesce($4, last_delivered_at),
+                              lease_until = clock_timestamp() + $5
+           WHERE id = $1 AND leased_by = $2""",
         webhook_id,
+        holder,
         seq,
         delivered_at,
+        lease,
     )
     return status == "UPDATE 1"
 
 
 async def record_failure(
-    pool: asyncpg.Pool, webhook_id: uuid.UUID, seq: int, attempts: int, error: str, next_attempt_at: datetime
+    pool: asyncpg.Pool,
+    webhook_id: uuid.UUID,
+    holder: str,
+    seq: int,
+    attempts: int,
+    error: str,
+    next_attempt_at: datetime,
 ) -> None:
-    """Keep the cursor before the failed alert (``seq``) and schedule the next attempt."""
+    """Keep the cursor before the failed alert (``seq``) and schedule the next attempt, if still ours."""
     await pool.execute(
-        """UPDATE webhook SET delivered_seq = $2, attempts = $3, last_error = $4, next_attempt_at = $5
-           WHERE id = $1""",
+        """UPDATE webhook SET delivered_seq = $3, attempts = $4, last_error = $5, next_attempt_at = $6
+           WHERE id = $1 AND leased_by = $2""",
         webhook_id,
+        holder,
         seq,
         attempts,
         error,
         next_attempt_at,
+    )
+
+
+async def release(pool: asyncpg.Pool, holder: str, webhook_id: uuid.UUID | None = None) -> None:
+    """Give up ``holder``'s lease on one webhook (all of them for None) so another process may deliver."""
+    await pool.execute(
+        """UPDATE webhook SET leased_by = NULL, lease_until = NULL
+           WHERE leased_by = $1 AND ($2::uuid IS NULL OR id = $2)""",
+        holder,
+        webhook_id,
     )
 
 
@@ -175,11 +226,18 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _holder_name() -> str:
+    """Who holds a lease: host and pid for the operator reading the table, a nonce for uniqueness."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 class WebhookDispatcher:
     """Delivers alerts to every webhook concurrently, in order within each, retrying with backoff.
 
     It wakes on the alert signal (new alerts), when a webhook finishes a round, and every
-    ``tick_seconds`` for webhooks whose backoff has run out.
+    ``tick_seconds`` for webhooks whose backoff has run out or whose lease another process let
+    lapse. A lease lasts ``lease_seconds`` beyond the longest single POST, renewed at every
+    delivery, so a live process never loses one while it waits on a receiver.
     """
 
     def __init__(
@@ -194,6 +252,7 @@ class WebhookDispatcher:
         first_retry_seconds: float = 1.0,
         max_retry_seconds: float = 300.0,
         batch_size: int = 100,
+        lease_seconds: float = 30.0,
     ) -> None:
         self._pool = pool
         self._signal = alert_signal
@@ -203,6 +262,9 @@ class WebhookDispatcher:
         self._first_retry = first_retry_seconds
         self._max_retry = max_retry_seconds
         self._batch_size = batch_size
+        self._holder = _holder_name()
+        self._lease = timedelta(seconds=lease_seconds + timeout_seconds)
+        self._stopping = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._draining: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -214,6 +276,15 @@ class WebhookDispatcher:
             registry=registry,
         )
 
+    @property
+    def holder(self) -> str:
+        """This process's name in ``webhook.leased_by``."""
+        return self._holder
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def start(self) -> None:
         self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
         self._tasks = [
@@ -222,10 +293,19 @@ class WebhookDispatcher:
         ]
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *self._draining.values()]
-        for task in tasks:
+        """Let each round finish the POST it is in (cut off, that alert would come twice), then release."""
+        self._stopping = True
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        rounds = list(self._draining.values())
+        if rounds:
+            await asyncio.wait(rounds, timeout=self._timeout + 1)
+        for task in rounds:
+            task.cancel()
+        await asyncio.gather(*rounds, return_exceptions=True)
+        with contextlib.suppress(Exception):  # PostgreSQL away: the leases run out by themselves.
+            await release(self._pool, self._holder)
         if self._http:
             await self._http.aclose()
 
@@ -239,7 +319,7 @@ class WebhookDispatcher:
         while True:
             self._wake.clear()
             try:
-                for webhook_id in await due_webhooks(self._pool, self._clock()):
+                for webhook_id in await due_webhooks(self._pool, self._clock(), self._holder):
                     if webhook_id not in self._draining:
                         self._draining[webhook_id] = asyncio.create_task(
                             self._drain(webhook_id), name=f"webhook:{webhook_id}"
@@ -261,13 +341,17 @@ class WebhookDispatcher:
             log.warning("webhook %s: delivery round failed (%s)", webhook_id, type(exc).__name__)
             return
         finally:
+            # Between rounds any replica may take the webhook: the alert signal wakes them all.
+            # Released before this round is forgotten, so it never frees a lease a next round holds.
+            with contextlib.suppress(Exception):
+                await release(self._pool, self._holder, webhook_id)
             self._draining.pop(webhook_id, None)
         # Alerts committed while this round was ending would otherwise wait for the next tick.
         self._wake.set()
 
     async def _deliver_batch(self, webhook_id: uuid.UUID) -> bool:
         """Deliver the next batch of alerts in order; True if a full batch went and more may wait."""
-        hook = await webhook_for_delivery(self._pool, webhook_id)
+        hook = await claim(self._pool, webhook_id, self._holder, self._lease, self._clock())
         if hook is None:
             return False
         role = Role(hook["role"])
@@ -275,6 +359,8 @@ class WebhookDispatcher:
         position = persisted = hook["delivered_seq"]
         attempts = hook["attempts"]
         for alert in alerts:
+            if self._stopping:
+                break
             envelope = json.loads(alert["envelope"])
             if role not in audience(alert["type"], envelope.get("data") or {}):
                 position = alert["seq"]
@@ -285,11 +371,13 @@ class WebhookDispatcher:
                 return False
             position = persisted = alert["seq"]
             attempts = 0
-            if not await advance(self._pool, webhook_id, position, self._clock()):
+            if not await advance(self._pool, webhook_id, self._holder, self._lease, position, self._clock()):
                 return False
-        if position != persisted and not await advance(self._pool, webhook_id, position, None):
+        if position != persisted and not await advance(
+            self._pool, webhook_id, self._holder, self._lease, position, None
+        ):
             return False
-        return len(alerts) == self._batch_size
+        return len(alerts) == self._batch_size and not self._stopping
 
     async def _post(self, hook: asyncpg.Record, alert: asyncpg.Record) -> str | None:
         """POST one alert; None when the receiver took it, else what went wrong (no URL, no secret)."""
@@ -314,7 +402,7 @@ class WebhookDispatcher:
 
     async def _failed(self, webhook_id: uuid.UUID, position: int, seq: int, attempts: int, error: str) -> None:
         delay = retry_delay(attempts, self._first_retry, self._max_retry)
-        await record_failure(self._pool, webhook_id, position, attempts, error, self._clock() + delay)
+        await record_failure(self._pool, webhook_id, self._holder, position, attempts, error, self._clock() + delay)
         log.warning(
             "webhook %s: alert %d not delivered (%s), attempt %d; next try in %ss",
             webhook_id,
