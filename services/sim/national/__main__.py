@@ -7,9 +7,14 @@ put them there (key = subject, the CloudEvents headers), on topics created with 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import resource
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from datetime import date
+from multiprocessing.sharedctypes import Synchronized
 from typing import Annotated
 
 import typer
@@ -22,7 +27,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from contracts import topics
 from services.runtime.kafka import topic_config
 from services.runtime.outbox import event_headers
-from services.sim.national.generate import events
+from services.sim.national.generate import events, split
 
 app = typer.Typer(add_completion=False)
 
@@ -30,6 +35,7 @@ BATCH_BYTES = 512 * 1024
 # Batches in flight before their acknowledgements are awaited: bounds memory (~16 MB).
 WINDOW_BATCHES = 32
 partitioner = DefaultPartitioner()
+PROGRESS_STEP = 1_000
 
 
 def topic_name(namespace: str, name: str) -> str:
@@ -62,10 +68,18 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> No
 
 
 async def produce(
-    bootstrap: str, namespace: str, count: int, seed: int, year: int, partitions: int, every: int
-) -> tuple[Counter[str], float]:
-    names = {t: topic_name(namespace, t) for t in topics.ALL}
-    await ensure_topics(bootstrap, list(names.values()), partitions)
+    bootstrap: str,
+    names: dict[str, str],
+    count: int,
+    *,
+    seed: int,
+    year: int,
+    part: int = 0,
+    parts: int = 1,
+    progress: Callable[[int, date | None], None],
+) -> Counter[str]:
+    """Write ``count`` events of part ``part`` of ``parts`` onto the topics ``names``; ``progress``
+    hears of every ``PROGRESS_STEP`` events written (and of the last few)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
@@ -76,7 +90,7 @@ async def produce(
     )
     await producer.start()
     per_topic: Counter[str] = Counter()
-    started = time.perf_counter()
+    last_day: date | None = None
     try:
         # One batch per partition, filled here and sent whole: a future per batch, not per event.
         # Keys are partitioned as the services' producers do (murmur2), so a subject's events
@@ -114,22 +128,93 @@ async def produce(
                 if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
                     raise ValueError(f"an event of {len(value):,} bytes does not fit a batch")
             per_topic[topic] += 1
-            if n % every == 0 or n == count:
-                elapsed = time.perf_counter() - started
-                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                typer.echo(
-                    f"{n:>10,} / {count:,} events  {n / count:6.1%}  {n / elapsed:8,.0f} events/s  "
-                    f"at {event.day:%Y-%m-%d}  max RSS {rss:,.0f} MB",
-                    err=True,
-                )
+            last_day = event.day
+            if n % PROGRESS_STEP == 0:
+                progress(PROGRESS_STEP, event.day)
         for (topic, partition), batch in batches.items():
             if batch.record_count():
                 await send(topic, partition, batch)
         await asyncio.gather(*pending)
         await producer.flush()
+        progress(count % PROGRESS_STEP, last_day)
     finally:
         await producer.stop()
-    return per_topic, time.perf_counter() - started
+    return per_topic
+
+
+def _worker(
+    bootstrap: str, names: dict[str, str], count: int, seed: int, year: int, part: int, parts: int
+) -> Counter[str]:
+    """One writer process of several; its progress goes to the parent through ``_written``."""
+
+    def progress(n: int, day: date | None) -> None:
+        with _written.get_lock():
+            _written.value += n
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with _rss.get_lock():
+            _rss.value = max(_rss.value, rss)
+
+    return asyncio.run(
+        produce(bootstrap, names, count, seed=seed, year=year, part=part, parts=parts, progress=progress)
+    )
+
+
+_written: Synchronized[int]
+_rss: Synchronized[int]
+
+
+def _share_counters(written: Synchronized[int], rss: Synchronized[int]) -> None:
+    global _written, _rss
+    _written, _rss = written, rss
+
+
+class Progress:
+    """A line every ``every`` events: how far, how fast, the simulated day, the largest RSS."""
+
+    def __init__(self, count: int, every: int) -> None:
+        self.count, self.every = count, every
+        self.written = self.shown = 0
+        self.started = time.perf_counter()
+
+    def __call__(self, n: int, day: date | None = None, worker_rss_kb: int = 0) -> None:
+        self.written += n
+        if self.written - self.shown >= self.every or (self.written == self.count and self.shown < self.count):
+            self.shown = self.written
+            elapsed = time.perf_counter() - self.started
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            children = worker_rss_kb / 1024
+            at = f"  at {day:%Y-%m-%d}" if day else ""
+            typer.echo(
+                f"{self.written:>10,} / {self.count:,} events  {self.written / self.count:6.1%}  "
+                f"{self.written / elapsed:8,.0f} events/s{at}  max RSS {max(rss, children):,.0f} MB",
+                err=True,
+            )
+
+
+def write(
+    bootstrap: str, namespace: str, count: int, *, seed: int, year: int, partitions: int, every: int, workers: int
+) -> tuple[Counter[str], float]:
+    names = {t: topic_name(namespace, t) for t in topics.ALL}
+    asyncio.run(ensure_topics(bootstrap, list(names.values()), partitions))
+    progress = Progress(count, every)
+    if workers == 1:
+        per_topic = asyncio.run(produce(bootstrap, names, count, seed=seed, year=year, progress=progress))
+        return per_topic, time.perf_counter() - progress.started
+    # Several writers, each with every ``workers``-th region: an aggregate never spans two of them.
+    counter: Synchronized[int] = multiprocessing.Value("q", 0)
+    rss: Synchronized[int] = multiprocessing.Value("q", 0)
+    per_topic = Counter[str]()
+    with ProcessPoolExecutor(workers, initializer=_share_counters, initargs=(counter, rss)) as pool:
+        futures = [
+            pool.submit(_worker, bootstrap, names, n, seed + part, year, part, workers)
+            for part, n in enumerate(split(count, workers))
+        ]
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.5, return_when=FIRST_EXCEPTION)
+            progress(counter.value - progress.written, worker_rss_kb=rss.value)
+        for future in futures:
+            per_topic.update(future.result())
+    return per_topic, time.perf_counter() - progress.started
 
 
 @app.command()
@@ -147,9 +232,14 @@ def main(
         int, typer.Option(min=1, envvar="SCHAKEL_KAFKA_PARTITIONS", help="For topics it creates.")
     ] = 3,
     every: Annotated[int, typer.Option(min=1, help="Print progress every this many events.")] = 100_000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Writer processes, each with its share of the regions.")
+    ] = 1,
 ) -> None:
     """Write a national year (all 42 answering units of the 2013 registry) onto the event topics."""
-    per_topic, seconds = asyncio.run(produce(bootstrap, namespace, events_, seed, year, partitions, every))
+    per_topic, seconds = write(
+        bootstrap, namespace, events_, seed=seed, year=year, partitions=partitions, every=every, workers=workers
+    )
     for name, n in sorted(per_topic.items()):
         typer.echo(f"{name:<40} {n:>10,}")
     total = sum(per_topic.values())

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
@@ -18,7 +19,10 @@ from tests.support.kafka import TopicReader
 COUNT = 5_000
 
 
-async def test_a_small_national_year_lands_on_the_topics(infra: Infrastructure, isolation: Isolation) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_a_small_national_year_lands_on_the_topics(
+    infra: Infrastructure, isolation: Isolation, workers: int
+) -> None:
     env = {**os.environ, "SCHAKEL_TOPIC_NAMESPACE": isolation.namespace}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -30,6 +34,8 @@ async def test_a_small_national_year_lands_on_the_topics(infra: Infrastructure, 
         infra.kafka,
         "--every",
         "1000",
+        "--workers",
+        str(workers),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

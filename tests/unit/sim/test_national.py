@@ -10,7 +10,7 @@ import pytest
 
 from contracts import topics
 from contracts.envelope import decode
-from services.sim.national.generate import events, load_regions
+from services.sim.national.generate import Year, events, load_regions, split
 
 COUNT = 2_000
 # A whole token of nine digits: what a BSN looks like (hex runs inside a UUID or client_ref are not).
@@ -124,3 +124,20 @@ def test_nothing_personal_travels(batch: list[tuple[str, bytes, str]]) -> None:
         envelope, _ = decode(raw)
         for key in envelope.data:
             assert not any(word in key for word in ("bsn", "name", "birth")), key
+
+
+def test_several_writers_share_the_regions_and_the_count_between_them() -> None:
+    regions = load_regions()
+    parts = [Year(part=p, parts=3).regions for p in range(3)]
+    numbers = [r.number for part in parts for r in part]
+    assert sorted(numbers) == sorted(r.number for r in regions)  # each region in exactly one part
+    counts = split(3_001, 3)
+    assert sum(counts) == 3_001 and all(c > 0 for c in counts)
+    written = [list(events(n, seed=7 + p, part=p, parts=3)) for p, n in enumerate(counts)]
+    assert [len(w) for w in written] == counts
+    agb_part = {agb: p for p, part in enumerate(parts) for r in part for agb in r.providers}
+    for p, part_events in enumerate(written):
+        for event in part_events:
+            agb = event.envelope.data.get("agb") or event.envelope.data.get("provider_agb")
+            if agb is not None:
+                assert agb_part[agb] == p
