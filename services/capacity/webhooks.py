@@ -1,4 +1,4 @@
-"""Alert webhooks: how a delivery is signed, the SQL, and the dispatcher.
+"""Alert webhooks: how a delivery is signed, and the dispatcher (its SQL is in ``webhook_store``).
 
 Every alert of ``capacity.alerts.v1`` (table ``alert``) is POSTed, in ``alert.seq`` order, to
 each webhook whose role is in the alert's audience (``services.capacity.audience``), with the
@@ -45,10 +45,9 @@ import asyncpg
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
-from services.capacity import store
+from services.capacity import store, webhook_store
 from services.capacity.audience import audience
 from services.runtime.auth import Role
-from services.runtime.db import fetch_one
 from services.runtime.signal import PgSignal
 
 log = logging.getLogger(__name__)
@@ -87,136 +86,6 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
 def retry_delay(attempts: int, first_seconds: float = 1.0, max_seconds: float = 300.0) -> timedelta:
     """How long to wait after the ``attempts``-th failure in a row: doubling, capped."""
     return timedelta(seconds=min(first_seconds * 2 ** min(attempts - 1, 30), max_seconds))
-
-
-# --- SQL ----------------------------------------------------------------------------------
-
-_PUBLIC_COLUMNS = """id, role, url, description, created_by, created_at, delivered_seq, attempts,
-                     last_error, next_attempt_at, last_delivered_at"""
-
-
-async def create_webhook(
-    pool: asyncpg.Pool, *, role: Role, url: str, description: str, created_by: str, now: datetime
-) -> asyncpg.Record:
-    """Register a webhook that starts after the newest alert: it gets only what happens next."""
-    return await fetch_one(
-        pool,
-        f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, {store.LATEST_ALERT_SEQ})
-            RETURNING {_PUBLIC_COLUMNS}, secret""",
-        uuid.uuid4(),
-        role.value,
-        url,
-        description,
-        new_secret(),
-        created_by,
-        now,
-    )
-
-
-async def list_webhooks(pool: asyncpg.Pool, role: Role | None) -> list[asyncpg.Record]:
-    """The webhooks of ``role`` (all of them for None), oldest first, without their secrets."""
-    return await pool.fetch(
-        f"SELECT {_PUBLIC_COLUMNS} FROM webhook WHERE $1::text IS NULL OR role = $1 ORDER BY created_at, id",
-        role.value if role else None,
-    )
-
-
-async def delete_webhook(pool: asyncpg.Pool, webhook_id: uuid.UUID, role: Role | None) -> bool:
-    status = await pool.execute(
-        "DELETE FROM webhook WHERE id = $1 AND ($2::text IS NULL OR role = $2)",
-        webhook_id,
-        role.value if role else None,
-    )
-    return status == "DELETE 1"
-
-
-# A lease is free when nobody holds it, we hold it, or its holder let it run out. Lease times are
-# PostgreSQL's clock, the one every replica shares; the injected clock is only for backoff.
-_LEASE_FREE = "(leased_by IS NULL OR leased_by = $2 OR lease_until < clock_timestamp())"
-
-
-async def due_webhooks(pool: asyncpg.Pool, now: datetime, holder: str) -> list[uuid.UUID]:
-    """Webhooks with undelivered alerts, not waiting out a backoff, whose lease ``holder`` may take."""
-    rows = await pool.fetch(
-        f"""SELECT w.id FROM webhook w
-            WHERE (w.next_attempt_at IS NULL OR w.next_attempt_at <= $1) AND {_LEASE_FREE}
-              AND EXISTS (SELECT 1 FROM alert a WHERE a.seq > w.delivered_seq)
-            ORDER BY w.created_at, w.id""",
-        now,
-        holder,
-    )
-    return [r["id"] for r in rows]
-
-
-async def claim(
-    pool: asyncpg.Pool, webhook_id: uuid.UUID, holder: str, lease: timedelta, now: datetime
-) -> asyncpg.Record | None:
-    """Take or renew the lease of a webhook due at ``now``; None if another holds it, it backs off or is gone."""
-    return await pool.fetchrow(
-        f"""UPDATE webhook SET leased_by = $2, lease_until = clock_timestamp() + $3
-            WHERE id = $1 AND {_LEASE_FREE} AND (next_attempt_at IS NULL OR next_attempt_at <= $4)
-            RETURNING id, role, url, secret, delivered_seq, attempts""",
-        webhook_id,
-        holder,
-        lease,
-        now,
-    )
-
-
-async def advance(
-    pool: asyncpg.Pool,
-    webhook_id: uuid.UUID,
-    holder: str,
-    lease: timedelta,
-    seq: int,
-    delivered_at: datetime | None,
-) -> bool:
-    """Move the cursor to ``seq``, clear the retry state, renew the lease; False if deleted or no longer ours."""
-    status = await pool.execute(
-        """UPDATE webhook SET delivered_seq = $3, attempts = 0, last_error = NULL, next_attempt_at = NULL,
-                              last_delivered_at = coalesce($4, last_delivered_at),
-                              lease_until = clock_timestamp() + $5
-           WHERE id = $1 AND leased_by = $2""",
-        webhook_id,
-        holder,
-        seq,
-        delivered_at,
-        lease,
-    )
-    return status == "UPDATE 1"
-
-
-async def record_failure(
-    pool: asyncpg.Pool,
-    webhook_id: uuid.UUID,
-    holder: str,
-    seq: int,
-    attempts: int,
-    error: str,
-    next_attempt_at: datetime,
-) -> None:
-    """Keep the cursor before the failed alert (``seq``) and schedule the next attempt, if still ours."""
-    await pool.execute(
-        """UPDATE webhook SET delivered_seq = $3, attempts = $4, last_error = $5, next_attempt_at = $6
-           WHERE id = $1 AND leased_by = $2""",
-        webhook_id,
-        holder,
-        seq,
-        attempts,
-        error,
-        next_attempt_at,
-    )
-
-
-async def release(pool: asyncpg.Pool, holder: str, webhook_id: uuid.UUID | None = None) -> None:
-    """Give up ``holder``'s lease on one webhook (all of them for None) so another process may deliver."""
-    await pool.execute(
-        """UPDATE webhook SET leased_by = NULL, lease_until = NULL
-           WHERE leased_by = $1 AND ($2::uuid IS NULL OR id = $2)""",
-        holder,
-        webhook_id,
-    )
 
 
 # --- the dispatcher -----------------------------------------------------------------------
@@ -305,7 +174,7 @@ class WebhookDispatcher:
             task.cancel()
         await asyncio.gather(*rounds, return_exceptions=True)
         with contextlib.suppress(Exception):  # PostgreSQL away: the leases run out by themselves.
-            await release(self._pool, self._holder)
+            await webhook_store.release(self._pool, self._holder)
         if self._http:
             await self._http.aclose()
 
@@ -319,7 +188,7 @@ class WebhookDispatcher:
         while True:
             self._wake.clear()
             try:
-                for webhook_id in await due_webhooks(self._pool, self._clock(), self._holder):
+                for webhook_id in await webhook_store.due_webhooks(self._pool, self._clock(), self._holder):
                     if webhook_id not in self._draining:
                         self._draining[webhook_id] = asyncio.create_task(
                             self._drain(webhook_id), name=f"webhook:{webhook_id}"
@@ -344,14 +213,14 @@ class WebhookDispatcher:
             # Between rounds any replica may take the webhook: the alert signal wakes them all.
             # Released before this round is forgotten, so it never frees a lease a next round holds.
             with contextlib.suppress(Exception):
-                await release(self._pool, self._holder, webhook_id)
+                await webhook_store.release(self._pool, self._holder, webhook_id)
             self._draining.pop(webhook_id, None)
         # Alerts committed while this round was ending would otherwise wait for the next tick.
         self._wake.set()
 
     async def _deliver_batch(self, webhook_id: uuid.UUID) -> bool:
         """Deliver the next batch of alerts in order; True if a full batch went and more may wait."""
-        hook = await claim(self._pool, webhook_id, self._holder, self._lease, self._clock())
+        hook = await webhook_store.claim(self._pool, webhook_id, self._holder, self._lease, self._clock())
         if hook is None:
             return False
         role = Role(hook["role"])
@@ -371,9 +240,11 @@ class WebhookDispatcher:
                 return False
             position = persisted = alert["seq"]
             attempts = 0
-            if not await advance(self._pool, webhook_id, self._holder, self._lease, position, self._clock()):
+            if not await webhook_store.advance(
+                self._pool, webhook_id, self._holder, self._lease, position, self._clock()
+            ):
                 return False
-        if position != persisted and not await advance(
+        if position != persisted and not await webhook_store.advance(
             self._pool, webhook_id, self._holder, self._lease, position, None
         ):
             return False
@@ -402,7 +273,9 @@ class WebhookDispatcher:
 
     async def _failed(self, webhook_id: uuid.UUID, position: int, seq: int, attempts: int, error: str) -> None:
         delay = retry_delay(attempts, self._first_retry, self._max_retry)
-        await record_failure(self._pool, webhook_id, self._holder, position, attempts, error, self._clock() + delay)
+        await webhook_store.record_failure(
+            self._pool, webhook_id, self._holder, position, attempts, error, self._clock() + delay
+        )
         log.warning(
             "webhook %s: alert %d not delivered (%s), attempt %d; next try in %ss",
             webhook_id,

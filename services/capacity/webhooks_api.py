@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from services.capacity import webhooks
+from services.capacity import webhook_store, webhooks
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, NotFound
 from services.runtime.openapi import problems
@@ -84,11 +84,12 @@ async def register_webhook(
         raise Invalid(
             "url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)"
         )
-    row = await webhooks.create_webhook(
+    row = await webhook_store.create_webhook(
         runtime_of(request).pool,
         role=_role_for(principal, body.role),
         url=str(body.url),
         description=body.description,
+        secret=webhooks.new_secret(),
         created_by=principal.actor,
         now=request.app.state.clock.now(),
     )
@@ -97,7 +98,9 @@ async def register_webhook(
 
 @router.get("", response_model=list[Webhook], summary="Your role's webhooks (an admin sees all), without secrets")
 async def list_webhooks(request: Request, principal: Principal = Depends(require(*MANAGERS))) -> list[Webhook]:
-    return [Webhook(**dict(r)) for r in await webhooks.list_webhooks(runtime_of(request).pool, _own_role(principal))]
+    return [
+        Webhook(**dict(r)) for r in await webhook_store.list_webhooks(runtime_of(request).pool, _own_role(principal))
+    ]
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop", responses=problems(404))
@@ -105,5 +108,5 @@ async def delete_webhook(
     webhook_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> None:
     role = _own_role(principal)
-    if not await webhooks.delete_webhook(runtime_of(request).pool, webhook_id, role):
+    if not await webhook_store.delete_webhook(runtime_of(request).pool, webhook_id, role):
         raise NotFound(f"no webhook {webhook_id}" + (f" for role {role}" if role else ""))

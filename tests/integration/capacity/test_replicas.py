@@ -47,7 +47,7 @@ class Replica:
 
     @property
     def dispatcher(self) -> WebhookDispatcher:
-        return self.app.state.webhooks  # type: ignore[no-any-return]
+        return self.app.state.webhooks
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ async def replicas(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
 @pytest.fixture
 async def receiver() -> AsyncIterator[hooks.Receiver]:
     receiver = hooks.Receiver()
-    async with serving(receiver.app) as url:  # type: ignore[arg-type]
+    async with serving(receiver.app) as url:
         receiver.url = url
         try:
             yield receiver
@@ -79,10 +79,10 @@ async def _alerts(db: asyncpg.Pool) -> list[str]:
 
 
 async def _leaseholder(db: asyncpg.Pool, webhook_id: str) -> str | None:
-    return await db.fetchval("SELECT leased_by FROM webhook WHERE id = $1::uuid", webhook_id)  # type: ignore[no-any-return]
+    return await db.fetchval("SELECT leased_by FROM webhook WHERE id = $1::uuid", webhook_id)
 
 
-async def test_two_replicas_deliver_each_alert_once_in_order_and_one_carries_on_when_the_other_stops(  # type: ignore[no-untyped-def]
+async def test_two_replicas_deliver_each_alert_once_in_order_and_one_carries_on_when_the_other_stops(
     replicas: list[Replica], receiver: hooks.Receiver, keys, http: httpx.AsyncClient, db: asyncpg.Pool
 ) -> None:
     sf = await keys(Role.SCHAKELFUNCTIONARIS, "sf.gooi")
@@ -143,7 +143,7 @@ async def _flag(value: bool) -> bool:
 # --- timers: both replicas find the same things due at the same moment --------------------
 
 
-async def test_each_timer_fires_once_when_two_replicas_find_it_due_together(  # type: ignore[no-untyped-def]
+async def test_each_timer_fires_once_when_two_replicas_find_it_due_together(
     infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, keys, http: httpx.AsyncClient
 ) -> None:
     settings = isolation.settings(

@@ -24,7 +24,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from contracts.capacity import Severity, ShortageDetected
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
-from services.capacity import store, webhooks
+from services.capacity import store, webhook_store, webhooks
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
 from services.runtime.auth import Role
@@ -345,8 +345,14 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
     db: asyncpg.Pool, alert_signal: PgSignal, receiver: Receiver, isolation: Isolation
 ) -> None:
     clock = FrozenClock()
-    hook = await webhooks.create_webhook(
-        db, role=Role.OPERATOR, url=f"{receiver.url}/ops", description="", created_by="test", now=clock.now
+    hook = await webhook_store.create_webhook(
+        db,
+        role=Role.OPERATOR,
+        url=f"{receiver.url}/ops",
+        description="",
+        secret=webhooks.new_secret(),
+        created_by="test",
+        now=clock.now,
     )
     receiver.failures_left["ops"] = 2
     dispatcher = webhooks.WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=clock, tick_seconds=0.02)
@@ -388,8 +394,14 @@ async def test_a_hanging_receiver_does_not_hold_back_the_other_webhooks(  # type
     now = datetime.now(UTC)
     receiver.holds["slow"] = asyncio.Event()
     for name in ("slow", "fast"):  # the slow one first, so a one-at-a-time dispatcher would be stuck on it
-        await webhooks.create_webhook(
-            db, role=Role.SCHAKELFUNCTIONARIS, url=f"{receiver.url}/{name}", description="", created_by="test", now=now
+        await webhook_store.create_webhook(
+            db,
+            role=Role.SCHAKELFUNCTIONARIS,
+            url=f"{receiver.url}/{name}",
+            description="",
+            secret=webhooks.new_secret(),
+            created_by="test",
+            now=now,
         )
     dispatcher = webhooks.WebhookDispatcher(db, alert_signal, CollectorRegistry(), timeout_seconds=60)
     dispatcher.start()
