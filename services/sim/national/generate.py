@@ -321,18 +321,21 @@ class Year:
                 cause,
             )
             yield cause
-            if rng.random() < DECLINED:
-                other = rng.choice(region.providers)
-                at += timedelta(hours=rng.randint(1, 24))
-                proposed = PlacementProposed(
+
+            def propose(agb: str, at: datetime) -> PlacementProposed:
+                return PlacementProposed(
                     placement_id=placement_id,
                     referral_id=referral_id,
-                    provider_agb=other,
+                    provider_agb=agb,
                     setting=setting,
                     reserved_until=at + timedelta(days=2),
                     proposed_at=at,
                 )
-                cause = self._wrap(topics.CAPACITY_EVENTS, proposed, subject, at, cause)
+
+            if rng.random() < DECLINED:
+                other = rng.choice(region.providers)
+                at += timedelta(hours=rng.randint(1, 24))
+                cause = self._wrap(topics.CAPACITY_EVENTS, propose(other, at), subject, at, cause)
                 yield cause
                 at += timedelta(hours=rng.randint(1, 47))
                 declined = PlacementDeclined(
@@ -346,15 +349,7 @@ class Year:
                 cause = self._wrap(topics.CAPACITY_EVENTS, declined, subject, at, cause)
                 yield cause
             at += timedelta(hours=rng.randint(1, 24))
-            proposed = PlacementProposed(
-                placement_id=placement_id,
-                referral_id=referral_id,
-                provider_agb=provider,
-                setting=setting,
-                reserved_until=at + timedelta(days=2),
-                proposed_at=at,
-            )
-            cause = self._wrap(topics.CAPACITY_EVENTS, proposed, subject, at, cause)
+            cause = self._wrap(topics.CAPACITY_EVENTS, propose(provider, at), subject, at, cause)
             yield cause
             at += timedelta(hours=rng.randint(1, 47))
             confirmed = PlacementConfirmed(
