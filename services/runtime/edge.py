@@ -75,7 +75,7 @@ class Admission:
                 budget = self.body_budget()
                 self.check_declared_size(budget)
                 if needs_key(self.scope.get("route")):
-                    await self.admit()
+                    await self._admit_while_reading()
             message = await receive()
             if message["type"] == "http.request":
                 # A chunked body declares no length: count what arrives and stop at the budget.
@@ -85,6 +85,20 @@ class Admission:
             return message
 
         return guarded_receive
+
+    async def _admit_while_reading(self) -> None:
+        # Inside FastAPI's body read anything but an HTTPException becomes "400 error parsing the
+        # body", and a client would drop a valid request it should retry (seen while PostgreSQL
+        # restarted): whatever else stops the key lookup is the service's trouble, so 503.
+        try:
+            await self.admit()
+        except HTTPException:
+            raise
+        except Exception as exc:
+            log.warning("could not admit a request: %s", type(exc).__name__)
+            raise HTTPException(
+                503, "the key store could not be read; please retry", headers={"Retry-After": "5"}
+            ) from None
 
     def body_budget(self) -> int:
         return body_budget_of(self.scope.get("route")) or self.guard.settings.max_body_bytes

@@ -94,6 +94,9 @@ async def _settled(system: System, name: str, report) -> dict[str, object]:  # t
         "verblijf_accepted": len(report.verblijf),
     }
     assert figures["lost"] == 0 and duplicated == 0 and dead == 0, figures
+    # While something is down a request is refused only as "try again" (503) or not taken at
+    # all (0: connection refused), never with a 4xx that tells the client its request was wrong.
+    assert set(report.refused) <= {0, 503}, figures
     return figures
 
 
