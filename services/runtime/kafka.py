@@ -21,15 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
-    """A FastStream broker whose producer is idempotent with ``acks=all`` (no loss, no duplicates
-    from the producer's own retries)."""
+    """The FastStream broker a service consumes with (and documents its topics by). It publishes
+    nothing: the outbox relay and the dead letters publish through ``producer.HealingProducer``,
+    which can replace itself after a broker restart."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"schakel-{settings.service}",
-        enable_idempotence=True,
-        acks="all",
         request_timeout_ms=10_000,
-        max_request_size=MAX_MESSAGE_BYTES,
         # Telemetry outermost: its span (child of the message's traceparent) is current while the
         # handler runs, so the handler's queries and the events it emits join the message's trace.
         middlewares=[

@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from services.runtime.deadletters import OpsSettings, read_dead_letters
 from services.sim.region import synthetic_bsn
 from tests.support.infra import REPO, Infrastructure, Isolation, ThrowawayKafka
 from tests.support.processes import ARTIFACTS, _wait_ready, create_key
@@ -273,27 +274,5 @@ class System:
         return counts
 
     async def dead_letters(self) -> int:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        from contracts import topics
-
-        names = [topics.dead_letter(self.isolation.topic(t)) for t in topics.ALL]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
-        await admin.start()
-        try:
-            described = await admin.describe_topics(names)
-        finally:
-            await admin.close()
-        partitions = [
-            TopicPartition(t["topic"], p["partition"])
-            for t in described
-            if t["error_code"] == 0
-            for p in t["partitions"]
-        ]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap)
-        await consumer.start()
-        try:
-            return sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
-        finally:
-            await consumer.stop()
+        settings = OpsSettings(kafka_bootstrap_servers=self.kafka.bootstrap, topic_namespace=self.isolation.namespace)
+        return len(await read_dead_letters(settings, settings.dead_letter_topics()))
