@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from contracts import topics
 from contracts.codes import Productcategorie, Urgentie
 from contracts.envelope import EventData
 from contracts.identifiers import AgbCode, Age, ClientRef, GemeenteCode
@@ -43,13 +44,23 @@ class EscalationReason(StrEnum):
     HANDMATIG = "handmatig"  # a referrer or the schakelfunctionaris escalated early
 
 
-# --- capacity.events.v1 -------------------------------------------------------------------
+class CapacityEvent(EventData):
+    """Places and placements, on ``capacity.events.v1``."""
+
+    topic: ClassVar[str] = topics.CAPACITY_EVENTS
 
 
-class CapacityReported(EventData):
+class Alert(EventData):
+    """The schakelfunctie's alerts, on ``capacity.alerts.v1``."""
+
+    topic: ClassVar[str] = topics.CAPACITY_ALERTS
+
+
+class CapacityReported(CapacityEvent):
     """One provider's figures for one setting; ``regional_free`` is the region's total after it."""
 
     event_type: ClassVar[str] = "nl.schakel.capacity.CapacityReported"
+    subject_fields: ClassVar[tuple[str, ...]] = ("agb", "setting")
 
     agb: AgbCode
     setting: Setting
@@ -63,10 +74,11 @@ class CapacityReported(EventData):
     regional_free: int = Field(ge=0)
 
 
-class PlacementRequested(EventData):
+class PlacementRequested(CapacityEvent):
     """A youth needs a verblijf place; opened from a ``ReferralReceived`` for 43, 44 or 46."""
 
     event_type: ClassVar[str] = "nl.schakel.capacity.PlacementRequested"
+    subject_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
 
     placement_id: uuid.UUID
     referral_id: uuid.UUID
@@ -79,8 +91,9 @@ class PlacementRequested(EventData):
     requested_at: AwareDatetime
 
 
-class PlacementProposed(EventData):
+class PlacementProposed(CapacityEvent):
     event_type: ClassVar[str] = "nl.schakel.capacity.PlacementProposed"
+    subject_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
 
     placement_id: uuid.UUID
     referral_id: uuid.UUID
@@ -90,8 +103,9 @@ class PlacementProposed(EventData):
     proposed_at: AwareDatetime
 
 
-class PlacementConfirmed(EventData):
+class PlacementConfirmed(CapacityEvent):
     event_type: ClassVar[str] = "nl.schakel.capacity.PlacementConfirmed"
+    subject_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
 
     placement_id: uuid.UUID
     referral_id: uuid.UUID
@@ -101,8 +115,9 @@ class PlacementConfirmed(EventData):
     confirmed_at: AwareDatetime
 
 
-class PlacementDeclined(EventData):
+class PlacementDeclined(CapacityEvent):
     event_type: ClassVar[str] = "nl.schakel.capacity.PlacementDeclined"
+    subject_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
 
     placement_id: uuid.UUID
     referral_id: uuid.UUID
@@ -112,13 +127,11 @@ class PlacementDeclined(EventData):
     declined_at: AwareDatetime
 
 
-# --- capacity.alerts.v1 -------------------------------------------------------------------
-
-
-class ShortageDetected(EventData):
+class ShortageDetected(Alert):
     """A setting's free places across the region cannot cover urgent demand or hit the minimum."""
 
     event_type: ClassVar[str] = "nl.schakel.capacity.ShortageDetected"
+    subject_fields: ClassVar[tuple[str, ...]] = ("setting",)
 
     shortage_id: uuid.UUID
     setting: Setting
@@ -128,11 +141,12 @@ class ShortageDetected(EventData):
     detected_at: AwareDatetime
 
 
-class ShortageChanged(EventData):
+class ShortageChanged(Alert):
     """An open shortage changed severity: more youths now wait urgently than there are places
     (kritiek), or no longer do (tekort). Raised on a change of severity only, not on every count."""
 
     event_type: ClassVar[str] = "nl.schakel.capacity.ShortageChanged"
+    subject_fields: ClassVar[tuple[str, ...]] = ("setting",)
 
     shortage_id: uuid.UUID
     setting: Setting
@@ -144,8 +158,9 @@ class ShortageChanged(EventData):
     changed_at: AwareDatetime
 
 
-class ShortageResolved(EventData):
+class ShortageResolved(Alert):
     event_type: ClassVar[str] = "nl.schakel.capacity.ShortageResolved"
+    subject_fields: ClassVar[tuple[str, ...]] = ("setting",)
 
     shortage_id: uuid.UUID
     setting: Setting
@@ -162,10 +177,11 @@ class ShortageResolved(EventData):
         return self
 
 
-class CaseEscalated(EventData):
+class CaseEscalated(Alert):
     """A youth is still unplaced (or was declined by every candidate, or escalated by hand)."""
 
     event_type: ClassVar[str] = "nl.schakel.capacity.CaseEscalated"
+    subject_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
 
     placement_id: uuid.UUID
     referral_id: uuid.UUID
@@ -180,10 +196,11 @@ class CaseEscalated(EventData):
     escalated_at: AwareDatetime
 
 
-class CapacityReportStale(EventData):
+class CapacityReportStale(Alert):
     """A provider's figures for a setting have not been refreshed within the configured period."""
 
     event_type: ClassVar[str] = "nl.schakel.capacity.CapacityReportStale"
+    subject_fields: ClassVar[tuple[str, ...]] = ("agb", "setting")
 
     agb: AgbCode
     setting: Setting
@@ -192,8 +209,9 @@ class CapacityReportStale(EventData):
     detected_at: AwareDatetime
 
 
-class AlertAcknowledged(EventData):
+class AlertAcknowledged(Alert):
     event_type: ClassVar[str] = "nl.schakel.capacity.AlertAcknowledged"
+    subject_fields: ClassVar[tuple[str, ...]] = ("alert_id",)
 
     alert_id: uuid.UUID
     alert_type: str

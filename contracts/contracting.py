@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts import topics
 from contracts.codes import Retourcode
 from contracts.envelope import EventData
 from contracts.identifiers import AgbCode, Eurocent, GemeenteCode, PerceelCode, ProductCode
@@ -36,8 +37,15 @@ class Contact(StrEnum):
     INKOOP_EN_CONTRACTBEHEER = "inkoop_en_contractbeheer"
 
 
-class ApplicationReceived(EventData):
+class ContractingEvent(EventData):
+    """Admissions, contracts and declarations, on ``contracting.events.v1``."""
+
+    topic: ClassVar[str] = topics.CONTRACTING_EVENTS
+
+
+class ApplicationReceived(ContractingEvent):
     event_type: ClassVar[str] = "nl.schakel.contracting.ApplicationReceived"
+    subject_fields: ClassVar[tuple[str, ...]] = ("provider_agb",)
 
     application_id: uuid.UUID
     provider_agb: AgbCode
@@ -45,10 +53,11 @@ class ApplicationReceived(EventData):
     received_at: AwareDatetime
 
 
-class ProviderAdmitted(EventData):
+class ProviderAdmitted(ContractingEvent):
     """Admitted to a lot under Open House: from now on the provider holds a contract for it."""
 
     event_type: ClassVar[str] = "nl.schakel.contracting.ProviderAdmitted"
+    subject_fields: ClassVar[tuple[str, ...]] = ("provider_agb",)
 
     application_id: uuid.UUID
     contract_id: uuid.UUID
@@ -61,10 +70,11 @@ class ProviderAdmitted(EventData):
     admitted_at: AwareDatetime
 
 
-class ProviderWaitlisted(EventData):
+class ProviderWaitlisted(ContractingEvent):
     """The lot is sufficiently provided: the provider meets the requirements and waits (seed 000)."""
 
     event_type: ClassVar[str] = "nl.schakel.contracting.ProviderWaitlisted"
+    subject_fields: ClassVar[tuple[str, ...]] = ("provider_agb",)
 
     application_id: uuid.UUID
     provider_agb: AgbCode
@@ -73,8 +83,9 @@ class ProviderWaitlisted(EventData):
     waitlisted_at: AwareDatetime
 
 
-class ApplicationRejected(EventData):
+class ApplicationRejected(ContractingEvent):
     event_type: ClassVar[str] = "nl.schakel.contracting.ApplicationRejected"
+    subject_fields: ClassVar[tuple[str, ...]] = ("provider_agb",)
 
     application_id: uuid.UUID
     provider_agb: AgbCode
@@ -83,8 +94,9 @@ class ApplicationRejected(EventData):
     rejected_at: AwareDatetime
 
 
-class ContractEnded(EventData):
+class ContractEnded(ContractingEvent):
     event_type: ClassVar[str] = "nl.schakel.contracting.ContractEnded"
+    subject_fields: ClassVar[tuple[str, ...]] = ("provider_agb",)
 
     contract_id: uuid.UUID
     provider_agb: AgbCode
@@ -99,8 +111,9 @@ class ContractEnded(EventData):
     kind: ContractKind | None = None
 
 
-class DeclarationSubmitted(EventData):
+class DeclarationSubmitted(ContractingEvent):
     event_type: ClassVar[str] = "nl.schakel.contracting.DeclarationSubmitted"
+    subject_fields: ClassVar[tuple[str, ...]] = ("declaration_id",)
 
     declaration_id: uuid.UUID
     provider_agb: AgbCode
@@ -139,8 +152,9 @@ class AssessedLine(BaseModel):
     rejections: list[LineRejection] = Field(default_factory=list)
 
 
-class DeclarationAssessed(EventData):
+class DeclarationAssessed(ContractingEvent):
     event_type: ClassVar[str] = "nl.schakel.contracting.DeclarationAssessed"
+    subject_fields: ClassVar[tuple[str, ...]] = ("declaration_id",)
 
     declaration_id: uuid.UUID
     provider_agb: AgbCode

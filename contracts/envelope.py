@@ -17,13 +17,19 @@ class EventData(BaseModel):
 
     A subclass names its CloudEvents ``type`` and the ``version`` of its schema; defining the
     subclass registers it, so a consumer can turn any envelope back into its typed payload.
-    Payloads never hold a BSN, a name or an exact birth date (DOMAIN §7).
+    Each event also knows where it goes: its ``topic`` and the fields that make its ``subject``
+    (the Kafka key, so the events of one aggregate stay in order). Payloads never hold a BSN, a
+    name or an exact birth date (DOMAIN §7).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_type: ClassVar[str]
     version: ClassVar[int] = 1
+    # A name from ``contracts.topics``; each module's base event sets it for its topic.
+    topic: ClassVar[str]
+    # The fields whose values, joined by "/", are the subject: the aggregate the event belongs to.
+    subject_fields: ClassVar[tuple[str, ...]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -33,8 +39,20 @@ class EventData(BaseModel):
             _REGISTRY[cls.event_type] = cls
 
     @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # A subject naming a field the event does not have would only fail when it is first sent.
+        missing = [f for f in getattr(cls, "subject_fields", ()) if f not in cls.model_fields]
+        if "event_type" in cls.__dict__ and missing:
+            raise TypeError(f"{cls.__name__}.subject_fields names fields it does not have: {missing}")
+
+    @classmethod
     def dataschema(cls) -> str:
         return f"{cls.event_type}/v{cls.version}"
+
+    def subject(self) -> str:
+        """The envelope's subject and Kafka key: the values of ``subject_fields``, joined by "/"."""
+        return "/".join(str(getattr(self, name)) for name in self.subject_fields)
 
 
 _REGISTRY: dict[str, type[EventData]] = {}
@@ -75,18 +93,20 @@ class Envelope(BaseModel):
         data: EventData,
         *,
         source: str,
-        subject: str,
         time: datetime | None = None,
         cause: Envelope | None = None,
     ) -> Envelope:
-        """Wrap ``data``; an event caused by ``cause`` carries its correlation and causation ids."""
+        """Wrap ``data`` under its own subject; an event caused by ``cause`` carries its correlation
+        and causation ids. The one place an envelope is made: services collect events in a unit of
+        work (``services/runtime/unit_of_work.py``), which wraps them here at its clock's time; ``time``
+        defaults to the wall clock for other producers (tools, tests)."""
         event_id = uuid.uuid4()
         return cls(
             id=event_id,
             type=data.event_type,
             source=source,
             time=time or datetime.now(UTC),
-            subject=subject,
+            subject=data.subject(),
             dataschema=data.dataschema(),
             # An event that starts a chain is its own correlation.
             correlationid=cause.correlationid if cause else event_id,

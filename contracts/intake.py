@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from contracts import topics
 from contracts.codes import (
     Eenheid,
     Frequentie,
@@ -25,7 +26,14 @@ from contracts.identifiers import AgbCode, Age, ClientRef, Eurocent, GemeenteCod
 from contracts.verblijf import Setting
 
 
-class ReferralReceived(EventData):
+class IntakeEvent(EventData):
+    """A referral and what follows from it, on ``intake.events.v1``, keyed by the referral."""
+
+    topic: ClassVar[str] = topics.INTAKE_EVENTS
+    subject_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
+
+
+class ReferralReceived(IntakeEvent):
     event_type: ClassVar[str] = "nl.schakel.intake.ReferralReceived"
 
     referral_id: uuid.UUID
@@ -71,7 +79,7 @@ class WithdrawalReason(StrEnum):
     OVERIG = "overig"
 
 
-class ReferralWithdrawn(EventData):
+class ReferralWithdrawn(IntakeEvent):
     event_type: ClassVar[str] = "nl.schakel.intake.ReferralWithdrawn"
 
     referral_id: uuid.UUID
@@ -81,7 +89,7 @@ class ReferralWithdrawn(EventData):
     withdrawn_at: AwareDatetime
 
 
-class AllocationIssued(EventData):
+class AllocationIssued(IntakeEvent):
     """A toewijzing: the gemeente allocates a product to a provider for a period."""
 
     event_type: ClassVar[str] = "nl.schakel.intake.AllocationIssued"
@@ -113,7 +121,7 @@ class AllocationIssued(EventData):
         return self
 
 
-class AllocationWithdrawn(EventData):
+class AllocationWithdrawn(IntakeEvent):
     event_type: ClassVar[str] = "nl.schakel.intake.AllocationWithdrawn"
 
     allocation_id: uuid.UUID
@@ -125,7 +133,7 @@ class AllocationWithdrawn(EventData):
     withdrawn_at: AwareDatetime
 
 
-class CareStarted(EventData):
+class CareStarted(IntakeEvent):
     event_type: ClassVar[str] = "nl.schakel.intake.CareStarted"
 
     allocation_id: uuid.UUID
@@ -138,7 +146,7 @@ class CareStarted(EventData):
     reported_at: AwareDatetime
 
 
-class CareEnded(EventData):
+class CareEnded(IntakeEvent):
     event_type: ClassVar[str] = "nl.schakel.intake.CareEnded"
 
     allocation_id: uuid.UUID
@@ -152,7 +160,7 @@ class CareEnded(EventData):
     reported_at: AwareDatetime
 
 
-class AllocationChanged(EventData):
+class AllocationChanged(IntakeEvent):
     """The gemeente changed a running toewijzing: its end date, volume or budget (never its product)."""
 
     event_type: ClassVar[str] = "nl.schakel.intake.AllocationChanged"
@@ -173,7 +181,7 @@ class AllocationChanged(EventData):
     changed_at: AwareDatetime
 
 
-class AllocationRequested(EventData):
+class AllocationRequested(IntakeEvent):
     """A provider asks the gemeente for a toewijzing (iJw JW315), e.g. after a GP referred directly."""
 
     event_type: ClassVar[str] = "nl.schakel.intake.AllocationRequested"
@@ -191,7 +199,7 @@ class AllocationRequested(EventData):
     answer_due: AwareDatetime = Field(description="Five working days after the request.")
 
 
-class AllocationRequestRejected(EventData):
+class AllocationRequestRejected(IntakeEvent):
     """The gemeente refuses a provider's request (iJw JW319 with a WJ759 reason)."""
 
     event_type: ClassVar[str] = "nl.schakel.intake.AllocationRequestRejected"
@@ -204,7 +212,7 @@ class AllocationRequestRejected(EventData):
     rejected_at: AwareDatetime
 
 
-class AllocationRequestOverdue(EventData):
+class AllocationRequestOverdue(IntakeEvent):
     """A provider's request went unanswered past its deadline of five working days."""
 
     event_type: ClassVar[str] = "nl.schakel.intake.AllocationRequestOverdue"

@@ -6,8 +6,6 @@ committed page differs from what this script writes.
 
 from __future__ import annotations
 
-import inspect
-import re
 import sys
 from pathlib import Path
 
@@ -19,19 +17,6 @@ from contracts import topics  # noqa: E402
 from contracts.envelope import EventData, registered_events  # noqa: E402
 
 CATALOGUE = REPO / "docs" / "events.md"
-_SECTION = re.compile(r"^# --- ([a-z]+\.[a-z]+\.v\d+) ")
-
-
-def topic_of(model: type[EventData]) -> str:
-    """The topic an event travels on: the section of its module it is defined in, else its service's."""
-    module = inspect.getmodule(model)
-    source = inspect.getsource(module).splitlines()  # type: ignore[arg-type]
-    line = inspect.getsourcelines(model)[1]
-    sections = [m.group(1) for text in source[:line] if (m := _SECTION.match(text))]
-    if sections and sections[-1] in topics.ALL:
-        return sections[-1]
-    service = model.event_type.split(".")[2]
-    return next(t for t in topics.ALL if t.startswith(f"{service}.events."))
 
 
 def _type(spec: dict) -> str:
@@ -63,7 +48,7 @@ def render() -> str:
     ]
     by_topic: dict[str, list[type[EventData]]] = {t: [] for t in topics.ALL}
     for _, model in sorted(events.items()):
-        by_topic[topic_of(model)].append(model)
+        by_topic[model.topic].append(model)
     out += ["| topic | events |", "|---|---|"]
     out += [f"| `{t}` | {', '.join(m.__name__ for m in models)} |" for t, models in by_topic.items()]
     for topic, models in by_topic.items():
@@ -71,7 +56,13 @@ def render() -> str:
         for model in models:
             schema = model.model_json_schema()
             required = set(schema.get("required", []))
-            out += ["", f"### {model.__name__}", "", f"`{model.event_type}` — schema `{model.dataschema()}`", ""]
+            out += [
+                "",
+                f"### {model.__name__}",
+                "",
+                f"`{model.event_type}` — schema `{model.dataschema()}`, keyed by {' + '.join(f'`{f}`' for f in model.subject_fields)}",
+                "",
+            ]
             if model.__doc__ and model.__doc__ is not EventData.__doc__:
                 out += [_cell(model.__doc__), ""]
             out += ["| field | type | required | description |", "|---|---|---|---|"]

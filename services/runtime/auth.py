@@ -36,6 +36,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+# Who the schakelfunctie's alerts and its pages are for: the one definition every service uses.
+ALERT_ROLES: tuple[Role, ...] = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR)
+
 # What a key's subject must look like, per role (ARCHITECTURE §4).
 _SUBJECT_FORMS: dict[Role, tuple[re.Pattern[str], str]] = {
     Role.PROVIDER: (re.compile(r"^\d{8}$"), "an AGB code of 8 digits"),

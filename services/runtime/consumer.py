@@ -1,8 +1,9 @@
 """Idempotent, dead-lettering Kafka consumers: the one way a service applies another's events.
 
 Per message: decode and validate the types it handles (invalid → dead letter; other types are
-skipped, so a newer producer never blocks an older reader), then apply in one PostgreSQL
-transaction together with the inbox record (a redelivery changes nothing), and commit the
+skipped, so a newer producer never blocks an older reader), then apply in one unit of work
+whose transaction also holds the inbox record (a redelivery changes nothing) and the events the
+handler collected (they reach the outbox with the change that caused them), and commit the
 Kafka offset only after that transaction. A handler that keeps failing is dead-lettered after
 ``consumer_max_attempts``; PostgreSQL being unreachable is not the message's fault, so that
 is retried until it comes back and the offset stays put.
@@ -14,7 +15,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic
 
 import asyncpg
 from faststream import AckPolicy
@@ -23,26 +25,33 @@ from faststream.kafka.annotations import KafkaMessage
 from tenacity import AsyncRetrying, wait_exponential
 
 from contracts.envelope import Envelope, EventData, InvalidEvent, decode
-from services.runtime import tracing
+from services.runtime import outbox, tracing
 from services.runtime.db import UNAVAILABLE, Connection
-from services.runtime.deadletter import DeadLetters
 from services.runtime.inbox import first_delivery
 from services.runtime.logs import event_context
 from services.runtime.settings import ServiceSettings
+from services.runtime.unit_of_work import StoreT, UnitOfWork
+
+if TYPE_CHECKING:
+    from services.runtime.service import Runtime
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Connection, Envelope, Any], Awaitable[None]]
+# A handler gets the unit of work (``uow.consumed`` is the envelope) and the typed payload: a command
+# that takes ``(uow, event)`` is a handler as it stands.
+Handler = Callable[[UnitOfWork[StoreT, Any], Any], Awaitable[None]]
 AfterCommit = Callable[[Envelope, EventData], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Consumer:
-    """What one consumer group of a service applies from one topic."""
+class Consumer(Generic[StoreT]):
+    """What one consumer group of a service applies from one topic, and the store its handlers use."""
 
     name: str
     topic: str
-    handlers: Mapping[type[EventData], Handler]
+    handlers: Mapping[type[EventData], Handler[StoreT]]
+    # Makes the handlers' ``uow.store`` from the transaction's connection; without one it is the connection.
+    store: Callable[[Connection], StoreT] | None = None
     # Runs after the transaction committed, e.g. to refresh in-memory gauges or wake readers.
     after_commit: AfterCommit | None = None
     start_from_beginning: bool = True
@@ -52,28 +61,39 @@ class Consumer:
         object.__setattr__(self, "handled_types", frozenset(m.event_type for m in self.handlers))
 
 
-def inbox_name(settings: ServiceSettings, consumer: Consumer) -> str:
+def inbox_name(settings: ServiceSettings, consumer: Consumer[Any]) -> str:
     """The name a consumer's applied events are recorded under in the inbox (and in metrics)."""
     return f"{settings.service}.{consumer.name}"
 
 
-async def apply_once(conn: Connection, inbox: str, consumer: Consumer, envelope: Envelope, data: EventData) -> bool:
+async def apply_once(
+    conn: Connection,
+    consumer: Consumer[Any],
+    envelope: Envelope,
+    data: EventData,
+    *,
+    settings: ServiceSettings,
+    now: datetime,
+    outbox_channel: str,
+) -> bool:
     """Apply ``data`` in ``conn``'s transaction unless the inbox has seen it; True when applied."""
-    if not await first_delivery(conn, inbox, envelope.id):
+    if not await first_delivery(conn, inbox_name(settings, consumer), envelope.id):
         return False
-    await consumer.handlers[type(data)](conn, envelope, data)
+    store = consumer.store(conn) if consumer.store else conn
+    uow = UnitOfWork(store, settings, now, cause=envelope)
+    await consumer.handlers[type(data)](uow, data)
+    await uow.flush(outbox.writer(conn, settings, outbox_channel))
     return True
 
 
 class _Applier:
-    def __init__(
-        self, consumer: Consumer, settings: ServiceSettings, pool: asyncpg.Pool, dead_letters: DeadLetters
-    ) -> None:
+    def __init__(self, consumer: Consumer[Any], runtime: Runtime[Any]) -> None:
         self.consumer = consumer
-        self.settings = settings
-        self.pool = pool
-        self.dead_letters = dead_letters
-        self.inbox_name = inbox_name(settings, consumer)
+        self.runtime = runtime
+        self.settings: ServiceSettings = runtime.settings
+        self.pool: asyncpg.Pool = runtime.pool
+        self.dead_letters = runtime.dead_letters
+        self.inbox_name = inbox_name(runtime.settings, consumer)
 
     async def handle(self, msg: KafkaMessage) -> None:
         record = msg.raw_message
@@ -93,7 +113,16 @@ class _Applier:
         while True:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    if not await apply_once(conn, self.inbox_name, self.consumer, envelope, data):
+                    applied = await apply_once(
+                        conn,
+                        self.consumer,
+                        envelope,
+                        data,
+                        settings=self.settings,
+                        now=self.runtime.now(),
+                        outbox_channel=self.runtime.outbox_channel,
+                    )
+                    if not applied:
                         return
                 break
             except UNAVAILABLE as exc:
@@ -148,15 +177,10 @@ class _Applier:
                 )
 
 
-def subscribe(
-    broker: KafkaBroker,
-    consumer: Consumer,
-    settings: ServiceSettings,
-    pool: asyncpg.Pool,
-    dead_letters: DeadLetters,
-) -> None:
+def subscribe(broker: KafkaBroker, consumer: Consumer[Any], runtime: Runtime[Any]) -> None:
     """Register ``consumer`` on ``broker``; offsets are committed only after its transaction."""
-    applier = _Applier(consumer, settings, pool, dead_letters)
+    settings = runtime.settings
+    applier = _Applier(consumer, runtime)
     broker.subscriber(
         settings.topic(consumer.topic),
         group_id=settings.group_id(consumer.name),

@@ -33,9 +33,15 @@ VALIDATION_TYPE = "urn:schakel:problem:invalid-request"
 
 
 class DomainError(Exception):
-    """A rule of the domain refused the request; the message says what would be right."""
+    """A rule of the domain refused the request; the message says what would be right.
+
+    ``headers`` go out with the problem, e.g. ``Retry-After`` when the refusal lifts at a known time."""
 
     status_code = 400
+
+    def __init__(self, message: str = "", *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = dict(headers) if headers else None
 
 
 class NotFound(DomainError):
@@ -123,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status_code, title_of(exc.status_code), str(exc))
+        return problem_response(exc.status_code, title_of(exc.status_code), str(exc), headers=exc.headers)
 
     # Starlette's, so that unknown routes (404) and methods (405) answer in the same format.
     @app.exception_handler(StarletteHTTPException)

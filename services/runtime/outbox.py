@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -31,7 +32,11 @@ from services.runtime.producer import (
     OutgoingRecord,
     PublishFailed,
 )
+from services.runtime.settings import ServiceSettings
 from services.runtime.signal import PgSignal, notify
+
+if TYPE_CHECKING:
+    from services.runtime.unit_of_work import Sink
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,9 @@ CHANNEL = "schakel_outbox"
 SAFETY_POLL_SECONDS = 2.0
 SENT_RETENTION = "7 days"
 MAX_BACKOFF_SECONDS = 5.0
+# The gauges are read by a scrape every few seconds; counting the outbox after every commit would
+# add a query per event under load for nothing.
+GAUGE_REFRESH_SECONDS = 1.0
 
 
 class EventTooLarge(DomainError):
@@ -70,6 +78,16 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: 
         json.dumps(headers),
     )
     await notify(conn, channel)
+
+
+def writer(conn: Connection, settings: ServiceSettings, channel: str) -> Sink:
+    """Where a unit of work on ``conn`` writes its events: this service's outbox, in its transaction."""
+
+    async def write(collected: list[tuple[str, Envelope]]) -> None:
+        for topic, envelope in collected:
+            await enqueue(conn, settings.topic(topic), envelope, channel=channel)
+
+    return write
 
 
 def event_headers(envelope: Envelope) -> dict[str, str]:
@@ -150,6 +168,7 @@ class OutboxRelay:
         self.failing_since: float | None = None
         self.last_error: str | None = None
         self.backlog, self.parked, self.oldest_unsent_age = 0, 0, 0.0
+        self._gauges_read_at = float("-inf")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -190,16 +209,21 @@ class OutboxRelay:
                 if self.failing_since is None:
                     self.failing_since = time.monotonic()
                 log.warning("outbox relay could not publish (%s); retrying in %.1fs", self.last_error, backoff)
-                with contextlib.suppress(Exception):
-                    await self.refresh_gauges(self._pool)
+                await self._refresh_gauges_now_and_then()
                 # New rows must not cut the back-off short: under load that would reconnect on
                 # every commit while Kafka is away.
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
-            with contextlib.suppress(Exception):
-                await self.refresh_gauges(self._pool)
+            await self._refresh_gauges_now_and_then()
             await self._signal.wait(wake, SAFETY_POLL_SECONDS)
+
+    async def _refresh_gauges_now_and_then(self) -> None:
+        if time.monotonic() - self._gauges_read_at < GAUGE_REFRESH_SECONDS:
+            return
+        with contextlib.suppress(Exception):
+            await self.refresh_gauges(self._pool)
+            self._gauges_read_at = time.monotonic()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch in ``seq`` order; returns how many rows it settled."""

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from contracts.envelope import Envelope
 from services.runtime import outbox, tracing
 from services.runtime.access import AccessLog
+from services.runtime.clock import Clock
 from services.runtime.consumer import Consumer, subscribe
 from services.runtime.db import Connection, create_pool, migrate
 from services.runtime.deadletter import DeadLetters
@@ -33,7 +35,8 @@ from services.runtime.openapi import install_problem_documentation
 from services.runtime.periodic import cancel_task
 from services.runtime.producer import HealingProducer
 from services.runtime.settings import ServiceSettings
-from services.runtime.signal import PgSignal, channel_name
+from services.runtime.signal import PgSignal
+from services.runtime.unit_of_work import SettingsT, StoreT, UnitOfWork, in_postgres, outbox_channel
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +45,11 @@ AUTH_MIGRATIONS = Path(__file__).parent / "auth_migrations"
 
 
 @dataclass
-class Runtime:
-    """What a running service holds: its settings, database pools, broker and metrics."""
+class Runtime(Generic[SettingsT]):
+    """What a running service holds: its settings, clock, database pools, broker and metrics."""
 
-    settings: ServiceSettings
+    settings: SettingsT
+    clock: Clock
     pool: asyncpg.Pool
     auth_pool: asyncpg.Pool
     broker: KafkaBroker
@@ -55,9 +59,16 @@ class Runtime:
     producer: HealingProducer
     relay: outbox.OutboxRelay | None = None
 
-    async def emit(self, conn: Connection, topic: str, envelope: Envelope) -> None:
-        """Put ``envelope`` in the outbox of the transaction ``conn`` is in."""
-        await outbox.enqueue(conn, self.settings.topic(topic), envelope, channel=self.outbox_channel)
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @contextlib.asynccontextmanager
+    async def work(
+        self, store: Callable[[Connection], StoreT], *, cause: Envelope | None = None
+    ) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
+        """One command's unit of work in one transaction; its events reach the outbox on commit."""
+        async with in_postgres(self.pool, store, self.settings, self.clock.now(), cause) as uow:
+            yield uow
 
     async def kafka_ready(self) -> bool:
         try:
@@ -66,12 +77,12 @@ class Runtime:
             return False
 
 
-def runtime_of(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime[Any]:
     """The running service's ``Runtime``, for a route handler."""
     return request.app.state.runtime
 
 
-Hook = Callable[[FastAPI, Runtime], Awaitable[None]]
+Hook = Callable[[FastAPI, Runtime[Any]], Awaitable[None]]
 
 
 @dataclass
@@ -83,11 +94,13 @@ class ServiceSpec:
     description: str
     migrations: Path | None = None
     routers: Sequence[APIRouter] = ()
-    consumers: Callable[[FastAPI, Runtime], Sequence[Consumer]] = lambda _app, _runtime: ()
+    consumers: Callable[[FastAPI, Runtime[Any]], Sequence[Consumer[Any]]] = lambda _app, _runtime: ()
     # Topics this service writes, documented in its AsyncAPI page.
     publishes: Sequence[str] = ()
     on_start: Hook | None = None
     on_stop: Hook | None = None
+    # The service's one clock; a test passes its own to move time instead of waiting for it.
+    clock: Clock = field(default_factory=Clock)
 
 
 async def _open_pools(settings: ServiceSettings) -> tuple[asyncpg.Pool, asyncpg.Pool]:
@@ -117,12 +130,13 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         )
         runtime = Runtime(
             settings=settings,
+            clock=spec.clock,
             pool=pool,
             auth_pool=auth_pool,
             broker=broker,
             registry=registry,
             dead_letters=DeadLetters(producer, registry),
-            outbox_channel=channel_name(outbox.CHANNEL, settings.db_schema),
+            outbox_channel=outbox_channel(settings),
             producer=producer,
         )
         app.state.runtime = runtime
@@ -130,7 +144,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await spec.on_start(app, runtime)
         consumers = list(spec.consumers(app, runtime))
         for consumer in consumers:
-            subscribe(broker, consumer, settings, pool, runtime.dead_letters)
+            subscribe(broker, consumer, runtime)
         # Lag and dead letters read from Kafka beside the consumers, so a stuck one still shows.
         kafka_offsets = KafkaOffsets(settings, consumers, registry)
         for topic in spec.publishes:
@@ -181,8 +195,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
-    # Added first, so it runs inside RequestMetrics: requests refused at the edge are timed too, and
-    # its refusals, raised inside the app, are not wrapped by BaseHTTPMiddleware's task group.
+    # Added first, so it runs inside RequestMetrics: requests refused at the edge are timed too.
     app.add_middleware(EdgeGuard, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, registry=registry)
     # Outermost, so a request refused at the edge is traced too; no bodies and no headers recorded,

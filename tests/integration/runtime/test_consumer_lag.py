@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -19,6 +20,7 @@ from contracts.verblijf import Setting
 from services.runtime.consumer import Consumer
 from services.runtime.service import ServiceSpec, create_app
 from services.runtime.settings import ServiceSettings
+from services.runtime.unit_of_work import UnitOfWork
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import produce
 from tests.support.polling import eventually
@@ -43,14 +45,15 @@ def _shortage() -> Envelope:
         severity="kritiek",
         detected_at=datetime.now(UTC),
     )
-    return Envelope.wrap(event, source="probe", subject=Setting.CRISISPLEK)
+    return Envelope.wrap(event, source="probe")
 
 
 def _blocking_app(settings: ProbeSettings, released: asyncio.Event, entered: asyncio.Event) -> FastAPI:
-    async def apply(conn: asyncpg.Connection, envelope: Envelope, event: ShortageDetected) -> None:
+    async def apply(uow: UnitOfWork[asyncpg.Connection, Any], event: ShortageDetected) -> None:
+        conn = uow.store
         entered.set()
         await released.wait()  # a handler stuck on something that never answers
-        await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", envelope.id, event.setting)
+        await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", uow.consumed.id, event.setting)
 
     return create_app(
         ServiceSpec(

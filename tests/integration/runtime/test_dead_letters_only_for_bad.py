@@ -6,17 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
 
 from contracts import topics
 from contracts.capacity import ShortageDetected
-from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.runtime.consumer import Consumer
 from services.runtime.deadletters import OpsSettings, read_dead_letters
 from services.runtime.service import ServiceSpec, create_app
+from services.runtime.unit_of_work import UnitOfWork
 from tests.integration.runtime.test_outbox_and_consumer import MIGRATIONS, ProbeSettings, _shortage
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
@@ -32,11 +33,12 @@ class FlakyDatabase:
         self.failures = failures
         self.attempts = 0
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: ShortageDetected) -> None:
+    async def apply(self, uow: UnitOfWork[asyncpg.Connection, Any], event: ShortageDetected) -> None:
+        conn = uow.store
         self.attempts += 1
         if self.attempts <= self.failures:
             await conn.execute("SET TRANSACTION READ ONLY")
-        await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", envelope.id, event.setting)
+        await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", uow.consumed.id, event.setting)
 
 
 def _app(settings: ProbeSettings, apply) -> FastAPI:  # type: ignore[no-untyped-def]
@@ -82,7 +84,7 @@ async def test_an_operator_lists_shows_and_replays_a_dead_letter_and_the_replay_
     topic = isolation.topic(topics.CAPACITY_ALERTS)
     bug = FlakyDatabase(failures=settings.consumer_max_attempts)  # fails deterministically, then "fixed"
 
-    async def buggy(conn: asyncpg.Connection, envelope: Envelope, event: ShortageDetected) -> None:
+    async def buggy(uow: UnitOfWork[asyncpg.Connection, Any], event: ShortageDetected) -> None:
         raise RuntimeError("a bug in this consumer")
 
     event = _shortage(Setting.DRIEMILIEU)

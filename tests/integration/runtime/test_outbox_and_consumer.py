@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -17,6 +18,7 @@ from contracts.verblijf import Setting
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.settings import ServiceSettings
+from services.runtime.unit_of_work import UnitOfWork
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually
@@ -43,13 +45,18 @@ def _shortage(setting: Setting = Setting.CRISISPLEK) -> Envelope:
         severity="kritiek",
         detected_at=datetime.now(UTC),
     )
-    return Envelope.wrap(event, source="probe", subject=setting)
+    return Envelope.wrap(event, source="probe")
 
 
-async def _apply_shortage(conn: asyncpg.Connection, envelope: Envelope, event: ShortageDetected) -> None:
+async def _apply_shortage(uow: UnitOfWork[asyncpg.Connection, Any], event: ShortageDetected) -> None:
+    conn = uow.store
     if event.setting == Setting.DRIEMILIEU:
         raise RuntimeError("this probe cannot handle driemilieu")
-    await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", envelope.id, event.setting)
+    await conn.execute("INSERT INTO applied (event_id, setting) VALUES ($1, $2)", uow.consumed.id, event.setting)
+
+
+def _connection(conn: asyncpg.Connection) -> asyncpg.Connection:
+    return conn
 
 
 def _probe_app(settings: ProbeSettings) -> FastAPI:
@@ -74,16 +81,14 @@ async def test_an_event_written_to_the_outbox_is_published_after_commit_and_a_ro
     infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
 ) -> None:
     app = _probe_app(isolation.settings(ProbeSettings, infra))
-    committed, rolled_back = _shortage(), _shortage()
     async with serving(app):
-        runtime: Runtime = app.state.runtime
-        async with runtime.pool.acquire() as conn:
-            with pytest.raises(RuntimeError):
-                async with conn.transaction():
-                    await runtime.emit(conn, topics.CAPACITY_ALERTS, rolled_back)
-                    raise RuntimeError("business rule failed")
-            async with conn.transaction():
-                await runtime.emit(conn, topics.CAPACITY_ALERTS, committed)
+        runtime: Runtime[ProbeSettings] = app.state.runtime
+        with pytest.raises(RuntimeError):
+            async with runtime.work(_connection) as uow:
+                uow.collect(_shortage().payload())
+                raise RuntimeError("business rule failed")
+        async with runtime.work(_connection) as uow:
+            committed = uow.collect(_shortage().payload())
         async with TopicReader(infra.kafka, isolation.topic(topics.CAPACITY_ALERTS)) as reader:
             records = await reader.until(lambda rs: len(rs) >= 1, what="the committed event")
         await eventually(

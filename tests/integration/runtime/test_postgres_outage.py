@@ -39,7 +39,7 @@ def _event(setting: Setting) -> Envelope:
         severity="tekort",
         detected_at=datetime.now(UTC),
     )
-    return Envelope.wrap(event, source="probe", subject=setting)
+    return Envelope.wrap(event, source="probe")
 
 
 async def test_events_that_arrive_while_postgres_is_away_are_all_applied_when_it_returns(

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.identifiers import EUROCENT_MAX, CalendarDate, Eurocent
 from services.capacity.api import ProviderRegistration
-from services.contracting.commands import ContractEnd, NewContract
-from services.contracting.limits import _month_end
-from services.contracting.lots import Evidence, LotTerms, Tariff
+from services.contracting.commands.contracts import ContractEnd, NewContract
+from services.contracting.domain.limits import _month_end
+from services.contracting.domain.lots import Evidence, LotTerms, Tariff
 from services.intake.requests import AllocationChangeIn, AllocationIn, CareEndIn, CareStartIn, ReferralIn
 from tests.unit.contracting.builders import line
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from contracts import jsonschema, topics
 from contracts.codes import Productcategorie, RedenBeeindiging, Verwijzer
-from contracts.envelope import Envelope, InvalidEvent, decode, registered_events
+from contracts.envelope import Envelope, EventData, InvalidEvent, decode, registered_events
 from contracts.intake import ReferralReceived
 from tests.unit.contracts.examples import EXAMPLES, NOW, REF
 
@@ -40,7 +41,7 @@ def test_every_event_has_an_example_and_the_architecture_events_exist() -> None:
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
 def test_an_event_survives_the_wire(event) -> None:  # type: ignore[no-untyped-def]
-    envelope = Envelope.wrap(event, source="test", subject="s")
+    envelope = Envelope.wrap(event, source="test")
     decoded_envelope, decoded = decode(envelope.to_bytes())
     assert decoded == event
     assert decoded_envelope.id == envelope.id
@@ -66,7 +67,7 @@ def test_no_event_has_a_field_for_personal_data(model) -> None:  # type: ignore[
 
 
 def test_an_unknown_type_or_bad_payload_is_an_invalid_event() -> None:
-    good = Envelope.wrap(EXAMPLES[0], source="test", subject="s")
+    good = Envelope.wrap(EXAMPLES[0], source="test")
     with pytest.raises(InvalidEvent):
         decode(b"not json")
     with pytest.raises(InvalidEvent):
@@ -112,7 +113,7 @@ def test_every_topic_has_a_dead_letter_topic() -> None:
 
 
 def test_a_reader_skips_types_it_does_not_handle_without_judging_them() -> None:
-    newer = Envelope.wrap(EXAMPLES[0], source="test", subject="s").model_copy(
+    newer = Envelope.wrap(EXAMPLES[0], source="test").model_copy(
         update={"type": "nl.schakel.intake.SomethingNewer", "data": {"whatever": 1}}
     )
     envelope, data = decode(newer.to_bytes(), accept={"nl.schakel.capacity.ShortageDetected"})
@@ -120,15 +121,33 @@ def test_a_reader_skips_types_it_does_not_handle_without_judging_them() -> None:
 
 
 def test_a_field_added_to_the_contract_later_does_not_make_an_event_invalid_for_a_reader() -> None:
-    envelope = Envelope.wrap(EXAMPLES[0], source="test", subject="s")
+    envelope = Envelope.wrap(EXAMPLES[0], source="test")
     grown = envelope.model_copy(update={"data": {**envelope.data, "added_in_a_later_version": True}})
     _, data = decode(grown.to_bytes())
     assert data == EXAMPLES[0]
 
 
 def test_an_invalid_event_is_described_without_repeating_its_values() -> None:
-    envelope = Envelope.wrap(EXAMPLES[0], source="test", subject="s")
+    envelope = Envelope.wrap(EXAMPLES[0], source="test")
     leaked = envelope.model_copy(update={"data": {**envelope.data, "client_ref": "123456782"}})
     with pytest.raises(InvalidEvent) as caught:
         decode(leaked.to_bytes())
     assert "client_ref" in str(caught.value) and "123456782" not in str(caught.value)
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_every_event_knows_its_topic_and_its_subject(event: EventData) -> None:
+    assert type(event).topic in topics.ALL
+    envelope = Envelope.wrap(event, source="test", time=NOW)
+    # The subject is the aggregate's key: never empty, never the youth's pseudonym.
+    assert envelope.subject == event.subject() != ""
+    assert REF not in envelope.subject
+
+
+def test_an_event_whose_subject_names_a_field_it_lacks_is_refused_when_it_is_defined() -> None:
+    with pytest.raises(TypeError, match="subject_fields names fields it does not have"):
+
+        class _Orphan(EventData):
+            event_type: ClassVar[str] = "nl.schakel.probe.Orphan"
+            subject_fields: ClassVar[tuple[str, ...]] = ("case_id",)
+            referral_id: str

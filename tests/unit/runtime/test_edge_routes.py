@@ -7,8 +7,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from services.capacity.api import router as capacity
+from services.contracting.api import BODY_BYTES
 from services.contracting.api import router as contracting
-from services.contracting.declarations import BODY_BYTES
 from services.intake.api import router as intake
 from services.monitoring.api import router as monitoring
 from services.monitoring.pages import router as pages

@@ -72,7 +72,7 @@ def test_an_event_s_ids_are_on_lines_while_it_is_handled_and_never_its_data(capt
         setting="gezinshuis",
         confirmed_at="2026-01-02T10:00:00Z",
     )
-    envelope = Envelope.wrap(placed, source="capacity", subject="placement-9")
+    envelope = Envelope.wrap(placed, source="capacity")
     with logs.event_context(envelope):
         captured.logger.warning("applying failed")
     assert get_contextvars() == {}

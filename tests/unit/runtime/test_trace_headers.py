@@ -42,7 +42,6 @@ def _referral() -> Envelope:
             }
         ),
         source="intake",
-        subject="5d4f3c1e-7a0b-4c3b-9a57-8c9d2e1f0a11",
     )
 
 
