@@ -1,4 +1,4 @@
-"""Capacity's HTTP routes: reports, the regional picture, alerts and their live stream."""
+"""Capacity's HTTP routes: reports, the regional picture, providers, alerts and their live stream."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import uuid
 from collections import defaultdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -14,24 +14,28 @@ from sse_starlette.sse import EventSourceResponse
 
 from contracts.identifiers import GemeenteCode
 from contracts.verblijf import Setting
-from services.capacity import commands, domain, store
-from services.capacity.audience import ALERT_ROLES as _ALERT_ROLES
+from services.capacity import domain
 from services.capacity.audience import audience, kinds_seen_by
-from services.runtime.auth import Principal, Role, require
+from services.capacity.commands import alerts, capacity
+from services.capacity.settings import CapacitySettings
+from services.capacity.store import open_store, reads
+from services.capacity.store.reports import provider_capacity
+from services.runtime.auth import ALERT_ROLES, Principal, Role, require
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.openapi import problems
-from services.runtime.service import runtime_of
-from services.runtime.signal import PgSignal
+from services.runtime.service import Runtime, runtime_of
+from services.runtime.sse import signal_stream
 
 router = APIRouter(prefix="/v1", tags=["capacity"])
 
-ALERT_ROLES = tuple(sorted(_ALERT_ROLES))
 ALL_ROLES = tuple(Role)
-HEARTBEAT_SECONDS = 15.0
+
+AgbPath = Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")]
 
 
-def now_of(request: Request) -> datetime:
-    return request.app.state.clock.now()
+def runtime(request: Request) -> Runtime[CapacitySettings]:
+    """The capacity service's runtime, its settings typed."""
+    return runtime_of(request)
 
 
 class CapacityAccepted(BaseModel):
@@ -51,14 +55,15 @@ class CapacityAccepted(BaseModel):
 )
 async def put_capacity(
     figures: domain.CapacityFigures,
-    agb: Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")],
+    agb: AgbPath,
     setting: Setting,
     request: Request,
     principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> CapacityAccepted:
     if principal.agb != agb:
         raise Forbidden(f"a provider key for AGB {principal.agb} may only report for that AGB, not {agb}")
-    reported = await commands.report_capacity(runtime_of(request), agb, setting, figures, principal, now_of(request))
+    async with runtime(request).work(open_store) as uow:
+        reported = await capacity.report_capacity(uow, agb, setting, figures, principal)
     return CapacityAccepted(
         agb=agb,
         setting=setting,
@@ -76,9 +81,8 @@ async def put_capacity(
 async def get_capacity(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[domain.SettingSummary]:
     by_setting: dict[str, list[tuple[domain.ProviderCapacity, datetime]]] = defaultdict(list)
     since: dict[str, datetime | None] = {}
-    for row in await store.current_reports(runtime_of(request).pool):
-        provider = domain.ProviderCapacity(row["total"], row["occupied"], row["closed_to_admission"], row["reserved"])
-        by_setting[row["setting"]].append((provider, row["reported_at"]))
+    for row in await reads.current_reports(runtime(request).pool):
+        by_setting[row["setting"]].append((provider_capacity(row), row["reported_at"]))
         since[row["setting"]] = row["shortage_since"]
     return [domain.summarise(Setting(s), reports, since[s]) for s, reports in by_setting.items()]
 
@@ -92,7 +96,7 @@ class Alert(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     acknowledged_role: str | None
-    event: dict
+    event: dict[str, Any]
 
 
 @router.get(
@@ -109,25 +113,31 @@ async def get_alerts(
     principal: Principal = Depends(require(*ALERT_ROLES)),
 ) -> list[Alert]:
     kinds = [(k.event_type, k.level) for k in kinds_seen_by(principal.role)]
-    rows = await store.list_alerts(
-        runtime_of(request).pool, alert_type=type, setting=setting, acknowledged=acknowledged, limit=limit, kinds=kinds
+    rows = await reads.list_alerts(
+        runtime(request).pool, alert_type=type, setting=setting, acknowledged=acknowledged, limit=limit, kinds=kinds
     )
     return [Alert(**{k: r[k] for k in r.keys() if k != "envelope"}, event=json.loads(r["envelope"])) for r in rows]
 
 
+class Acknowledgement(BaseModel):
+    acknowledged: bool = Field(description="False when the alert already was acknowledged (twice is harmless).")
+
+
 @router.post(
     "/alerts/{alert_id}/acknowledge",
+    response_model=Acknowledgement,
     summary="Acknowledge an alert (who and when are recorded)",
     responses=problems(404),
 )
 async def acknowledge_alert(
     alert_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*ALERT_ROLES))
-) -> dict[str, bool]:
-    alert = await store.alert_kind(runtime_of(request).pool, alert_id)
+) -> Acknowledgement:
+    alert = await reads.alert_kind(runtime(request).pool, alert_id)
     if alert is None or principal.role not in audience(alert["type"], json.loads(alert["data"] or "{}")):
         # An alert outside the caller's audience is not theirs to see, nor to acknowledge.
         raise NotFound(f"no alert with id {alert_id}")
-    return {"acknowledged": await commands.acknowledge(runtime_of(request), alert_id, principal, now_of(request))}
+    async with runtime(request).work(open_store) as uow:
+        return Acknowledgement(acknowledged=await alerts.acknowledge(uow, alert_id, principal))
 
 
 # An event id is an alert seq (bigint): ASCII digits only — str.isdigit() also takes "²", which int() refuses.
@@ -151,33 +161,22 @@ async def stream_alerts(
     ] = None,
     principal: Principal = Depends(require(*ALERT_ROLES)),
 ) -> EventSourceResponse:
-    runtime = runtime_of(request)
-    feed: PgSignal = request.app.state.alert_feed
+    pool = runtime(request).pool
     resume = int(last_event_id) if last_event_id else since
     # A new subscriber starts at "now"; one that reconnects gets everything it missed.
-    position = resume if resume is not None else await store.latest_alert_seq(runtime.pool)
+    position = resume if resume is not None else await reads.latest_alert_seq(pool)
 
-    open_streams = request.app.state.alert_streams_open
-
-    async def events():
+    async def read(_woken: bool) -> list[dict[str, str]]:
         nonlocal position
-        open_streams.inc()
-        try:
-            while True:
-                wake = feed.current()
-                for row in await store.alerts_after(runtime.pool, position):
-                    position = row["seq"]
-                    envelope = row["envelope"]
-                    if principal.role in audience(row["type"], json.loads(envelope).get("data") or {}):
-                        yield {"id": str(row["seq"]), "event": row["type"].rsplit(".", 1)[-1], "data": envelope}
-                await feed.wait(wake, HEARTBEAT_SECONDS)
-        finally:
-            open_streams.dec()
+        events = []
+        for row in await reads.alerts_after(pool, position):
+            position = row["seq"]
+            envelope = row["envelope"]
+            if principal.role in audience(row["type"], json.loads(envelope).get("data") or {}):
+                events.append({"id": str(row["seq"]), "event": row["type"].rsplit(".", 1)[-1], "data": envelope})
+        return events
 
-    return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS)
-
-
-AgbPath = Annotated[str, Path(pattern=r"^\d{8}$", description="The provider's AGB code")]
+    return signal_stream(request.app.state.alert_feed, read, open_streams=request.app.state.alert_streams_open)
 
 
 class ReportHistoryItem(BaseModel):
@@ -203,7 +202,7 @@ async def get_history(
 ) -> list[ReportHistoryItem]:
     if principal.role is Role.PROVIDER and principal.agb != agb:
         raise Forbidden("a provider sees only its own history")
-    rows = await store.report_history(runtime_of(request).pool, agb, setting, limit)
+    rows = await reads.report_history(runtime(request).pool, agb, setting, limit)
     return [ReportHistoryItem(**dict(r)) for r in rows]
 
 
@@ -214,14 +213,22 @@ class ProviderRegistration(BaseModel):
     municipality_code: GemeenteCode | None = Field(default=None, description="Where its places are (nearest first).")
 
 
-@router.put("/providers/{agb}", summary="Admit a provider for settings by hand (until contracting admits it)")
+class ProviderAdmission(BaseModel):
+    agb: str
+    settings: list[str] = Field(description="Every setting the provider is admitted for now, by any admission.")
+
+
+@router.put(
+    "/providers/{agb}",
+    response_model=ProviderAdmission,
+    summary="Admit a provider for settings by hand (until contracting admits it)",
+)
 async def put_provider(
     agb: AgbPath,
     registration: ProviderRegistration,
     request: Request,
     _: Principal = Depends(require(Role.ADMIN)),
-) -> dict[str, object]:
-    admitted = await commands.register_provider(
-        runtime_of(request), agb, registration.settings, registration.municipality_code, now_of(request)
-    )
-    return {"agb": agb, "settings": sorted(admitted)}
+) -> ProviderAdmission:
+    async with runtime(request).work(open_store) as uow:
+        admitted = await capacity.register_provider(uow, agb, registration.settings, registration.municipality_code)
+    return ProviderAdmission(agb=agb, settings=sorted(admitted))

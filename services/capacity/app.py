@@ -10,39 +10,39 @@ from prometheus_client import Gauge
 from contracts import topics
 from services.capacity import handlers
 from services.capacity.api import router
+from services.capacity.commands.timers import Timers
 from services.capacity.placements_api import router as placements_router
 from services.capacity.settings import CapacitySettings
-from services.capacity.store import ALERT_CHANNEL
-from services.capacity.timers import Timers
-from services.capacity.webhooks import WebhookDispatcher
+from services.capacity.store import ALERT_CHANNEL, open_store
+from services.capacity.webhooks.dispatcher import WebhookDispatcher
 from services.capacity.webhooks_api import router as webhooks_router
 from services.runtime.clock import Clock
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.signal import PgSignal, channel_name
 
 
-async def _start(app: FastAPI, runtime: Runtime) -> None:
-    app.state.timers = Timers(runtime, app.state.clock)
+async def _start(app: FastAPI, runtime: Runtime[CapacitySettings]) -> None:
+    settings = runtime.settings
+    app.state.timers = Timers(lambda: runtime.work(open_store), settings.timer_interval_seconds)
     app.state.timers.start()
-    feed = PgSignal(runtime.settings.database_url, channel_name(ALERT_CHANNEL, runtime.settings.db_schema))
+    feed = PgSignal(settings.database_url, channel_name(ALERT_CHANNEL, settings.db_schema))
     feed.start()
     app.state.alert_feed = feed
     app.state.alert_streams_open = Gauge(
         "schakel_alert_streams_open", "Clients connected to the alert stream.", registry=runtime.registry
     )
-    app.state.webhooks = WebhookDispatcher(runtime.pool, feed, runtime.registry, clock=app.state.clock.now)
+    app.state.webhooks = WebhookDispatcher(runtime.pool, feed, runtime.registry, clock=runtime.now)
     app.state.webhooks.start()
 
 
-async def _stop(app: FastAPI, _runtime: Runtime) -> None:
+async def _stop(app: FastAPI, _runtime: Runtime[CapacitySettings]) -> None:
     await app.state.webhooks.stop()
     await app.state.timers.stop()
     await app.state.alert_feed.stop()
 
 
 def build(settings: CapacitySettings | None = None, clock: Clock | None = None) -> FastAPI:
-    clock = clock or Clock()
-    app = create_app(
+    return create_app(
         ServiceSpec(
             settings=settings or CapacitySettings(),
             title="Schakel capacity",
@@ -50,10 +50,9 @@ def build(settings: CapacitySettings | None = None, clock: Clock | None = None) 
             migrations=Path(__file__).parent / "migrations",
             routers=[router, placements_router, webhooks_router],
             publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
-            consumers=lambda _app, runtime: handlers.consumers(runtime, clock),
+            consumers=lambda _app, _runtime: handlers.consumers(),
             on_start=_start,
             on_stop=_stop,
+            clock=clock or Clock(),
         )
     )
-    app.state.clock = clock
-    return app

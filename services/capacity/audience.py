@@ -33,11 +33,11 @@ from contracts.capacity import (
     ShortageDetected,
     ShortageResolved,
 )
-from services.runtime.auth import Role
+from services.runtime.auth import ALERT_ROLES, Role
 
 # --- alerts -------------------------------------------------------------------------------
 
-ALERT_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR})
+_EVERY_ALERT_ROLE = frozenset(ALERT_ROLES)
 _REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
 # Only an escalation is told apart by its payload (its level); every other kind by its type alone.
 _BY_LEVEL = CaseEscalated.event_type
@@ -57,9 +57,9 @@ _AUDIENCE: Mapping[AlertKind, frozenset[Role]] = {
     AlertKind(ShortageChanged.event_type): _REGION,
     AlertKind(ShortageResolved.event_type): _REGION,
     AlertKind(CapacityReportStale.event_type): _REGION,
-    AlertKind(AlertAcknowledged.event_type): ALERT_ROLES,
+    AlertKind(AlertAcknowledged.event_type): _EVERY_ALERT_ROLE,
     AlertKind(_BY_LEVEL, EscalationLevel.SCHAKELFUNCTIONARIS.value): _REGION,
-    AlertKind(_BY_LEVEL, EscalationLevel.EXPERTTEAM.value): ALERT_ROLES,
+    AlertKind(_BY_LEVEL, EscalationLevel.EXPERTTEAM.value): _EVERY_ALERT_ROLE,
 }
 
 

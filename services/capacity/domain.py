@@ -1,4 +1,5 @@
-"""Pure capacity rules: free places per setting and when a shortage starts and ends."""
+"""Pure capacity rules: free places per setting, when a shortage starts, changes and ends,
+matching a youth to a place, and when an unplaced youth escalates."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -51,7 +53,18 @@ def regional_free(providers: Iterable[ProviderCapacity]) -> int:
 class ShortageChange(StrEnum):
     NONE = "none"
     DETECTED = "detected"
+    # An open shortage turned critical, or stopped being critical.
+    CHANGED = "changed"
     RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class OpenShortage:
+    """A setting's shortage while it lasts."""
+
+    id: UUID
+    since: datetime
+    severity: Severity
 
 
 def is_short(free: int, waiting: int, threshold: ShortageThreshold) -> bool:
@@ -73,6 +86,17 @@ def evaluate(active: bool, free: int, waiting: int, threshold: ShortageThreshold
 
 def severity(free: int, waiting: int) -> Severity:
     return Severity.KRITIEK if waiting > free else Severity.TEKORT
+
+
+def judge(current: OpenShortage | None, free: int, waiting: int, threshold: ShortageThreshold) -> ShortageChange:
+    """What happens to a setting's shortage, open (``current``) or not, given the region's new figures.
+
+    An open shortage is reported again only when its severity changes, not on every count.
+    """
+    change = evaluate(current is not None, free, waiting, threshold)
+    if change is ShortageChange.NONE and current is not None and severity(free, waiting) != current.severity:
+        return ShortageChange.CHANGED
+    return change
 
 
 class CapacityFigures(BaseModel):
@@ -197,6 +221,10 @@ def rank_candidates(need: Need, candidates: Iterable[Candidate]) -> list[Candida
 def best_candidate(need: Need, candidates: Iterable[Candidate]) -> Candidate | None:
     ranked = rank_candidates(need, candidates)
     return ranked[0] if ranked else None
+
+
+# A youth in one of these is still waiting for a place: it counts as demand, and may escalate.
+UNPLACED = ("open", "proposed")
 
 
 def waits_urgently(urgency: Urgentie) -> bool:

@@ -7,17 +7,19 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from contracts.capacity import DeclineReason
 from contracts.verblijf import Setting
-from services.capacity import placement_store, placements
-from services.capacity.api import ALERT_ROLES, now_of
+from services.capacity import domain
+from services.capacity.api import runtime
 from services.capacity.audience import placement_seen_by
-from services.runtime.auth import Principal, Role, require
+from services.capacity.commands import escalations, placements
+from services.capacity.store import open_store, reads
+from services.runtime.auth import ALERT_ROLES, Principal, Role, require
 from services.runtime.openapi import problems
-from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1", tags=["placements"])
 
@@ -56,7 +58,7 @@ class Placement(BaseModel):
     proposals: list[Proposal]
 
 
-def _placement(row, principal: Principal) -> Placement:
+def _placement(row: asyncpg.Record, principal: Principal) -> Placement:
     """The placement as ``principal``'s role may see it (``audience.placement_seen_by``)."""
     placement = {**dict(row), "proposals": json.loads(row["proposals"])}
     return Placement(**placement_seen_by(placement, principal.role, principal.agb))
@@ -73,11 +75,9 @@ async def get_placements(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES)),
 ) -> list[Placement]:
-    statuses = status or list(placements.UNPLACED)
+    statuses = status or list(domain.UNPLACED)
     provider = principal.agb if principal.role is Role.PROVIDER else None
-    rows = await placement_store.list_placements(
-        runtime_of(request).pool, provider=provider, statuses=statuses, limit=limit
-    )
+    rows = await reads.list_placements(runtime(request).pool, provider=provider, statuses=statuses, limit=limit)
     return [_placement(r, principal) for r in rows]
 
 
@@ -99,7 +99,7 @@ class Escalation(BaseModel):
 
 
 async def _placement_view(request: Request, placement_id: uuid.UUID, principal: Principal) -> Placement:
-    row = await placement_store.placement_view(runtime_of(request).pool, placement_id)
+    row = await reads.placement_view(runtime(request).pool, placement_id)
     return _placement(row, principal)
 
 
@@ -114,7 +114,8 @@ async def accept_placement(
     request: Request,
     principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
-    await placements.accept(runtime_of(request), placement_id, principal, now_of(request))
+    async with runtime(request).work(open_store) as uow:
+        await placements.accept(uow, placement_id, principal)
     return await _placement_view(request, placement_id, principal)
 
 
@@ -130,7 +131,8 @@ async def decline_placement(
     request: Request,
     principal: Principal = Depends(require(Role.PROVIDER)),
 ) -> Placement:
-    await placements.decline(runtime_of(request), placement_id, principal, body.reason, body.note, now_of(request))
+    async with runtime(request).work(open_store) as uow:
+        await placements.decline(uow, placement_id, principal, body.reason, body.note)
     return await _placement_view(request, placement_id, principal)
 
 
@@ -147,7 +149,8 @@ async def escalate_placement(
     principal: Principal = Depends(require(Role.REFERRER, Role.SCHAKELFUNCTIONARIS)),
 ) -> Placement:
     note = (body or Escalation()).note
-    await placements.escalate_by_hand(runtime_of(request), placement_id, principal, note, now_of(request))
+    async with runtime(request).work(open_store) as uow:
+        await escalations.escalate_by_hand(uow, placement_id, principal, note)
     return await _placement_view(request, placement_id, principal)
 
 
@@ -155,16 +158,25 @@ class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0, le=400 * 24 * 3600)
 
 
+class ClockMoved(BaseModel):
+    now: datetime
+
+
 @router.post(
-    "/admin/clock", summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)", include_in_schema=False
+    "/admin/clock",
+    response_model=ClockMoved,
+    summary="Move this service's clock forward (only with SCHAKEL_TEST_CLOCK)",
+    include_in_schema=False,
 )
 async def advance_clock(
     body: ClockAdvance,
     request: Request,
     _: Principal = Depends(require(Role.ADMIN)),
-) -> dict[str, datetime]:
-    if not runtime_of(request).settings.test_clock:  # type: ignore[attr-defined]
+) -> ClockMoved:
+    capacity = runtime(request)
+    if not capacity.settings.test_clock:
         raise HTTPException(404, "Not Found")
-    now = request.app.state.clock.advance(timedelta(seconds=body.seconds))
+    now = capacity.clock.advance(timedelta(seconds=body.seconds))
+    # What fell due in the time skipped happens now, not at the next tick.
     await request.app.state.timers.run_now()
-    return {"now": now}
+    return ClockMoved(now=now)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from services.capacity import store
+from services.capacity.store.reads import LATEST_ALERT_SEQ
 from services.runtime.auth import Role
 from services.runtime.db import fetch_one
 
@@ -22,7 +22,7 @@ async def create_webhook(
     return await fetch_one(
         pool,
         f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, {store.LATEST_ALERT_SEQ})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, {LATEST_ALERT_SEQ})
             RETURNING {_PUBLIC_COLUMNS}, secret""",
         uuid.uuid4(),
         role.value,

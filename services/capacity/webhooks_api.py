@@ -9,15 +9,17 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from services.capacity import webhook_store, webhooks
-from services.runtime.auth import Principal, Role, require
+from services.capacity import webhook_store
+from services.capacity.api import runtime
+from services.capacity.webhooks.signing import new_secret
+from services.runtime.auth import ALERT_ROLES, Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, NotFound
 from services.runtime.openapi import problems
-from services.runtime.service import runtime_of
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-MANAGERS = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR, Role.ADMIN)
+MANAGERS = (*ALERT_ROLES, Role.ADMIN)
+# ``ALERT_ROLES`` spelled out for the OpenAPI document (a unit test keeps the two the same).
 AlertRole = Literal["schakelfunctionaris", "expertteam", "operator"]
 
 
@@ -79,28 +81,27 @@ def _own_role(principal: Principal) -> Role | None:
 async def register_webhook(
     body: WebhookRequest, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> RegisteredWebhook:
-    if body.url.scheme != "https" and not runtime_of(request).settings.webhook_allow_http:  # type: ignore[attr-defined]
+    capacity = runtime(request)
+    if body.url.scheme != "https" and not capacity.settings.webhook_allow_http:
         # Escalations carry pseudonymous case data; they do not travel unencrypted.
         raise Invalid(
             "url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)"
         )
     row = await webhook_store.create_webhook(
-        runtime_of(request).pool,
+        capacity.pool,
         role=_role_for(principal, body.role),
         url=str(body.url),
         description=body.description,
-        secret=webhooks.new_secret(),
+        secret=new_secret(),
         created_by=principal.actor,
-        now=request.app.state.clock.now(),
+        now=capacity.now(),
     )
     return RegisteredWebhook(**dict(row))
 
 
 @router.get("", response_model=list[Webhook], summary="Your role's webhooks (an admin sees all), without secrets")
 async def list_webhooks(request: Request, principal: Principal = Depends(require(*MANAGERS))) -> list[Webhook]:
-    return [
-        Webhook(**dict(r)) for r in await webhook_store.list_webhooks(runtime_of(request).pool, _own_role(principal))
-    ]
+    return [Webhook(**dict(r)) for r in await webhook_store.list_webhooks(runtime(request).pool, _own_role(principal))]
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop", responses=problems(404))
@@ -108,5 +109,5 @@ async def delete_webhook(
     webhook_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> None:
     role = _own_role(principal)
-    if not await webhook_store.delete_webhook(runtime_of(request).pool, webhook_id, role):
+    if not await webhook_store.delete_webhook(runtime(request).pool, webhook_id, role):
         raise NotFound(f"no webhook {webhook_id}" + (f" for role {role}" if role else ""))

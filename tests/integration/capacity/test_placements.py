@@ -68,7 +68,7 @@ class Capacity:
         return referral.referral_id
 
     async def publish(self, event, referral_id: uuid.UUID) -> None:  # type: ignore[no-untyped-def]
-        envelope = Envelope.wrap(event, source="intake", subject=str(referral_id))
+        envelope = Envelope.wrap(event, source="intake")
         await produce(
             self.infra.kafka,
             self.isolation.topic(topics.INTAKE_EVENTS),
@@ -313,7 +313,7 @@ async def test_open_house_admission_lets_a_provider_offer_places_and_an_ended_co
     assert refused.status_code == 409
 
     async def contracting(event) -> None:  # type: ignore[no-untyped-def]
-        envelope = Envelope.wrap(event, source="contracting", subject=newcomer)
+        envelope = Envelope.wrap(event, source="contracting")
         await produce(
             c.infra.kafka, c.isolation.topic(topics.CONTRACTING_EVENTS), envelope.to_bytes(), key=newcomer.encode()
         )

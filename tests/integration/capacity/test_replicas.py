@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from contracts.verblijf import Setting
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.capacity.webhooks import WebhookDispatcher
+from services.capacity.webhooks.dispatcher import WebhookDispatcher
 from services.runtime.auth import Role
 from services.runtime.clock import Clock
 from tests.integration.capacity import test_placements as placing

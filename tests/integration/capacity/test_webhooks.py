@@ -24,10 +24,14 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from contracts.capacity import Severity, ShortageDetected
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
-from services.capacity import store, webhook_store, webhooks
+from services.capacity import webhook_store
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
+from services.capacity.store import ALERT_CHANNEL, CapacityStore
+from services.capacity.webhooks import signing
+from services.capacity.webhooks.dispatcher import WebhookDispatcher
 from services.runtime.auth import Role
+from services.runtime.clock import Clock
 from services.runtime.db import migrate
 from services.runtime.signal import PgSignal, channel_name
 from tests.support.infra import Infrastructure, Isolation
@@ -152,7 +156,7 @@ async def test_a_shortage_is_pushed_to_the_webhook_signed_with_its_secret(  # ty
 
     envelope = delivery.verified(hook["secret"])
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.new_secret()).verify(delivery.body, dict(delivery.headers))
+        Webhook(signing.new_secret()).verify(delivery.body, dict(delivery.headers))
     tampered = delivery.body.replace(b"crisisplek", b"gezinshuis")
     assert tampered != delivery.body
     with pytest.raises(WebhookVerificationError):
@@ -314,7 +318,7 @@ class FrozenClock:
 @pytest.fixture
 async def alert_signal(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool) -> AsyncIterator[PgSignal]:
     await migrate(db, "capacity", MIGRATIONS)
-    signal = PgSignal(infra.database_url, channel_name(store.ALERT_CHANNEL, isolation.schema))
+    signal = PgSignal(infra.database_url, channel_name(ALERT_CHANNEL, isolation.schema))
     signal.start()
     await asyncio.wait_for(signal.listening.wait(), 20)
     yield signal
@@ -332,12 +336,12 @@ async def _raise_shortage(db: asyncpg.Pool, schema: str, at: datetime) -> Envelo
             detected_at=at,
         ),
         source="capacity",
-        subject="crisisplek",
         time=at,
     )
     async with db.acquire() as conn, conn.transaction():
-        await store.insert_alert(conn, envelope, "crisisplek")
-        await store.notify_alerts(conn, schema)
+        alerts = CapacityStore(conn)
+        await alerts.insert_alert(envelope, "crisisplek")
+        await alerts.notify_alerts(schema)
     return envelope
 
 
@@ -350,12 +354,12 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
         role=Role.OPERATOR,
         url=f"{receiver.url}/ops",
         description="",
-        secret=webhooks.new_secret(),
+        secret=signing.new_secret(),
         created_by="test",
         now=clock.now,
     )
     receiver.failures_left["ops"] = 2
-    dispatcher = webhooks.WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=clock, tick_seconds=0.02)
+    dispatcher = WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=clock, tick_seconds=0.02)
     dispatcher.start()
     try:
         first = await _raise_shortage(db, isolation.schema, clock.now)
@@ -376,7 +380,7 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
     assert [r.id for r in delivered] == [str(first.id), str(second.id)]
     # The timestamp is the attempt's, so a retry is not refused as a replay of the first try.
     assert delivered[0].headers["webhook-timestamp"] == str(int(clock.now.timestamp()))
-    assert delivered[0].headers["webhook-signature"] == webhooks.sign(
+    assert delivered[0].headers["webhook-signature"] == signing.sign(
         hook["secret"], str(first.id), int(clock.now.timestamp()), delivered[0].body
     )
     settled = await eventually(lambda: _state(db, hook["id"], attempts=0), what="the failures cleared")
@@ -399,11 +403,11 @@ async def test_a_hanging_receiver_does_not_hold_back_the_other_webhooks(  # type
             role=Role.SCHAKELFUNCTIONARIS,
             url=f"{receiver.url}/{name}",
             description="",
-            secret=webhooks.new_secret(),
+            secret=signing.new_secret(),
             created_by="test",
             now=now,
         )
-    dispatcher = webhooks.WebhookDispatcher(db, alert_signal, CollectorRegistry(), timeout_seconds=60)
+    dispatcher = WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=Clock().now, timeout_seconds=60)
     dispatcher.start()
     try:
         await _raise_shortage(db, isolation.schema, now)
@@ -438,7 +442,7 @@ async def test_a_secret_issued_before_standard_webhooks_keeps_its_key(db: asyncp
         await conn.execute((MIGRATIONS / "005_standard_webhook_secrets.sql").read_text())
         migrated = await conn.fetchval("SELECT secret FROM webhook")
 
-    assert migrated.startswith("whsec_") and webhooks.signing_key(migrated) == old_secret.encode()
-    headers = webhooks.signed_headers(migrated, "an-alert", int(datetime.now(UTC).timestamp()), b"{}")
+    assert migrated.startswith("whsec_") and signing.signing_key(migrated) == old_secret.encode()
+    headers = signing.signed_headers(migrated, "an-alert", int(datetime.now(UTC).timestamp()), b"{}")
     # The receiver that kept its old secret verifies with it as the raw key; so does the new string.
     assert Webhook(old_secret.encode()).verify(b"{}", headers) == Webhook(migrated).verify(b"{}", headers) == {}

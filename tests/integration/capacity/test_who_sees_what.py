@@ -59,7 +59,7 @@ class Capacity:
             needs_gemeente_decision=True,
             received_at=datetime.now(UTC),
         )
-        envelope = Envelope.wrap(referral, source="intake", subject=str(referral.referral_id))
+        envelope = Envelope.wrap(referral, source="intake")
         await produce(
             self.infra.kafka,
             self.isolation.topic(topics.INTAKE_EVENTS),

@@ -3,6 +3,8 @@ stream and the alert list alike), and what of a placement each role is shown."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,7 +18,8 @@ from contracts.capacity import (
     ShortageResolved,
 )
 from services.capacity.audience import audience, kind_of, kinds_seen_by, placement_seen_by
-from services.runtime.auth import Role
+from services.capacity.webhooks_api import AlertRole
+from services.runtime.auth import ALERT_ROLES, Role
 
 SF, ET, OP = Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR
 OUTSIDERS = (Role.PROVIDER, Role.REFERRER, Role.GEMEENTE, Role.ADMIN)
@@ -169,3 +172,7 @@ def test_what_a_role_is_shown_leaves_the_placement_itself_unchanged() -> None:
     placement_seen_by(original, Role.PROVIDER, NEAR)
     placement_seen_by(original, Role.REFERRER)
     assert original == placement()
+
+
+def test_a_webhook_may_be_registered_for_exactly_the_alert_roles() -> None:
+    assert set(get_args(AlertRole)) == {role.value for role in ALERT_ROLES}

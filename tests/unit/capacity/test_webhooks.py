@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from services.capacity.webhooks import new_secret, retry_delay, sign, signed_headers, signing_key
+from services.capacity.webhooks.dispatcher import retry_delay
+from services.capacity.webhooks.signing import new_secret, sign, signed_headers, signing_key
 
 BODY = b'{"type": "nl.schakel.capacity.ShortageDetected", "data": {"setting": "crisisplek"}}'
 MSG_ID = "0b8f3c2e-5d1a-4c7e-9a1f-2e6d8b4c0f11"

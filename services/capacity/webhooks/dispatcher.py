@@ -1,37 +1,10 @@
-"""Alert webhooks: how a delivery is signed, and the dispatcher (its SQL is in ``webhook_store``).
-
-Every alert of ``capacity.alerts.v1`` (table ``alert``) is POSTed, in ``alert.seq`` order, to
-each webhook whose role is in the alert's audience (``services.capacity.audience``), with the
-CloudEvents envelope as body, signed per the Standard Webhooks specification (standardwebhooks.com):
-
-    Content-Type: application/json
-    webhook-id: <envelope id>                  the same on every retry: dedupe on it
-    webhook-timestamp: <unix seconds>          of this attempt
-    webhook-signature: v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + raw body)>
-
-The secret shown at registration is ``whsec_`` + base64 of the key, so a receiver verifies with
-any Standard Webhooks library (``Webhook(secret).verify(body, headers)`` in Python), which also
-refuses a timestamp more than five minutes from its clock. Answer 2xx within the timeout to
-acknowledge; any other answer (redirects included) or a timeout is retried with exponential
-backoff, and later alerts wait behind it, so order is kept per webhook. One webhook never
-waits for another.
-
-With several capacity processes, each webhook is delivered by one of them at a time: the one
-holding its lease (``webhook.leased_by``/``lease_until``, migration 006). Why a lease row and
-not an advisory lock: it holds no connection while a receiver is slow, it works behind a
-transaction-pooling proxy, and the table shows who delivers what. The cursor moves only in a
-statement that also checks and renews the lease, so a process that lost its lease cannot move
-it. A process that stops releases its leases; one killed outright is taken over when its lease
-runs out, and the alert it was posting may then come twice, with the same ``webhook-id``.
-"""
+"""The dispatcher: delivers each alert, in order, to every webhook whose role is in its audience,
+retrying with backoff, with one process at a time holding each webhook's lease."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -39,60 +12,25 @@ import secrets
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
-from services.capacity import store, webhook_store
+from services.capacity import webhook_store
 from services.capacity.audience import audience
+from services.capacity.store import reads
+from services.capacity.webhooks.signing import signed_headers
 from services.runtime.auth import Role
 from services.runtime.signal import PgSignal
 
 log = logging.getLogger(__name__)
 
-# --- signing (pure) -----------------------------------------------------------------------
-
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 32  # the specification asks for 24 to 64 random bytes
-
-
-def new_secret() -> str:
-    """A fresh ``whsec_`` secret: base64 of random bytes, the key itself."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key a ``whsec_`` secret stands for."""
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` value for ``body`` sent as ``msg_id`` at ``timestamp`` (unix seconds)."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(signing_key(secret), signed, hashlib.sha256).digest()).decode()
-
-
-def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The Standard Webhooks headers of one delivery attempt."""
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
-    }
-
 
 def retry_delay(attempts: int, first_seconds: float = 1.0, max_seconds: float = 300.0) -> timedelta:
     """How long to wait after the ``attempts``-th failure in a row: doubling, capped."""
     return timedelta(seconds=min(first_seconds * 2 ** min(attempts - 1, 30), max_seconds))
-
-
-# --- the dispatcher -----------------------------------------------------------------------
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _holder_name() -> str:
@@ -115,7 +53,7 @@ class WebhookDispatcher:
         alert_signal: PgSignal,
         registry: CollectorRegistry,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime],
         timeout_seconds: float = 5.0,
         tick_seconds: float = 1.0,
         first_retry_seconds: float = 1.0,
@@ -224,7 +162,7 @@ class WebhookDispatcher:
         if hook is None:
             return False
         role = Role(hook["role"])
-        alerts = await store.alerts_after(self._pool, hook["delivered_seq"], self._batch_size)
+        alerts = await reads.alerts_after(self._pool, hook["delivered_seq"], self._batch_size)
         position = persisted = hook["delivered_seq"]
         attempts = hook["attempts"]
         for alert in alerts:
