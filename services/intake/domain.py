@@ -1,17 +1,23 @@
-"""Pure intake rules: BSN and age checks, verblijf settings, legal basis, stacking (OP259),
-the lifecycle of a referral and its toewijzingen, and the deadline of a provider's request."""
+"""Pure intake rules: BSN and age checks, verblijf settings, legal basis, who may see and change
+what, the daily verblijf cap, stacking (OP259), the lifecycle of a referral and its toewijzingen,
+the deadline of a provider's request, and the retention of personal data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
 
 from contracts.codes import Productcategorie, RedenAfwijzing, RedenWijziging, Verwijzer
 from contracts.verblijf import Setting
-from services.runtime.errors import Conflict, Forbidden, Invalid
-from services.runtime.workdays import add_working_days
+from services.runtime.auth import Principal, Role
+from services.runtime.errors import Conflict, DomainError, Forbidden, Invalid
+from services.runtime.workdays import NL, add_working_days, dutch_date
 
 # An unborn child may be referred (prenatal care) with its expected birth date, at most a pregnancy ahead.
 UNBORN_HORIZON = timedelta(weeks=40)
@@ -110,6 +116,68 @@ def check_referral_rights(
         raise Forbidden(f"role {role} may not refer")
 
 
+def is_its_referrer(principal: Principal, referral: Mapping[str, Any]) -> bool:
+    if referral["submitted_by"] == principal.actor:
+        return True
+    return (
+        principal.role is Role.REFERRER
+        and principal.subject == f"{referral['referrer_type']}:{referral['referrer_agb']}"
+    )
+
+
+def check_may_read(principal: Principal, referral: Mapping[str, Any]) -> None:
+    if principal.role is Role.OPERATOR or is_its_referrer(principal, referral):
+        return
+    if principal.role is Role.GEMEENTE and principal.subject == referral["municipality_code"]:
+        return
+    raise Forbidden("only the referral's referrer, its gemeente and operators may read it")
+
+
+def check_may_withdraw(principal: Principal, referral: Mapping[str, Any]) -> None:
+    own_gemeente = principal.role is Role.GEMEENTE and principal.subject == referral["municipality_code"]
+    if not (own_gemeente or is_its_referrer(principal, referral)):
+        raise Forbidden("only the referral's referrer or its gemeente may withdraw it")
+
+
+def check_own_municipality(principal: Principal, municipality_code: str, what: str) -> None:
+    """A gemeente acts only on what belongs to its own municipality."""
+    if principal.subject != municipality_code:
+        raise Forbidden(f"gemeente {principal.subject} may not act on {what} of municipality {municipality_code}")
+
+
+class DailyCapReached(DomainError):
+    """A referrer has the day's maximum of open verblijf or crisis referrals; ``retry_after`` seconds
+    until the next Dutch calendar day."""
+
+    # 429, not 422: the referral itself is valid and is accepted tomorrow, or once one of today's
+    # is withdrawn or placed — a quota, which is what 429 with Retry-After tells a client.
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        # A quota, so the client is told when to come back: the next Dutch calendar day.
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+def verblijf_day(now: datetime) -> tuple[datetime, datetime]:
+    """The Dutch calendar day the daily cap counts in: its start and the start of the next."""
+    today = dutch_date(now)
+    return datetime.combine(today, time(), tzinfo=NL), datetime.combine(today + timedelta(days=1), time(), tzinfo=NL)
+
+
+def check_daily_cap(actor: str, open_today: int, limit: int, now: datetime) -> None:
+    """Refuse a verblijf or crisis referral once ``actor`` has the day's maximum of them open: each one
+    reserves a place while capacity looks for one, so a flood from one key would fake a shortage."""
+    if open_today >= limit:
+        next_day = verblijf_day(now)[1]
+        raise DailyCapReached(
+            f"{actor} has {open_today} open verblijf or crisis referrals submitted today, "
+            f"the limit of {limit} per day (SCHAKEL_VERBLIJF_REFERRALS_PER_DAY); withdraw one "
+            "or ask the gemeente or the schakelfunctionaris to refer",
+            retry_after=max(1, math.ceil((next_day - now).total_seconds())),
+        )
+
+
 # --- toewijzingen ---------------------------------------------------------------------------
 
 
@@ -127,6 +195,22 @@ class AllocationFacts:
     care_start: date | None = None
     care_end: date | None = None
     number: int = 0
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> AllocationFacts:
+        """The facts of a stored toewijzing row."""
+        return cls(
+            product_category=row["product_category"],
+            product_code=row["product_code"],
+            start_date=row["start_date"],
+            end_date=row["end_date"],
+            withdrawn=row["withdrawn_at"] is not None,
+            withdrawal_reason=RedenWijziging(row["withdrawal_reason"]) if row["withdrawal_reason"] else None,
+            effective_date=row["effective_date"],
+            care_start=row["care_start"],
+            care_end=row["care_end"],
+            number=row["number"],
+        )
 
     def valid_period(self) -> tuple[date, date] | None:
         """The days the toewijzing counts; None when it never was valid (reden 13)."""
@@ -281,3 +365,11 @@ def check_rejection(referrer_type: Verwijzer, reason: RedenAfwijzing) -> None:
             f"the referral comes from referrer type {referrer_type.value} (GI or court), whose decision "
             f"needs no gemeente decision: it cannot be refused as 7 (zorginhoudelijk)"
         )
+
+
+# --- personal data ---------------------------------------------------------------------------
+
+
+def retention_cutoff(now: datetime, years: int) -> datetime:
+    """Personal data of a youth with no activity since this moment is erased."""
+    return now - relativedelta(years=years)

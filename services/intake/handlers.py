@@ -5,27 +5,21 @@ from __future__ import annotations
 from contracts import topics
 from contracts.capacity import PlacementConfirmed
 from contracts.contracting import ContractEnded, ProviderAdmitted
-from contracts.envelope import Envelope
 from services.intake import store
-from services.intake.referrals import on_placement_confirmed
+from services.intake.commands import contracts, referrals
+from services.intake.store import IntakeStore
 from services.runtime.consumer import Consumer
-from services.runtime.db import Connection
 
 
-async def on_provider_admitted(conn: Connection, _envelope: Envelope, event: ProviderAdmitted) -> None:
-    await store.upsert_contract(conn, event.contract_id, event.provider_agb, event.valid_from, event.valid_to)
-
-
-async def on_contract_ended(conn: Connection, _envelope: Envelope, event: ContractEnded) -> None:
-    await store.end_contract(conn, event.contract_id, event.provider_agb, event.end_date)
-
-
-def consumers() -> list[Consumer]:
+def consumers() -> list[Consumer[IntakeStore]]:
     return [
-        Consumer("placements", topics.CAPACITY_EVENTS, {PlacementConfirmed: on_placement_confirmed}),
+        Consumer(
+            "placements", topics.CAPACITY_EVENTS, {PlacementConfirmed: referrals.record_placement}, store=store.postgres
+        ),
         Consumer(
             "contracts",
             topics.CONTRACTING_EVENTS,
-            {ProviderAdmitted: on_provider_admitted, ContractEnded: on_contract_ended},
+            {ProviderAdmitted: contracts.learn_admitted, ContractEnded: contracts.learn_ended},
+            store=store.postgres,
         ),
     ]

@@ -8,8 +8,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from services.intake import personal_data
-from services.intake.context import Intake
+from services.intake.api import runtime
+from services.intake.commands import personal_data
+from services.intake.personal_data_store import PersonalDataStore
+from services.intake.watches import RetentionWatch
 from services.runtime.auth import Principal, Role, require
 from services.runtime.errors import NotFound
 from services.runtime.openapi import problems
@@ -32,10 +34,10 @@ class ErasureDone(BaseModel):
 async def erase_personal_data(
     referral_id: uuid.UUID, request: Request, by: Principal = Depends(require(Role.ADMIN))
 ) -> ErasureDone:
-    intake: Intake = request.app.state.intake
-    now = intake.now()
-    erased = await personal_data.erase_on_request(intake.runtime.pool, referral_id, by.actor, now)
+    async with runtime(request).work(PersonalDataStore) as uow:
+        erased = await personal_data.erase_on_request(uow, referral_id, by.actor)
     if erased is None:
         raise NotFound(f"no referral {referral_id}")
-    request.app.state.retention.erased.labels("request").inc(erased)
-    return ErasureDone(referral_id=referral_id, erased_clients=erased, erased_at=now)
+    retention: RetentionWatch = request.app.state.retention
+    retention.erased.labels("request").inc(erased)
+    return ErasureDone(referral_id=referral_id, erased_clients=erased, erased_at=uow.now)

@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import asyncpg
 import typer
 from pydantic import ValidationError
 
-from services.intake import personal_data, store
+from services.intake.commands import PersonalDataWorkMaker, personal_data
+from services.intake.personal_data_store import PersonalDataStore
 from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
 from services.runtime.auth import Role, check_subject
+from services.runtime.clock import Clock
 from services.runtime.db import create_pool, migrate
+from services.runtime.unit_of_work import in_postgres
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,18 +42,28 @@ def _settings() -> IntakeSettings:
         sys.exit("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False)))
 
 
-def _run(action):
+T = TypeVar("T")
+
+
+def _run(action: Callable[[PersonalDataWorkMaker, IntakeSettings], Awaitable[T]]) -> T:
+    """Run ``action`` with units of work on the service's database, as the running service would."""
     settings = _settings()
 
-    async def run():
+    async def run() -> T:
         pool = await create_pool(settings.database_url, settings.db_schema, wait_seconds=10, max_size=2)
         try:
             await migrate(pool, settings.service, MIGRATIONS)
-            return await action(pool, settings)
+            return await action(_work(pool, settings), settings)
         finally:
             await pool.close()
 
     return asyncio.run(run())
+
+
+def _work(pool: asyncpg.Pool, settings: IntakeSettings) -> PersonalDataWorkMaker:
+    """Units of work as the running service makes them; their events wait in its outbox."""
+    clock = Clock()
+    return lambda: in_postgres(pool, PersonalDataStore, settings, clock.now())
 
 
 def _actor(by: str) -> str:
@@ -66,8 +79,8 @@ def rotate(batch_size: Annotated[int, typer.Option(min=1, help="Records per batc
     """Re-seal every stored record with the newest SCHAKEL_ENCRYPTION_KEY. Safe to repeat and to run
     beside the service; run it after the service runs with the new key first."""
 
-    async def action(pool: asyncpg.Pool, settings: IntakeSettings) -> personal_data.SealCensus:
-        return await personal_data.reseal(pool, Vault(settings.fernet_keys()), batch_size)
+    async def action(work: PersonalDataWorkMaker, settings: IntakeSettings) -> personal_data.SealCensus:
+        return await personal_data.reseal(work, Vault(settings.fernet_keys()), batch_size)
 
     census = _run(action)
     typer.echo(
@@ -87,8 +100,8 @@ def rotate(batch_size: Annotated[int, typer.Option(min=1, help="Records per batc
 def status(batch_size: Annotated[int, typer.Option(min=1, help="Records per batch.")] = 500) -> None:
     """Count records by key: whether the previous encryption keys may be retired."""
 
-    async def action(pool: asyncpg.Pool, settings: IntakeSettings) -> personal_data.SealCensus:
-        return await personal_data.reseal(pool, Vault(settings.fernet_keys()), batch_size, write=False)
+    async def action(work: PersonalDataWorkMaker, settings: IntakeSettings) -> personal_data.SealCensus:
+        return await personal_data.reseal(work, Vault(settings.fernet_keys()), batch_size, write=False)
 
     census = _run(action)
     typer.echo(f"newest key: {census.newest}; older keys: {census.older}; no configured key: {census.unreadable}")
@@ -107,8 +120,9 @@ def erase(
     """Erase the BSN, name and birth date of a referral's youth on request (AVG art. 17)."""
     actor = _actor(by)
 
-    async def action(pool: asyncpg.Pool, _settings: IntakeSettings) -> int | None:
-        return await personal_data.erase_on_request(pool, referral, actor, datetime.now(UTC))
+    async def action(work: PersonalDataWorkMaker, _settings: IntakeSettings) -> int | None:
+        async with work() as uow:
+            return await personal_data.erase_on_request(uow, referral, actor)
 
     erased = _run(action)
     if erased is None:
@@ -126,10 +140,8 @@ def erase_expired(by: Annotated[str, typer.Option(help="Your operator handle, fo
     """Erase personal data past SCHAKEL_PERSONAL_DATA_RETENTION_YEARS now (the service does it hourly)."""
     actor = _actor(by)
 
-    async def action(pool: asyncpg.Pool, settings: IntakeSettings) -> int:
-        return await personal_data.erase_expired(
-            pool, datetime.now(UTC), settings.personal_data_retention_years, actor, settings.erasure_batch_size
-        )
+    async def action(work: PersonalDataWorkMaker, _settings: IntakeSettings) -> int:
+        return await personal_data.erase_expired(work, actor)
 
     typer.echo(f"erased the personal data of {_run(action)} youth(s) past the retention period")
 
@@ -138,8 +150,9 @@ def erase_expired(by: Annotated[str, typer.Option(help="Your operator handle, fo
 def erasures(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20) -> None:
     """The erasure audit: when, who, why, how many (never whose data)."""
 
-    async def action(pool: asyncpg.Pool, _settings: IntakeSettings) -> list[asyncpg.Record]:
-        return await store.erasures(pool, limit)
+    async def action(work: PersonalDataWorkMaker, _settings: IntakeSettings) -> list[asyncpg.Record]:
+        async with work() as uow:
+            return await uow.store.erasures(limit)
 
     for row in _run(action):
         about = f"referral {row['referral_id']}" if row["referral_id"] else f"inactive since {row['cutoff']:%Y-%m-%d}"

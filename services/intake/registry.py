@@ -91,6 +91,10 @@ class Registry:
     def municipality(self, code: str) -> Municipality | None:
         return self._municipalities.get(code)
 
+    def members(self, region_id: str, day: date) -> list[Municipality]:
+        """The municipalities that belong to the region on ``day``."""
+        return [self._municipalities[code] for code in self.region(region_id).member_codes(day)]
+
     def check_member(self, region_id: str, code: str, day: date) -> Municipality:
         """The municipality ``code`` if it exists and belongs to the region on ``day``; else ``ValueError``."""
         region = self.region(region_id)

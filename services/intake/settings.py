@@ -67,17 +67,17 @@ class IntakeSettings(ServiceSettings):
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> IntakeSettings:
         if not self.dev_mode:
-            missing = [
-                name
-                for name, value in (
-                    ("SCHAKEL_CLIENT_REF_SECRET", self.client_ref_secret),
-                    ("SCHAKEL_ENCRYPTION_KEY", self.encryption_key),
-                )
-                if value is None
-            ]
-            if missing:
+            if self.client_ref_secret is None or self.encryption_key is None:
+                missing = [
+                    name
+                    for name, value in (
+                        ("SCHAKEL_CLIENT_REF_SECRET", self.client_ref_secret),
+                        ("SCHAKEL_ENCRYPTION_KEY", self.encryption_key),
+                    )
+                    if value is None
+                ]
                 raise ValueError(f"{' and '.join(missing)} must be set when SCHAKEL_DEV_MODE is false")
-            if len(self.client_ref_secret.get_secret_value()) < 32:  # type: ignore[union-attr]
+            if len(self.client_ref_secret.get_secret_value()) < 32:
                 raise ValueError("SCHAKEL_CLIENT_REF_SECRET must be at least 32 characters")
             if any(len(key) < 32 for key in self.client_ref_keys()):
                 raise ValueError("every one of SCHAKEL_PREVIOUS_CLIENT_REF_SECRETS must be at least 32 characters")

@@ -220,7 +220,7 @@ async def test_no_bsn_name_or_birth_date_on_any_topic_in_the_log_or_in_metrics(
                 confirmed_at="2026-01-02T10:00:00Z",
             )
             capacity_topic = isolation.topic(topics.CAPACITY_EVENTS)
-            placed_event = Envelope.wrap(placed, source="capacity", subject="x")
+            placed_event = Envelope.wrap(placed, source="capacity")
             await produce(infra.kafka, capacity_topic, placed_event.to_bytes())
             await produce(infra.kafka, capacity_topic, b"not an event")
             records = await _every_record(infra, isolation, events)

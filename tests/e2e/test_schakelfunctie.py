@@ -41,7 +41,7 @@ async def _refer(infra: Infrastructure, isolation: Isolation) -> str:
         needs_gemeente_decision=False,
         received_at=datetime.now(UTC),
     )
-    envelope = Envelope.wrap(referral, source="intake", subject=str(referral.referral_id))
+    envelope = Envelope.wrap(referral, source="intake")
     await produce(
         infra.kafka, isolation.topic(topics.INTAKE_EVENTS), envelope.to_bytes(), key=envelope.subject.encode()
     )

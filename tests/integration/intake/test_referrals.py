@@ -134,7 +134,7 @@ async def test_a_referral_to_a_provider_without_contract_is_accepted_and_flagged
     await produce(
         infra.kafka,
         isolation.topic(topics.CONTRACTING_EVENTS),
-        Envelope.wrap(admitted, source="contracting", subject="87654321").to_bytes(),
+        Envelope.wrap(admitted, source="contracting").to_bytes(),
     )
     headers = await keys(Role.REFERRER, GP)
 
@@ -173,7 +173,7 @@ async def test_a_confirmed_placement_marks_the_referral_placed(
         setting="gezinshuis",
         confirmed_at="2026-01-02T10:00:00Z",
     )
-    envelope = Envelope.wrap(placed, source="capacity", subject=created["referral_id"])
+    envelope = Envelope.wrap(placed, source="capacity")
     # Delivered twice: the inbox applies it once.
     for _ in range(2):
         await produce(infra.kafka, isolation.topic(topics.CAPACITY_EVENTS), envelope.to_bytes())

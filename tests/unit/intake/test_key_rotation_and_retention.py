@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import InvalidToken
 from pydantic import ValidationError
 
-from services.intake.personal_data import retention_cutoff
+from services.intake.domain import retention_cutoff
 from services.intake.privacy import PersonalData, Vault, client_ref, client_refs
 from services.intake.settings import IntakeSettings
 
