@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime
 from typing import Annotated
@@ -12,20 +11,31 @@ from pydantic import BaseModel
 
 from contracts.codes import Retourcode
 from contracts.contracting import Contact, ContractKind
-from services.contracting import commands, declarations, rules, store
-from services.contracting.lots import Lot, LotTerms, Outcome, Tariff
+from services.contracting.commands import admission, contracts, declarations
+from services.contracting.contract_store import ContractRecord, contract_store
+from services.contracting.declaration_store import declaration_store
+from services.contracting.domain.declaration_rules import RULES
+from services.contracting.domain.declarations import AssessedDeclaration, Declaration
+from services.contracting.domain.lots import Lot, LotTerms, Outcome, Tariff
 from services.contracting.settings import ContractingSettings
 from services.runtime.auth import Principal, Role, require
 from services.runtime.edge import BodyBudget
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.openapi import problems
-from services.runtime.service import runtime_of
+from services.runtime.service import Runtime, runtime_of
 
 router = APIRouter(prefix="/v1", tags=["contracting"])
+# The body of the largest allowed declaration (MAX_LINES lines), pretty-printed, with room to spare.
+BODY_BYTES = 1024 * 1024
 
 ALL_ROLES = tuple(Role)
 OVERSEERS = (Role.OPERATOR, Role.ADMIN)
 LotCode = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{0,19}$", description="Code of the lot (perceel)")]
+
+
+def runtime(request: Request) -> Runtime[ContractingSettings]:
+    """The running service, typed with contracting's settings."""
+    return runtime_of(request)
 
 
 def _own(principal: Principal, agb: str, what: str) -> None:
@@ -35,12 +45,14 @@ def _own(principal: Principal, agb: str, what: str) -> None:
 
 @router.get("/lots", response_model=list[Lot], summary="Every lot: products, settings, tariffs, requirements, status")
 async def get_lots(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[Lot]:
-    return await store.all_lots(runtime_of(request).pool)
+    async with runtime(request).work(contract_store) as uow:
+        return await uow.store.all_lots()
 
 
 @router.get("/lots/{code}", response_model=Lot, summary="One lot", responses=problems(404))
 async def get_lot(code: LotCode, request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> Lot:
-    lot = await store.get_lot(runtime_of(request).pool, code)
+    async with runtime(request).work(contract_store) as uow:
+        lot = await uow.store.get_lot(code)
     if lot is None:
         raise NotFound(f"no lot {code}")
     return lot
@@ -59,7 +71,7 @@ class LotChanged(BaseModel):
     from_waitlist: list[LotResultView]
 
 
-def _view(result: commands.LotResult) -> LotResultView:
+def _view(result: admission.LotResult) -> LotResultView:
     return LotResultView(
         lot=result.lot,
         outcome=result.outcome,
@@ -78,7 +90,8 @@ async def put_lot(
     code: LotCode, terms: LotTerms, request: Request, principal: Principal = Depends(require(Role.ADMIN))
 ) -> LotChanged:
     lot = Lot(**terms.model_dump(), code=code)
-    admitted = await commands.put_lot(runtime_of(request), lot, principal)
+    async with runtime(request).work(contract_store) as uow:
+        admitted = await admission.put_lot(uow, lot, principal.actor)
     return LotChanged(lot=lot, from_waitlist=[_view(a) for a in admitted])
 
 
@@ -95,10 +108,11 @@ class ApplicationAnswer(BaseModel):
     summary="Apply for lots with evidence: per lot admitted, waitlisted (position) or rejected (reasons)",
 )
 async def post_application(
-    application: commands.Application, request: Request, principal: Principal = Depends(require(Role.PROVIDER))
+    application: admission.Application, request: Request, principal: Principal = Depends(require(Role.PROVIDER))
 ) -> ApplicationAnswer:
     _own(principal, application.provider_agb, "apply")
-    application_id, results = await commands.apply(runtime_of(request), application)
+    async with runtime(request).work(contract_store) as uow:
+        application_id, results = await admission.apply(uow, application)
     return ApplicationAnswer(
         application_id=application_id, provider_agb=application.provider_agb, lots=[_view(r) for r in results]
     )
@@ -119,8 +133,8 @@ class ContractView(BaseModel):
     end_reason: str | None
 
 
-def _contract(row) -> ContractView:
-    return ContractView(**{**dict(row), "tariffs": json.loads(row["tariffs"])})
+def _contract(contract: ContractRecord) -> ContractView:
+    return ContractView.model_validate(contract, from_attributes=True)
 
 
 @router.get(
@@ -137,7 +151,8 @@ async def get_contracts(
         if provider_agb is not None:
             _own(principal, provider_agb, "see contracts")
         provider_agb = principal.agb
-    return [_contract(r) for r in await store.list_contracts(runtime_of(request).pool, provider_agb)]
+    async with runtime(request).work(contract_store) as uow:
+        return [_contract(c) for c in await uow.store.list_contracts(provider_agb)]
 
 
 @router.post(
@@ -148,11 +163,10 @@ async def get_contracts(
     responses=problems(409),
 )
 async def post_contract(
-    new: commands.NewContract, request: Request, _: Principal = Depends(require(Role.ADMIN))
+    new: contracts.NewContract, request: Request, _: Principal = Depends(require(Role.ADMIN))
 ) -> ContractView:
-    runtime = runtime_of(request)
-    contract_id = await commands.create_contract(runtime, new)
-    return _contract(await store.get_contract(runtime.pool, contract_id))
+    async with runtime(request).work(contract_store) as uow:
+        return _contract(await contracts.create_contract(uow, new))
 
 
 @router.post(
@@ -162,43 +176,44 @@ async def post_contract(
     responses=problems(404, 409),
 )
 async def end_contract(
-    contract_id: uuid.UUID, end: commands.ContractEnd, request: Request, _: Principal = Depends(require(Role.ADMIN))
+    contract_id: uuid.UUID, end: contracts.ContractEnd, request: Request, _: Principal = Depends(require(Role.ADMIN))
 ) -> ContractView:
-    runtime = runtime_of(request)
-    await commands.end_contract(runtime, contract_id, end)
-    return _contract(await store.get_contract(runtime.pool, contract_id))
+    async with runtime(request).work(contract_store) as uow:
+        return _contract(await contracts.end_contract(uow, contract_id, end))
 
 
 @router.post(
     "/declarations",
     status_code=201,
-    response_model=declarations.AssessedDeclaration,
+    response_model=AssessedDeclaration,
     summary="Submit a monthly declaration; every line comes back with its return codes",
     responses=problems(409),
     # Up to MAX_LINES lines need more than the default body budget (SCHAKEL_MAX_BODY_BYTES).
-    dependencies=[Depends(BodyBudget(declarations.BODY_BYTES))],
+    dependencies=[Depends(BodyBudget(BODY_BYTES))],
 )
 async def post_declaration(
-    declaration: declarations.Declaration, request: Request, principal: Principal = Depends(require(Role.PROVIDER))
-) -> declarations.AssessedDeclaration:
+    declaration: Declaration, request: Request, principal: Principal = Depends(require(Role.PROVIDER))
+) -> AssessedDeclaration:
     _own(principal, declaration.provider_agb, "declare")
-    return await declarations.submit(runtime_of(request), declaration)
+    async with runtime(request).work(declaration_store) as uow:
+        return await declarations.submit(uow, declaration)
 
 
 @router.get(
     "/declarations/{declaration_id}",
-    response_model=declarations.AssessedDeclaration,
+    response_model=AssessedDeclaration,
     summary="An assessed declaration, per line",
     responses=problems(404),
 )
 async def get_declaration(
     declaration_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
-) -> declarations.AssessedDeclaration:
-    row = await store.get_declaration(runtime_of(request).pool, declaration_id)
+) -> AssessedDeclaration:
+    async with runtime(request).work(declaration_store) as uow:
+        stored = await uow.store.get_declaration(declaration_id)
     # A provider learns nothing about another provider's declarations, not even that they exist.
-    if row is None or (principal.role is Role.PROVIDER and row["provider_agb"] != principal.agb):
+    if stored is None or (principal.role is Role.PROVIDER and stored.provider_agb != principal.agb):
         raise NotFound(f"no declaration {declaration_id}")
-    return declarations.AssessedDeclaration.model_validate_json(row["result"])
+    return stored.answer
 
 
 class PublishedRule(BaseModel):
@@ -216,8 +231,7 @@ class PublishedRule(BaseModel):
     summary="Every declaration check: its return code, what it checks, whom to ask, and whether it is on",
 )
 async def get_rules(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[PublishedRule]:
-    settings: ContractingSettings = runtime_of(request).settings  # type: ignore[assignment]
-    active = settings.rules()
+    active = runtime(request).settings.rules()
     return [
         PublishedRule(
             code=r.code,
@@ -227,5 +241,5 @@ async def get_rules(request: Request, _: Principal = Depends(require(*ALL_ROLES)
             active=active.active(r.code),
             switchable=r.switchable,
         )
-        for r in rules.RULES
+        for r in RULES
     ]

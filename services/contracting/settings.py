@@ -10,11 +10,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from contracts.gemeenten import GOOI_EN_VECHTSTREEK
-from services.contracting.rules import DEFAULT_DISABLED, RuleSet
+from services.contracting.domain.declaration_rules import DEFAULT_DISABLED, RuleSet
 from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
 
 DATA = Path(__file__).parent / "data"
-# Gooi en Vechtstreek today (DOMAIN §6); membership changes, so it is configuration, not code.
 
 
 def _codes(value: Any) -> Any:
@@ -31,6 +30,7 @@ class ContractingSettings(ServiceSettings):
     database_url: str = f"{LOCAL_POSTGRES}/schakel_contracting"
     # e.g. SCHAKEL_DECLARATION_RULES_DISABLED=tariff,moved-within-region ; empty string switches every rule on.
     declaration_rules_disabled: Annotated[frozenset[str], NoDecode] = DEFAULT_DISABLED
+    # Gooi en Vechtstreek today (DOMAIN §6); membership changes, so it is configuration, not code.
     region_municipalities: Annotated[frozenset[str], NoDecode] = frozenset(GOOI_EN_VECHTSTREEK)
     lots_seed: Path = Field(default=DATA / "lots.json", description="Lots inserted at start-up when not yet known.")
 

@@ -7,7 +7,8 @@ import json
 from datetime import date
 from typing import Any
 
-from services.contracting.declarations import BODY_BYTES, MAX_LINES
+from services.contracting.api import BODY_BYTES
+from services.contracting.domain.declarations import MAX_LINES
 from services.runtime.auth import Role
 from tests.integration.contracting.conftest import AGB_A
 

@@ -66,7 +66,7 @@ def issued(number: int, *, agb: str = AGB_A, gemeente: str = "0402", volume: int
         frequency="6",
         issued_at=datetime.now(UTC),
     )
-    return Envelope.wrap(event, source="intake", subject=str(event.allocation_id))
+    return Envelope.wrap(event, source="intake")
 
 
 def withdrawn(allocation: Envelope, reason: str = "13") -> Envelope:
@@ -80,7 +80,7 @@ def withdrawn(allocation: Envelope, reason: str = "13") -> Envelope:
         effective_date=TODAY,
         withdrawn_at=datetime.now(UTC),
     )
-    return Envelope.wrap(event, source="intake", subject=allocation.subject)
+    return Envelope.wrap(event, source="intake")
 
 
 async def from_intake(infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, *envelopes: Envelope) -> None:
@@ -452,7 +452,7 @@ async def test_a_changed_allocation_is_checked_with_its_new_volume(
         frequency="6",
         changed_at=datetime.now(UTC),
     )
-    await from_intake(infra, isolation, db, original, Envelope.wrap(change, source="intake", subject=original.subject))
+    await from_intake(infra, isolation, db, original, Envelope.wrap(change, source="intake"))
     answer = (
         await http.post(
             f"{contracting}/v1/declarations", headers=provider, json=declaration("I-1", line(1, 9001, volume=15))

@@ -6,8 +6,8 @@ import uuid
 from datetime import date
 
 from contracts.contracting import ContractKind
-from services.contracting.domain import Allocation, Contract, DeclarationLine
-from services.contracting.lots import Lot, LotStatus, Requirement, Tariff
+from services.contracting.domain.declarations import Allocation, Contract, DeclarationLine
+from services.contracting.domain.lots import Lot, LotStatus, Requirement, Tariff
 
 AGB = "12345678"
 OTHER_AGB = "87654321"

@@ -9,9 +9,10 @@ import pytest
 
 from contracts.codes import Retourcode
 from contracts.contracting import ContractKind
-from services.contracting import rules as r
-from services.contracting.domain import Assessment, Booking, assess
-from services.contracting.lots import Tariff
+from services.contracting.domain import declaration_rules as r
+from services.contracting.domain.declaration_checks import assess
+from services.contracting.domain.declarations import Assessment, Booking
+from services.contracting.domain.lots import Tariff
 from tests.unit.contracting.builders import (
     AGB,
     CLIENT,

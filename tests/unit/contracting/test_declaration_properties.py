@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.codes import Retourcode
-from services.contracting import rules as r
-from services.contracting.domain import Booking, DeclarationLine, assess
+from services.contracting.domain import declaration_rules as r
+from services.contracting.domain.declaration_checks import assess
+from services.contracting.domain.declarations import Booking, DeclarationLine
 from tests.unit.contracting.builders import (
     AGB,
     CLIENT,

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from contracts.contracting import DeclarationAssessed
 from contracts.envelope import Envelope
 from contracts.identifiers import EUROCENT_MAX
-from services.contracting.declarations import MAX_LINES, Declaration, _answer
-from services.contracting.domain import assess
+from services.contracting.domain.declaration_checks import assess
+from services.contracting.domain.declarations import MAX_LINES, AssessedDeclaration, Declaration
 from services.contracting.settings import ContractingSettings
 from tests.unit.contracting.builders import AGB, CLIENT, HILVERSUM, PRODUCT, REGION, allocation, contract, line
 
@@ -70,7 +70,7 @@ def _assessed_event(declaration: Declaration) -> bytes:
         rules=ContractingSettings().rules(),
         region=REGION,
     )
-    result = _answer(declaration_id, declaration, assessment, datetime.now(UTC))
+    result = AssessedDeclaration.of(declaration_id, declaration, assessment, datetime.now(UTC))
     assert all(len(ln.rejections) >= 8 for ln in result.lines)
     event = DeclarationAssessed(
         declaration_id=result.declaration_id,
@@ -84,7 +84,7 @@ def _assessed_event(declaration: Declaration) -> bytes:
         submitted_amount=result.submitted_amount,
         credited_amount=result.credited_amount,
     )
-    return Envelope.wrap(event, source="contracting", subject=str(declaration_id), time=result.assessed_at).to_bytes()
+    return Envelope.wrap(event, source="contracting", time=result.assessed_at).to_bytes()
 
 
 def test_the_largest_allowed_declaration_refused_on_every_line_fits_one_kafka_message() -> None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.contracting.lots import (
+from services.contracting.domain.lots import (
     Evidence,
     LotStatus,
     Outcome,

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from contracts.gemeenten import GOOI_EN_VECHTSTREEK
 from services.contracting.app import load_lots
-from services.contracting.rules import DEFAULT_DISABLED, MOVED_WITHIN_REGION
+from services.contracting.domain.declaration_rules import DEFAULT_DISABLED, MOVED_WITHIN_REGION
 from services.contracting.settings import DATA, ContractingSettings
 
 

@@ -6,14 +6,11 @@ import calendar
 from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 from contracts.codes import Frequentie
-from services.contracting import rules as r
-from services.contracting.rules import Finding
-
-if TYPE_CHECKING:
-    from services.contracting.domain import Allocation, Booking, DeclarationLine
+from services.contracting.domain import declaration_rules as r
+from services.contracting.domain.declaration_rules import Finding
+from services.contracting.domain.declarations import Allocation, Booking, DeclarationLine
 
 
 def exceeded(line: DeclarationLine, allocation: Allocation, bookings: Sequence[Booking]) -> list[Finding]:

@@ -8,170 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from contracts.codes import Eenheid, Productcategorie, RedenWijziging, Retourcode
-from contracts.contracting import ContractKind
-from contracts.identifiers import CalendarDate, ClientRef, Eurocent, GemeenteCode, ProductCode
-from services.contracting import limits
-from services.contracting import rules as r
-from services.contracting.lots import LotTerms, Tariff
-from services.contracting.rules import Finding
-
-
-class DeclarationLine(BaseModel):
-    """One line of a monthly declaration, as the provider sends it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    line_number: int = Field(ge=1, le=10_000)
-    allocation_number: int = Field(ge=1, le=2**31 - 1, description="Toewijzingnummer the line is declared against.")
-    municipality_code: GemeenteCode
-    client_ref: ClientRef | None = None
-    product_category: Productcategorie
-    product_code: ProductCode
-    period_start: CalendarDate
-    period_end: CalendarDate
-    volume: int = Field(ge=1, le=1_000_000, description="Delivered volume, in unit.")
-    unit: Eenheid
-    tariff: Eurocent = Field(description="Price per unit in eurocent.")
-    amount: Eurocent
-    credit: bool = Field(default=False, description="Reverses an earlier approved line with the same values.")
-
-    @model_validator(mode="after")
-    def _period(self) -> DeclarationLine:
-        if self.period_end < self.period_start:
-            raise ValueError(f"period_end {self.period_end} lies before period_start {self.period_start}")
-        return self
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """A toewijzing as contracting learned it from intake's events."""
-
-    allocation_id: uuid.UUID
-    allocation_number: int
-    municipality_code: str
-    client_ref: str
-    provider_agb: str
-    product_category: str
-    product_code: str | None
-    start_date: date
-    end_date: date
-    volume: int | None = None
-    unit: str | None = None
-    frequency: str | None = None
-    budget: int | None = None
-    withdrawn_reason: str | None = None
-    withdrawn_on: date | None = None
-
-    @property
-    def never_valid(self) -> bool:
-        return self.withdrawn_reason == RedenWijziging.NOOIT_GELDIG
-
-    @property
-    def last_day(self) -> date:
-        # Withdrawn for another reason, the allocation simply stops before the withdrawal date.
-        if self.withdrawn_on is not None and not self.never_valid:
-            return min(self.end_date, self.withdrawn_on - timedelta(days=1))
-        return self.end_date
-
-
-@dataclass(frozen=True)
-class Contract:
-    contract_id: uuid.UUID
-    kind: ContractKind
-    provider_agb: str
-    lot: LotTerms
-    valid_from: date
-    valid_to: date
-    client_ref: str | None = None
-    ended_on: date | None = None
-    # A maatwerk contract may agree its own prices; otherwise the lot's tariffs apply.
-    tariffs: tuple[Tariff, ...] = ()
-
-    @property
-    def last_day(self) -> date:
-        return min(self.valid_to, self.ended_on) if self.ended_on else self.valid_to
-
-    def tariff_on(self, product_code: str, unit: str, day: date) -> Tariff | None:
-        own = next(
-            (t for t in self.tariffs if (t.product_code, t.unit) == (product_code, unit) and t.applies_on(day)), None
-        )
-        return own or self.lot.tariff_on(product_code, unit, day)
-
-    def pays_for(self, line: DeclarationLine, allocation: Allocation | None) -> bool:
-        if not (
-            self.lot.covers(line.product_category, line.product_code)
-            and self.valid_from <= line.period_start
-            and line.period_end <= self.last_day
-        ):
-            return False
-        if self.kind is ContractKind.TAAKGERICHT:
-            return False
-        if self.kind is ContractKind.MAATWERK:
-            return allocation is not None and allocation.client_ref == self.client_ref
-        if self.kind is ContractKind.UITLOOP:
-            # Run-off: only youths already in care when the provider left, never new ones.
-            return allocation is not None and allocation.start_date < self.valid_from
-        return True
-
-
-@dataclass(frozen=True)
-class Booking:
-    """An approved debit line that still stands (not credited): what cumulative checks count."""
-
-    declaration_id: uuid.UUID
-    line_number: int
-    allocation_id: uuid.UUID
-    product_code: str
-    period_start: date
-    period_end: date
-    volume: int
-    amount: int
-
-
-@dataclass(frozen=True)
-class LineOutcome:
-    line: DeclarationLine
-    allocation_id: uuid.UUID | None
-    findings: tuple[Finding, ...]
-    credited: Booking | None = None
-
-    @property
-    def approved(self) -> bool:
-        return not self.findings
-
-    @property
-    def return_codes(self) -> list[Retourcode]:
-        if self.approved:
-            return [Retourcode.GOEDGEKEURD]
-        return list(dict.fromkeys(f.return_code for f in self.findings))
-
-
-@dataclass(frozen=True)
-class Assessment:
-    lines: tuple[LineOutcome, ...]
-    bookings: tuple[Booking, ...] = field(default=())
-
-    @property
-    def submitted_amount(self) -> int:
-        return sum(o.line.amount for o in self.lines if not o.line.credit)
-
-    @property
-    def approved_amount(self) -> int:
-        return sum(o.line.amount for o in self.lines if o.approved and not o.line.credit)
-
-    @property
-    def credited_amount(self) -> int:
-        return sum(o.line.amount for o in self.lines if o.approved and o.line.credit)
-
-    @property
-    def rejected_amount(self) -> int:
-        return sum(o.line.amount for o in self.lines if not o.approved)
+from services.contracting.domain import declaration_rules as r
+from services.contracting.domain import limits
+from services.contracting.domain.declaration_rules import Finding
+from services.contracting.domain.declarations import (
+    Allocation,
+    Assessment,
+    Booking,
+    Contract,
+    DeclarationLine,
+    LineOutcome,
+)
 
 
 def assess(

@@ -1,0 +1,153 @@
+"""Contracts beside Open House (maatwerk, uitloop, taakgericht, or an Open House contract from before
+Schakel), ending a contract, and registering one — what an admission does too.
+
+Contract events are keyed by the provider's AGB, so a provider's admission and the end of its
+contract reach capacity in order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.contracting import ContractEnded, ContractKind, ProviderAdmitted
+from contracts.envelope import Envelope
+from contracts.identifiers import AgbCode, CalendarDate, ClientRef, PerceelCode
+from services.contracting.contract_store import ContractRecord, ContractStore
+from services.contracting.domain.lots import Lot, LotTerms, Tariff, contract_period
+from services.contracting.settings import ContractingSettings
+from services.runtime.errors import Conflict, Invalid, NotFound
+from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.workdays import dutch_date
+
+ContractWork = UnitOfWork[ContractStore, ContractingSettings]
+
+
+class NewContract(BaseModel):
+    """A contract beside Open House (body of ``POST /v1/contracts``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ContractKind = Field(
+        description="maatwerk, uitloop or taakgericht; open_house only to register a "
+        "contract already running before Schakel (new ones come from applications)."
+    )
+    provider_agb: AgbCode
+    lot: PerceelCode
+    client_ref: ClientRef | None = Field(default=None, description="The one youth of a maatwerk contract.")
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = Field(default=None, description="Defaults to the lot's contract term.")
+    tariffs: list[Tariff] = Field(
+        default_factory=list, max_length=500, description="Prices of its own (maatwerk), if agreed."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NewContract:
+        if self.kind is ContractKind.OPEN_HOUSE and self.tariffs:
+            raise ValueError("tariffs: an Open House contract pays the lot's tariffs")
+        if (self.kind is ContractKind.MAATWERK) != (self.client_ref is not None):
+            raise ValueError("client_ref: a maatwerk contract names exactly one client_ref; other kinds none")
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to lies before valid_from")
+        return self
+
+
+class ContractEnd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    end_date: CalendarDate = Field(description="Last day the contract runs.")
+    reason: str = Field(min_length=1, max_length=200, description="e.g. uittreding, faillissement, einde looptijd")
+
+
+async def register(uow: ContractWork, contract: ContractRecord, lot: Lot, cause: Envelope | None = None) -> None:
+    """Record ``contract`` for ``lot``. An Open House contract is announced as an admission, so capacity
+    and intake learn of it however it came; the other kinds announce nothing (yet)."""
+    await uow.store.insert_contract(contract)
+    if contract.kind is ContractKind.OPEN_HOUSE:
+        uow.collect(
+            ProviderAdmitted(
+                # One registered by hand came from no application: its own id stands in.
+                application_id=contract.application_id or contract.id,
+                contract_id=contract.id,
+                provider_agb=contract.provider_agb,
+                lot=lot.code,
+                settings=lot.settings,
+                min_capacity=lot.min_capacity,
+                valid_from=contract.valid_from,
+                valid_to=contract.valid_to,
+                admitted_at=contract.created_at,
+            ),
+            cause=cause,
+        )
+
+
+async def create_contract(uow: ContractWork, new: NewContract) -> ContractRecord:
+    lot = await uow.store.get_lot(new.lot)
+    if lot is None:
+        raise Invalid(f"lot: unknown lot {new.lot}; see GET /v1/lots")
+    _check_tariffs(lot, new.tariffs)
+    if new.kind is ContractKind.OPEN_HOUSE:
+        await _check_running_registration(uow.store, new, dutch_date(uow.now))
+    contract = ContractRecord(
+        id=uuid.uuid4(),
+        kind=new.kind,
+        provider_agb=new.provider_agb,
+        lot=lot.code,
+        valid_from=new.valid_from,
+        valid_to=new.valid_to or contract_period(new.valid_from, lot.contract_term_years)[1],
+        created_at=uow.now,
+        client_ref=new.client_ref,
+        tariffs=tuple(new.tariffs),
+    )
+    await register(uow, contract, lot)
+    return contract
+
+
+async def _check_running_registration(store: ContractStore, new: NewContract, today: date) -> None:
+    """An Open House contract registered by hand is one that already runs, from before Schakel."""
+    if new.valid_from > today:
+        raise Invalid(
+            "valid_from: a new Open House contract comes from an application; only one already "
+            "running may be registered"
+        )
+    running = await store.running_open_house(new.provider_agb, new.lot)
+    if running:
+        raise Conflict(f"provider {new.provider_agb} already holds Open House contract {running} for lot {new.lot}")
+
+
+def _check_tariffs(lot: LotTerms, tariffs: Sequence[Tariff]) -> None:
+    # The lot's own validator knows what a consistent set of tariffs is.
+    try:
+        LotTerms.model_validate({**lot.model_dump(exclude={"code"}), "tariffs": [t.model_dump() for t in tariffs]})
+    except ValueError as exc:
+        raise Invalid(f"tariffs: {exc}") from exc
+
+
+async def end_contract(uow: ContractWork, contract_id: uuid.UUID, end: ContractEnd) -> ContractRecord:
+    """End the contract on ``end.end_date``; capacity stops proposing the provider for the lot's settings."""
+    contract = await uow.store.get_contract(contract_id, lock=True)
+    if contract is None:
+        raise NotFound(f"no contract with id {contract_id}")
+    if contract.ended_on is not None:
+        raise Conflict(f"contract {contract_id} already ended on {contract.ended_on}")
+    if end.end_date < contract.valid_from:
+        raise Invalid(f"end_date {end.end_date} lies before the contract starts on {contract.valid_from}")
+    await uow.store.end_contract(contract_id, end.end_date, end.reason, uow.now)
+    lot = await uow.store.get_lot(contract.lot)
+    uow.collect(
+        ContractEnded(
+            contract_id=contract_id,
+            provider_agb=contract.provider_agb,
+            lot=contract.lot,
+            end_date=end.end_date,
+            reason=end.reason,
+            ended_at=uow.now,
+            settings=lot.settings if lot else [],
+            kind=contract.kind,
+        )
+    )
+    return dataclasses.replace(contract, ended_on=end.end_date, end_reason=end.reason)
