@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -14,19 +11,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
-from services.monitoring import queries
+from services.monitoring import flow_views, live_views
+from services.monitoring.flow_views import FlowRow, Overview, Scope, WaitingRow
+from services.monitoring.live_views import LiveState, SchakelfunctieInbox
+from services.monitoring.queries import ReadModels
 from services.monitoring.settings import MonitoringSettings
-from services.runtime.auth import Principal, Role, require
+from services.runtime.auth import ALERT_ROLES, Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, problem_response
 from services.runtime.openapi import problems
-from services.runtime.service import runtime_of
-from services.runtime.signal import PgSignal
+from services.runtime.service import Runtime, runtime_of
+from services.runtime.sse import signal_stream
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 
 AGGREGATE_ROLES = (Role.OPERATOR, Role.GEMEENTE)
-SCHAKEL_ROLES = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR)
-HEARTBEAT_SECONDS = 15.0
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{4}$", description="CBS code; absent: the region")]
@@ -34,11 +32,11 @@ FromQuery = Annotated[str | None, Query(alias="from", pattern=MONTH, description
 ToQuery = Annotated[str | None, Query(alias="to", pattern=MONTH, description="Last month, YYYY-MM")]
 
 
-def _settings(request: Request) -> MonitoringSettings:
-    return request.app.state.runtime.settings
+def runtime(request: Request) -> Runtime[MonitoringSettings]:
+    return runtime_of(request)
 
 
-def scope_for(principal: Principal, municipality: str | None, first: str | None, last: str | None) -> queries.Scope:
+def scope_for(principal: Principal, municipality: str | None, first: str | None, last: str | None) -> Scope:
     """A gemeente sees its own municipality only; an operator any, or the region."""
     if first and last and first > last:
         raise Invalid(f"from ({first}) lies after to ({last})")
@@ -49,69 +47,44 @@ def scope_for(principal: Principal, municipality: str | None, first: str | None,
                 f"not {municipality}"
             )
         municipality = principal.subject
-    return queries.Scope(municipality, first, last)
+    return Scope(municipality, first, last)
 
 
-@router.get("/overview", summary="Totals, monthly trend, per municipality, capacity and shortages (counts <5 as '<5')")
-async def get_overview(
-    request: Request,
+async def aggregate_scope(
     municipality: MunicipalityQuery = None,
     first: FromQuery = None,
     last: ToQuery = None,
     principal: Principal = Depends(require(*AGGREGATE_ROLES)),
-) -> dict:
-    return await queries.overview(
-        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
-    )
+) -> Scope:
+    """The scope an aggregate route is asked for, as far as the caller's key may see."""
+    return scope_for(principal, municipality, first, last)
+
+
+AggregateScope = Annotated[Scope, Depends(aggregate_scope)]
+
+
+@router.get("/overview", summary="Totals, monthly trend, per municipality, capacity and shortages (counts <5 as '<5')")
+async def get_overview(request: Request, scope: AggregateScope) -> Overview:
+    async with runtime(request).work(ReadModels) as uow:
+        return await flow_views.overview(uow, scope)
 
 
 @router.get(
     "/flows",
     summary="Instroom, start, uitstroom (by JZ588 reason) and stand per month × municipality × product category",
 )
-async def get_flows(
-    request: Request,
-    municipality: MunicipalityQuery = None,
-    first: FromQuery = None,
-    last: ToQuery = None,
-    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
-) -> list[dict]:
-    return await queries.flow_rows(
-        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
-    )
+async def get_flows(request: Request, scope: AggregateScope) -> list[FlowRow]:
+    async with runtime(request).work(ReadModels) as uow:
+        return await flow_views.flow_rows(uow, scope)
 
 
 @router.get(
     "/waiting-times",
-    summary="Waiting time from referral to start of care: median, p90, share over the contract's maximum",
+    summary="Waiting time from referral to start of care: median, p90, share over the configured maximum",
 )
-async def get_waiting_times(
-    request: Request,
-    municipality: MunicipalityQuery = None,
-    first: FromQuery = None,
-    last: ToQuery = None,
-    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
-) -> list[dict]:
-    return await queries.waiting_rows(
-        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
-    )
-
-
-CSV_COLUMNS = (
-    "maand",
-    "gemeente",
-    "productcategorie",
-    "instroom",
-    "gestart",
-    "beeindigd",
-    "uitval",
-    "in_zorg_einde_maand",
-    "wachttijd_jeugdigen",
-    "wachttijd_mediaan_dagen",
-    "wachttijd_p90_dagen",
-    "max_wachttijd_dagen",
-    "aandeel_boven_max",
-)
+async def get_waiting_times(request: Request, scope: AggregateScope) -> list[WaitingRow]:
+    async with runtime(request).work(ReadModels) as uow:
+        return await flow_views.waiting_rows(uow, scope)
 
 
 @router.get(
@@ -119,57 +92,26 @@ CSV_COLUMNS = (
     summary="Flows and waiting time per municipality and month, for the region's Power BI",
     response_class=Response,
 )
-async def export_csv(
-    request: Request,
-    municipality: MunicipalityQuery = None,
-    first: FromQuery = None,
-    last: ToQuery = None,
-    principal: Principal = Depends(require(*AGGREGATE_ROLES)),
-) -> Response:
-    rows = await queries.flow_rows(
-        runtime_of(request).pool, _settings(request), scope_for(principal, municipality, first, last)
-    )
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")  # ';' as Dutch Excel and Power BI expect
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        wait = r["waiting"] or {}
-        writer.writerow(
-            [
-                r["month"],
-                r["municipality"],
-                r["product_category"],
-                r["referrals_in"],
-                r["care_started"],
-                r["care_ended"],
-                r["uitval"],
-                r["in_care_at_month_end"],
-                wait.get("youths", ""),
-                _blank(wait.get("median_days")),
-                _blank(wait.get("p90_days")),
-                _blank(wait.get("max_wait_days")),
-                _blank(wait.get("share_over_max")),
-            ]
-        )
+async def export_csv(request: Request, scope: AggregateScope) -> Response:
+    async with runtime(request).work(ReadModels) as uow:
+        rows = await flow_views.flow_rows(uow, scope)
     return Response(
-        out.getvalue(),
+        flow_views.flows_csv(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="schakel-monitoring.csv"'},
     )
 
 
-def _blank(value: object) -> object:
-    return "" if value is None else value
-
-
 @router.get("/schakelfunctie", summary="Open shortages, youths waiting for a place and escalations (pseudonymous)")
-async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*SCHAKEL_ROLES))) -> dict:
-    return await queries.schakelfunctie(runtime_of(request).pool)
+async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*ALERT_ROLES))) -> SchakelfunctieInbox:
+    async with runtime(request).work(ReadModels) as uow:
+        return await live_views.schakelfunctie(uow)
 
 
 @router.get("/capacity", summary="Capacity tiles per verblijf setting and active shortages (no personal data)")
-async def get_capacity(request: Request) -> dict:
-    return await queries.live_state(runtime_of(request).pool, datetime.now(UTC))
+async def get_capacity(request: Request) -> LiveState:
+    async with runtime(request).work(ReadModels) as uow:
+        return await live_views.live_state(uow)
 
 
 @router.get("/live", summary="Server-Sent Events: the capacity tiles and shortages after every change")
@@ -178,20 +120,16 @@ async def live(request: Request) -> EventSourceResponse:
 
     Its events have no id and each carries the whole state, so a Last-Event-ID is never read:
     a reconnecting page gets the current state at once, whatever id it sends."""
-    pool = runtime_of(request).pool
-    feed: PgSignal = request.app.state.live_feed
+    service = runtime(request)
 
-    async def events():
-        changed = True  # a new subscriber gets the current state at once
-        while True:
-            wake = feed.current()
-            if changed:
-                state = await queries.live_state(pool, datetime.now(UTC))
-                yield {"event": "update", "data": json.dumps(state)}
-            await feed.wait(wake, HEARTBEAT_SECONDS)
-            changed = wake.is_set()
+    async def read(woken: bool) -> list[dict[str, str]]:
+        if not woken:
+            return []
+        async with service.work(ReadModels) as uow:
+            state = await live_views.live_state(uow)
+        return [{"event": "update", "data": json.dumps(state.model_dump(mode="json"))}]
 
-    return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS)
+    return signal_stream(request.app.state.live_feed, read)
 
 
 @router.post(
@@ -208,7 +146,7 @@ async def acknowledge(alert_id: uuid.UUID, request: Request) -> Response:
             "missing API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    url = f"{_settings(request).capacity_url.rstrip('/')}/v1/alerts/{alert_id}/acknowledge"
+    url = f"{runtime(request).settings.capacity_url.rstrip('/')}/v1/alerts/{alert_id}/acknowledge"
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.post(url, headers={"Authorization": authorization})

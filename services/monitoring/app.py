@@ -12,38 +12,35 @@ from services.monitoring import handlers, pages
 from services.monitoring.api import router
 from services.monitoring.gauges import DomainGauges
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.store import Projection, live_channel
+from services.runtime.clock import Clock
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runtime, ServiceSpec, create_app
-from services.runtime.settings import ServiceSettings
-from services.runtime.signal import PgSignal, channel_name
+from services.runtime.signal import PgSignal
 
 STATIC = Path(__file__).parent / "static"
 
 
-def live_channel(settings: ServiceSettings) -> str:
-    return channel_name(handlers.LIVE_CHANNEL, settings.db_schema)
-
-
-async def _start(app: FastAPI, runtime: Runtime) -> None:
-    app.state.gauges = DomainGauges(runtime.registry)
+async def _start(app: FastAPI, runtime: Runtime[MonitoringSettings]) -> None:
+    app.state.gauges = DomainGauges(runtime.registry, runtime.clock)
     await app.state.gauges.refresh(runtime.pool)
     app.state.live_feed = PgSignal(runtime.settings.database_url, live_channel(runtime.settings))
     app.state.live_feed.start()
 
 
-async def _stop(app: FastAPI, _runtime: Runtime) -> None:
+async def _stop(app: FastAPI, _runtime: Runtime[MonitoringSettings]) -> None:
     await app.state.live_feed.stop()
     await app.state.gauges.stop()
 
 
-def _consumers(app: FastAPI, runtime: Runtime) -> list[Consumer]:
+def _consumers(app: FastAPI, runtime: Runtime[MonitoringSettings]) -> list[Consumer[Projection]]:
     async def refresh(_envelope: Envelope, _event: EventData) -> None:
         app.state.gauges.request_refresh(runtime.pool)
 
     return handlers.consumers(live_channel(runtime.settings), after_commit=refresh)
 
 
-def build(settings: MonitoringSettings | None = None) -> FastAPI:
+def build(settings: MonitoringSettings | None = None, clock: Clock | None = None) -> FastAPI:
     app = create_app(
         ServiceSpec(
             settings=settings or MonitoringSettings(),
@@ -54,6 +51,7 @@ def build(settings: MonitoringSettings | None = None) -> FastAPI:
             consumers=_consumers,
             on_start=_start,
             on_stop=_stop,
+            clock=clock or Clock(),
         )
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

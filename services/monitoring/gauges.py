@@ -19,7 +19,6 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
@@ -27,16 +26,42 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from contracts.verblijf import Setting
-from services.monitoring import domain, store
+from services.monitoring import domain
+from services.monitoring.queries import ReadModels
+from services.runtime.clock import Clock
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
 DAY_SECONDS = 86_400  # Prometheus measures time in seconds; the read models count whole days
 
 log = logging.getLogger(__name__)
 
+# The figures behind the youth counters and the exact gauges; each row has the labels and ``n``.
+METRIC_QUERIES = {
+    "referrals": "SELECT product_category, referrer, count(*) AS n FROM referral_view GROUP BY 1, 2",
+    "care_started": "SELECT product_category, count(*) AS n FROM care_view WHERE start_date IS NOT NULL GROUP BY 1",
+    "care_ended": """SELECT product_category, end_reason AS reason, count(*) AS n FROM care_view
+                     WHERE end_reason IS NOT NULL GROUP BY 1, 2""",
+    "placements": """SELECT confirmed_setting AS setting, count(*) AS n FROM placement_view
+                     WHERE confirmed_at IS NOT NULL GROUP BY 1""",
+    "waiting": """SELECT urgency, count(*) AS n FROM placement_view
+                  WHERE confirmed_at IS NULL AND urgency IS NOT NULL GROUP BY 1""",
+    "occupied": "SELECT setting, sum(occupied) AS n FROM provider_capacity GROUP BY 1",
+    "shortages": "SELECT setting, count(*) AS n FROM shortage_view GROUP BY 1",
+    "escalations": "SELECT level, count(*) AS n FROM escalation_view GROUP BY 1",
+    "declarations": """SELECT CASE WHEN approved THEN 'goedgekeurd' ELSE 'afgewezen' END AS outcome, count(*) AS n
+                       FROM declaration_line_view GROUP BY 1""",
+    "waiting_days": """SELECT r.product_category,
+                              greatest(min(c.start_date) - (r.received_at AT TIME ZONE 'Europe/Amsterdam')::date, 0)
+                                  AS days
+                       FROM referral_view r JOIN care_view c ON c.referral_id = r.referral_id
+                       WHERE c.start_date IS NOT NULL GROUP BY r.referral_id""",
+    "report_age": "SELECT setting, min(reported_at) AS oldest FROM provider_capacity GROUP BY 1",
+}
+ACTIVE_SHORTAGES = "SELECT DISTINCT setting FROM shortage_view WHERE resolved_at IS NULL"
+
 
 class DomainGauges:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, clock: Clock) -> None:
         self.places_free = Gauge(
             "schakel_places_free",
             "Free verblijf places across the region, per setting.",
@@ -49,19 +74,20 @@ class DomainGauges:
         for setting in Setting:
             # Present from the start, so "no shortage" reads 0 rather than absent.
             self.shortage_active.labels(setting=setting.value).set(0)
-        self.snapshot = Snapshot()
+        self.snapshot = Snapshot(clock)
         registry.register(self.snapshot)
         self._dirty = asyncio.Event()
         self._refresher: asyncio.Task[None] | None = None
 
     async def refresh(self, pool: asyncpg.Pool) -> None:
-        free = await store.free_places_per_setting(pool)
-        short = await store.active_shortages(pool)
-        for setting, places in free.items():
-            self.places_free.labels(setting=setting).set(places)
-        for setting in Setting:
-            self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
-        self.snapshot.rows = await store.metric_snapshot(pool)
+        async with pool.acquire() as conn:
+            # Free places as the dashboard's tiles count them: none held by a proposal or while closed.
+            for capacity in await ReadModels(conn).setting_capacity():
+                self.places_free.labels(setting=capacity.setting).set(capacity.free)
+            short = {r["setting"] for r in await conn.fetch(ACTIVE_SHORTAGES)}
+            for setting in Setting:
+                self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
+            self.snapshot.rows = {name: await conn.fetch(sql) for name, sql in METRIC_QUERIES.items()}
 
     def request_refresh(self, pool: asyncpg.Pool) -> None:
         """Ask for a refresh soon; requests made while one runs are served by one more run."""
@@ -88,9 +114,10 @@ class DomainGauges:
 
 
 class Snapshot(Collector):
-    """Exposes the last metric snapshot; report ages are computed at scrape time."""
+    """Exposes the last metric snapshot; report ages are computed at scrape time, on ``clock``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.rows: dict[str, list[asyncpg.Record]] = {}
 
     def collect(self) -> Iterator[Metric]:
@@ -101,7 +128,7 @@ class Snapshot(Collector):
             "schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"], rows.get("occupied", [])
         )
         yield _counter("schakel_shortages", "Shortages detected, by setting.", ["setting"], rows.get("shortages", []))
-        now = datetime.now(UTC)
+        now = self.clock.now()
         age = GaugeMetricFamily(
             "schakel_capacity_report_age_seconds", "Age of the stalest provider report per setting.", labels=["setting"]
         )
@@ -171,30 +198,30 @@ def _counter(
     name: str, doc: str, labels: list[str], rows: list[asyncpg.Record], youths: Counter[str] | None = None
 ) -> Metric:
     """A counter family; with ``youths`` (where left-out series are counted) the <5 rule applies."""
-    family = CounterMetricFamily(name, doc, labels=labels)
-    for values, n in _samples(name, labels, rows, youths):
-        family.add_metric(values, n)
-    return family
+    return _filled(CounterMetricFamily(name, doc, labels=labels), name, labels, rows, youths)
 
 
 def _gauge(
     name: str, doc: str, labels: list[str], rows: list[asyncpg.Record], youths: Counter[str] | None = None
 ) -> Metric:
-    family = GaugeMetricFamily(name, doc, labels=labels)
-    for values, n in _samples(name, labels, rows, youths):
-        family.add_metric(values, n)
-    return family
+    return _filled(GaugeMetricFamily(name, doc, labels=labels), name, labels, rows, youths)
 
 
-def _samples(
-    name: str, labels: list[str], rows: list[asyncpg.Record], youths: Counter[str] | None
-) -> Iterator[tuple[list[str], int]]:
+def _filled(
+    family: CounterMetricFamily | GaugeMetricFamily,
+    name: str,
+    labels: list[str],
+    rows: list[asyncpg.Record],
+    youths: Counter[str] | None,
+) -> Metric:
     for r in rows:
-        n = r["n"] if youths is None else domain.metric_count(r["n"])
-        if n is None:
-            youths[name] += 1  # type: ignore[index]
+        if youths is None:
+            n = r["n"]
+        elif (n := domain.metric_count(r["n"])) is None:
+            youths[name] += 1
             continue
-        yield [str(r[label]) for label in labels], n
+        family.add_metric([str(r[label]) for label in labels], n)
+    return family
 
 
 def _waiting_histogram(rows: list[asyncpg.Record], left_out: Counter[str]) -> Metric:

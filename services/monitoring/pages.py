@@ -6,14 +6,15 @@ Pages are server-rendered shells; figures come from the JSON API with the user's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from services.monitoring import queries
+from services.monitoring import live_views
+from services.monitoring.api import runtime
+from services.monitoring.queries import ReadModels
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -31,7 +32,7 @@ STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte"}
 
 
 def _context(request: Request, **extra: object) -> dict[str, object]:
-    settings = request.app.state.runtime.settings
+    settings = runtime(request).settings
     return {
         "request": request,
         "municipalities": settings.municipalities,
@@ -43,7 +44,8 @@ def _context(request: Request, **extra: object) -> dict[str, object]:
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request) -> HTMLResponse:
-    tiles = await queries.capacity_tiles(request.app.state.runtime.pool, datetime.now(UTC))
+    async with runtime(request).work(ReadModels) as uow:
+        tiles = await live_views.capacity_tiles(uow)
     return templates.TemplateResponse(request, "dashboard.html", _context(request, tiles=tiles))
 
 

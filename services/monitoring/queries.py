@@ -1,270 +1,131 @@
-"""Published views of the read models: what the API, the CSV export and the pages show."""
+"""The reads behind monitoring's views: SQL over the read models, rows out (no published figures here)."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import date
 
 import asyncpg
 
-from services.monitoring import domain, store
+from services.monitoring import domain
 from services.monitoring.settings import MonitoringSettings
+from services.runtime.db import Connection, fetch_one
+from services.runtime.unit_of_work import UnitOfWork
+
+# Free places per provider as capacity counts them: none while closed, and none that an open
+# proposal holds for a youth.
+_OFFERED = """
+    WITH reserved AS (SELECT reserved_agb AS agb, proposed_setting AS setting, count(*) AS n
+                      FROM placement_view WHERE reserved_agb IS NOT NULL GROUP BY 1, 2)
+    SELECT c.*, CASE WHEN c.closed_to_admission THEN 0
+                     ELSE greatest(c.free - coalesce(r.n, 0), 0) END AS offered
+    FROM provider_capacity c LEFT JOIN reserved r ON r.agb = c.agb AND r.setting = c.setting"""
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which municipality (None: the region) and which months a view covers."""
+class ReadModels:
+    """Reads of the read models over one connection (a route's unit of work, or the gauges')."""
 
-    municipality: str | None
-    first: str | None
-    last: str | None
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
+    # --- flows: referrals and care ------------------------------------------------------------
 
-async def _months(pool: asyncpg.Pool, scope: Scope) -> list[str]:
-    first_day, last_day = await store.data_months(pool)
-    first = scope.first or (domain.month_of(first_day) if first_day else None)
-    last = scope.last or (domain.month_of(last_day) if last_day else None)
-    if not first or not last or first > last:
-        return []
-    return domain.months_between(first, last)
-
-
-async def flow_rows(pool: asyncpg.Pool, settings: MonitoringSettings, scope: Scope) -> list[dict[str, Any]]:
-    """One row per month × municipality × product category: flows and waiting time, published."""
-    months = await _months(pool, scope)
-    referrals = await store.referrals(pool, scope.municipality)
-    cares = await store.cares(pool, scope.municipality)
-    norms = await store.waiting_norms(pool)
-    flows = domain.flows(referrals, cares, months)
-    waits = domain.waiting_times(referrals, cares, months, lambda c: settings.max_wait_days(c, norms))
-    rows = []
-    for cell in sorted(set(flows) | set(waits)):
-        month, municipality, category = cell
-        flow = flows.get((month, municipality, category), domain.Flow())
-        wait = waits.get(cell)
-        rows.append(
-            {
-                "month": month,
-                "municipality": municipality,
-                "product_category": category,
-                **flow.published(),
-                "waiting": wait.published() if wait else None,
-            }
+    async def referrals(self, municipality: str | None) -> list[domain.Referral]:
+        rows = await self.conn.fetch(
+            """SELECT referral_id, municipality, product_category, referrer, received_at FROM referral_view
+               WHERE $1::text IS NULL OR municipality = $1""",
+            municipality,
         )
-    return rows
+        return [
+            domain.Referral(
+                str(r["referral_id"]), r["municipality"], r["product_category"], r["referrer"], r["received_at"]
+            )
+            for r in rows
+        ]
 
-
-async def waiting_rows(pool: asyncpg.Pool, settings: MonitoringSettings, scope: Scope) -> list[dict[str, object]]:
-    return [
-        {
-            "month": r["month"],
-            "municipality": r["municipality"],
-            "product_category": r["product_category"],
-            **r["waiting"],
-        }
-        for r in await flow_rows(pool, settings, scope)
-        if r["waiting"]
-    ]
-
-
-async def overview(
-    pool: asyncpg.Pool, settings: MonitoringSettings, scope: Scope, now: datetime | None = None
-) -> dict[str, object]:
-    """Everything the dashboard shows for a scope: totals, trends, per municipality, capacity."""
-    now = now or datetime.now(UTC)
-    months = await _months(pool, scope)
-    referrals = await store.referrals(pool, scope.municipality)
-    cares = await store.cares(pool, scope.municipality)
-    norms = await store.waiting_norms(pool)
-    flows = domain.flows(referrals, cares, months)
-    by_month: dict[str, domain.Flow] = defaultdict(domain.Flow)
-    by_municipality: Counter[str] = Counter()
-    total = domain.Flow()
-    for (month, municipality, _category), flow in flows.items():
-        for target in (by_month[month], total):
-            target.referrals_in += flow.referrals_in
-            target.care_started += flow.care_started
-            target.care_ended += flow.care_ended
-            target.ended_by_reason.update(flow.ended_by_reason)
-        by_month[month].in_care_at_month_end += flow.in_care_at_month_end
-        by_municipality[municipality] += flow.referrals_in
-    if months:
-        total.in_care_at_month_end = by_month[months[-1]].in_care_at_month_end
-    waits = domain.waiting_times(
-        referrals, cares, months, lambda c: settings.max_wait_days(c, norms), by=lambda month, _r: (month,)
-    )
-    return {
-        "scope": {
-            "municipality": scope.municipality,
-            "from": months[0] if months else None,
-            "to": months[-1] if months else None,
-        },
-        "totals": total.published(),
-        "trend": [
-            {"month": m, **by_month[m].published(), "waiting": waits[(m,)].published() if (m,) in waits else None}
-            for m in months
-        ],
-        "per_municipality": [
-            {"municipality": m, "referrals_in": domain.published(n)} for m, n in sorted(by_municipality.items())
-        ],
-        "referrers": _referrers(referrals, months),
-        **await live_state(pool, now),
-        "escalations": await escalation_summary(pool, scope.municipality, months),
-        "declarations": await declaration_summary(pool, scope.municipality, months),
-    }
-
-
-def _referrers(referrals: list[domain.Referral], months: list[str]) -> list[dict[str, object]]:
-    counts: Counter[str] = Counter()
-    for (_month, _municipality, referrer), n in domain.referrals_by_referrer(referrals, months).items():
-        counts[referrer] += n
-    return [{"referrer": r, "referrals": domain.published(n)} for r, n in sorted(counts.items())]
-
-
-async def live_state(pool: asyncpg.Pool, now: datetime) -> dict[str, object]:
-    """The capacity tiles and the active shortages: what the public feed and ``/v1/capacity`` show."""
-    active = await store.shortages(pool, active_only=True)
-    return {"settings": await capacity_tiles(pool, now, active), "shortages": _shortages(active, now)}
-
-
-async def capacity_tiles(
-    pool: asyncpg.Pool, now: datetime, active_shortages: list[asyncpg.Record] | None = None
-) -> list[dict[str, object]]:
-    """Per verblijf setting: places and how fresh the figures are (places are not people: no suppression)."""
-    if active_shortages is None:
-        active_shortages = await store.shortages(pool, active_only=True)
-    active = {row["setting"]: row for row in active_shortages}
-    tiles = []
-    for cap in sorted(await store.setting_capacity(pool), key=lambda c: c.setting):
-        shortage = active.get(cap.setting)
-        tiles.append(
-            {
-                "setting": cap.setting,
-                "free": cap.free,
-                "occupied": cap.occupied,
-                "total": cap.total,
-                "providers": cap.providers,
-                "occupancy_rate": cap.occupancy_rate,
-                "last_report_at": cap.last_report_at.isoformat() if cap.last_report_at else None,
-                "report_age_seconds": domain.report_age_seconds(cap, now),
-                "shortage_active": shortage is not None,
-                "state": domain.tile_colour(cap.free, shortage is not None),
-            }
+    async def cares(self, municipality: str | None) -> list[domain.Care]:
+        rows = await self.conn.fetch(
+            """SELECT referral_id, municipality, product_category, start_date, end_date, end_reason FROM care_view
+               WHERE $1::text IS NULL OR municipality = $1""",
+            municipality,
         )
-    for setting in sorted(set(active) - {t["setting"] for t in tiles}):
-        tiles.append(
-            {
-                "setting": setting,
-                "free": 0,
-                "occupied": 0,
-                "total": 0,
-                "providers": 0,
-                "occupancy_rate": None,
-                "last_report_at": None,
-                "report_age_seconds": None,
-                "shortage_active": True,
-                "state": "tekort",
-            }
+        return [
+            domain.Care(
+                str(r["referral_id"]),
+                r["municipality"],
+                r["product_category"],
+                r["start_date"],
+                r["end_date"],
+                r["end_reason"],
+            )
+            for r in rows
+        ]
+
+    async def data_days(self) -> tuple[date | None, date | None]:
+        """The first and last day anything happened (a referral, a start or an end of care)."""
+        row = await fetch_one(
+            self.conn,
+            """SELECT min(d) AS first, max(d) AS last FROM (
+                   SELECT (received_at AT TIME ZONE 'Europe/Amsterdam')::date AS d FROM referral_view
+                   UNION ALL SELECT start_date FROM care_view UNION ALL SELECT end_date FROM care_view) days""",
         )
-    return tiles
+        return row["first"], row["last"]
+
+    # --- capacity and shortages -----------------------------------------------------------------
+
+    async def setting_capacity(self) -> list[domain.SettingCapacity]:
+        rows = await self.conn.fetch(
+            f"""SELECT setting, sum(total)::int AS total, sum(occupied)::int AS occupied,
+                       sum(offered)::int AS free, count(*)::int AS providers,
+                       max(reported_at) AS last_report_at, min(reported_at) AS oldest_report_at
+                FROM ({_OFFERED}) o GROUP BY setting"""
+        )
+        return [domain.SettingCapacity(**dict(r)) for r in rows]
+
+    async def shortages(self, *, active_only: bool) -> list[asyncpg.Record]:
+        return await self.conn.fetch(
+            """SELECT s.shortage_id, s.alert_id, s.setting, s.severity, s.free_places, s.waiting, s.detected_at,
+                      s.resolved_at, a.by_handle AS acknowledged_by, a.by_role AS acknowledged_role,
+                      a.acknowledged_at
+               FROM shortage_view s LEFT JOIN acknowledgement_view a ON a.alert_id = s.alert_id
+               WHERE NOT $1 OR s.resolved_at IS NULL ORDER BY s.detected_at DESC LIMIT 200""",
+            active_only,
+        )
+
+    # --- placements, escalations, declarations -------------------------------------------------
+
+    async def waiting_youths(self) -> list[asyncpg.Record]:
+        """Open placement requests: pseudonymous (no client_ref is even stored here)."""
+        return await self.conn.fetch(
+            """SELECT p.placement_id, p.age, p.municipality, p.settings, p.urgency, p.requested_at,
+                      p.proposals, p.declines, p.proposed_setting,
+                      (SELECT CASE WHEN bool_or(e.level = 'expertteam') THEN 'expertteam' ELSE max(e.level) END
+                       FROM escalation_view e WHERE e.placement_id = p.placement_id) AS level
+               FROM placement_view p LEFT JOIN referral_view r ON r.referral_id = p.referral_id
+               WHERE p.confirmed_at IS NULL AND r.withdrawn_at IS NULL AND p.requested_at IS NOT NULL
+               ORDER BY CASE p.urgency WHEN 'crisis' THEN 0 WHEN 'spoed' THEN 1 ELSE 2 END, p.requested_at"""
+        )
+
+    async def escalations(self, municipality: str | None = None) -> list[asyncpg.Record]:
+        return await self.conn.fetch(
+            """SELECT e.alert_id, e.placement_id, e.municipality, e.level, e.urgency, e.settings, e.reason,
+                      e.waiting_since, e.escalated_at, p.confirmed_at, r.withdrawn_at,
+                      a.by_handle AS acknowledged_by, a.by_role AS acknowledged_role, a.acknowledged_at
+               FROM escalation_view e
+               LEFT JOIN placement_view p ON p.placement_id = e.placement_id
+               LEFT JOIN referral_view r ON r.referral_id = p.referral_id
+               LEFT JOIN acknowledgement_view a ON a.alert_id = e.alert_id
+               WHERE $1::text IS NULL OR e.municipality = $1
+               ORDER BY e.escalated_at DESC""",
+            municipality,
+        )
+
+    async def declaration_lines(self, municipality: str | None) -> list[asyncpg.Record]:
+        return await self.conn.fetch(
+            """SELECT municipality, approved, return_codes, assessed_at FROM declaration_line_view
+               WHERE $1::text IS NULL OR municipality = $1""",
+            municipality,
+        )
 
 
-async def shortage_list(
-    pool: asyncpg.Pool, now: datetime, *, active_only: bool, with_handles: bool = False
-) -> list[dict[str, object]]:
-    """Shortages; ``with_handles`` adds who acknowledged — only for the keyed schakelfunctie view,
-    since the public feeds (wall screens) name the role alone."""
-    return _shortages(await store.shortages(pool, active_only=active_only), now, with_handles)
-
-
-def _shortages(rows: list[asyncpg.Record], now: datetime, with_handles: bool = False) -> list[dict[str, object]]:
-    return [
-        {
-            "shortage_id": str(r["shortage_id"]),
-            "alert_id": str(r["alert_id"]) if r["alert_id"] else None,
-            "setting": r["setting"],
-            "severity": r["severity"],
-            "free_places": r["free_places"],
-            "waiting": r["waiting"],
-            "detected_at": r["detected_at"].isoformat(),
-            "resolved_at": r["resolved_at"].isoformat() if r["resolved_at"] else None,
-            "duration_seconds": domain.shortage_duration_seconds(r["detected_at"], r["resolved_at"], now),
-            "acknowledged_role": r["acknowledged_role"],
-            "acknowledged_at": r["acknowledged_at"].isoformat() if r["acknowledged_at"] else None,
-            **({"acknowledged_by": r["acknowledged_by"]} if with_handles else {}),
-        }
-        for r in rows
-    ]
-
-
-async def escalation_summary(
-    pool: asyncpg.Pool, municipality: str | None, months: list[str]
-) -> list[dict[str, object]]:
-    """Escalations per level and how they ended (geplaatst, ingetrokken, open), published."""
-    wanted = set(months)
-    counts: Counter[tuple[str, str]] = Counter()
-    for r in await store.escalations(pool, municipality):
-        if domain.month_of(r["escalated_at"]) in wanted:
-            counts[r["level"], domain.escalation_outcome(r["confirmed_at"], r["withdrawn_at"])] += 1
-    return [
-        {"level": level, "outcome": outcome, "escalations": domain.published(n)}
-        for (level, outcome), n in sorted(counts.items())
-    ]
-
-
-async def declaration_summary(pool: asyncpg.Pool, municipality: str | None, months: list[str]) -> dict[str, object]:
-    """Declaration lines by outcome and by return code (JW325)."""
-    wanted = set(months)
-    outcomes: Counter[str] = Counter()
-    codes: Counter[str] = Counter()
-    for r in await store.declaration_lines(pool, municipality):
-        if domain.month_of(r["assessed_at"]) in wanted:
-            outcomes["goedgekeurd" if r["approved"] else "afgewezen"] += 1
-            codes.update(r["return_codes"])
-    return {
-        "by_outcome": {k: domain.published(n) for k, n in sorted(outcomes.items())},
-        "by_return_code": {k: domain.published(n) for k, n in sorted(codes.items())},
-    }
-
-
-async def schakelfunctie(pool: asyncpg.Pool, now: datetime | None = None) -> dict[str, object]:
-    """The schakelfunctionaris' inbox: open shortages, youths waiting, escalations (pseudonymous)."""
-    now = now or datetime.now(UTC)
-    waiting = [
-        {
-            "placement_id": str(r["placement_id"]),
-            "age": r["age"],
-            "municipality": r["municipality"],
-            "settings": list(r["settings"]),
-            "urgency": r["urgency"],
-            "days_waiting": max((now - r["requested_at"]).days, 0),
-            "candidates_tried": r["proposals"],
-            "declines": r["declines"],
-            "escalated_to": r["level"],
-        }
-        for r in await store.waiting_youths(pool)
-    ]
-    escalations = [
-        {
-            "alert_id": str(r["alert_id"]),
-            "placement_id": str(r["placement_id"]),
-            "municipality": r["municipality"],
-            "level": r["level"],
-            "urgency": r["urgency"],
-            "settings": list(r["settings"]),
-            "reason": r["reason"],
-            "escalated_at": r["escalated_at"].isoformat(),
-            "outcome": domain.escalation_outcome(r["confirmed_at"], r["withdrawn_at"]),
-            "acknowledged_by": r["acknowledged_by"],
-            "acknowledged_role": r["acknowledged_role"],
-            "acknowledged_at": r["acknowledged_at"].isoformat() if r["acknowledged_at"] else None,
-        }
-        for r in await store.escalations(pool)
-    ]
-    return {
-        "shortages": await shortage_list(pool, now, active_only=True, with_handles=True),
-        "waiting": waiting,
-        "escalations": escalations,
-    }
+# What a view reads through: a route's unit of work on the read models (one connection, one "now").
+Reading = UnitOfWork[ReadModels, MonitoringSettings]

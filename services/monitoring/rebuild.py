@@ -21,14 +21,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from contracts.envelope import InvalidEvent, decode
-from services.monitoring import handlers, store
-from services.monitoring.app import live_channel
+from services.monitoring import handlers
 from services.monitoring.settings import MonitoringSettings
-from services.runtime.consumer import Consumer, apply_once, inbox_name
-from services.runtime.db import create_pool, migrate
+from services.monitoring.store import Projection, ProjectionStore, live_channel
+from services.runtime import outbox
+from services.runtime.clock import Clock
+from services.runtime.consumer import Consumer, apply_once
+from services.runtime.db import Connection, create_pool, migrate
 from services.runtime.kafka import ensure_topics, topics_with_dead_letters
 from services.runtime.service import RUNTIME_MIGRATIONS
-from services.runtime.signal import notify
+from services.runtime.signal import channel_name
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -41,33 +43,66 @@ class Replayed:
     skipped: int = 0  # invalid, or failing: the live consumer dead-letters these too
 
 
+class Replay:
+    """Applies replayed events in one transaction, as the live consumer would with its runtime."""
+
+    def __init__(self, conn: Connection, settings: MonitoringSettings) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.clock = Clock()
+        self.outbox_channel = channel_name(outbox.CHANNEL, settings.db_schema)
+        self.result = Replayed()
+
+    async def apply(self, consumer: Consumer[Projection], raw: bytes) -> None:
+        try:
+            envelope, data = decode(raw, accept=consumer.handled_types)
+        except InvalidEvent:
+            self.result.skipped += 1
+            return
+        if data is None:
+            return
+        try:
+            async with self.conn.transaction():  # a savepoint: one bad event does not undo the replay
+                applied = await apply_once(
+                    self.conn,
+                    consumer,
+                    envelope,
+                    data,
+                    settings=self.settings,
+                    now=self.clock.now(),
+                    outbox_channel=self.outbox_channel,
+                )
+            if applied:
+                self.result.applied += 1
+        except Exception as exc:
+            log.warning("replay skipped %s %s: %s", envelope.type, envelope.id, exc)
+            self.result.skipped += 1
+
+
 async def rebuild(settings: MonitoringSettings, on_progress: Callable[[str, int, int], None] | None = None) -> Replayed:
     pool = await create_pool(settings.database_url, settings.db_schema, max_size=2)
     try:
         await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
         await migrate(pool, settings.service, MIGRATIONS)
         await ensure_topics(settings, topics_with_dead_letters(settings))
-        consumers = handlers.consumers(live_channel(settings), after_commit=None)
+        channel = live_channel(settings)
         async with pool.acquire() as conn, conn.transaction():
-            await store.truncate_read_models(conn, f"{settings.service}.")
-            result = Replayed()
-            for consumer in consumers:
-                await _replay(conn, settings, consumer, result, on_progress)
-            await notify(conn, live_channel(settings))
-        return result
+            projection = ProjectionStore(conn, channel)
+            await projection.truncate(f"{settings.service}.")
+            replay = Replay(conn, settings)
+            for consumer in handlers.consumers(channel, after_commit=None):
+                await _replay(replay, consumer, on_progress)
+            await projection.wake_live_pages()
+        return replay.result
     finally:
         await pool.close()
 
 
 async def _replay(
-    conn,
-    settings: MonitoringSettings,
-    consumer: Consumer,
-    result: Replayed,
-    on_progress: Callable[[str, int, int], None] | None,
+    replay: Replay, consumer: Consumer[Projection], on_progress: Callable[[str, int, int], None] | None
 ) -> None:
+    settings = replay.settings
     topic = settings.topic(consumer.topic)
-    inbox = inbox_name(settings, consumer)
     kafka = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, group_id=None
     )
@@ -89,10 +124,10 @@ async def _replay(
                     if record.offset >= ends[tp]:
                         continue  # newer than the replay: the live consumer applies it
                     done += 1
-                    await _apply(conn, consumer, inbox, record.value, result)
+                    await replay.apply(consumer, record.value)
             if on_progress:
                 on_progress(consumer.topic, done, total)
-        result.messages += done
+        replay.result.messages += done
     finally:
         await kafka.stop()
 
@@ -105,23 +140,6 @@ async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
         return sorted(p["partition"] for p in description["partitions"])
     finally:
         await admin.close()
-
-
-async def _apply(conn, consumer: Consumer, inbox: str, raw: bytes, result: Replayed) -> None:
-    try:
-        envelope, data = decode(raw, accept=consumer.handled_types)
-    except InvalidEvent:
-        result.skipped += 1
-        return
-    if data is None:
-        return
-    try:
-        async with conn.transaction():  # a savepoint: one bad event does not undo the replay
-            if await apply_once(conn, inbox, consumer, envelope, data):
-                result.applied += 1
-    except Exception as exc:
-        log.warning("replay skipped %s %s: %s", envelope.type, envelope.id, exc)
-        result.skipped += 1
 
 
 cli = typer.Typer(help="Rebuild monitoring's read models from the topics.", add_completion=False)

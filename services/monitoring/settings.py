@@ -12,15 +12,13 @@ class MonitoringSettings(ServiceSettings):
     database_url: str = f"{LOCAL_POSTGRES}/schakel_monitoring"
     # Where the schakelfunctie page's acknowledgements are forwarded to.
     capacity_url: str = "http://127.0.0.1:8003"
-    # Maximum waiting time (days) per product category when no lot's contract states one,
-    # e.g. SCHAKEL_DEFAULT_MAX_WAIT_DAYS='{"45": 42, "46": 1}'. Six weeks is the usual treeknorm.
+    # Maximum waiting time (days) per product category, e.g. SCHAKEL_DEFAULT_MAX_WAIT_DAYS='{"45": 42, "46": 1}';
+    # a category not named has the fallback. Six weeks is the usual treeknorm.
     default_max_wait_days: dict[str, int] = Field(default_factory=lambda: {"46": 1})
     fallback_max_wait_days: int = Field(default=42, ge=0)
 
     # Names to show for CBS codes; membership changes over time, so it is configuration, not code.
     municipalities: dict[str, str] = Field(default_factory=lambda: dict(GOOI_EN_VECHTSTREEK))
 
-    def max_wait_days(self, product_category: str, contracted: dict[str, int]) -> int:
-        if product_category in contracted:
-            return contracted[product_category]
+    def max_wait_days(self, product_category: str) -> int:
         return self.default_max_wait_days.get(product_category, self.fallback_max_wait_days)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from services.sim.driver import Urls
+from services.sim.calls import Urls
 from services.sim.keys import Keys
 from services.sim.run import simulate
 

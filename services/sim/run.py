@@ -7,15 +7,24 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from services.sim import schedule
-from services.sim.driver import Simulator, Urls, dutch_today
+from services.sim.calls import Urls
+from services.sim.driver import Simulator
 from services.sim.keys import Keys
 from services.sim.schedule import Calendar, Crunch
 
 log = logging.getLogger("services.sim")
+NL = ZoneInfo("Europe/Amsterdam")
+
+
+def dutch_today() -> date:
+    """The real date in the Netherlands: the simulated days end on it."""
+    return datetime.now(NL).date()
 
 
 async def simulate(
@@ -33,34 +42,30 @@ async def simulate(
     (as fast as the services allow when they fall behind); with ``live``, go on in "today" rounds every
     ``round_seconds`` until stopped. Returns how many calls of each kind succeeded or failed."""
     sim = Simulator(urls, seed=seed, scale=scale, calendar=Calendar.ending(dutch_today(), days))
-    sim.crunches = schedule.crunches(sim.rng, days)
+    world = sim.world
+    world.crunches = schedule.crunches(world.rng, days)
     keys = await sim.make_keys()
     if on_keys:
         on_keys(keys)
     async with httpx.AsyncClient(timeout=30) as http:
-        sim.http = http
-        await sim.wait_ready()
+        sim.calls.http = http
+        await sim.calls.wait_ready()
         await sim.admit_providers()
-        await sim.report_until_admitted()
-        log.info("simulating %s to %s", sim.calendar.first, sim.calendar.today)
+        await sim.providers.report_until_admitted()
+        log.info("simulating %s to %s", world.calendar.first, world.calendar.today)
         await backfill(sim, speed)
         if live:
             await run_live(sim, round_seconds)
-    return sim.counts
+    return sim.calls.counts
 
 
 async def backfill(sim: Simulator, speed: float) -> None:
     started = time.monotonic()
-    for day in range(1, sim.calendar.days + 1):
+    calendar = sim.world.calendar
+    for day in range(1, calendar.days + 1):
         await sim.day(day)
-        if day % 10 == 0 or day == sim.calendar.days:
-            log.info(
-                "day %d (%s): %d youths referred, %s",
-                day,
-                sim.calendar.date_of(day),
-                len(sim.cases),
-                ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())),
-            )
+        if day % 10 == 0 or day == calendar.days:
+            log.info("day %d (%s): %s", day, calendar.date_of(day), _progress(sim))
         # Pacing, not synchronisation: a simulated day lasts 1/speed seconds of wall time.
         ahead = started + day / speed - time.monotonic()
         if ahead > 0:
@@ -70,21 +75,23 @@ async def backfill(sim: Simulator, speed: float) -> None:
 async def run_live(sim: Simulator, round_seconds: float) -> None:
     """Today, over and over. The shortage the backfill left open ends after a few minutes; new ones
     come and go. When the Dutch date moves on, that new day is simulated in full first."""
-    live_crunches = [Crunch(c.setting, 0, sim.rng.randint(24, 48)) for c in sim.crunches if c.end > sim.calendar.days]
+    world = sim.world
+    live_crunches = [
+        Crunch(c.setting, 0, world.rng.randint(24, 48)) for c in world.crunches if c.end > world.calendar.days
+    ]
     round_ = 0
     while True:
         # Pacing, not synchronisation: a round of today every few seconds of wall time.
         await asyncio.sleep(round_seconds)
         round_ += 1
-        while sim.calendar.today < dutch_today():
-            sim.calendar = sim.calendar.extended()
-            await sim.day(sim.calendar.days)
+        while world.calendar.today < dutch_today():
+            world.calendar = world.calendar.extended()
+            await sim.day(world.calendar.days)
         await sim.today_round(round_, live_crunches)
         if round_ % 12 == 0:
-            log.info(
-                "live round %d (%s): %d youths referred, %s",
-                round_,
-                sim.calendar.today,
-                len(sim.cases),
-                ", ".join(f"{k} {v}" for k, v in sorted(sim.counts.items())),
-            )
+            log.info("live round %d (%s): %s", round_, world.calendar.today, _progress(sim))
+
+
+def _progress(sim: Simulator) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(sim.calls.counts.items()))
+    return f"{len(sim.world.cases)} youths referred, {counts}"

@@ -71,8 +71,8 @@ def realistic_events(count: int) -> list[tuple[bytes, bytes]]:
             start_date=date(2026, 11, 30),
             reported_at=now,
         )
-        first = Envelope.wrap(received, source="intake", subject=str(referral_id), time=now)
-        second = Envelope.wrap(started, source="intake", subject=str(referral_id), time=now, cause=first)
+        first = Envelope.wrap(received, source="intake", time=now)
+        second = Envelope.wrap(started, source="intake", time=now, cause=first)
         events += [(str(referral_id).encode(), first.to_bytes()), (str(referral_id).encode(), second.to_bytes())]
     return events[:count]
 

@@ -37,40 +37,36 @@ CLIENT = "a" * 64
 MARCH = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
 
-def _envelope(data: EventData, subject: str) -> Envelope:
-    return Envelope.wrap(data, source="test", subject=subject, time=MARCH)
+def _envelope(data: EventData) -> Envelope:
+    return Envelope.wrap(data, source="test", time=MARCH)
 
 
-async def _publish(
-    infra: Infrastructure, isolation: Isolation, topic: str, *events: tuple[EventData, str]
-) -> list[Envelope]:
-    envelopes = [_envelope(event, subject) for event, subject in events]
+async def _publish(infra: Infrastructure, isolation: Isolation, topic: str, *events: EventData) -> list[Envelope]:
+    envelopes = [_envelope(event) for event in events]
     for envelope in envelopes:
         await produce(infra.kafka, isolation.topic(topic), envelope.to_bytes(), key=envelope.subject.encode())
     return envelopes
 
 
-def _region_events() -> tuple[list[tuple[EventData, str]], ...]:
+def _region_events() -> tuple[list[EventData], ...]:
     """Six Hilversum referrals (one via Veilig Thuis) and two from Laren; five start, one drops out."""
-    referrals, cares = [], []
+    referrals: list[EventData] = []
+    cares: list[EventData] = []
     for n, municipality in enumerate([HILVERSUM] * 6 + [LAREN] * 2):
         referral_id = uuid.uuid4()
         referrals.append(
-            (
-                intake.ReferralReceived(
-                    referral_id=referral_id,
-                    client_ref=CLIENT,
-                    age=12,
-                    municipality_code=municipality,
-                    referrer_type=Verwijzer.GEMEENTE if n == 0 else Verwijzer.HUISARTS,
-                    veilig_thuis=n == 0,
-                    product_category=Productcategorie.AMBULANT,
-                    urgency=Urgentie.REGULIER,
-                    ambulant_tried=True,
-                    needs_gemeente_decision=True,
-                    received_at=MARCH,
-                ),
-                str(referral_id),
+            intake.ReferralReceived(
+                referral_id=referral_id,
+                client_ref=CLIENT,
+                age=12,
+                municipality_code=municipality,
+                referrer_type=Verwijzer.GEMEENTE if n == 0 else Verwijzer.HUISARTS,
+                veilig_thuis=n == 0,
+                product_category=Productcategorie.AMBULANT,
+                urgency=Urgentie.REGULIER,
+                ambulant_tried=True,
+                needs_gemeente_decision=True,
+                received_at=MARCH,
             )
         )
         if municipality == HILVERSUM and n < 5:
@@ -84,115 +80,89 @@ def _region_events() -> tuple[list[tuple[EventData, str]], ...]:
                 product_category=Productcategorie.AMBULANT,
             )
             cares.append(
-                (
-                    intake.CareStarted(
-                        **common, start_date=date(2025, 3, 3) + timedelta(days=5 * n), reported_at=MARCH
-                    ),
-                    str(allocation_id),
-                )
+                intake.CareStarted(**common, start_date=date(2025, 3, 3) + timedelta(days=5 * n), reported_at=MARCH)
             )
             if n == 4:
                 cares.append(
-                    (
-                        intake.CareEnded(
-                            **common,
-                            end_date=date(2025, 4, 30),
-                            reason=RedenBeeindiging.VOORTIJDIG_CLIENT,
-                            reported_at=MARCH,
-                        ),
-                        str(allocation_id),
+                    intake.CareEnded(
+                        **common,
+                        end_date=date(2025, 4, 30),
+                        reason=RedenBeeindiging.VOORTIJDIG_CLIENT,
+                        reported_at=MARCH,
                     )
                 )
     placement_id, referral_id = uuid.uuid4(), uuid.uuid4()
-    capacity_events = [
-        (
-            capacity.CapacityReported(
-                agb=AGB,
-                setting=Setting.CRISISPLEK,
-                total=3,
-                occupied=3,
-                free=0,
-                closed_to_admission=False,
-                reported_at=MARCH,
-                regional_free=0,
-            ),
-            f"{AGB}/crisisplek",
+    capacity_events: list[EventData] = [
+        capacity.CapacityReported(
+            agb=AGB,
+            setting=Setting.CRISISPLEK,
+            total=3,
+            occupied=3,
+            free=0,
+            closed_to_admission=False,
+            reported_at=MARCH,
+            regional_free=0,
         ),
-        (
-            capacity.PlacementRequested(
-                placement_id=placement_id,
-                referral_id=referral_id,
-                client_ref=CLIENT,
-                age=15,
-                municipality_code=LAREN,
-                product_category=Productcategorie.CRISIS,
-                settings=[Setting.CRISISPLEK],
-                urgency=Urgentie.CRISIS,
-                requested_at=MARCH,
-            ),
-            str(placement_id),
+        capacity.PlacementRequested(
+            placement_id=placement_id,
+            referral_id=referral_id,
+            client_ref=CLIENT,
+            age=15,
+            municipality_code=LAREN,
+            product_category=Productcategorie.CRISIS,
+            settings=[Setting.CRISISPLEK],
+            urgency=Urgentie.CRISIS,
+            requested_at=MARCH,
         ),
-        (
-            capacity.PlacementDeclined(
-                placement_id=placement_id,
-                referral_id=referral_id,
-                provider_agb=AGB,
-                setting=Setting.CRISISPLEK,
-                reason="groep_vol",
-                declined_at=MARCH,
-            ),
-            str(placement_id),
+        capacity.PlacementDeclined(
+            placement_id=placement_id,
+            referral_id=referral_id,
+            provider_agb=AGB,
+            setting=Setting.CRISISPLEK,
+            reason="groep_vol",
+            declined_at=MARCH,
         ),
     ]
-    alerts = [
-        (
-            capacity.ShortageDetected(
-                shortage_id=uuid.uuid4(),
-                setting=Setting.CRISISPLEK,
-                free_places=0,
-                waiting=1,
-                severity=capacity.Severity.KRITIEK,
-                detected_at=MARCH,
-            ),
-            "crisisplek",
+    alerts: list[EventData] = [
+        capacity.ShortageDetected(
+            shortage_id=uuid.uuid4(),
+            setting=Setting.CRISISPLEK,
+            free_places=0,
+            waiting=1,
+            severity=capacity.Severity.KRITIEK,
+            detected_at=MARCH,
         ),
-        (
-            capacity.CaseEscalated(
-                placement_id=placement_id,
-                referral_id=referral_id,
-                client_ref=CLIENT,
-                age=15,
-                municipality_code=LAREN,
-                settings=[Setting.CRISISPLEK],
-                urgency=Urgentie.CRISIS,
-                level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS,
-                reason="termijn_verlopen",
-                waiting_since=MARCH,
-                escalated_at=MARCH,
-            ),
-            str(placement_id),
+        capacity.CaseEscalated(
+            placement_id=placement_id,
+            referral_id=referral_id,
+            client_ref=CLIENT,
+            age=15,
+            municipality_code=LAREN,
+            settings=[Setting.CRISISPLEK],
+            urgency=Urgentie.CRISIS,
+            level=capacity.EscalationLevel.SCHAKELFUNCTIONARIS,
+            reason="termijn_verlopen",
+            waiting_since=MARCH,
+            escalated_at=MARCH,
         ),
     ]
-    declarations = [
-        (
-            contracting.DeclarationAssessed(
-                declaration_id=uuid.uuid4(),
-                provider_agb=AGB,
-                municipality_code=HILVERSUM,
-                lines=[
-                    contracting.AssessedLine(
-                        line_number=i,
-                        amount=1000,
-                        approved=i != 6,
-                        return_codes=[Retourcode.GOEDGEKEURD if i != 6 else Retourcode.TARIEF_WIJKT_AF],
-                    )
-                    for i in range(1, 7)
-                ],
-                approved_amount=5000,
-                rejected_amount=1000,
-                assessed_at=MARCH,
-            ),
-            AGB,
+    declarations: list[EventData] = [
+        contracting.DeclarationAssessed(
+            declaration_id=uuid.uuid4(),
+            provider_agb=AGB,
+            municipality_code=HILVERSUM,
+            lines=[
+                contracting.AssessedLine(
+                    line_number=i,
+                    amount=1000,
+                    approved=i != 6,
+                    return_codes=[Retourcode.GOEDGEKEURD if i != 6 else Retourcode.TARIEF_WIJKT_AF],
+                )
+                for i in range(1, 7)
+            ],
+            approved_amount=5000,
+            rejected_amount=1000,
+            assessed_at=MARCH,
         )
     ]
     return referrals + cares, capacity_events, alerts, declarations
@@ -414,9 +384,9 @@ async def test_a_place_held_by_a_proposal_is_not_counted_free(
         metrics = (await http.get(f"{monitoring}/metrics")).text
         return f'schakel_places_free{{setting="gezinshuis"}} {value}' in metrics
 
-    await _publish(infra, isolation, topics.CAPACITY_EVENTS, (report, f"{AGB}/gezinshuis"))
+    await _publish(infra, isolation, topics.CAPACITY_EVENTS, report)
     await eventually(lambda: free_reads(1.0), what="one free gezinshuis place")
-    await _publish(infra, isolation, topics.CAPACITY_EVENTS, (proposed, str(referral_id)))
+    await _publish(infra, isolation, topics.CAPACITY_EVENTS, proposed)
     await eventually(lambda: free_reads(0.0), what="the proposed place counted as taken")
-    await _publish(infra, isolation, topics.CAPACITY_EVENTS, (declined, str(referral_id)))
+    await _publish(infra, isolation, topics.CAPACITY_EVENTS, declined)
     await eventually(lambda: free_reads(1.0), what="the declined place free again")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from contracts import capacity, intake, topics
-from contracts.envelope import EventData, registered_events
+from contracts.envelope import registered_events
 from services.monitoring import handlers
 from services.monitoring.settings import MonitoringSettings
 
@@ -40,21 +38,7 @@ def test_the_schakelfunctie_events_are_all_applied() -> None:
     assert intake.CareEnded.event_type in consumers[topics.INTAKE_EVENTS].handled_types
 
 
-class _LotNorm(EventData):
-    event_type: ClassVar[str] = "nl.schakel.test.LotNormForMonitoring"
-    lot: str
-    product_categories: list[str]
-    max_wait_days: int
-
-
-def test_a_contracting_event_that_carries_a_max_wait_sets_the_norm_of_its_categories() -> None:
-    event = _LotNorm(lot="JH-VERBLIJF", product_categories=["43", "44"], max_wait_days=28)
-    assert handlers.waiting_norm_of(event) == (28, ["43", "44"])
-    assert handlers.waiting_norm_of(capacity.PlacementDeclined.model_construct()) == (0, [])
-
-
-def test_the_contract_norm_wins_over_the_configured_default() -> None:
+def test_a_category_without_a_configured_norm_has_the_fallback() -> None:
     settings = MonitoringSettings(default_max_wait_days={"46": 1}, fallback_max_wait_days=42)
-    assert settings.max_wait_days("46", {}) == 1
-    assert settings.max_wait_days("45", {}) == 42
-    assert settings.max_wait_days("45", {"45": 28}) == 28
+    assert settings.max_wait_days("46") == 1
+    assert settings.max_wait_days("45") == 42

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from services.monitoring import domain
 from services.monitoring.gauges import Snapshot
+from services.runtime.clock import Clock
 
 NOW = datetime.now(UTC)
 
@@ -48,7 +49,7 @@ def test_shown_buckets_stay_cumulative_and_reveal_no_small_count(increments: lis
 def scrape(rows: dict) -> str:  # type: ignore[type-arg]
     """The samples /metrics would show for ``rows`` (HELP and TYPE lines left out)."""
     registry = CollectorRegistry()
-    snapshot = Snapshot()
+    snapshot = Snapshot(Clock())
     snapshot.rows = rows
     registry.register(snapshot)
     return "\n".join(ln for ln in generate_latest(registry).decode().splitlines() if not ln.startswith("#"))

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from services.sim import region
-from services.sim.driver import Simulator, Urls
+from services.sim.calls import Urls
+from services.sim.driver import Simulator
 from services.sim.keys import Keys
 from services.sim.run import backfill
 from services.sim.schedule import Calendar
@@ -95,24 +96,25 @@ class FakeRegion:
 
 def _simulator(days: int) -> tuple[Simulator, FakeRegion]:
     sim = Simulator(Urls(), seed=5, calendar=Calendar.ending(TODAY, days))
-    sim.crunches = []
+    world = sim.world
+    world.crunches = []
     # A provider's key is its AGB, so the stand-in knows who asks.
-    sim.keys = Keys(
-        providers={p.agb: p.agb for p in sim.providers},
+    sim.calls.keys = Keys(
+        providers={p.agb: p.agb for p in world.providers},
         schakelfunctionaris="sf",
         gemeenten={m.code: m.code for m in region.MUNICIPALITIES},
-        referrers={f"{kind.type.value}:{agb}": agb for kind, agbs in sim.referrers.items() for agb in agbs},
+        referrers={f"{kind.type.value}:{agb}": agb for kind, agbs in world.referrers.items() for agb in agbs},
     )
-    for provider in sim.providers:
+    for provider in world.providers:
         provider.admitted_lots = set(provider.lots)
-    fake = FakeRegion({p.agb: {s.value for s in p.beds} for p in sim.providers})
-    sim.http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
+    fake = FakeRegion({p.agb: {s.value for s in p.beds} for p in world.providers})
+    sim.calls.http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
     return sim, fake
 
 
 async def _admitted(sim: Simulator) -> None:
     await sim.admit_providers()
-    sim.tariffs = {
+    sim.world.tariffs = {
         (code, unit): [(date(2025, 1, 1), date(2027, 12, 31), 10_000)]
         for code, unit in [("45A53", "04"), ("54001", "01"), ("41A06", "16")]
     }
@@ -141,7 +143,7 @@ async def test_a_backfill_sends_no_date_after_today_but_toewijzing_ends() -> Non
     # A declaration only covers months that have passed (nothing of the current month), under contract.
     assert max(day for _, name, day in sent if name == "period_end") < TODAY.replace(day=1)
     assert min(day for _, name, day in sent if name == "period_start") == CONTRACTED_FROM
-    await sim.http.aclose()
+    await sim.calls.http.aclose()
 
 
 async def test_live_rounds_send_today_at_the_latest() -> None:
@@ -155,7 +157,7 @@ async def test_live_rounds_send_today_at_the_latest() -> None:
     live = _dates(_only(fake, before))
     assert any(name == "referral_date" and day == TODAY for _, name, day in live)
     assert [(p, n, d) for p, n, d in live if d > TODAY and n not in MAY_BE_AHEAD] == []
-    await sim.http.aclose()
+    await sim.calls.http.aclose()
 
 
 def _only(fake: FakeRegion, start: int) -> FakeRegion:
