@@ -6,7 +6,7 @@ import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -68,20 +68,25 @@ async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            n,
-                            num_partitions=settings.kafka_partitions,
-                            replication_factor=1,
-                            topic_configs=topic_config(n),
-                        )
-                        for n in missing
-                    ]
-                )
-            except TopicAlreadyExistsError:
-                pass  # another service created it first
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        n,
+                        num_partitions=settings.kafka_partitions,
+                        replication_factor=1,
+                        topic_configs=topic_config(n),
+                    )
+                    for n in missing
+                ]
+            )
+            # aiokafka answers per topic instead of raising. "Already exists": another service made
+            # it first, or the topic list lagged behind the cluster — it has whatever configuration
+            # its creator gave, so it is brought in line below like any existing topic.
+            for topic, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    existing.add(topic)
+                elif code:
+                    raise for_code(code)(f"cannot create topic {topic}: {message}")
         present = [n for n in names if n in existing]
         if present:
             await admin.alter_configs(
