@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import time
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.runtime.access import route_template
+
+# Streams stay open for hours and /metrics is scraped every few seconds: neither says how fast we answer.
+UNTIMED_ROUTES = frozenset({"/metrics", "/v1/alerts/stream", "/v1/live"})
 
 
-class RequestMetrics(BaseHTTPMiddleware):
-    """Latency per route template (never the raw path: it may hold ids)."""
+class RequestMetrics:
+    """Latency per route template (never the raw path: it may hold ids).
 
-    def __init__(self, app, registry: CollectorRegistry) -> None:
-        super().__init__(app)
+    Pure ASGI rather than ``BaseHTTPMiddleware``, which runs every request through an extra task
+    group and memory streams: this sits on every request of every service."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
         self.latency = Histogram(
             "schakel_http_request_duration_seconds",
             "HTTP request latency by route and status.",
@@ -22,16 +30,25 @@ class RequestMetrics(BaseHTTPMiddleware):
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        if template not in ("/metrics", "/v1/alerts/stream", "/events"):
-            self.latency.labels(request.method, template, str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
-        return response
+        status = 500  # what the client gets when the app raises before it answers
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            template = route_template(scope)
+            if template not in UNTIMED_ROUTES:
+                self.latency.labels(scope["method"], template, str(status)).observe(time.perf_counter() - started)
 
 
 def exposition(registry: CollectorRegistry) -> Response:
