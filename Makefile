@@ -23,9 +23,11 @@ up: install
 down:
 	deploy/local/down.sh
 
-## demo: Kafka, PostgreSQL and the four services with a demo region; Ctrl-C stops it all
+## demo: Kafka, PostgreSQL and the four services with a demo region; Ctrl-C stops it all.
+## `make demo REPLICAS=2` runs two processes of every service (deploy/local/demo.sh --replicas).
+REPLICAS ?= 1
 demo: install
-	deploy/local/demo.sh
+	deploy/local/demo.sh --replicas $(REPLICAS)
 
 ## lint: the gate on every commit — ruff (lint and format) and mypy, as configured in pyproject.toml
 lint: install

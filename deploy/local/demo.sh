@@ -10,7 +10,20 @@ PYTHON="$REPO/.venv/bin/python"
 LOGS="$REPO/var/demo"
 KEYS="$LOGS/keys.txt"
 CHECK=false
-[[ "${1:-}" == "--check" ]] && CHECK=true
+# --replicas N: N processes of every service, sharing its port (SO_REUSEPORT), one Kafka consumer
+# group and one database — what a second replica in production does. Kill one (`kill -9`) and the
+# demo goes on: the kernel sends new connections to the others, its partitions move to them.
+REPLICAS=1
+while (($#)); do
+    case "$1" in
+        --check) CHECK=true ;;
+        --replicas) REPLICAS="${2:?--replicas needs a number}"; shift ;;
+        --replicas=*) REPLICAS="${1#--replicas=}" ;;
+        *) echo "usage: demo.sh [--check] [--replicas N]" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ "$REPLICAS" =~ ^[1-9][0-9]*$ ]] || { echo "--replicas must be a positive number" >&2; exit 2; }
 mkdir -p "$LOGS"
 cd "$REPO"
 
@@ -50,8 +63,13 @@ for service in intake contracting capacity monitoring; do
         echo "Port ${PORTS[$service]} already answers: is a $service (or another demo) running?" >&2
         exit 1
     fi
-    "$PYTHON" -m "services.$service" >"$LOGS/$service.log" 2>&1 &
-    pids+=($!)
+    for ((replica = 1; replica <= REPLICAS; replica++)); do
+        log="$LOGS/$service.log"
+        ((REPLICAS > 1)) && log="$LOGS/$service-$replica.log"
+        SCHAKEL_REUSE_PORT=$( ((REPLICAS > 1)) && echo true || echo false) \
+            "$PYTHON" -m "services.$service" >"$log" 2>&1 &
+        pids+=($!)
+    done
 done
 
 rm -f "$KEYS"
@@ -94,6 +112,7 @@ dashboard within a minute, then the region goes on live (a round of today every 
     provider $(grep '^provider ' "$KEYS" | tail -n 1 | cut -d' ' -f2)    $(grep '^provider ' "$KEYS" | tail -n 1 | cut -d' ' -f3)
     referrer $(grep '^referrer ' "$KEYS" | head -n 1 | cut -d' ' -f2) $(key referrer)
 
+  Replicas: $REPLICAS of each service (process ids: ${pids[*]:0:$((4 * REPLICAS))})
   Logs: $LOGS/*.log — Ctrl-C stops the simulator and the services; \`make down\` stops Kafka and PostgreSQL.
 TEXT
 

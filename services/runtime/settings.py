@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
     auth_database_url: str = f"{LOCAL_POSTGRES}/schakel_auth"
     auth_db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
+    # Replicas of one service on one host share its port (SO_REUSEPORT); off, a second process on a
+    # taken port fails at once instead of silently sharing it.
+    reuse_port: bool = False
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Prefixes every topic name; lets tests share one broker without seeing each other.
     topic_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
