@@ -1,4 +1,5 @@
-"""The SQL of alert webhooks: registration, and each webhook's cursor, retry state and lease."""
+"""The SQL of alert webhooks: registration (``Subscriptions``, on a unit of work), and each webhook's
+cursor, retry state and lease (the dispatcher's own bookkeeping, on the pool: it announces nothing)."""
 
 from __future__ import annotations
 
@@ -9,46 +10,50 @@ import asyncpg
 
 from services.capacity.store.reads import LATEST_ALERT_SEQ
 from services.runtime.auth import Role
-from services.runtime.db import fetch_one
+from services.runtime.db import Connection, fetch_one
 
 _PUBLIC_COLUMNS = """id, role, url, description, created_by, created_at, delivered_seq, attempts,
                      last_error, next_attempt_at, last_delivered_at"""
 
 
-async def create_webhook(
-    pool: asyncpg.Pool, *, role: Role, url: str, description: str, secret: str, created_by: str, now: datetime
-) -> asyncpg.Record:
-    """Register a webhook that starts after the newest alert: it gets only what happens next."""
-    return await fetch_one(
-        pool,
-        f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, {LATEST_ALERT_SEQ})
-            RETURNING {_PUBLIC_COLUMNS}, secret""",
-        uuid.uuid4(),
-        role.value,
-        url,
-        description,
-        secret,
-        created_by,
-        now,
-    )
+class Subscriptions:
+    """Webhook registrations, on one unit of work's connection."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-async def list_webhooks(pool: asyncpg.Pool, role: Role | None) -> list[asyncpg.Record]:
-    """The webhooks of ``role`` (all of them for None), oldest first, without their secrets."""
-    return await pool.fetch(
-        f"SELECT {_PUBLIC_COLUMNS} FROM webhook WHERE $1::text IS NULL OR role = $1 ORDER BY created_at, id",
-        role.value if role else None,
-    )
+    async def create(
+        self, *, role: Role, url: str, description: str, secret: str, created_by: str, now: datetime
+    ) -> asyncpg.Record:
+        """Register a webhook that starts after the newest alert: it gets only what happens next."""
+        return await fetch_one(
+            self._conn,
+            f"""INSERT INTO webhook (id, role, url, description, secret, created_by, created_at, delivered_seq)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, {LATEST_ALERT_SEQ})
+                RETURNING {_PUBLIC_COLUMNS}, secret""",
+            uuid.uuid4(),
+            role.value,
+            url,
+            description,
+            secret,
+            created_by,
+            now,
+        )
 
+    async def of_role(self, role: Role | None) -> list[asyncpg.Record]:
+        """The webhooks of ``role`` (all of them for None), oldest first, without their secrets."""
+        return await self._conn.fetch(
+            f"SELECT {_PUBLIC_COLUMNS} FROM webhook WHERE $1::text IS NULL OR role = $1 ORDER BY created_at, id",
+            role.value if role else None,
+        )
 
-async def delete_webhook(pool: asyncpg.Pool, webhook_id: uuid.UUID, role: Role | None) -> bool:
-    status = await pool.execute(
-        "DELETE FROM webhook WHERE id = $1 AND ($2::text IS NULL OR role = $2)",
-        webhook_id,
-        role.value if role else None,
-    )
-    return status == "DELETE 1"
+    async def delete(self, webhook_id: uuid.UUID, role: Role | None) -> bool:
+        status = await self._conn.execute(
+            "DELETE FROM webhook WHERE id = $1 AND ($2::text IS NULL OR role = $2)",
+            webhook_id,
+            role.value if role else None,
+        )
+        return status == "DELETE 1"
 
 
 # A lease is free when nobody holds it, we hold it, or its holder let it run out. Lease times are

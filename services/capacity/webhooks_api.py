@@ -9,11 +9,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from services.capacity import webhook_store
 from services.capacity.api import runtime
-from services.capacity.webhooks.signing import new_secret
+from services.capacity.commands import webhooks
+from services.capacity.webhook_store import Subscriptions
 from services.runtime.auth import ALERT_ROLES, Principal, Role, require
-from services.runtime.errors import Forbidden, Invalid, NotFound
 from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -52,23 +51,6 @@ class RegisteredWebhook(Webhook):
     )
 
 
-def _role_for(principal: Principal, requested: AlertRole | None) -> Role:
-    if principal.role is Role.ADMIN:
-        if requested is None:
-            raise Invalid(
-                "role: an admin must name the role the webhook is for (schakelfunctionaris, expertteam or operator)"
-            )
-        return Role(requested)
-    if requested is not None and requested != principal.role:
-        raise Forbidden(f"a {principal.role} key may register webhooks only for role {principal.role}")
-    return principal.role
-
-
-def _own_role(principal: Principal) -> Role | None:
-    """The role whose webhooks the caller manages; None: all (admin)."""
-    return None if principal.role is Role.ADMIN else principal.role
-
-
 @router.post(
     "",
     status_code=201,
@@ -81,33 +63,22 @@ def _own_role(principal: Principal) -> Role | None:
 async def register_webhook(
     body: WebhookRequest, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> RegisteredWebhook:
-    capacity = runtime(request)
-    if body.url.scheme != "https" and not capacity.settings.webhook_allow_http:
-        # Escalations carry pseudonymous case data; they do not travel unencrypted.
-        raise Invalid(
-            "url: must be https (set SCHAKEL_WEBHOOK_ALLOW_HTTP=true only for a receiver on a trusted network)"
-        )
-    row = await webhook_store.create_webhook(
-        capacity.pool,
-        role=_role_for(principal, body.role),
-        url=str(body.url),
-        description=body.description,
-        secret=new_secret(),
-        created_by=principal.actor,
-        now=capacity.now(),
-    )
+    requested = Role(body.role) if body.role else None
+    async with runtime(request).work(Subscriptions) as uow:
+        row = await webhooks.register(uow, str(body.url), body.url.scheme, body.description, requested, principal)
     return RegisteredWebhook(**dict(row))
 
 
 @router.get("", response_model=list[Webhook], summary="Your role's webhooks (an admin sees all), without secrets")
 async def list_webhooks(request: Request, principal: Principal = Depends(require(*MANAGERS))) -> list[Webhook]:
-    return [Webhook(**dict(r)) for r in await webhook_store.list_webhooks(runtime(request).pool, _own_role(principal))]
+    async with runtime(request).work(Subscriptions) as uow:
+        rows = await uow.store.of_role(webhooks.managed_role(principal))
+    return [Webhook(**dict(r)) for r in rows]
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook; deliveries stop", responses=problems(404))
 async def delete_webhook(
     webhook_id: uuid.UUID, request: Request, principal: Principal = Depends(require(*MANAGERS))
 ) -> None:
-    role = _own_role(principal)
-    if not await webhook_store.delete_webhook(runtime(request).pool, webhook_id, role):
-        raise NotFound(f"no webhook {webhook_id}" + (f" for role {role}" if role else ""))
+    async with runtime(request).work(Subscriptions) as uow:
+        await webhooks.remove(uow, webhook_id, principal)

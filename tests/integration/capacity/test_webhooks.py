@@ -24,10 +24,10 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from contracts.capacity import Severity, ShortageDetected
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
-from services.capacity import webhook_store
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import ALERT_CHANNEL, CapacityStore
+from services.capacity.webhook_store import Subscriptions
 from services.capacity.webhooks import signing
 from services.capacity.webhooks.dispatcher import WebhookDispatcher
 from services.runtime.auth import Role
@@ -349,15 +349,15 @@ async def test_retries_wait_for_the_backoff_on_the_injected_clock(  # type: igno
     db: asyncpg.Pool, alert_signal: PgSignal, receiver: Receiver, isolation: Isolation
 ) -> None:
     clock = FrozenClock()
-    hook = await webhook_store.create_webhook(
-        db,
-        role=Role.OPERATOR,
-        url=f"{receiver.url}/ops",
-        description="",
-        secret=signing.new_secret(),
-        created_by="test",
-        now=clock.now,
-    )
+    async with db.acquire() as conn:
+        hook = await Subscriptions(conn).create(
+            role=Role.OPERATOR,
+            url=f"{receiver.url}/ops",
+            description="",
+            secret=signing.new_secret(),
+            created_by="test",
+            now=clock.now,
+        )
     receiver.failures_left["ops"] = 2
     dispatcher = WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=clock, tick_seconds=0.02)
     dispatcher.start()
@@ -398,15 +398,15 @@ async def test_a_hanging_receiver_does_not_hold_back_the_other_webhooks(  # type
     now = datetime.now(UTC)
     receiver.holds["slow"] = asyncio.Event()
     for name in ("slow", "fast"):  # the slow one first, so a one-at-a-time dispatcher would be stuck on it
-        await webhook_store.create_webhook(
-            db,
-            role=Role.SCHAKELFUNCTIONARIS,
-            url=f"{receiver.url}/{name}",
-            description="",
-            secret=signing.new_secret(),
-            created_by="test",
-            now=now,
-        )
+        async with db.acquire() as conn:
+            await Subscriptions(conn).create(
+                role=Role.SCHAKELFUNCTIONARIS,
+                url=f"{receiver.url}/{name}",
+                description="",
+                secret=signing.new_secret(),
+                created_by="test",
+                now=now,
+            )
     dispatcher = WebhookDispatcher(db, alert_signal, CollectorRegistry(), clock=Clock().now, timeout_seconds=60)
     dispatcher.start()
     try:
