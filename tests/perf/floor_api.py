@@ -3,7 +3,8 @@
 Served as its own process (``python -m uvicorn tests.perf.floor_api:app``) with
 ``FLOOR_DATABASE_URL`` and ``FLOOR_DB_SCHEMA``; it stores the request body as one jsonb row and
 answers 201, nothing else: no validation, no authentication, no outbox. Schakel's
-``POST /v1/referrals`` is measured beside it in the same run (tests/perf/test_intake_floor.py).
+``POST /v1/referrals`` is measured beside it in the same run (tests/perf/test_intake_floor.py), and
+the other write routes beside its catch-all route (tests/perf/test_write_routes.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{schema}".referrals (id uuid PRIMARY KEY, body jsonb NOT NULL)'
         )
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{schema}".writes (id uuid PRIMARY KEY, path text NOT NULL, body jsonb NOT NULL)'
+        )
     finally:
         await conn.close()
     app.state.pool = await asyncpg.create_pool(url, min_size=1, max_size=10, server_settings={"search_path": schema})
@@ -54,3 +58,12 @@ async def create_referral(body: dict[str, Any], request: Request) -> JSONRespons
         "INSERT INTO referrals (id, body) VALUES ($1, $2::jsonb)", referral_id, json.dumps(body)
     )
     return JSONResponse({"referral_id": str(referral_id)}, status_code=201)
+
+
+@app.api_route("/{path:path}", methods=["POST", "PUT"], status_code=200)
+async def write(path: str, body: dict[str, Any], request: Request) -> JSONResponse:
+    """The floor of every other write route (tests/perf/test_write_routes.py): the body stored as one row."""
+    await request.app.state.pool.execute(
+        "INSERT INTO writes (id, path, body) VALUES ($1, $2, $3::jsonb)", uuid.uuid4(), path, json.dumps(body)
+    )
+    return JSONResponse({"stored": True}, status_code=201 if request.method == "POST" else 200)
