@@ -36,7 +36,19 @@ function init(args)
   wrk.headers["Authorization"] = os.getenv("PERF_AUTHORIZATION")
 end
 
+-- PERF_REFERRAL=ambulant sends a regular ambulant referral (category 45) instead: the background
+-- load of tests/perf/test_shortage_latency.py, which must not touch the verblijf places it measures.
+local ambulant = os.getenv("PERF_REFERRAL") == "ambulant"
+
 function request()
+  if ambulant then
+    return wrk.format(nil, nil, nil, string.format(
+      '{"client":{"bsn":"%s","birth_date":"2012-05-01","municipality_code":"0402"},'
+        .. '"referrer":{"type":"02","agb":"01234567"},"product_category":"45","urgency":"regulier",'
+        .. '"ambulant_tried":true}',
+      next_bsn()
+    ))
+  end
   local body = string.format(
     '{"client":{"bsn":"%s","birth_date":"2010-02-14","municipality_code":"1942"},'
       .. '"referrer":{"type":"03","agb":"01234567"},"product_category":"46","setting":"crisisplek",'

@@ -1,10 +1,11 @@
 """Benchmark: how fast a shortage reaches the schakelfunctionaris and the metrics (issue 4).
 
-Runs capacity and monitoring as processes against the session's Kafka and PostgreSQL, makes
-a setting go short ``ROUNDS`` times through the HTTP API, and measures from just before the
+Runs capacity, monitoring and intake as processes against the session's Kafka and PostgreSQL,
+makes a setting go short ``ROUNDS`` times through the HTTP API, and measures from just before the
 PUT until (a) the ShortageDetected event arrives on the SSE stream and (b) monitoring's
 ``/metrics`` reads ``schakel_shortage_active{setting="crisisplek"} 1``. Each round ends with
-the shortage resolved on both, so rounds do not overlap. Not part of ``make test``: run
+the shortage resolved on both, so rounds do not overlap. The rounds run twice: quiet, then beside
+intake taking ambulant referrals at half the rate wrk got out of it in this run (issue 13). Not part of ``make test``: run
 ``make perf``; the results join its table of ratios (tests/perf/conftest.py).
 
 (b) is observed by polling /metrics as fast as the client can, so it includes up to one poll
@@ -18,8 +19,12 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +39,7 @@ pytestmark = pytest.mark.perf
 
 ROUNDS = int(os.environ.get("SCHAKEL_PERF_ROUNDS", "200"))
 AGB = "40000001"
+REFERRALS = Path(__file__).with_name("referrals.lua")
 GAUGE = re.compile(r'^schakel_shortage_active\{setting="crisisplek"\} (\S+)$', re.MULTILINE)
 
 
@@ -44,85 +50,200 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolation) -> None:
     env = isolation.env(infra) | {"SCHAKEL_LOG_LEVEL": "WARNING"}
+    intake_env = env | {"SCHAKEL_RATE_LIMITING": "false", "SCHAKEL_VERBLIJF_REFERRALS_PER_DAY": "100000000"}
     admin, provider = bearer("admin", "beheer", env), bearer("provider", AGB, env)
     sf = bearer("schakelfunctionaris", "sf", env)
+    referrer = bearer("referrer", "02:01234567", env)
 
     with (
         service_process("capacity", free_port(), env, "perf-capacity") as capacity,
         service_process("monitoring", free_port(), env, "perf-monitoring") as monitoring,
+        service_process("intake", free_port(), intake_env, "perf-intake-background") as intake,
     ):
         async with httpx.AsyncClient(timeout=30) as http:
             (
                 await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin, json={"settings": ["crisisplek"]})
             ).raise_for_status()
-
-            arrivals: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
-
-            async def listen() -> None:
-                async with aconnect_sse(
-                    http, "GET", f"{capacity}/v1/alerts/stream", headers=sf, timeout=None
-                ) as source:
-                    async for sse in source.aiter_sse():
-                        if not sse.data:  # a keep-alive (comment or empty event) carries no alert
-                            continue
-                        await arrivals.put((json.loads(sse.data)["type"], time.perf_counter()))
-
-            async def gauge_reads(value: float) -> float:
-                while True:
-                    match = GAUGE.search((await http.get(f"{monitoring}/metrics")).text)
-                    if match and float(match.group(1)) == value:
-                        return time.perf_counter()
-
-            async def put(occupied: int) -> None:
-                (
-                    await http.put(
-                        f"{capacity}/v1/capacity/{AGB}/crisisplek",
-                        headers=provider,
-                        json={"total": 1, "occupied": occupied},
-                    )
-                ).raise_for_status()
-
-            listener = asyncio.create_task(listen())
-            await put(0)
-            await asyncio.wait_for(gauge_reads(0.0), 30)
-            to_stream: list[float] = []
-            to_metrics: list[float] = []
+            rounds = Rounds(http, capacity, monitoring, provider, sf)
+            quiet = await rounds.measure(ROUNDS)
+            # Beside intake taking referrals at half the most it took in this run (issue 13): ambulant
+            # ones, so the crisis places measured here are not touched by the load.
+            maximum = _most_referrals_per_second(intake, referrer["Authorization"])
+            load = SteadyReferrals(http, intake, referrer, per_second=maximum / 2)
+            background = asyncio.create_task(load.run())
             try:
-                for _ in range(ROUNDS):
-                    start = time.perf_counter()
-                    gauge = asyncio.create_task(gauge_reads(1.0))
-                    await put(1)
-                    kind, arrived = await asyncio.wait_for(arrivals.get(), 30)
-                    assert kind.endswith("ShortageDetected")
-                    to_stream.append(arrived - start)
-                    to_metrics.append(await asyncio.wait_for(gauge, 30) - start)
-                    await put(0)
-                    kind, _ = await asyncio.wait_for(arrivals.get(), 30)
-                    assert kind.endswith("ShortageResolved")
-                    await asyncio.wait_for(gauge_reads(0.0), 30)
+                busy = await rounds.measure(ROUNDS)
             finally:
-                listener.cancel()
+                load.stop()
+                await background
+            rounds.close()
 
     report = {
         "rounds": ROUNDS,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "sse_ms": _summary(to_stream),
-        "metrics_ms": _summary(to_metrics),
+        "quiet": {"sse_ms": _summary(quiet[0]), "metrics_ms": _summary(quiet[1])},
+        "busy": {
+            "intake_max_per_second": round(maximum, 1),
+            "background_per_second": round(load.achieved(), 1),
+            "background_refused": load.refused,
+            "sse_ms": _summary(busy[0]),
+            "metrics_ms": _summary(busy[1]),
+        },
     }
     print("\nshortage latency:", json.dumps(report, indent=2))
-    assert len(to_stream) == len(to_metrics) == ROUNDS
-    for what, seconds in (("SSE", to_stream), ("`/metrics`", to_metrics)):
-        summary = _summary(seconds)
-        table.ROWS.append(
-            table.Row(
-                what=f"shortage → {what}, {ROUNDS} rounds (value: p50)",
-                unit="ms",
-                floor=None,
-                schakel=summary["p50"],
-                schakel_p99_ms=summary["p99"],
-                note=f"max {summary['max']} ms; no floor",
+    assert len(quiet[0]) == len(quiet[1]) == len(busy[0]) == len(busy[1]) == ROUNDS
+    assert load.accepted > 0 and load.refused == 0, "the background load must be referrals intake accepted"
+    for when, (to_stream, to_metrics) in (("quiet", quiet), ("beside intake at half its maximum", busy)):
+        for what, seconds in (("SSE", to_stream), ("`/metrics`", to_metrics)):
+            summary = _summary(seconds)
+            note = f"max {summary['max']} ms; no floor"
+            if when != "quiet":
+                note += f"; intake max {maximum:.0f}/s, background {load.achieved():.0f}/s accepted"
+            table.ROWS.append(
+                table.Row(
+                    what=f"shortage → {what}, {ROUNDS} rounds, {when} (value: p50)",
+                    unit="ms",
+                    floor=None,
+                    schakel=summary["p50"],
+                    schakel_p99_ms=summary["p99"],
+                    note=note,
+                )
             )
-        )
+
+
+class Rounds:
+    """Makes crisisplek go short and come back, timing the alert on the stream and the gauge."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, capacity: str, monitoring: str, provider: dict[str, str], sf: dict[str, str]
+    ) -> None:
+        self.http, self.capacity, self.monitoring, self.provider = http, capacity, monitoring, provider
+        self.arrivals: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        self.listener = asyncio.create_task(self._listen(sf))
+
+    async def _listen(self, sf: dict[str, str]) -> None:
+        async with aconnect_sse(
+            self.http, "GET", f"{self.capacity}/v1/alerts/stream", headers=sf, timeout=None
+        ) as source:
+            async for sse in source.aiter_sse():
+                if not sse.data:  # a keep-alive (comment or empty event) carries no alert
+                    continue
+                await self.arrivals.put((json.loads(sse.data)["type"], time.perf_counter()))
+
+    async def _gauge_reads(self, value: float) -> float:
+        while True:
+            match = GAUGE.search((await self.http.get(f"{self.monitoring}/metrics")).text)
+            if match and float(match.group(1)) == value:
+                return time.perf_counter()
+
+    async def _put(self, occupied: int) -> None:
+        (
+            await self.http.put(
+                f"{self.capacity}/v1/capacity/{AGB}/crisisplek",
+                headers=self.provider,
+                json={"total": 1, "occupied": occupied},
+            )
+        ).raise_for_status()
+
+    async def measure(self, count: int) -> tuple[list[float], list[float]]:
+        await self._put(0)
+        await asyncio.wait_for(self._gauge_reads(0.0), 30)
+        while not self.arrivals.empty():  # a resolution left from an earlier series
+            self.arrivals.get_nowait()
+        to_stream: list[float] = []
+        to_metrics: list[float] = []
+        for _ in range(count):
+            start = time.perf_counter()
+            gauge = asyncio.create_task(self._gauge_reads(1.0))
+            await self._put(1)
+            kind, arrived = await asyncio.wait_for(self.arrivals.get(), 30)
+            assert kind.endswith("ShortageDetected")
+            to_stream.append(arrived - start)
+            to_metrics.append(await asyncio.wait_for(gauge, 30) - start)
+            await self._put(0)
+            kind, _ = await asyncio.wait_for(self.arrivals.get(), 30)
+            assert kind.endswith("ShortageResolved")
+            await asyncio.wait_for(self._gauge_reads(0.0), 30)
+        return to_stream, to_metrics
+
+    def close(self) -> None:
+        self.listener.cancel()
+
+
+def _most_referrals_per_second(intake: str, authorization: str) -> float:
+    """What intake took at most in this run: wrk, 32 connections, 5 s of ambulant referrals."""
+    wrk_binary = shutil.which("wrk")
+    assert wrk_binary, "wrk is missing: `make perf` installs it (apt-get install -y wrk)"
+    result = subprocess.run(
+        [wrk_binary, "-t2", "-c32", "-d5s", "--timeout", "10s", "-s", str(REFERRALS), f"{intake}/v1/referrals"],
+        env={**os.environ, "PERF_AUTHORIZATION": authorization, "PERF_REFERRAL": "ambulant"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("PERF ")]
+    stats = json.loads(line.removeprefix("PERF "))
+    assert stats["status_errors"] == stats["timeouts"] == 0, stats
+    return float(stats["requests"]) / (stats["duration_us"] / 1e6)
+
+
+class SteadyReferrals:
+    """Ambulant referrals at a steady rate, each with a fresh valid BSN (a block wrk's run does not use)."""
+
+    def __init__(self, http: httpx.AsyncClient, intake: str, headers: dict[str, str], per_second: float) -> None:
+        self.http, self.url, self.headers = http, f"{intake}/v1/referrals", headers
+        self.interval = 1 / max(per_second, 1.0)
+        self.accepted = self.refused = 0
+        self._running = True
+        self._started = self._stopped = 0.0
+        self._next_bsn = _bsns(start=75_000)
+
+    async def run(self) -> None:
+        self._started = time.perf_counter()
+        pending: set[asyncio.Task[None]] = set()
+        sent = 0
+        while self._running:
+            task = asyncio.create_task(self._one())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            sent += 1
+            # Paced against the start, so a slow answer does not lower the rate (open loop).
+            await asyncio.sleep(max(0.0, self._started + sent * self.interval - time.perf_counter()))
+        await asyncio.gather(*pending)
+        self._stopped = time.perf_counter()
+
+    async def _one(self) -> None:
+        body = {
+            "client": {"bsn": next(self._next_bsn), "birth_date": "2012-05-01", "municipality_code": "0402"},
+            "referrer": {"type": "02", "agb": "01234567"},
+            "product_category": "45",
+            "urgency": "regulier",
+            "ambulant_tried": True,
+        }
+        answer = await self.http.post(self.url, json=body, headers=self.headers)
+        if answer.status_code == 201:
+            self.accepted += 1
+        else:
+            self.refused += 1
+
+    def stop(self) -> None:
+        self._running = False
+
+    def achieved(self) -> float:
+        return self.accepted / max(self._stopped - self._started, 1e-9)
+
+
+def _bsns(start: int) -> Iterator[str]:
+    """999-prefixed numbers passing the elfproef, counting up from ``start`` (as referrals.lua does)."""
+    n = start
+    while True:
+        body = f"999{n % 100_000:05d}"
+        n += 1
+        check = sum(w * int(d) for w, d in zip(range(9, 1, -1), body, strict=True)) % 11
+        if check < 10:
+            yield body + str(check)
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
