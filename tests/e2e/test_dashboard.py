@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page, async_playwright, expect
 
+from contracts.verblijf import Setting
 from tests.support.infra import REPO
 from tests.support.polling import eventually
 from tests.support.processes import ARTIFACTS, create_key, service_process
@@ -60,14 +61,15 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
                 await http.put(
                     f"{capacity}/v1/providers/{AGB}",
                     headers=admin,
-                    json={"settings": ["crisisplek"], "municipality_code": "0402"},
+                    json={"settings": list(Setting), "municipality_code": "0402"},
                 )
             ).raise_for_status()
-            (
-                await http.put(
-                    f"{capacity}/v1/capacity/{AGB}/crisisplek", headers=provider, json={"total": 2, "occupied": 1}
-                )
-            ).raise_for_status()
+            # Every setting has a tile, so the row of seven is laid out as the region sees it.
+            for setting in Setting:
+                figures = {"total": 2, "occupied": 1} if setting is Setting.CRISISPLEK else {"total": 9, "occupied": 1}
+                (
+                    await http.put(f"{capacity}/v1/capacity/{AGB}/{setting}", headers=provider, json=figures)
+                ).raise_for_status()
 
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM,
@@ -78,6 +80,19 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             tile = page.locator('.schakel-tile[data-setting="crisisplek"]')
             await expect(tile).to_have_attribute("data-state", "krap", timeout=20_000)
             await expect(page.locator("#live-status")).to_contain_text("Live", timeout=20_000)
+            await expect(page.locator(".schakel-tile")).to_have_count(len(Setting), timeout=20_000)
+            # At 1440 px no tile, nor any text in one, runs past the page's or its own right edge.
+            overflowing = await page.evaluate(
+                """() => [...document.querySelectorAll('.schakel-tile')].filter(tile => {
+                     const box = tile.getBoundingClientRect();
+                     return box.right > document.documentElement.clientWidth
+                       || [...tile.children].some(c => c.scrollWidth > c.clientWidth
+                                                       || c.getBoundingClientRect().right > box.right);
+                   }).map(tile => tile.dataset.setting)"""
+            )
+            assert overflowing == []
+            assert await page.evaluate("Schakel.count(1, 'jeugdige wacht', 'jeugdigen wachten')") == "1 jeugdige wacht"
+            assert await page.evaluate("Schakel.count(2, 'vrije plek', 'vrije plekken')") == "2 vrije plekken"
             await _sign_in(page, operator_key)
             await expect(page.locator("#cijfers")).to_be_visible(timeout=20_000)
             await page.evaluate("window.__notReloaded = true")
@@ -91,6 +106,9 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             await expect(tile).to_have_attribute("data-state", "tekort", timeout=20_000)
             await expect(tile).to_contain_text("Tekort")
             await expect(page.locator('[data-shortage="crisisplek"]')).to_be_visible()
+            await expect(page.locator('[data-shortage="crisisplek"]')).to_contain_text(
+                "0 vrije plekken, 0 jeugdigen wachten met spoed"
+            )
             assert await page.evaluate("window.__notReloaded === true"), "the page reloaded"
             await page.screenshot(path=str(ARTIFACTS / "dashboard-shortage.png"), full_page=True)
             dashboard_violations = await _axe_violations(page)

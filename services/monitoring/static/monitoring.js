@@ -37,6 +37,9 @@
 
   function fill(id, node) { var box = $(id); box.replaceChildren(node); }
 
+  // "1 jeugdige wacht", "2 jeugdigen wachten": Dutch readers notice a plural after a one.
+  function count(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
   function since(iso) {
     if (!iso) return "onbekend";
     var minutes = Math.round((Date.now() - new Date(iso).getTime()) / 60000);
@@ -133,7 +136,8 @@
       box.replaceChildren.apply(box, shortages.map(function (s) {
         return el("div", {"class": "utrecht-alert utrecht-alert--warning", "data-shortage": s.setting}, [
           el("p", {"class": "utrecht-paragraph"}, [el("strong", {text: (s.severity === "kritiek" ? "Kritiek tekort " : "Tekort ") + (config.settingLabels[s.setting] || s.setting) + ": "}),
-            s.free_places + " vrije plekken, " + s.waiting + " jeugdigen wachten met spoed; sinds " +
+            count(s.free_places, "vrije plek", "vrije plekken") + ", " +
+            count(s.waiting, "jeugdige wacht", "jeugdigen wachten") + " met spoed; sinds " +
             dateTime(s.detected_at) + " (" + duration(s.duration_seconds) + ")."])]);
       }));
     }
@@ -152,7 +156,7 @@
       var wait = data.trend.length ? data.trend[data.trend.length - 1].waiting : null;
       var totals = [["Verwijzingen", t.referrals_in], ["Zorg gestart", t.care_started], ["Zorg beëindigd", t.care_ended],
         ["Uitval (voortijdig)", t.uitval], ["In zorg einde periode", t.in_care_at_month_end],
-        ["Wachttijd mediaan laatste maand", wait && wait.median_days !== null ? wait.median_days + " dagen" : "–"]];
+        ["Wachttijd mediaan laatste maand", wait && wait.median_days !== null ? count(wait.median_days, "dag", "dagen") : "–"]];
       var dl = $("totalen");
       dl.replaceChildren.apply(dl, totals.map(function (pair) {
         return el("div", {}, [el("dt", {text: pair[0]}), el("dd", {text: String(pair[1])})]);
@@ -271,5 +275,5 @@
     live(debounce(load, 300));
   }
 
-  window.Schakel = {dashboard: dashboard, schakelfunctie: schakelfunctie};
+  window.Schakel = {dashboard: dashboard, schakelfunctie: schakelfunctie, count: count};
 })();
