@@ -91,6 +91,8 @@ for _ in $(seq 1 600); do
     sleep 0.1
 done
 key() { grep "^$1 " "$KEYS" | head -n 1 | cut -d' ' -f3; }
+# Outside the text below: bash cannot parse $(( )) nested in ${ } within a here-document.
+service_pids="${pids[*]:0:4*REPLICAS}"
 
 cat <<TEXT
 
@@ -112,7 +114,7 @@ dashboard within a minute, then the region goes on live (a round of today every 
     provider $(grep '^provider ' "$KEYS" | tail -n 1 | cut -d' ' -f2)    $(grep '^provider ' "$KEYS" | tail -n 1 | cut -d' ' -f3)
     referrer $(grep '^referrer ' "$KEYS" | head -n 1 | cut -d' ' -f2) $(key referrer)
 
-  Replicas: $REPLICAS of each service (process ids: ${pids[*]:0:$((4 * REPLICAS))})
+  Replicas: $REPLICAS of each service (process ids: $service_pids)
   Logs: $LOGS/*.log — Ctrl-C stops the simulator and the services; \`make down\` stops Kafka and PostgreSQL.
 TEXT
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from services.sim.calls import Urls
+from services.sim.calls import Ledger, Urls
 from services.sim.keys import Keys
 from services.sim.run import simulate
 
@@ -28,6 +28,10 @@ def run(
     capacity: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_CAPACITY_URL")] = Urls.capacity,
     monitoring: Annotated[str, typer.Option(envvar="SCHAKEL_SIM_MONITORING_URL")] = Urls.monitoring,
     keys_file: Annotated[Path | None, typer.Option(help="Write the keys it made here (role subject key).")] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help='Append every call answered 2xx, as a JSON line {"kind": ..., "id": ...}, to this file.'),
+    ] = None,
 ) -> None:
     """Admit providers through Open House, then refer, allocate, place, start, end and declare, day by day,
     over the ``days`` days that end today (nothing that happens is dated in the future).
@@ -42,7 +46,13 @@ def run(
             keys.write(keys_file)
 
     urls = Urls(intake=intake, contracting=contracting, capacity=capacity, monitoring=monitoring)
-    counts = asyncio.run(simulate(urls, seed=seed, scale=scale, days=days, speed=speed, live=live, on_keys=written))
+    answered = Ledger(ledger)
+    try:
+        counts = asyncio.run(
+            simulate(urls, seed=seed, scale=scale, days=days, speed=speed, live=live, on_keys=written, ledger=answered)
+        )
+    finally:
+        answered.close()
     typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
 
 

@@ -1,18 +1,21 @@
 """How the simulated actors reach the four services: over their public HTTP APIs, one counted call at a time.
 
 A refused or unanswered call is counted and logged and the simulation carries on; it never raises,
-so one slow or refusing service shows up in the run's counts instead of stopping the run.
+so one slow or refusing service shows up in the run's counts instead of stopping the run. What was
+answered 2xx may also go to a ledger, by kind and id, for a test to find downstream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -39,13 +42,42 @@ class Urls:
         }
 
 
+# What a 2xx answer names: an id known before the call (the path's), or one read from the answer.
+Ref = str | Callable[[Any], str]
+
+
+class Ledger:
+    """Every call answered 2xx that names something, as a JSON line ``{"kind": ..., "id": ...}``.
+
+    Only kinds and ids: never a BSN, a name or a birth date. Each line is flushed as it is written,
+    so a reader following the file (or the file of a run that was stopped) misses nothing answered.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
+
+    @property
+    def writing(self) -> bool:
+        return self._file is not None
+
+    def record(self, kind: str, ref: str) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps({"kind": kind, "id": ref}) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 class Calls:
     """The services' addresses, the keys the actors use, and how many calls of each kind went how."""
 
-    def __init__(self, urls: Urls) -> None:
+    def __init__(self, urls: Urls, ledger: Ledger | None = None) -> None:
         self.urls = urls
         self.keys = Keys()
         self.counts: Counter[str] = Counter()
+        self.ledger = ledger or Ledger()
         self.http: httpx.AsyncClient
         self._gate = asyncio.Semaphore(PARALLEL)
 
@@ -72,9 +104,20 @@ class Calls:
         await asyncio.gather(*(gated(i) for i in items))
 
     async def call(
-        self, method: str, base: str, path: str, key: str, body: Any = None, *, what: str, quiet: bool = False
+        self,
+        method: str,
+        base: str,
+        path: str,
+        key: str,
+        body: Any = None,
+        *,
+        what: str,
+        quiet: bool = False,
+        ref: Ref | None = None,
     ) -> Any:
-        """One API call; its JSON answer, or None when it was refused or not answered."""
+        """One API call; its JSON answer, or None when it was refused or not answered. A transport
+        error (a replica gone mid-call) is counted as failed: it may or may not have taken effect.
+        When answered 2xx, ``ref`` (or what it reads from the answer) goes to the ledger as ``what``."""
         try:
             answer = await self.http.request(
                 method, f"{base}{path}", headers={"Authorization": f"Bearer {key}"}, json=body
@@ -85,7 +128,10 @@ class Calls:
             return None
         if answer.is_success:
             self.counts[what] += 1
-            return answer.json()
+            content = answer.json()
+            if ref is not None and self.ledger.writing:
+                self.ledger.record(what, ref(content) if callable(ref) else ref)
+            return content
         if not quiet:
             self.counts[f"{what} refused"] += 1
             log.warning("%s refused (%d): %s", what, answer.status_code, answer.text[:300])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from services.sim import region, schedule
-from services.sim.calls import Calls, Urls
+from services.sim.calls import Calls, Ledger, Urls
 from services.sim.contracting_office import ContractingOffice
 from services.sim.gemeenten import Gemeenten
 from services.sim.keys import Keys, make_keys
@@ -31,9 +31,11 @@ LIVE_REFERRALS_PER_ROUND = 0.4
 
 
 class Simulator:
-    def __init__(self, urls: Urls, *, seed: int, calendar: Calendar, scale: float = 1.0) -> None:
+    def __init__(
+        self, urls: Urls, *, seed: int, calendar: Calendar, scale: float = 1.0, ledger: Ledger | None = None
+    ) -> None:
         self.world = World(seed=seed, calendar=calendar, scale=scale)
-        self.calls = Calls(urls)
+        self.calls = Calls(urls, ledger)
         self.referrers = Referrers(self.world, self.calls)
         self.gemeenten = Gemeenten(self.world, self.calls)
         self.providers = Providers(self.world, self.calls)

@@ -49,6 +49,7 @@ class Gemeenten(Actor):
             self.calls.keys.gemeenten[case.municipality],
             body,
             what="allocation",
+            ref=lambda answer: answer["allocation_id"],
         )
         if answer:
             case.allocation_id, case.allocation_number = answer["allocation_id"], answer["allocation_number"]

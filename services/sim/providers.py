@@ -78,6 +78,7 @@ class Providers(Actor):
                 body,
                 what="capacity report",
                 quiet=quiet,
+                ref=f"{provider.agb}/{setting.value}",
             )
             is not None
         )
@@ -131,9 +132,13 @@ class Providers(Actor):
         path, key = f"/v1/placements/{placement['id']}", self.calls.keys.providers[provider.agb]
         if decline:
             body = {"reason": "past_niet_in_groep"}
-            await self.calls.call("POST", self.calls.urls.capacity, f"{path}/decline", key, body, what="decline")
+            await self.calls.call(
+                "POST", self.calls.urls.capacity, f"{path}/decline", key, body, what="decline", ref=placement["id"]
+            )
             return
-        accepted = await self.calls.call("POST", self.calls.urls.capacity, f"{path}/accept", key, what="accept")
+        accepted = await self.calls.call(
+            "POST", self.calls.urls.capacity, f"{path}/accept", key, what="accept", ref=placement["id"]
+        )
         if not accepted:
             return
         setting = Setting(accepted["confirmed_setting"])
@@ -182,6 +187,7 @@ class Providers(Actor):
             self.calls.keys.providers[case.provider or ""],
             body,
             what=what,
+            ref=case.allocation_id,
         )
         return bool(answer)
 
@@ -230,6 +236,7 @@ class Providers(Actor):
             self.calls.keys.providers[agb],
             body,
             what="declaration",
+            ref=lambda answer: answer["declaration_id"],
         )
         for line in (answer or {}).get("lines", []):
             self.calls.counts["declaration line approved" if line["approved"] else "declaration line refused"] += 1

@@ -39,7 +39,13 @@ class Referrers(Actor):
                 "referral_date": referral_date.isoformat(),
             }
             answer = await self.calls.call(
-                "POST", self.calls.urls.intake, "/v1/referrals", self.key_of(case), body, what="referral"
+                "POST",
+                self.calls.urls.intake,
+                "/v1/referrals",
+                self.key_of(case),
+                body,
+                what="referral",
+                ref=lambda answer: answer["referral_id"],
             )
             if answer:
                 case.referral_id = answer["referral_id"]
@@ -62,6 +68,7 @@ class Referrers(Actor):
                 self.key_of(case),
                 {"reason": "niet_meer_nodig"},
                 what="withdrawal",
+                ref=case.referral_id,
             ):
                 case.withdrawn = True
 

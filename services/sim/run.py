@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from services.sim import schedule
-from services.sim.calls import Urls
+from services.sim.calls import Ledger, Urls
 from services.sim.driver import Simulator
 from services.sim.keys import Keys
 from services.sim.schedule import Calendar, Crunch
@@ -37,11 +37,13 @@ async def simulate(
     live: bool = False,
     round_seconds: float = 5.0,
     on_keys: Callable[[Keys], None] | None = None,
+    ledger: Ledger | None = None,
 ) -> Counter[str]:
     """Set up the region, then run the ``days`` simulated days that end today at ``speed`` days per second
     (as fast as the services allow when they fall behind); with ``live``, go on in "today" rounds every
-    ``round_seconds`` until stopped. Returns how many calls of each kind succeeded or failed."""
-    sim = Simulator(urls, seed=seed, scale=scale, calendar=Calendar.ending(dutch_today(), days))
+    ``round_seconds`` until stopped. Returns how many calls of each kind succeeded or failed; what was
+    answered 2xx goes to ``ledger`` too."""
+    sim = Simulator(urls, seed=seed, scale=scale, calendar=Calendar.ending(dutch_today(), days), ledger=ledger)
     world = sim.world
     world.crunches = schedule.crunches(world.rng, days)
     keys = await sim.make_keys()
@@ -64,7 +66,7 @@ async def backfill(sim: Simulator, speed: float) -> None:
     calendar = sim.world.calendar
     for day in range(1, calendar.days + 1):
         await sim.day(day)
-        if day % 10 == 0 or day == calendar.days:
+        if day % 5 == 0 or day == calendar.days:
             log.info("day %d (%s): %s", day, calendar.date_of(day), _progress(sim))
         # Pacing, not synchronisation: a simulated day lasts 1/speed seconds of wall time.
         ahead = started + day / speed - time.monotonic()
