@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import asyncpg
 
@@ -16,6 +17,17 @@ from services.runtime.db import Connection, fetch_one, insert_row, update_row
 
 # One row of a table, by column name.
 Row = Mapping[str, Any]
+PlaceClaim = Literal["held", "occupied", "over_limit"]
+
+
+@dataclass(frozen=True)
+class VerblijfPlace:
+    """A place of a submitter's day that a verblijf or crisis referral asks to hold, below the day's ``limit``."""
+
+    submitted_by: str
+    day: date
+    place: int
+    limit: int | None
 
 
 class IntakeStore(Protocol):
@@ -24,9 +36,12 @@ class IntakeStore(Protocol):
     async def known_client_ref(self, candidates: list[str]) -> str | None:
         """The first of ``candidates`` (pseudonyms under each key, newest first) intake already knows."""
 
-    async def upsert_client(self, client_ref: str, sealed: bytes, at: datetime) -> None: ...
-
-    async def insert_referral(self, values: Row) -> None: ...
+    async def register_referral(
+        self, sealed: bytes, values: Row, detail: str = "", place: VerblijfPlace | None = None
+    ) -> PlaceClaim | None:
+        """Store the youth of ``values["client_ref"]`` (its personal data ``sealed``, at ``received_at``),
+        the referral ``values`` and its first history step, "received" with ``detail``; with a
+        ``place``, try to let the referral hold it as ``take_verblijf_place`` does and say how that went."""
 
     async def lock_referral(self, referral_id: uuid.UUID) -> Row | None: ...
 
@@ -47,12 +62,20 @@ class IntakeStore(Protocol):
     async def history(self, referral_id: uuid.UUID) -> list[Row]:
         """The referral's steps, oldest first: at, status, step, detail."""
 
-    async def lock_submitter(self, actor: str) -> None:
-        """Serialise one submitter's verblijf referrals, so two requests cannot both see room for one."""
+    async def take_verblijf_place(
+        self, submitted_by: str, day: date, place: int, referral_id: uuid.UUID, limit: int | None
+    ) -> PlaceClaim:
+        """Let ``referral_id`` hold ``place`` of ``submitted_by``'s ``day`` (released when it is placed or
+        withdrawn): "held"; "occupied" when another referral holds it; with a ``limit``,
+        "over_limit" and nothing held while a place above it is held (the cap was lowered that day)."""
 
-    async def open_referrals_submitted_since(self, submitted_by: str, since: datetime, categories: list[str]) -> int:
-        """How many referrals of ``categories`` ``submitted_by`` made since ``since`` that are neither
-        placed nor withdrawn."""
+    async def lowest_free_verblijf_place(self, submitted_by: str, day: date) -> int: ...
+
+    async def verblijf_places_held(self, submitted_by: str, day: date) -> int:
+        """How many of ``submitted_by``'s verblijf and crisis referrals of ``day`` are open."""
+
+    async def lock_submitter(self, actor: str) -> None:
+        """Serialise one submitter's verblijf referrals while the cap was lowered that day."""
 
     async def contracted(self, provider_agb: str, day: date) -> bool | None:
         """Whether ``provider_agb`` holds a contract on ``day``; None while intake knows no contracts at all."""
@@ -107,6 +130,29 @@ class IntakeStore(Protocol):
         """An end may arrive for a contract admitted before intake listened: remember it anyway."""
 
 
+# The end of a statement that lets a referral hold a place (none when the place is NULL) unless a
+# place above the limit is held (the cap was lowered that day); formatted with parameter numbers.
+_TAKING_PLACE = """over AS (
+        SELECT {limit}::int IS NOT NULL AND EXISTS (
+            SELECT 1 FROM verblijf_place
+            WHERE submitted_by = {submitted_by} AND day = {day} AND place > {limit}) AS over_limit),
+    held AS (
+        INSERT INTO verblijf_place (submitted_by, day, place, referral_id)
+        SELECT {submitted_by}, {day}, {place}, {referral_id} FROM over
+        WHERE {place}::int IS NOT NULL AND NOT over_limit
+        ON CONFLICT (submitted_by, day, place) DO NOTHING
+        RETURNING place)
+    SELECT (SELECT over_limit FROM over) AS over_limit, EXISTS (SELECT 1 FROM held) AS held"""
+
+
+def _claim(row: asyncpg.Record) -> PlaceClaim:
+    return "held" if row["held"] else "over_limit" if row["over_limit"] else "occupied"
+
+
+# A placed or withdrawn referral no longer holds a place of its submitter's day (verblijf_place).
+_RELEASING_PLACE = "WITH released AS (DELETE FROM verblijf_place WHERE referral_id = $1)"
+
+
 def postgres(conn: Connection) -> IntakeStore:
     """The store of a unit of work on PostgreSQL, typed as the protocol the commands take."""
     return PostgresIntakeStore(conn)
@@ -131,19 +177,40 @@ class PostgresIntakeStore:
         known = {r["client_ref"] for r in rows}
         return next((ref for ref in candidates if ref in known), None)
 
-    async def upsert_client(self, client_ref: str, sealed: bytes, at: datetime) -> None:
+    async def register_referral(
+        self, sealed: bytes, values: Row, detail: str = "", place: VerblijfPlace | None = None
+    ) -> PlaceClaim | None:
+        # One statement for every row: under load a request pays per round trip, not per row.
         # A youth referred again after an erasure is known again: the new referral brings the data back.
-        await self.conn.execute(
-            """INSERT INTO client (client_ref, personal, updated_at) VALUES ($1, $2, $3)
-               ON CONFLICT (client_ref) DO UPDATE
-               SET personal = EXCLUDED.personal, updated_at = EXCLUDED.updated_at, erased_at = NULL""",
-            client_ref,
+        columns = ", ".join(values)
+        params = ", ".join(f"${i}" for i in range(9, len(values) + 9))
+        row = await fetch_one(
+            self.conn,
+            f"""WITH youth AS (
+                    INSERT INTO client (client_ref, personal, updated_at) VALUES ($1, $2, $3)
+                    ON CONFLICT (client_ref) DO UPDATE
+                    SET personal = EXCLUDED.personal, updated_at = EXCLUDED.updated_at, erased_at = NULL),
+                received AS (INSERT INTO referral ({columns}) VALUES ({params}) RETURNING id, status),
+                step AS (
+                    INSERT INTO referral_history (referral_id, at, status, step, detail)
+                    SELECT id, $3, status, 'received', $4 FROM received),
+                {
+                _TAKING_PLACE.format(
+                    submitted_by="$5::text",
+                    day="$6::date",
+                    place="$7",
+                    limit="$8",
+                    referral_id="(SELECT id FROM received)",
+                )
+            }""",
+            values["client_ref"],
             sealed,
-            at,
+            values["received_at"],
+            detail,
+            *((place.submitted_by, place.day, place.place, place.limit) if place else (None, None, None, None)),
+            *values.values(),
         )
-
-    async def insert_referral(self, values: Row) -> None:
-        await insert_row(self.conn, "referral", values)
+        return None if place is None else _claim(row)
 
     async def lock_referral(self, referral_id: uuid.UUID) -> Row | None:
         return _row(await self.conn.fetchrow("SELECT * FROM referral WHERE id = $1 FOR UPDATE", referral_id))
@@ -166,7 +233,10 @@ class PostgresIntakeStore:
 
     async def mark_placed(self, referral_id: uuid.UUID, at: datetime, provider_agb: str) -> None:
         await self.conn.execute(
-            "UPDATE referral SET placed_at = $2, placed_with = $3 WHERE id = $1", referral_id, at, provider_agb
+            f"{_RELEASING_PLACE} UPDATE referral SET placed_at = $2, placed_with = $3 WHERE id = $1",
+            referral_id,
+            at,
+            provider_agb,
         )
 
     async def mark_care_started(self, referral_id: uuid.UUID, at: datetime) -> None:
@@ -176,7 +246,10 @@ class PostgresIntakeStore:
 
     async def mark_withdrawn(self, referral_id: uuid.UUID, at: datetime, reason: str) -> None:
         await self.conn.execute(
-            "UPDATE referral SET withdrawn_at = $2, withdrawal_reason = $3 WHERE id = $1", referral_id, at, reason
+            f"{_RELEASING_PLACE} UPDATE referral SET withdrawn_at = $2, withdrawal_reason = $3 WHERE id = $1",
+            referral_id,
+            at,
+            reason,
         )
 
     async def history(self, referral_id: uuid.UUID) -> list[Row]:
@@ -187,19 +260,40 @@ class PostgresIntakeStore:
             )
         )
 
-    async def lock_submitter(self, actor: str) -> None:
-        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"verblijf-cap:{actor}")
-
-    async def open_referrals_submitted_since(self, submitted_by: str, since: datetime, categories: list[str]) -> int:
-        count: int = await self.conn.fetchval(
-            """SELECT count(*) FROM referral
-               WHERE submitted_by = $1 AND received_at >= $2 AND product_category = ANY($3::text[])
-                 AND placed_at IS NULL AND withdrawn_at IS NULL""",
+    async def take_verblijf_place(
+        self, submitted_by: str, day: date, place: int, referral_id: uuid.UUID, limit: int | None
+    ) -> PlaceClaim:
+        row = await fetch_one(
+            self.conn,
+            "WITH " + _TAKING_PLACE.format(submitted_by="$1", day="$2", place="$3", limit="$4", referral_id="$5"),
             submitted_by,
-            since,
-            categories,
+            day,
+            place,
+            limit,
+            referral_id,
+        )
+        return _claim(row)
+
+    async def lowest_free_verblijf_place(self, submitted_by: str, day: date) -> int:
+        lowest: int = await self.conn.fetchval(
+            """SELECT min(candidate.place) FROM (
+                   SELECT 1 AS place
+                   UNION ALL SELECT place + 1 FROM verblijf_place WHERE submitted_by = $1 AND day = $2) AS candidate
+               WHERE NOT EXISTS (SELECT 1 FROM verblijf_place
+                                 WHERE submitted_by = $1 AND day = $2 AND place = candidate.place)""",
+            submitted_by,
+            day,
+        )
+        return lowest
+
+    async def verblijf_places_held(self, submitted_by: str, day: date) -> int:
+        count: int = await self.conn.fetchval(
+            "SELECT count(*) FROM verblijf_place WHERE submitted_by = $1 AND day = $2", submitted_by, day
         )
         return count
+
+    async def lock_submitter(self, actor: str) -> None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"verblijf-cap:{actor}")
 
     async def contracted(self, provider_agb: str, day: date) -> bool | None:
         row = await fetch_one(

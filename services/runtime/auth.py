@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -21,7 +24,17 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
+from services.runtime.signal import PgSignal
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
 KEY_PREFIX = "sk_"
+# NOTIFY channel (plus "_<schema of the key store>") on which a revocation reaches every service.
+KEYS_CHANNEL = "schakel_keys"
+# How long a service trusts a key it looked up, at most; a revocation ends it at once (``KeyCache``).
+KEY_CACHE_SECONDS = 10.0
+KEY_CACHE_SIZE = 10_000
 KEY_ID_LENGTH = 12  # hex digits of the hash; the migration derives the same id in SQL
 _NL = ZoneInfo("Europe/Amsterdam")
 
@@ -151,21 +164,30 @@ async def create_key(
 
 async def revoke_keys(pool: asyncpg.Pool, role: Role, subject: str) -> int:
     """Revoke every active key of a role and subject (a leaked subject, an ended contract)."""
-    status = await pool.execute(
-        "UPDATE api_key SET revoked_at = now() WHERE role = $1 AND subject = $2 AND revoked_at IS NULL",
-        role.value,
-        subject,
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.execute(
+            "UPDATE api_key SET revoked_at = now() WHERE role = $1 AND subject = $2 AND revoked_at IS NULL",
+            role.value,
+            subject,
+        )
+        await _announce_revocation(conn)
     return int(status.split()[-1])
 
 
 async def revoke_key(pool: asyncpg.Pool, id: str) -> KeyInfo | None:
     """Revoke one key by its id; None when no unrevoked key has that id."""
-    row = await pool.fetchrow(
-        f"UPDATE api_key SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING {_INFO_COLUMNS}",
-        id,
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"UPDATE api_key SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING {_INFO_COLUMNS}",
+            id,
+        )
+        await _announce_revocation(conn)
     return _info(row) if row else None
+
+
+async def _announce_revocation(conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+    # Delivered at commit to every running service's ``KeyCache``, which forgets what it knew.
+    await conn.execute("SELECT pg_notify($1 || '_' || current_schema(), '')", KEYS_CHANNEL)
 
 
 async def list_keys(pool: asyncpg.Pool, role: Role | None = None, subject: str | None = None) -> list[KeyInfo]:
@@ -202,6 +224,65 @@ async def principal_for(pool: asyncpg.Pool, key: str) -> Principal | None:
         hash_key(key),
     )
     return Principal(Role(row["role"]), row["subject"], row["id"]) if row else None
+
+
+class KeyCache:
+    """Who each recently seen key acts for, so a request spends no round trip on its key.
+
+    Safe against revocation: ``revoke_key``/``revoke_keys`` NOTIFY ``KEYS_CHANNEL`` in their
+    transaction, and ``signal`` (a ``PgSignal`` listening on it) hands out a new event on every
+    notification and on every (re)connection of its listener, after which nothing cached before
+    is used. Nothing is cached while the listener is not connected (a notification could be lost),
+    a lookup that a notification overtook is not kept, and an entry lives at most
+    ``ttl_seconds`` and never past the key's expiry. Unknown keys are never cached: a new key
+    works at once.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        signal: PgSignal,
+        *,
+        ttl_seconds: float = KEY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self._signal = signal
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._generation = signal.current()
+        self._known: dict[str, tuple[Principal, datetime | None, float]] = {}
+
+    async def principal(self, key: str) -> Principal | None:
+        """Who ``key`` acts for; None for an unknown, revoked or expired key."""
+        digest = hash_key(key)
+        if self._signal.current() is not self._generation:
+            self._known.clear()
+            self._generation = self._signal.current()
+        cached = self._known.get(digest)
+        if cached is not None:
+            principal, expires_at, cached_at = cached
+            if self._clock() - cached_at < self._ttl and (expires_at is None or expires_at > datetime.now(UTC)):
+                return principal
+            del self._known[digest]
+        generation, listening = self._signal.current(), self._signal.listening.is_set()
+        found = await _principal_and_expiry(self._pool, digest)
+        if found is None:
+            return None
+        if listening and self._signal.current() is generation:
+            if len(self._known) >= KEY_CACHE_SIZE:
+                self._known.clear()
+            self._known[digest] = (*found, self._clock())
+        return found[0]
+
+
+async def _principal_and_expiry(pool: asyncpg.Pool, digest: str) -> tuple[Principal, datetime | None] | None:
+    row = await pool.fetchrow(
+        """SELECT role, subject, id, expires_at FROM api_key
+           WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
+        digest,
+    )
+    return (Principal(Role(row["role"]), row["subject"], row["id"]), row["expires_at"]) if row else None
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")

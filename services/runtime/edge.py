@@ -41,12 +41,22 @@ class EdgeGuard:
         self.app = app
         self.settings = settings
         self.buckets = buckets or TokenBuckets()
+        # By id: routes compare by path and endpoint and are not hashable; each entry keeps its route alive.
+        self._routes: dict[int, tuple[object, bool, int | None]] = {}
         self.refused = Counter(
             "schakel_http_refused_total",
             "Requests refused at the edge before their body was read, by reason.",
             ["reason"],
             registry=registry,
         )
+
+    def route_needs(self, route: object) -> tuple[bool, int | None]:
+        """Whether ``route`` takes a key, and the body budget it allows (None: the default); worked
+        out from its dependencies once per route, not per request."""
+        found = self._routes.get(id(route))
+        if found is None or found[0] is not route:
+            found = self._routes[id(route)] = (route, needs_key(route), body_budget_of(route))
+        return found[1], found[2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,9 +82,10 @@ class Admission:
         async def guarded_receive() -> Message:
             nonlocal received, budget
             if budget is None:
-                budget = self.body_budget()
+                needs, route_budget = self.guard.route_needs(self.scope.get("route"))
+                budget = route_budget or self.guard.settings.max_body_bytes
                 self.check_declared_size(budget)
-                if needs_key(self.scope.get("route")):
+                if needs:
                     await self._admit_while_reading()
             message = await receive()
             if message["type"] == "http.request":
@@ -100,9 +111,6 @@ class Admission:
                 503, "the key store could not be read; please retry", headers={"Retry-After": "5"}
             ) from None
 
-    def body_budget(self) -> int:
-        return body_budget_of(self.scope.get("route")) or self.guard.settings.max_body_bytes
-
     def check_declared_size(self, budget: int) -> None:
         declared = Headers(scope=self.scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > budget:
@@ -116,8 +124,9 @@ class Admission:
         if key is None:
             self.refuse(401, "unauthenticated", "missing API key: send 'Authorization: Bearer <key>'", _UNAUTHENTICATED)
         runtime = self.scope["app"].state.runtime
+        keys = getattr(runtime, "keys", None)
         try:
-            principal = await principal_for(runtime.auth_pool, key)
+            principal = await (keys.principal(key) if keys is not None else principal_for(runtime.auth_pool, key))
         except UNAVAILABLE as exc:
             log.warning("key store unavailable during a request: %s", type(exc).__name__)
             raise HTTPException(

@@ -4,6 +4,7 @@ derives from the facts, recorded in the referral's history."""
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from services.intake import domain, registry
 from services.intake.commands import IntakeWork
 from services.intake.privacy import PersonalData, Vault, client_refs
 from services.intake.requests import ReferralIn, WithdrawalIn
-from services.intake.store import IntakeStore, Row
+from services.intake.store import IntakeStore, Row, VerblijfPlace
 from services.runtime.auth import Principal, Role
 from services.runtime.errors import Invalid, NotFound
 from services.runtime.workdays import dutch_date
@@ -40,8 +41,6 @@ async def receive(uow: IntakeWork, body: ReferralIn, by: Principal, vault: Vault
     domain.check_birth_date(body.client.birth_date, referral_date)
     age = domain.check_birth_date(body.client.birth_date, today)
     ref = await _pseudonym(uow.store, body.client.bsn, uow.settings.client_ref_keys())
-    if body.product_category in PLACEMENT_CATEGORIES:
-        await _check_daily_cap(uow, by)
     contracted = await uow.store.contracted(provider_agb, referral_date) if provider_agb else None
     event = ReferralReceived(
         referral_id=uuid.uuid4(),
@@ -62,8 +61,13 @@ async def receive(uow: IntakeWork, body: ReferralIn, by: Principal, vault: Vault
         referral_date=referral_date if referral_date != today else None,
     )
     person = PersonalData(body.client.bsn, body.client.birth_date, body.client.name)
-    await uow.store.upsert_client(ref, vault.seal(person), now)
-    await uow.store.insert_referral(
+    detail = "provider has no contract: consult the gemeente" if contracted is False else ""
+    # A verblijf or crisis referral holds one of its submitter's places of the day (the daily cap).
+    limit = uow.settings.verblijf_referrals_per_day
+    # A random place first: concurrent referrals of one submitter seldom ask for the same one.
+    place = VerblijfPlace(by.actor, today, random.randint(1, limit), limit)
+    claim = await uow.store.register_referral(
+        vault.seal(person),
         {
             "id": event.referral_id,
             "client_ref": ref,
@@ -83,10 +87,12 @@ async def receive(uow: IntakeWork, body: ReferralIn, by: Principal, vault: Vault
             "received_at": now,
             "submitted_by": by.actor,
             "status": domain.ReferralStatus.RECEIVED.value,
-        }
+        },
+        detail,
+        place if body.product_category in PLACEMENT_CATEGORIES else None,
     )
-    detail = "provider has no contract: consult the gemeente" if contracted is False else ""
-    await uow.store.set_referral_status(event.referral_id, domain.ReferralStatus.RECEIVED, now, "received", detail)
+    if claim is not None and claim != "held":
+        await _hold_verblijf_place(uow, by, event.referral_id, exclusive=claim == "over_limit")
     uow.collect(event)
     return event
 
@@ -99,13 +105,24 @@ async def _pseudonym(store: IntakeStore, bsn: str, keys: list[bytes]) -> str:
     return await store.known_client_ref(candidates) or candidates[0]
 
 
-async def _check_daily_cap(uow: IntakeWork, by: Principal) -> None:
-    await uow.store.lock_submitter(by.actor)
-    day_start, _ = domain.verblijf_day(uow.now)
-    open_today = await uow.store.open_referrals_submitted_since(
-        by.actor, day_start, [c.value for c in PLACEMENT_CATEGORIES]
-    )
-    domain.check_daily_cap(by.actor, open_today, uow.settings.verblijf_referrals_per_day, uow.now)
+async def _hold_verblijf_place(uow: IntakeWork, by: Principal, referral_id: uuid.UUID, *, exclusive: bool) -> None:
+    """Let the referral hold a free place of its submitter's day, or refuse it: at most the daily cap
+    of a submitter's verblijf and crisis referrals are open at once. The places' primary key keeps
+    that exact without a lock, so one referrer's concurrent referrals do not queue; only while places
+    above a cap lowered that day are held (``exclusive``) are they decided one at a time."""
+    store, limit, day = uow.store, uow.settings.verblijf_referrals_per_day, dutch_date(uow.now)
+    # Each round follows a place another referral took, so this ends within the cap.
+    for _ in range(limit + 1):
+        if exclusive:
+            await store.lock_submitter(by.actor)
+        place = await store.lowest_free_verblijf_place(by.actor, day)
+        if exclusive or place > limit:
+            domain.check_daily_cap(by.actor, await store.verblijf_places_held(by.actor, day), limit, uow.now)
+        claim = await store.take_verblijf_place(by.actor, day, place, referral_id, None if exclusive else limit)
+        if claim == "held":
+            return
+        exclusive = exclusive or claim == "over_limit"
+    raise LookupError(f"no free verblijf place for {by.actor} after {limit + 1} tries")
 
 
 async def withdraw(uow: IntakeWork, referral_id: uuid.UUID, body: WithdrawalIn, by: Principal) -> domain.ReferralStatus:

@@ -4,6 +4,7 @@ a day are capped. Intake stands for every service: the edge is the runtime's."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,11 +16,13 @@ import pytest
 
 from contracts.identifiers import EUROCENT_MAX
 from services.intake.app import build
+from services.intake.domain import elfproef
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import Role
+from services.runtime.auth import KEY_CACHE_SECONDS, Role, revoke_keys
 from services.runtime.clock import Clock
-from tests.integration.intake.conftest import Served, allocation_body, referral_body
+from tests.integration.intake.conftest import Served, allocation_body, client, referral_body
 from tests.support.infra import Infrastructure, Isolation
+from tests.support.polling import eventually
 from tests.support.server import serving
 
 GP = "02:01234567"
@@ -217,3 +220,58 @@ async def test_a_query_date_out_of_bounds_is_a_422_too(intake: Served, keys, htt
     response = await http.get(url, params={"on": "9999-12-31"}, headers=headers)
     assert response.status_code == 422, response.text
     assert ["query", "on"] in [e["loc"] for e in response.json()["errors"]]
+
+
+def crisis_referral_of(bsn: str) -> dict[str, Any]:
+    return crisis_referral() | {"client": client(bsn=bsn)}
+
+
+def valid_bsns(count: int) -> list[str]:
+    """Distinct 999-prefixed test BSNs passing the elfproef, one youth per concurrent referral."""
+    candidates = (f"999{n:06d}" for n in range(1_000_000))
+    return [bsn for bsn, _ in zip((b for b in candidates if elfproef(b)), range(count), strict=False)]
+
+
+async def test_concurrent_verblijf_referrals_of_one_referrer_never_pass_the_daily_cap(serve: Serve, keys, http) -> None:  # type: ignore[no-untyped-def]
+    async with serve(verblijf_referrals_per_day=3) as intake:
+        url, mine = f"{intake.url}/v1/referrals", await keys(Role.REFERRER, GP)
+        answers = await asyncio.gather(
+            *(http.post(url, json=crisis_referral_of(bsn), headers=mine) for bsn in valid_bsns(12))
+        )
+        assert sorted(a.status_code for a in answers) == [201] * 3 + [429] * 9, [a.text for a in answers]
+
+
+async def test_a_cap_lowered_during_the_day_counts_the_referrals_already_open(serve: Serve, keys, http) -> None:  # type: ignore[no-untyped-def]
+    bsns = iter(valid_bsns(7))
+    async with serve(verblijf_referrals_per_day=4) as intake:
+        url, mine = f"{intake.url}/v1/referrals", await keys(Role.REFERRER, GP)
+        opened = [await http.post(url, json=crisis_referral_of(next(bsns)), headers=mine) for _ in range(4)]
+        assert [r.status_code for r in opened] == [201] * 4
+
+    async with serve(verblijf_referrals_per_day=2) as intake:
+        url = f"{intake.url}/v1/referrals"
+        refused = await http.post(url, json=crisis_referral_of(next(bsns)), headers=mine)
+        assert refused.status_code == 429, refused.text
+        assert "has 4 open verblijf or crisis referrals" in refused.json()["detail"]
+        for answer in opened[:3]:
+            withdrawal = {"reason": "verwijzing_onjuist"}
+            withdrawn = await http.post(
+                f"{url}/{answer.json()['referral_id']}/withdrawal", json=withdrawal, headers=mine
+            )
+            assert withdrawn.status_code == 200, withdrawn.text
+        # One of the four is still open: the lowered cap of two leaves room for one more, not two.
+        assert (await http.post(url, json=crisis_referral_of(next(bsns)), headers=mine)).status_code == 201
+        assert (await http.post(url, json=crisis_referral_of(next(bsns)), headers=mine)).status_code == 429
+
+
+async def test_a_revoked_key_is_refused_although_the_service_had_just_seen_it(intake: Served, keys, db, http) -> None:  # type: ignore[no-untyped-def]
+    headers = await keys(Role.OPERATOR, "ops.revoked")
+    url = f"{intake.url}/v1/registry/municipalities"
+    assert (await http.get(url, headers=headers)).status_code == 200  # now in the service's key cache
+    assert await revoke_keys(db, Role.OPERATOR, "ops.revoked") == 1
+
+    async def refused() -> bool:
+        return (await http.get(url, headers=headers)).status_code == 401
+
+    # The revocation's NOTIFY reaches the service within milliseconds; the cache's own limit is 10 s.
+    await eventually(refused, timeout=KEY_CACHE_SECONDS / 2, what="the revoked key refused")

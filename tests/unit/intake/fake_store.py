@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.intake.domain import AllocationFacts
-from services.intake.store import Row
+from services.intake.store import PlaceClaim, Row, VerblijfPlace
 from services.runtime.unit_of_work import InMemoryStore
 
 # The columns a row gets later in its life, NULL when it is inserted.
@@ -36,15 +36,22 @@ class FakeIntakeStore(InMemoryStore):
         self.last_numbers: dict[str, int] = {}
         self.requests: dict[uuid.UUID, dict[str, Any]] = {}
         self.contracts: dict[uuid.UUID, dict[str, Any]] = {}
+        # The places of each submitter's day: place -> the referral holding it.
+        self.places: dict[tuple[str, date], dict[int, uuid.UUID]] = {}
 
     async def known_client_ref(self, candidates: list[str]) -> str | None:
         return next((ref for ref in candidates if ref in self.clients), None)
 
-    async def upsert_client(self, client_ref: str, sealed: bytes, at: datetime) -> None:
-        self.clients[client_ref] = {"personal": sealed, "updated_at": at, "erased_at": None}
-
-    async def insert_referral(self, values: Row) -> None:
+    async def register_referral(
+        self, sealed: bytes, values: Row, detail: str = "", place: VerblijfPlace | None = None
+    ) -> PlaceClaim | None:
+        at = values["received_at"]
+        self.clients[values["client_ref"]] = {"personal": sealed, "updated_at": at, "erased_at": None}
         self.referrals[values["id"]] = {**dict.fromkeys(REFERRAL_LATER), **values}
+        await self.set_referral_status(values["id"], values["status"], at, "received", detail)
+        if place is None:
+            return None
+        return await self.take_verblijf_place(place.submitted_by, place.day, place.place, values["id"], place.limit)
 
     async def lock_referral(self, referral_id: uuid.UUID) -> Row | None:
         return await self.get_referral(referral_id)
@@ -61,6 +68,7 @@ class FakeIntakeStore(InMemoryStore):
 
     async def mark_placed(self, referral_id: uuid.UUID, at: datetime, provider_agb: str) -> None:
         self.referrals[referral_id].update(placed_at=at, placed_with=provider_agb)
+        self._release_place(referral_id)
 
     async def mark_care_started(self, referral_id: uuid.UUID, at: datetime) -> None:
         referral = self.referrals[referral_id]
@@ -68,25 +76,38 @@ class FakeIntakeStore(InMemoryStore):
 
     async def mark_withdrawn(self, referral_id: uuid.UUID, at: datetime, reason: str) -> None:
         self.referrals[referral_id].update(withdrawn_at=at, withdrawal_reason=reason)
+        self._release_place(referral_id)
 
     async def history(self, referral_id: uuid.UUID) -> list[Row]:
         return [
             {k: s[k] for k in ("at", "status", "step", "detail")} for s in self.steps if s["referral_id"] == referral_id
         ]
 
+    async def take_verblijf_place(
+        self, submitted_by: str, day: date, place: int, referral_id: uuid.UUID, limit: int | None
+    ) -> PlaceClaim:
+        held = self.places.setdefault((submitted_by, day), {})
+        if limit is not None and any(p > limit for p in held):
+            return "over_limit"
+        if place in held:
+            return "occupied"
+        held[place] = referral_id
+        return "held"
+
+    async def lowest_free_verblijf_place(self, submitted_by: str, day: date) -> int:
+        held = self.places.get((submitted_by, day), {})
+        return next(place for place in range(1, len(held) + 2) if place not in held)
+
+    async def verblijf_places_held(self, submitted_by: str, day: date) -> int:
+        return len(self.places.get((submitted_by, day), {}))
+
     async def lock_submitter(self, actor: str) -> None:
         return None
 
-    async def open_referrals_submitted_since(self, submitted_by: str, since: datetime, categories: list[str]) -> int:
-        return sum(
-            1
-            for r in self.referrals.values()
-            if r["submitted_by"] == submitted_by
-            and r["received_at"] >= since
-            and r["product_category"] in categories
-            and r["placed_at"] is None
-            and r["withdrawn_at"] is None
-        )
+    def _release_place(self, referral_id: uuid.UUID) -> None:
+        for held in self.places.values():
+            for place in [p for p, r in held.items() if r == referral_id]:
+                del held[place]
 
     async def contracted(self, provider_agb: str, day: date) -> bool | None:
         if not self.contracts:

@@ -41,6 +41,7 @@ from services.intake.store import IntakeStore
 from services.runtime.auth import Principal, Role
 from services.runtime.errors import Conflict, Forbidden, Invalid
 from services.runtime.unit_of_work import InMemoryBus, in_memory
+from services.runtime.workdays import dutch_date
 from tests.unit.intake.fake_store import FakeIntakeStore
 
 T = TypeVar("T")
@@ -167,6 +168,40 @@ async def test_the_daily_verblijf_cap_refuses_the_next_one_until_one_is_withdraw
     await intake.run(lambda uow: referrals.withdraw(uow, first.referral_id, withdrawal, GP))
     await intake.refer(**crisis())
     assert len(intake.bus.events(ReferralReceived)) == 4
+
+
+async def test_a_placed_referral_no_longer_holds_a_place_of_the_daily_cap() -> None:
+    intake = Intake()
+    first = await intake.refer(**crisis())
+    await intake.refer(**crisis())
+    confirmed = PlacementConfirmed(
+        placement_id=uuid.uuid4(),
+        referral_id=first.referral_id,
+        client_ref=first.client_ref,
+        provider_agb=PROVIDER.subject,
+        setting="crisisplek",
+        confirmed_at=NOW,
+    )
+    await intake.run(functools.partial(referrals.record_placement, event=confirmed))
+    await intake.refer(**crisis())
+    await intake.refused(DailyCapReached, lambda uow: referrals.receive(uow, referral(**crisis()), GP, VAULT))
+
+
+async def test_a_cap_lowered_during_the_day_counts_the_places_held_above_it() -> None:
+    intake = Intake()
+    # Four crisis referrals held places 1..4 of today while the cap was higher.
+    for place in range(1, 5):
+        intake.store.places.setdefault((GP.actor, dutch_date(NOW)), {})[place] = uuid.uuid4()
+
+    refusal = await intake.refused(DailyCapReached, lambda uow: referrals.receive(uow, referral(**crisis()), GP, VAULT))
+    assert "has 4 open verblijf or crisis referrals" in str(refusal)
+
+    del intake.store.places[(GP.actor, dutch_date(NOW))][1]
+    del intake.store.places[(GP.actor, dutch_date(NOW))][2]
+    del intake.store.places[(GP.actor, dutch_date(NOW))][3]
+    await intake.refer(**crisis())  # one open (place 4, above the cap of 2): room for one more
+    assert len(intake.store.places[(GP.actor, dutch_date(NOW))]) == 2
+    await intake.refused(DailyCapReached, lambda uow: referrals.receive(uow, referral(**crisis()), GP, VAULT))
 
 
 async def test_a_withdrawal_closes_the_referral_once_and_publishes_only_the_code() -> None:
