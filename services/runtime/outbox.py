@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ from services.runtime.producer import (
     PublishFailed,
 )
 from services.runtime.settings import ServiceSettings
-from services.runtime.signal import PgSignal, notify
+from services.runtime.signal import PgSignal
 
 if TYPE_CHECKING:
     from services.runtime.unit_of_work import Sink
@@ -57,6 +58,33 @@ class EventTooLarge(DomainError):
 
 async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: str) -> None:
     """Store ``envelope`` for publication on ``topic``; call inside the state change's transaction."""
+    await enqueue_all(conn, [(topic, envelope)], channel=channel)
+
+
+async def enqueue_all(conn: Connection, events: Sequence[tuple[str, Envelope]], *, channel: str) -> None:
+    """Store each ``(topic, envelope)`` for publication, in order, and wake the relay at commit.
+
+    One statement whatever the number of events: under load a round trip costs a request about as
+    much as the work PostgreSQL does for it, so rows and NOTIFY travel together."""
+    if not events:
+        return
+    rows = [_outbox_row(topic, envelope) for topic, envelope in events]
+    # A data-modifying WITH runs to completion whether or not it is read; the rows keep the
+    # array order, so their seq follows the order the events were collected in.
+    await conn.execute(
+        """WITH stored AS (
+               INSERT INTO outbox (event_id, topic, event_type, key, payload, headers)
+               SELECT event_id, topic, event_type, key, payload, headers
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[])
+                   WITH ORDINALITY AS r(event_id, topic, event_type, key, payload, headers, position)
+               ORDER BY position)
+           SELECT pg_notify($7, '')""",
+        *(list(column) for column in zip(*rows, strict=True)),
+        channel,
+    )
+
+
+def _outbox_row(topic: str, envelope: Envelope) -> tuple[uuid.UUID, str, str, str, bytes, str]:
     payload = envelope.to_bytes()
     if len(payload) > EVENT_BUDGET_BYTES:
         # Refused here, the request fails and nothing is half-stored; accepted, it could never leave.
@@ -68,24 +96,14 @@ async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: 
     # here and nowhere later (the relay publishes from a task of its own).
     headers = event_headers(envelope)
     tracing.record_creation(topic, envelope, headers)
-    await conn.execute(
-        "INSERT INTO outbox (event_id, topic, event_type, key, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)",
-        envelope.id,
-        topic,
-        envelope.type,
-        envelope.subject,
-        payload,
-        json.dumps(headers),
-    )
-    await notify(conn, channel)
+    return envelope.id, topic, envelope.type, envelope.subject, payload, json.dumps(headers)
 
 
 def writer(conn: Connection, settings: ServiceSettings, channel: str) -> Sink:
     """Where a unit of work on ``conn`` writes its events: this service's outbox, in its transaction."""
 
     async def write(collected: list[tuple[str, Envelope]]) -> None:
-        for topic, envelope in collected:
-            await enqueue(conn, settings.topic(topic), envelope, channel=channel)
+        await enqueue_all(conn, [(settings.topic(topic), envelope) for topic, envelope in collected], channel=channel)
 
     return write
 

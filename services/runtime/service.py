@@ -14,6 +14,7 @@ from typing import Any, Generic
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from contracts.envelope import Envelope
 from services.runtime import outbox, tracing
 from services.runtime.access import AccessLog
+from services.runtime.auth import KEYS_CHANNEL, KeyCache
 from services.runtime.clock import Clock
 from services.runtime.consumer import Consumer, subscribe
 from services.runtime.db import Connection, create_pool, migrate
@@ -35,7 +37,7 @@ from services.runtime.openapi import install_problem_documentation
 from services.runtime.periodic import cancel_task
 from services.runtime.producer import HealingProducer
 from services.runtime.settings import ServiceSettings
-from services.runtime.signal import PgSignal
+from services.runtime.signal import PgSignal, channel_name
 from services.runtime.unit_of_work import SettingsT, StoreT, UnitOfWork, in_postgres, outbox_channel
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class Runtime(Generic[SettingsT]):
     outbox_channel: str
     producer: HealingProducer
     relay: outbox.OutboxRelay | None = None
+    # Who the keys of recent requests act for; None: every request looks its key up.
+    keys: KeyCache | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -139,6 +143,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             outbox_channel=outbox_channel(settings),
             producer=producer,
         )
+        keys_signal = PgSignal(settings.auth_database_url, channel_name(KEYS_CHANNEL, settings.auth_db_schema))
+        keys_signal.start()
+        runtime.keys = KeyCache(auth_pool, keys_signal)
         app.state.runtime = runtime
         if spec.on_start:
             await spec.on_start(app, runtime)
@@ -189,21 +196,32 @@ def create_app(spec: ServiceSpec) -> FastAPI:
                 await broker.stop()
             await producer.stop()
             await signal.stop()
+            await keys_signal.stop()
             tracing.flush()
             if auth_pool is not pool:
                 await auth_pool.close()
             await pool.close()
 
-    app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    # FastAPI's own telemetry stands aside for OpenTelemetry's instrumentation when exporting; while
+    # nothing exports it is off too (``tracing.RequestSpans`` makes the one span needed).
+    telemetry: TelemetryConfig | None = None if tracing.exporting() else {"tracing": False}
+    app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan, telemetry=telemetry)
     # Added first, so it runs inside RequestMetrics: requests refused at the edge are timed too.
     app.add_middleware(EdgeGuard, settings=settings, registry=registry)
     app.add_middleware(RequestMetrics, registry=registry)
+    app.add_middleware(AccessLog)  # request id on every line, an access line per request
     # Outermost, so a request refused at the edge is traced too; no bodies and no headers recorded,
-    # and the probes Kubernetes and Prometheus make every few seconds are left out.
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=tracer_provider, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-    )
-    app.add_middleware(AccessLog)  # outermost: request id on every line, an access line per request
+    # and the probes Kubernetes and Prometheus make every few seconds are left out. While no span
+    # leaves the process, only the request's span is made (the trace its events and logs carry).
+    if tracing.exporting():
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=tracer_provider,
+            excluded_urls=",".join(p.removeprefix("/") for p in tracing.UNTRACED_PATHS),
+            exclude_spans=["receive", "send"],
+        )
+    else:
+        app.add_middleware(tracing.RequestSpans)
     install_error_handlers(app)
     install_problem_documentation(app)
     app.include_router(_operations_router(spec, registry))

@@ -3,15 +3,18 @@ event carries from the transaction that wrote it, through the outbox and Kafka, 
 
 Spans are always made, so every event leaves with a ``traceparent`` and logs can name their trace;
 they leave the process only when exporting is configured with the standard variables
-(``OTEL_TRACES_EXPORTER``, ``OTEL_EXPORTER_OTLP_ENDPOINT``; docs/operations.md, "Traces").
+(``OTEL_TRACES_EXPORTER``, ``OTEL_EXPORTER_OTLP_ENDPOINT``; docs/operations.md, "Traces"). The
+one span per SQL statement is made only then: nobody could see it otherwise.
 Nothing personal goes into a span: SQL is recorded without its parameters, HTTP without bodies
 or headers, events by id, type and subject (an aggregate id), never by content.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -25,6 +28,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.envelope import Envelope
 
@@ -34,6 +38,10 @@ PROPAGATOR = TraceContextTextMapPropagator()
 TRACER_NAME = "services.runtime.tracing"
 
 _provider: TracerProvider | None = None
+# Whether spans leave this process; unknown (so assumed) when someone else set the provider up.
+_exporting = True
+# Probed every few seconds by orchestrators and Prometheus: no trace of their own.
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class TracesStartAtEntrypoints(Sampler):
@@ -94,7 +102,7 @@ def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
 def setup(service: str) -> TracerProvider:
     """The process's tracer provider, made and installed on first call (resource
     ``service.name=schakel-<service>``), with asyncpg instrumented; later calls return the same."""
-    global _provider
+    global _provider, _exporting
     if _provider is not None:
         return _provider
     current = trace.get_tracer_provider()
@@ -104,13 +112,49 @@ def setup(service: str) -> TracerProvider:
     # A sampler named in OTEL_TRACES_SAMPLER wins; the SDK reads it when given none.
     sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else ParentBased(TracesStartAtEntrypoints())
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: f"schakel-{service}"}), sampler=sampler)
-    for exporter in span_exporters(os.environ):
+    exporters = span_exporters(os.environ)
+    _exporting = bool(exporters)
+    for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    # Statements are recorded as written ($1, $2 …); their parameters, which can be a BSN, never.
-    AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=provider)
+    if exporters:
+        # A span per SQL statement cost a referral a tenth of its time (py-spy, issue 13), so they are
+        # made only when they leave the process. Statements are recorded as written ($1, $2 …);
+        # their parameters, which can be a BSN, never.
+        AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=provider)
     _provider = provider
     return provider
+
+
+def exporting() -> bool:
+    """Whether the spans of this process are sent anywhere (after ``setup``)."""
+    return _exporting
+
+
+class RequestSpans:
+    """Each HTTP request's server span, continuing the caller's ``traceparent``, and nothing more:
+    what the events it writes and the lines it logs need while no span leaves the process.
+
+    Used instead of OpenTelemetry's FastAPI instrumentation while nothing exports, which spent a
+    tenth of a referral's time on attributes and send spans nobody could see (py-spy, issue 13).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in (b"traceparent", b"tracestate")
+        }
+        with _tracer().start_as_current_span(
+            f"{scope['method']} request", context=PROPAGATOR.extract(carrier), kind=SpanKind.SERVER
+        ):
+            await self.app(scope, receive, send)
 
 
 def flush() -> None:
@@ -119,7 +163,9 @@ def flush() -> None:
         _provider.force_flush(timeout_millis=5_000)
 
 
+@functools.cache
 def _tracer() -> trace.Tracer:
+    # Once: get_tracer builds a new tracer and instrumentation scope on every call.
     return trace.get_tracer(TRACER_NAME)
 
 
@@ -166,6 +212,38 @@ def end_publish(span: Span, error: str | None = None) -> None:
     if error is not None:
         span.set_status(Status(StatusCode.ERROR, error[:200]))
     span.end()
+
+
+@contextlib.contextmanager
+def processing(events: Sequence[tuple[str, Mapping[str, str], Envelope]], consumer: str) -> Iterator[None]:
+    """A ``<topic> process`` span for each event of a batch, in the trace its headers carry, open
+    while the batch is applied: FastStream's one span for the whole poll belongs to no event's trace.
+    Made only while spans are exported; ``events`` are (topic, headers, envelope)."""
+    if not _exporting:
+        yield
+        return
+    spans = [
+        _tracer().start_span(
+            f"{topic} process",
+            kind=SpanKind.CONSUMER,
+            context=PROPAGATOR.extract(headers),
+            attributes={
+                **_event_attributes(topic, str(envelope.id), envelope.type, "process"),
+                "messaging.message.conversation_id": str(envelope.correlationid),
+                "schakel.consumer": consumer,
+            },
+        )
+        for topic, headers, envelope in events
+    ]
+    try:
+        yield
+    except Exception as exc:
+        for span in spans:
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:200]))
+        raise
+    finally:
+        for span in spans:
+            span.end()
 
 
 def annotate_consumed(envelope: Envelope, consumer: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -151,3 +152,22 @@ def test_every_service_names_itself_in_its_resource() -> None:
     # Made once per process: a later service in the same process (a test) keeps the first name.
     assert str(resource.attributes["service.name"]).startswith("schakel-")
     assert tracing.setup("other") is tracing.setup("unit")
+
+
+async def test_a_request_continues_its_callers_trace_while_nothing_exports() -> None:
+    seen: list[trace.SpanContext] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(trace.get_current_span().get_span_context())
+
+    tracing.setup("unit")
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    headers = [(b"traceparent", caller.encode())]
+    await tracing.RequestSpans(app)(
+        {"type": "http", "method": "POST", "path": "/v1/referrals", "headers": headers}, None, None
+    )
+    await tracing.RequestSpans(app)({"type": "http", "method": "GET", "path": "/metrics", "headers": []}, None, None)
+    request, probe = seen
+    assert format(request.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736" and request.is_valid
+    assert request.span_id != 0x00F067AA0BA902B7  # a span of its own, child of the caller's
+    assert not probe.is_valid  # probes make no trace
