@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from contracts.envelope import Envelope, EventData
 from services.monitoring import handlers, pages
 from services.monitoring.api import router
 from services.monitoring.gauges import DomainGauges
@@ -15,8 +15,10 @@ from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, live_channel
 from services.runtime.clock import Clock
 from services.runtime.consumer import Consumer
+from services.runtime.periodic import cancel_task
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.signal import PgSignal
+from services.runtime.sse import HEARTBEAT_SECONDS
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,18 +28,29 @@ async def _start(app: FastAPI, runtime: Runtime[MonitoringSettings]) -> None:
     await app.state.gauges.refresh(runtime.pool)
     app.state.live_feed = PgSignal(runtime.settings.database_url, live_channel(runtime.settings))
     app.state.live_feed.start()
+    app.state.gauge_follower = asyncio.create_task(
+        _refresh_on_every_change(app.state.live_feed, app.state.gauges, runtime), name="monitoring-gauge-follower"
+    )
+
+
+async def _refresh_on_every_change(feed: PgSignal, gauges: DomainGauges, runtime: Runtime[MonitoringSettings]) -> None:
+    """Every projection commit NOTIFYs the live channel, whichever replica made it: following that,
+    not only this replica's own commits, keeps /metrics the same on every replica."""
+    while True:
+        wake = feed.current()
+        await feed.wait(wake, HEARTBEAT_SECONDS)
+        if wake.is_set():
+            gauges.request_refresh(runtime.pool)
 
 
 async def _stop(app: FastAPI, _runtime: Runtime[MonitoringSettings]) -> None:
+    await cancel_task(app.state.gauge_follower)
     await app.state.live_feed.stop()
     await app.state.gauges.stop()
 
 
-def _consumers(app: FastAPI, runtime: Runtime[MonitoringSettings]) -> list[Consumer[Projection]]:
-    async def refresh(_envelope: Envelope, _event: EventData) -> None:
-        app.state.gauges.request_refresh(runtime.pool)
-
-    return handlers.consumers(live_channel(runtime.settings), after_commit=refresh)
+def _consumers(_app: FastAPI, runtime: Runtime[MonitoringSettings]) -> list[Consumer[Projection]]:
+    return handlers.consumers(live_channel(runtime.settings), after_commit=None)
 
 
 def build(settings: MonitoringSettings | None = None, clock: Clock | None = None) -> FastAPI:

@@ -2,7 +2,8 @@
 
 Monitoring is a projection: a handler records what happened through ``uow.store`` and announces
 nothing. Each runs in the consumer's transaction, and every change wakes the live pages (a NOTIFY
-delivered at commit), exactly when it is visible. Types without a handler here are acked and
+delivered at commit), exactly when it is visible. The consumers apply what one poll brought at
+once (``record_all``): the same records, their writes gathered into one statement each. Types without a handler here are acked and
 ignored by the runtime consumer; they must still be known to ``contracts`` (imported below), or
 they would count as invalid and go to the dead-letter topic.
 """
@@ -10,14 +11,15 @@ they would count as invalid and go to the dead-letter topic.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from contracts import capacity, contracting, intake, topics
 from contracts.envelope import Envelope, EventData
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore
-from services.runtime.consumer import AfterCommit, Consumer, Handler
+from services.runtime.consumer import AfterCommit, BatchHandler, Consumer, Handler
+from services.runtime.statements import StatementBatch
 from services.runtime.unit_of_work import UnitOfWork
 
 Recording = UnitOfWork[Projection, MonitoringSettings]
@@ -70,6 +72,20 @@ def _handler(record: Record) -> Handler[Projection]:
     return apply
 
 
+def record_all(records: Mapping[type[EventData], Record]) -> BatchHandler[Projection]:
+    """Records a poll's events in their order, sent as one statement per kind of write; wakes the pages once."""
+
+    async def apply(uow: Recording, events: Sequence[tuple[Envelope, EventData]]) -> None:
+        statements = StatementBatch()
+        gathering = uow.store.gathering(statements)
+        for envelope, event in events:
+            await records[type(event)](gathering, envelope, event)
+        await uow.store.write_gathered(statements)
+        await uow.store.wake_live_pages()
+
+    return apply
+
+
 def consumers(live_channel: str, after_commit: AfterCommit | None) -> list[Consumer[Projection]]:
     """Monitoring's consumer groups, one per topic; ``live_channel`` is NOTIFYed with every change."""
     store = functools.partial(ProjectionStore, live_channel=live_channel)
@@ -80,6 +96,7 @@ def consumers(live_channel: str, after_commit: AfterCommit | None) -> list[Consu
             {model: _handler(record) for model, record in records.items()},
             store=store,
             after_commit=after_commit,
+            batch=record_all(records),
         )
         for topic, records in RECORDS.items()
     ]

@@ -27,6 +27,7 @@ from services.monitoring import domain
 from services.runtime.db import Connection
 from services.runtime.settings import ServiceSettings
 from services.runtime.signal import channel_name, notify
+from services.runtime.statements import Executor, StatementBatch
 
 LIVE_CHANNEL = "schakel_monitoring_live"
 
@@ -66,14 +67,25 @@ class Projection(Protocol):
     async def record_care_end(self, event: CareEnded) -> None: ...
     async def record_declaration(self, event: DeclarationAssessed) -> None: ...
     async def wake_live_pages(self) -> None: ...
+    def gathering(self, statements: StatementBatch) -> Projection: ...
+    async def write_gathered(self, statements: StatementBatch) -> None: ...
 
 
 class ProjectionStore:
     """The read models in PostgreSQL, written in the consumer's transaction."""
 
-    def __init__(self, conn: Connection, live_channel: str) -> None:
+    def __init__(self, conn: Connection, live_channel: str, writes: Executor | None = None) -> None:
         self.conn = conn
         self.live_channel = live_channel
+        # Where the record methods write: the connection, or a batch that gathers them for it.
+        self.writes: Executor = writes or conn
+
+    def gathering(self, statements: StatementBatch) -> ProjectionStore:
+        """This store with its writes gathered in ``statements``, to be sent together (a batch of events)."""
+        return ProjectionStore(self.conn, self.live_channel, writes=statements)
+
+    async def write_gathered(self, statements: StatementBatch) -> None:
+        await statements.send(self.conn)
 
     async def wake_live_pages(self) -> None:
         # A NOTIFY is delivered at commit, so the live pages wake exactly when the change is visible.
@@ -83,7 +95,7 @@ class ProjectionStore:
 
     async def record_capacity(self, report: CapacityReported) -> None:
         # Only a newer report replaces an older one: replays and redeliveries may arrive late.
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO provider_capacity (agb, setting, total, occupied, free, closed_to_admission, reported_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (agb, setting) DO UPDATE SET
@@ -100,7 +112,7 @@ class ProjectionStore:
         )
 
     async def record_shortage(self, alert_id: uuid.UUID, event: ShortageDetected) -> None:
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO shortage_view (shortage_id, setting, severity, detected_at, alert_id, free_places, waiting)
                VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (shortage_id) DO UPDATE SET severity = EXCLUDED.severity, alert_id = EXCLUDED.alert_id,
@@ -116,7 +128,7 @@ class ProjectionStore:
 
     async def change_shortage(self, event: ShortageChanged) -> None:
         # The alert to acknowledge stays the detection; only the figures and severity follow.
-        await self.conn.execute(
+        await self.writes.execute(
             "UPDATE shortage_view SET severity = $2, free_places = $3, waiting = $4 WHERE shortage_id = $1",
             event.shortage_id,
             event.severity,
@@ -126,7 +138,7 @@ class ProjectionStore:
 
     async def resolve_shortage(self, event: ShortageResolved) -> None:
         # The resolution may be read before its detection (after a replay from a later offset).
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO shortage_view (shortage_id, setting, severity, detected_at, resolved_at)
                VALUES ($1, $2, 'onbekend', $3, $4)
                ON CONFLICT (shortage_id) DO UPDATE SET resolved_at = EXCLUDED.resolved_at""",
@@ -139,7 +151,7 @@ class ProjectionStore:
     # --- placements, escalations, acknowledgements ----------------------------------------------
 
     async def record_placement_request(self, event: PlacementRequested) -> None:
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO placement_view (placement_id, referral_id, age, municipality, product_category, settings,
                                            urgency, requested_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -184,17 +196,17 @@ class ProjectionStore:
         self, placement_id: uuid.UUID, referral_id: uuid.UUID, assignments: str, *values: object
     ) -> None:
         # The row may not exist yet when the steps of a placement arrive before its request.
-        await self.conn.execute(
+        await self.writes.execute(
             "INSERT INTO placement_view (placement_id, referral_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             placement_id,
             referral_id,
         )
-        await self.conn.execute(
+        await self.writes.execute(
             f"UPDATE placement_view SET {assignments} WHERE placement_id = $1", placement_id, *values
         )
 
     async def record_escalation(self, alert_id: uuid.UUID, event: CaseEscalated) -> None:
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO escalation_view (alert_id, placement_id, municipality, level, urgency, settings, reason,
                                             waiting_since, escalated_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (alert_id) DO NOTHING""",
@@ -209,7 +221,7 @@ class ProjectionStore:
             event.escalated_at,
         )
         # An escalation tells the same facts as the request: fill them in if the request was missed.
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO placement_view (placement_id, referral_id, age, municipality, settings, urgency,
                                            requested_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (placement_id) DO UPDATE SET
@@ -227,7 +239,7 @@ class ProjectionStore:
         )
 
     async def record_acknowledgement(self, event: AlertAcknowledged) -> None:
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO acknowledgement_view (alert_id, alert_type, by_role, by_handle, acknowledged_at)
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_id) DO NOTHING""",
             event.alert_id,
@@ -241,7 +253,7 @@ class ProjectionStore:
 
     async def record_referral(self, event: ReferralReceived) -> None:
         referrer = "veilig_thuis" if event.veilig_thuis else event.referrer_type.value
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO referral_view (referral_id, municipality, product_category, referrer, urgency, received_at)
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (referral_id) DO NOTHING""",
             event.referral_id,
@@ -253,16 +265,16 @@ class ProjectionStore:
         )
 
     async def withdraw_referral(self, event: ReferralWithdrawn) -> None:
-        await self.conn.execute(
+        await self.writes.execute(
             "UPDATE referral_view SET withdrawn_at = $2 WHERE referral_id = $1", event.referral_id, event.withdrawn_at
         )
         # Capacity gives a withdrawn youth's reserved place back.
-        await self.conn.execute(
+        await self.writes.execute(
             "UPDATE placement_view SET reserved_agb = NULL WHERE referral_id = $1", event.referral_id
         )
 
     async def record_care_start(self, event: CareStarted) -> None:
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO care_view (allocation_id, referral_id, municipality, product_category, start_date)
                VALUES ($1, $2, $3, $4, $5)
                ON CONFLICT (allocation_id) DO UPDATE SET start_date = EXCLUDED.start_date""",
@@ -275,7 +287,7 @@ class ProjectionStore:
 
     async def record_care_end(self, event: CareEnded) -> None:
         # An end may be read before its start (both are kept; the start fills in later).
-        await self.conn.execute(
+        await self.writes.execute(
             """INSERT INTO care_view (allocation_id, referral_id, municipality, product_category, end_date,
                                       end_reason)
                VALUES ($1, $2, $3, $4, $5, $6)
@@ -292,7 +304,7 @@ class ProjectionStore:
     # --- declarations -------------------------------------------------------------------------
 
     async def record_declaration(self, event: DeclarationAssessed) -> None:
-        await self.conn.executemany(
+        await self.writes.executemany(
             """INSERT INTO declaration_line_view (declaration_id, line_number, municipality, approved, return_codes,
                                                   assessed_at)
                VALUES ($1, $2, $3, $4, $5, $6)

@@ -7,16 +7,19 @@ handler collected (they reach the outbox with the change that caused them), and 
 Kafka offset only after that transaction. A handler that keeps failing is dead-lettered after
 ``consumer_max_attempts``; PostgreSQL being unreachable is not the message's fault, so that
 is retried until it comes back and the offset stays put.
+
+A consumer with a ``batch`` handler (a projection) applies what one poll brought in one
+unit of work and one transaction instead (``services/runtime/batch_consumer.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
 from faststream import AckPolicy
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 # that takes ``(uow, event)`` is a handler as it stands.
 Handler = Callable[[UnitOfWork[StoreT, Any], Any], Awaitable[None]]
 AfterCommit = Callable[[Envelope, EventData], Awaitable[None]]
+# Applies many events in one unit of work, with the effect of applying them one by one in order.
+BatchHandler = Callable[[UnitOfWork[StoreT, Any], Sequence[tuple[Envelope, EventData]]], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,11 @@ class Consumer(Generic[StoreT]):
     # Runs after the transaction committed, e.g. to refresh in-memory gauges or wake readers.
     after_commit: AfterCommit | None = None
     start_from_beginning: bool = True
+    # With one, the events of a poll (up to ``max_batch``) are applied in one unit of work, in order.
+    batch: BatchHandler[StoreT] | None = None
+    # None: all that the last fetch brought (at most 1 MiB a partition). A poll that empties the
+    # fetched records lets the client fetch the next ones while this poll is being applied.
+    max_batch: int | None = None
     handled_types: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,7 +97,9 @@ async def apply_once(
     return True
 
 
-class _Applier:
+class Applier:
+    """Applies one consumer's messages: decode, dead-letter what is bad, transact with retries."""
+
     def __init__(self, consumer: Consumer[Any], runtime: Runtime[Any]) -> None:
         self.consumer = consumer
         self.runtime = runtime
@@ -109,22 +122,28 @@ class _Applier:
 
     async def _apply(self, record: Any, envelope: Envelope, data: EventData) -> None:
         tracing.annotate_consumed(envelope, self.inbox_name)
+
+        async def apply(conn: Connection) -> bool:
+            return await apply_once(
+                conn,
+                self.consumer,
+                envelope,
+                data,
+                settings=self.settings,
+                now=self.runtime.now(),
+                outbox_channel=self.runtime.outbox_channel,
+            )
+
+        if await self._transact(record, f"{envelope.type} {envelope.id}", apply):
+            await self._after_commit(envelope, data)
+
+    async def _transact(self, record: Any, what: str, body: Callable[[Connection], Awaitable[T]]) -> T | None:
+        """``body`` in a transaction, retried; None when it kept failing and ``record`` was dead-lettered."""
         attempts, unavailable_for = 0, 0.0
         while True:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    applied = await apply_once(
-                        conn,
-                        self.consumer,
-                        envelope,
-                        data,
-                        settings=self.settings,
-                        now=self.runtime.now(),
-                        outbox_channel=self.runtime.outbox_channel,
-                    )
-                    if not applied:
-                        return
-                break
+                    return await body(conn)
             except UNAVAILABLE as exc:
                 # Not the message's fault (PostgreSQL away, a deadlock, a serialization failure, a
                 # read-only failover): hold the partition and retry without limit; the offset stays.
@@ -133,18 +152,13 @@ class _Applier:
                 await asyncio.sleep(unavailable_for)
             except Exception as exc:
                 attempts += 1
-                log.warning(
-                    "%s: applying %s %s failed (attempt %d): %s",
-                    self.inbox_name,
-                    envelope.type,
-                    envelope.id,
-                    attempts,
-                    exc,
-                )
+                log.warning("%s: applying %s failed (attempt %d): %s", self.inbox_name, what, attempts, exc)
                 if attempts >= self.settings.consumer_max_attempts:
                     await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}", attempts)
-                    return
+                    return None
                 await asyncio.sleep(0.05 * 2**attempts)
+
+    async def _after_commit(self, envelope: Envelope, data: EventData) -> None:
         if self.consumer.after_commit:
             try:
                 await self.consumer.after_commit(envelope, data)
@@ -179,8 +193,13 @@ class _Applier:
 
 def subscribe(broker: KafkaBroker, consumer: Consumer[Any], runtime: Runtime[Any]) -> None:
     """Register ``consumer`` on ``broker``; offsets are committed only after its transaction."""
+    if consumer.batch is not None:
+        from services.runtime.batch_consumer import subscribe_batched  # it builds on Applier below
+
+        subscribe_batched(broker, consumer, runtime)
+        return
     settings = runtime.settings
-    applier = _Applier(consumer, runtime)
+    applier = Applier(consumer, runtime)
     broker.subscriber(
         settings.topic(consumer.topic),
         group_id=settings.group_id(consumer.name),
@@ -189,7 +208,7 @@ def subscribe(broker: KafkaBroker, consumer: Consumer[Any], runtime: Runtime[Any
     )(_entrypoint(applier))
 
 
-def _entrypoint(applier: _Applier) -> Callable[[KafkaMessage], Awaitable[None]]:
+def _entrypoint(applier: Applier) -> Callable[[KafkaMessage], Awaitable[None]]:
     # FastStream reads the handler's signature: a plain function taking only the message
     # makes it hand over the raw record instead of decoding the body itself.
     async def on_message(msg: KafkaMessage) -> None:

@@ -18,3 +18,14 @@ async def first_delivery(conn: Connection, consumer: str, event_id: uuid.UUID) -
         event_id,
     )
     return bool(inserted)
+
+
+async def first_deliveries(conn: Connection, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Record a batch of ``event_ids`` as applied by ``consumer`` in one statement; returns those that
+    were not yet (the rest are redeliveries). Call inside the transaction that applies them."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        event_ids,
+    )
+    return {row["event_id"] for row in rows}

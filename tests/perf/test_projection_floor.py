@@ -1,4 +1,4 @@
-"""Benchmark: monitoring's rebuild beside floor (b), over the same events, in the same run.
+"""Benchmark: monitoring's projection, rebuild and live, beside floor (b), over the same events, in the same run.
 
 ``SCHAKEL_PERF_EVENTS`` (50,000) valid events built with the contract models — a
 ReferralReceived and a CareStarted per referral, wrapped in ``contracts.envelope.Envelope`` —
@@ -6,16 +6,20 @@ are produced twice: onto the test's namespaced intake topic, and onto a fresh fl
 
 - Floor (b): raw aiokafka ``getmany``, every record parsed as JSON, each batch upserted into one
   PostgreSQL table with the partition's next offset stored in the same transaction.
-- Schakel: ``services.monitoring.rebuild.rebuild`` (what ``python -m services.monitoring.rebuild``
+- Schakel, rebuild: ``services.monitoring.rebuild.rebuild`` (what ``python -m services.monitoring.rebuild``
   runs) over the namespaced topics; its migrations and topics are made by a first, empty rebuild
   so the timed one measures the replay.
+- Schakel, live: ``python -m services.monitoring`` as a process on a fresh schema, its consumers
+  reading the filled topic from the start; timed by the group's offsets committed to Kafka, from
+  the first commit seen to the last (so start-up and the group's join are left out).
 
-Reports events/s; asserts only that both applied every event.
+Reports events/s; asserts only that each applied every event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -34,6 +38,8 @@ from services.monitoring.rebuild import rebuild
 from services.monitoring.settings import MonitoringSettings
 from tests.perf import report
 from tests.support.infra import Infrastructure, Isolation
+from tests.support.processes import service_process
+from tests.support.server import free_port
 
 pytestmark = pytest.mark.perf
 
@@ -135,7 +141,47 @@ async def floor_apply(kafka: str, database_url: str, schema: str, topic: str) ->
         await conn.close()
 
 
-async def test_rebuild_against_floor(infra: Infrastructure, isolation: Isolation) -> None:
+async def committed_rate(kafka: str, group: str, topic: str, total: int, deadline: float) -> float:
+    """Events/s a consumer group commits, from the first commit seen until ``total`` (one partition)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        first: tuple[float, int] | None = None
+        while time.monotonic() < deadline:
+            offsets = await admin.list_consumer_group_offsets(group, partitions=[TopicPartition(topic, 0)])
+            committed = max((o.offset for o in offsets.values()), default=-1)
+            now = time.perf_counter()
+            if committed > 0 and first is None:
+                first = (now, committed)
+            if committed >= total and first is not None:
+                return (total - first[1]) / (now - first[0]) if now > first[0] else float("nan")
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{group} did not commit {total} records in time")
+    finally:
+        await admin.close()
+
+
+async def live_rate(infra: Infrastructure, isolation: Isolation, settings: MonitoringSettings) -> float:
+    """``python -m services.monitoring`` on a fresh schema, applying the filled intake topic from the start."""
+    env = isolation.env(infra)
+    with contextlib.ExitStack() as running:
+        # Started in a thread: its readiness wait blocks, and the group may commit before it returns.
+        watch = asyncio.create_task(
+            committed_rate(
+                infra.kafka,
+                settings.group_id("intake-events"),
+                settings.topic(topics.INTAKE_EVENTS),
+                EVENTS,
+                deadline=time.monotonic() + 600,
+            )
+        )
+        await asyncio.to_thread(
+            running.enter_context, service_process("monitoring", free_port(), env, "perf-projection")
+        )
+        return await watch
+
+
+async def test_projection_against_floor(infra: Infrastructure, isolation: Isolation) -> None:
     settings = isolation.settings(MonitoringSettings, infra)
     floor_topic = isolation.topic("perf-floor.events")
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
@@ -157,13 +203,18 @@ async def test_rebuild_against_floor(infra: Infrastructure, isolation: Isolation
         start = time.perf_counter()
         replayed = await rebuild(settings)
         schakel_seconds = time.perf_counter() - start
+
+        live = await live_rate(infra, isolation, settings)
     finally:
         names = [name for name in await admin.list_topics() if name.startswith(f"{isolation.namespace}.")]
         await admin.delete_topics(names)
         await admin.close()
 
+    floor_rate = floor_applied / floor_seconds
     print(
-        f"\nfloor (b): {floor_applied} events in {floor_seconds:.2f} s; rebuild: {replayed} in {schakel_seconds:.2f} s"
+        f"\nfloor (b): {floor_applied} events in {floor_seconds:.2f} s ({floor_rate:,.0f}/s); "
+        f"rebuild: {replayed} in {schakel_seconds:.2f} s ({replayed.messages / schakel_seconds / floor_rate:.1%}); "
+        f"live: {live:,.0f}/s ({live / floor_rate:.1%})"
     )
     assert floor_applied == EVENTS
     assert (replayed.messages, replayed.applied, replayed.skipped) == (EVENTS, EVENTS, 0)
@@ -171,8 +222,17 @@ async def test_rebuild_against_floor(infra: Infrastructure, isolation: Isolation
         report.Row(
             what=f"monitoring rebuild, {EVENTS:,} intake events of ~{mean_bytes:.0f} B",
             unit="events/s",
-            floor=floor_applied / floor_seconds,
+            floor=floor_rate,
             schakel=replayed.messages / schakel_seconds,
             note="floor: getmany + json + one upsert and the offsets per batch, one transaction",
+        )
+    )
+    report.ROWS.append(
+        report.Row(
+            what=f"monitoring live projection (`python -m services.monitoring`), the same {EVENTS:,} events",
+            unit="events/s",
+            floor=floor_rate,
+            schakel=live,
+            note="the same floor; timed by the offsets its group commits to Kafka after each transaction",
         )
     )
