@@ -32,6 +32,9 @@ UNAVAILABLE = (
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a primary that failed over to a replica
     asyncpg.exceptions.LockNotAvailableError,
     asyncpg.exceptions.InterfaceError,
+    # A pooled connection the server shut down under ("another operation is in progress"): seen in
+    # the PostgreSQL-restart fault once the pool stopped resetting connections on release.
+    asyncpg.exceptions.InternalClientError,
 )
 
 _MIGRATION_FILE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
