@@ -50,7 +50,7 @@ async def _stop(app: FastAPI, _runtime: Runtime[MonitoringSettings]) -> None:
 
 
 def _consumers(_app: FastAPI, runtime: Runtime[MonitoringSettings]) -> list[Consumer[Projection]]:
-    return handlers.consumers(live_channel(runtime.settings), after_commit=None)
+    return handlers.consumers(live_channel(runtime.settings))
 
 
 def build(settings: MonitoringSettings | None = None, clock: Clock | None = None) -> FastAPI:

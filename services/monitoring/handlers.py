@@ -18,7 +18,7 @@ from contracts import capacity, contracting, intake, topics
 from contracts.envelope import Envelope, EventData
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore
-from services.runtime.consumer import AfterCommit, BatchHandler, Consumer, Handler
+from services.runtime.consumer import BatchHandler, Consumer, Handler
 from services.runtime.statements import StatementBatch
 from services.runtime.unit_of_work import UnitOfWork
 
@@ -86,7 +86,7 @@ def record_all(records: Mapping[type[EventData], Record]) -> BatchHandler[Projec
     return apply
 
 
-def consumers(live_channel: str, after_commit: AfterCommit | None) -> list[Consumer[Projection]]:
+def consumers(live_channel: str) -> list[Consumer[Projection]]:
     """Monitoring's consumer groups, one per topic; ``live_channel`` is NOTIFYed with every change."""
     store = functools.partial(ProjectionStore, live_channel=live_channel)
     return [
@@ -95,7 +95,6 @@ def consumers(live_channel: str, after_commit: AfterCommit | None) -> list[Consu
             topic,
             {model: _handler(record) for model, record in records.items()},
             store=store,
-            after_commit=after_commit,
             batch=record_all(records),
         )
         for topic, records in RECORDS.items()

@@ -167,7 +167,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
             projection = ProjectionStore(conn, channel)
             await projection.truncate(f"{settings.service}.")
             replay, reports = Replay(conn, settings), NewestReports()
-            for consumer in handlers.consumers(channel, after_commit=None):
+            for consumer in handlers.consumers(channel):
                 await _replay(replay, reports.folding(consumer), on_progress)
             await reports.write(projection, replay.result)
             await projection.wake_live_pages()

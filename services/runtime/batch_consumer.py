@@ -95,9 +95,7 @@ class BatchApplier(Applier):
             if item.envelope is not None and item.data is not None
         ]
         with tracing.processing(handled, self.inbox_name):
-            applied = await self._apply_batch(batch)
-        if applied:
-            await self._after_commit(*applied[-1])  # once per poll: it refreshes, it does not count
+            await self._apply_batch(batch)
         await msg.ack()
 
     async def _decode(self, record: Any) -> Polled:

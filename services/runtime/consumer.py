@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 # A handler gets the unit of work (``uow.consumed`` is the envelope) and the typed payload: a command
 # that takes ``(uow, event)`` is a handler as it stands.
 Handler = Callable[[UnitOfWork[StoreT, Any], Any], Awaitable[None]]
-AfterCommit = Callable[[Envelope, EventData], Awaitable[None]]
 # Applies many events in one unit of work, with the effect of applying them one by one in order.
 BatchHandler = Callable[[UnitOfWork[StoreT, Any], Sequence[tuple[Envelope, EventData]]], Awaitable[None]]
 T = TypeVar("T")
@@ -58,8 +57,6 @@ class Consumer(Generic[StoreT]):
     handlers: Mapping[type[EventData], Handler[StoreT]]
     # Makes the handlers' ``uow.store`` from the transaction's connection; without one it is the connection.
     store: Callable[[Connection], StoreT] | None = None
-    # Runs after the transaction committed, e.g. to refresh in-memory gauges or wake readers.
-    after_commit: AfterCommit | None = None
     start_from_beginning: bool = True
     # With one, the events of a poll (up to ``max_batch``) are applied in one unit of work, in order.
     batch: BatchHandler[StoreT] | None = None
@@ -134,8 +131,7 @@ class Applier:
                 outbox_channel=self.runtime.outbox_channel,
             )
 
-        if await self._transact(record, f"{envelope.type} {envelope.id}", apply):
-            await self._after_commit(envelope, data)
+        await self._transact(record, f"{envelope.type} {envelope.id}", apply)
 
     async def _transact(self, record: Any, what: str, body: Callable[[Connection], Awaitable[T]]) -> T | None:
         """``body`` in a transaction, retried; None when it kept failing and ``record`` was dead-lettered."""
@@ -157,13 +153,6 @@ class Applier:
                     await self._dead_letter(record, "failed", f"{type(exc).__name__}: {exc}", attempts)
                     return None
                 await asyncio.sleep(0.05 * 2**attempts)
-
-    async def _after_commit(self, envelope: Envelope, data: EventData) -> None:
-        if self.consumer.after_commit:
-            try:
-                await self.consumer.after_commit(envelope, data)
-            except Exception:
-                log.exception("%s: after-commit hook failed for %s", self.inbox_name, envelope.id)
 
     async def _dead_letter(self, record: Any, reason: str, error: str, attempts: int) -> None:
         log.error(

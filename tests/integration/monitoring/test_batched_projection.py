@@ -64,7 +64,7 @@ async def _publish(
 
 def _by_consumer() -> dict[str, list[tuple[Envelope, EventData]]]:
     """The national slice per topic, in order, only the types monitoring handles."""
-    consumers = {c.topic: c for c in handlers.consumers("live", after_commit=None)}
+    consumers = {c.topic: c for c in handlers.consumers("live")}
     per_topic: dict[str, list[tuple[Envelope, EventData]]] = defaultdict(list)
     for event in events(EVENTS, seed=13):
         consumer = consumers[event.topic]
@@ -103,7 +103,7 @@ async def test_a_poll_recorded_at_once_leaves_the_read_models_as_recording_one_b
     pools: dict[str, asyncpg.Pool],
 ) -> None:
     per_topic = _by_consumer()
-    for consumer in handlers.consumers("live", after_commit=None):
+    for consumer in handlers.consumers("live"):
         await _one_by_one(pools["one_by_one"], consumer, per_topic[consumer.topic])
         await _batched(pools["batched"], consumer, per_topic[consumer.topic])
 
@@ -124,7 +124,7 @@ async def test_a_referral_withdrawn_in_the_poll_it_arrives_in_is_withdrawn(pools
     # The first referral came in an earlier poll; this poll withdraws it, then brings the second and withdraws it:
     # the second withdrawal must not be sent with the first, ahead of the referral it withdraws.
     earlier, poll = [received[first[1].referral_id]], [first, received[second[1].referral_id], second]
-    [consumer] = [c for c in handlers.consumers("live", after_commit=None) if c.topic == topics.INTAKE_EVENTS]
+    [consumer] = [c for c in handlers.consumers("live") if c.topic == topics.INTAKE_EVENTS]
     await _one_by_one(pools["one_by_one"], consumer, earlier + poll)
     for applied in (earlier, poll):
         await _batched(pools["batched"], consumer, applied)
@@ -139,7 +139,7 @@ async def test_a_rebuild_of_a_national_slice_leaves_the_read_models_as_recording
     infra: Infrastructure, isolation: Isolation, pools: dict[str, asyncpg.Pool]
 ) -> None:
     per_topic = _by_consumer()
-    for consumer in handlers.consumers("live", after_commit=None):
+    for consumer in handlers.consumers("live"):
         await _one_by_one(pools["one_by_one"], consumer, per_topic[consumer.topic])
     settings = isolation.settings(MonitoringSettings, infra).model_copy(
         update={"db_schema": f"{isolation.schema}_batched"}

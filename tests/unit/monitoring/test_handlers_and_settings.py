@@ -9,7 +9,7 @@ from services.monitoring.settings import MonitoringSettings
 
 
 def test_every_topic_has_a_consumer_and_handlers_are_of_that_topics_service() -> None:
-    consumers = {c.topic: c for c in handlers.consumers("channel", after_commit=None)}
+    consumers = {c.topic: c for c in handlers.consumers("channel")}
     assert set(consumers) == set(topics.ALL)
     prefixes = {
         topics.INTAKE_EVENTS: "nl.schakel.intake.",
@@ -23,12 +23,12 @@ def test_every_topic_has_a_consumer_and_handlers_are_of_that_topics_service() ->
 
 def test_every_event_type_monitoring_handles_is_known_to_the_contracts() -> None:
     known = set(registered_events())
-    for consumer in handlers.consumers("channel", after_commit=None):
+    for consumer in handlers.consumers("channel"):
         assert consumer.handled_types <= known
 
 
 def test_the_schakelfunctie_events_are_all_applied() -> None:
-    consumers = {c.topic: c for c in handlers.consumers("channel", after_commit=None)}
+    consumers = {c.topic: c for c in handlers.consumers("channel")}
     assert {capacity.PlacementRequested.event_type, capacity.PlacementDeclined.event_type} <= consumers[
         topics.CAPACITY_EVENTS
     ].handled_types

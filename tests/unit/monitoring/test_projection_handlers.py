@@ -64,7 +64,7 @@ class NotedProjection(InMemoryStore):
 
 
 def _consumers() -> dict[str, Consumer[Projection]]:
-    return {c.topic: c for c in handlers.consumers("live", after_commit=None)}
+    return {c.topic: c for c in handlers.consumers("live")}
 
 
 def _handled() -> list[Any]:
