@@ -211,6 +211,40 @@ async def _kill_one_of_each(
     log.append(f"--- test: killed -9 {killed}\n")
 
 
+async def _refer_a_youth_nobody_can_place(system: System, env: dict[str, str]) -> str:
+    """A crisis referral before any provider is admitted: nobody can be proposed, so the timers
+    escalate it within a second or two whatever pace the simulator keeps later. Returns its id once
+    capacity has raised the first escalation, so the month starts with the timers exercised."""
+    referrer = {"Authorization": f"Bearer {await asyncio.to_thread(create_key, 'referrer', '03:01234567', env)}"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{system.url('intake')}/v1/referrals",
+            headers=referrer,
+            json={
+                "client": {"bsn": "123456782", "birth_date": "2010-02-14", "municipality_code": "1942"},
+                "referrer": {"type": "03", "agb": "01234567"},
+                "product_category": "46",
+                "setting": "crisisplek",
+                "settings": ["crisisplek"],
+                "urgency": "crisis",
+                "ambulant_tried": False,
+            },
+        )
+    assert response.status_code == 201, response.text
+    referral_id: str = response.json()["referral_id"]
+
+    async def escalated() -> bool:
+        rows = await system.fetch(
+            "capacity",
+            "SELECT 1 FROM alert WHERE type = 'nl.schakel.capacity.CaseEscalated' AND envelope->'data'->>'referral_id' = $1",
+            referral_id,
+        )
+        return bool(rows)
+
+    await eventually(escalated, timeout=SETTLE_SECONDS, interval=0.2, what="the unplaceable youth escalated")
+    return referral_id
+
+
 def _key(keys_file: Path, role: str) -> dict[str, str]:
     line = next(ln for ln in keys_file.read_text().splitlines() if ln.startswith(f"{role} "))
     return {"Authorization": f"Bearer {line.split()[2]}"}
@@ -231,8 +265,10 @@ async def test_two_replicas_of_every_service_keep_every_promise_when_one_of_each
             )
         assert registered.status_code == 201, registered.text
         hook = registered.json()
+        unplaceable = await _refer_a_youth_nobody_can_place(system, env)
 
         run = await play_a_month_killing_one_of_each_halfway(system, receiver, hook, env, tmp_path)
+        run.ledger.setdefault("referral", []).append(unplaceable)
         # The run met both halves of the month: calls were answered after the kill too.
         assert run.counts.get("referral", 0) >= 50, run.counts
         refused = {what for what in run.counts if what.endswith("refused") and what != "declaration line refused"}
@@ -354,7 +390,7 @@ async def _each_timer_fired_once(system: System) -> int:
         """SELECT envelope->'data'->>'placement_id' AS placement, envelope->'data'->>'level' AS level, count(*) AS n
            FROM alert WHERE type = 'nl.schakel.capacity.CaseEscalated' GROUP BY 1, 2""",
     )
-    assert raised, "no youth waited long enough to escalate: the run did not exercise the timers"
+    assert raised, "not even the youth nobody could place escalated: the timers did not run"
     assert all(r["n"] == 1 for r in raised), [dict(r) for r in raised if r["n"] > 1]
 
     async def monitoring_has_them() -> list[asyncpg.Record] | None:
