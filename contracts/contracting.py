@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from contracts import topics
 from contracts.codes import Retourcode
 from contracts.envelope import EventData
-from contracts.identifiers import AgbCode, Eurocent, GemeenteCode, PerceelCode, ProductCode
+from contracts.identifiers import AgbCode, ClientRef, Eurocent, GemeenteCode, PerceelCode, ProductCode
 from contracts.verblijf import Setting
 
 
@@ -92,6 +92,26 @@ class ApplicationRejected(ContractingEvent):
     lot: PerceelCode
     reasons: list[str] = Field(min_length=1, description="Each requirement that was not met, in words.")
     rejected_at: AwareDatetime
+
+
+class ContractConcluded(ContractingEvent):
+    """A contract beside Open House was registered: maatwerk for one youth, uitloop, or taakgericht.
+    A maatwerk contract that carries out a doorbraak decision names its case, so capacity can admit
+    the provider for that youth alone and propose it."""
+
+    event_type: ClassVar[str] = "nl.schakel.contracting.ContractConcluded"
+    subject_fields: ClassVar[tuple[str, ...]] = ("provider_agb",)
+
+    contract_id: uuid.UUID
+    kind: ContractKind
+    provider_agb: AgbCode
+    lot: PerceelCode
+    settings: list[Setting] = Field(default_factory=list, description="Verblijf settings the lot covers.")
+    client_ref: ClientRef | None = Field(default=None, description="The one youth of a maatwerk contract.")
+    decision_id: uuid.UUID | None = Field(default=None, description="The doorbraak decision it carries out.")
+    valid_from: date
+    valid_to: date
+    concluded_at: AwareDatetime
 
 
 class ContractEnded(ContractingEvent):
