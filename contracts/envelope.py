@@ -124,7 +124,7 @@ class Envelope(BaseModel):
         model = _REGISTRY.get(self.type)
         if model is None:
             raise UnknownEventType(f"no event model for type {self.type!r}")
-        return model.model_validate({k: v for k, v in self.data.items() if k in model.model_fields})
+        return model.model_validate(self.data, extra="ignore")
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
