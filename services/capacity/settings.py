@@ -7,13 +7,13 @@ from pydantic import Field
 from contracts.codes import Urgentie
 from contracts.verblijf import Setting
 from services.capacity.domain import DEFAULT_ESCALATION, EscalationTimer, ShortageThreshold
-from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
+from services.runtime.settings import ServiceSettings, local_database
 
 
 class CapacitySettings(ServiceSettings):
     service: str = "capacity"
     port: int = 8003
-    database_url: str = f"{LOCAL_POSTGRES}/schakel_capacity"
+    database_url: str = local_database("schakel_capacity")
     # Per setting, e.g. SCHAKEL_SHORTAGE_THRESHOLDS='{"crisisplek": {"min_free": 1, "resolve_margin": 2}}'.
     shortage_thresholds: dict[Setting, ShortageThreshold] = Field(default_factory=dict)
     # Per urgency, e.g. SCHAKEL_ESCALATION='{"crisis": {"unit": "hours", "to_schakelfunctionaris": 2,

@@ -11,7 +11,7 @@ from pydantic_settings import NoDecode
 
 from contracts.gemeenten import GOOI_EN_VECHTSTREEK
 from services.contracting.domain.declaration_rules import DEFAULT_DISABLED, RuleSet
-from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
+from services.runtime.settings import ServiceSettings, local_database
 
 DATA = Path(__file__).parent / "data"
 
@@ -27,7 +27,7 @@ def _codes(value: Any) -> Any:
 class ContractingSettings(ServiceSettings):
     service: str = "contracting"
     port: int = 8002
-    database_url: str = f"{LOCAL_POSTGRES}/schakel_contracting"
+    database_url: str = local_database("schakel_contracting")
     # e.g. SCHAKEL_DECLARATION_RULES_DISABLED=tariff,moved-within-region ; empty string switches every rule on.
     declaration_rules_disabled: Annotated[frozenset[str], NoDecode] = DEFAULT_DISABLED
     # Gooi en Vechtstreek today (DOMAIN §6); membership changes, so it is configuration, not code.

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 
 from services.intake import registry
-from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
+from services.runtime.settings import ServiceSettings, local_database
 
 # Development keys, derived from public labels: fine for a laptop, worthless as protection.
 _DEV_CLIENT_REF_SECRET = hashlib.sha256(b"schakel-intake-dev-client-ref").hexdigest()
@@ -30,7 +30,7 @@ _DEV_ENCRYPTION_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"schakel-intake-d
 class IntakeSettings(ServiceSettings):
     service: str = "intake"
     port: int = 8001
-    database_url: str = f"{LOCAL_POSTGRES}/schakel_intake"
+    database_url: str = local_database("schakel_intake")
     # Off unless asked for: a forgotten setting must fail closed, never run on public keys.
     dev_mode: bool = Field(default=False, description="Allows the development secrets (laptops and tests only).")
     client_ref_secret: SecretStr | None = Field(default=None, description="HMAC key of the client_ref pseudonym.")

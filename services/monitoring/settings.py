@@ -3,13 +3,13 @@
 from pydantic import Field
 
 from contracts.gemeenten import GOOI_EN_VECHTSTREEK
-from services.runtime.settings import LOCAL_POSTGRES, ServiceSettings
+from services.runtime.settings import ServiceSettings, local_database
 
 
 class MonitoringSettings(ServiceSettings):
     service: str = "monitoring"
     port: int = 8004
-    database_url: str = f"{LOCAL_POSTGRES}/schakel_monitoring"
+    database_url: str = local_database("schakel_monitoring")
     # Where the schakelfunctie page's acknowledgements are forwarded to.
     capacity_url: str = "http://127.0.0.1:8003"
     # Maximum waiting time (days) per product category, e.g. SCHAKEL_DEFAULT_MAX_WAIT_DAYS='{"45": 42, "46": 1}';

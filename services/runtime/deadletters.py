@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contracts import topics
 from services.runtime.db import create_pool, migrate
 from services.runtime.producer import HealingProducer, OutgoingRecord, PublishFailed
-from services.runtime.settings import LOCAL_POSTGRES
+from services.runtime.settings import local_database
 
 OPS_MIGRATIONS = Path(__file__).parent / "ops_migrations"
 HANDLE = r"^[\w.-]{1,64}$"  # an operator's team handle, never an e-mail address
@@ -42,7 +42,7 @@ class OpsSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
-    auth_database_url: str = f"{LOCAL_POSTGRES}/schakel_auth"
+    auth_database_url: str = local_database("schakel_auth")
     auth_db_schema: str = "public"
 
     def dead_letter_topics(self) -> list[str]:

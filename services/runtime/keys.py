@@ -23,7 +23,7 @@ from services.runtime.auth import (
 )
 from services.runtime.db import create_pool, migrate
 from services.runtime.service import AUTH_MIGRATIONS
-from services.runtime.settings import LOCAL_POSTGRES
+from services.runtime.settings import local_database
 
 app = typer.Typer(
     help="Create, list and revoke Schakel API keys. Keys are printed once and stored hashed.", no_args_is_help=True
@@ -33,7 +33,7 @@ app = typer.Typer(
 class KeyStoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCHAKEL_", extra="ignore")
 
-    auth_database_url: str = f"{LOCAL_POSTGRES}/schakel_auth"
+    auth_database_url: str = local_database("schakel_auth")
     auth_db_schema: str = "public"
 
 

@@ -12,6 +12,16 @@ from services.runtime.ratelimit import Rate
 
 LOCAL_POSTGRES = "postgresql://schakel:schakel@127.0.0.1:5432"
 
+
+def local_database(name: str) -> str:
+    """The URL of database ``name`` on this machine's PostgreSQL (``deploy/local``).
+
+    Without TLS: over loopback it protects nothing and cost the national replay a fifth of its
+    time. A database on another host gets its URL from the environment, with ``sslmode=verify-full``.
+    """
+    return f"{LOCAL_POSTGRES}/{name}?sslmode=disable"
+
+
 # Generous on purpose: far above what a person or a provider's system does (and what the demo
 # simulator does when it plays a year in a minute), low enough that one runaway key cannot take a
 # service. A referrer, the role a flood of referrals comes from, gets less.
@@ -32,7 +42,7 @@ class ServiceSettings(BaseSettings):
     database_url: str
     # A schema other than public isolates a test, or several services sharing one database.
     db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
-    auth_database_url: str = f"{LOCAL_POSTGRES}/schakel_auth"
+    auth_database_url: str = local_database("schakel_auth")
     auth_db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
     # Replicas of one service on one host share its port (SO_REUSEPORT); off, a second process on a
     # taken port fails at once instead of silently sharing it.

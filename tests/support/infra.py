@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LOCAL_DATABASE_URL = "postgresql://schakel:schakel@127.0.0.1:5432/schakel_test"
+LOCAL_DATABASE_URL = "postgresql://schakel:schakel@127.0.0.1:5432/schakel_test?sslmode=disable"
 
 
 @dataclass(frozen=True)
