@@ -32,7 +32,7 @@ from contracts.envelope import Envelope, EventData, InvalidEvent
 from services.monitoring import handlers
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore, live_channel
-from services.runtime import outbox
+from services.runtime import collector, outbox
 from services.runtime.batch_consumer import Polled, apply_polled, polled
 from services.runtime.clock import Clock
 from services.runtime.consumer import Consumer
@@ -248,6 +248,7 @@ cli = typer.Typer(help="Rebuild monitoring's read models from the topics.", add_
 def main() -> None:
     """Drop the read models and replay intake, contracting and capacity topics from the start."""
     settings = MonitoringSettings()
+    collector.settle()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         tasks: dict[str, TaskID] = {}
 

@@ -7,6 +7,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from services.runtime import collector
 from services.runtime.logs import configure_logging
 from services.runtime.settings import ServiceSettings
 
@@ -25,6 +26,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    collector.settle()
     server.run(sockets=[_listening_socket(settings)] if settings.reuse_port else None)
 
 
