@@ -11,6 +11,7 @@ from contracts import topics
 from services.capacity import handlers
 from services.capacity.api import router
 from services.capacity.commands.timers import Timers
+from services.capacity.doorbraak_api import router as doorbraak_router
 from services.capacity.placements_api import router as placements_router
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import ALERT_CHANNEL, open_store
@@ -48,7 +49,7 @@ def build(settings: CapacitySettings | None = None, clock: Clock | None = None) 
             title="Schakel capacity",
             description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
             migrations=Path(__file__).parent / "migrations",
-            routers=[router, placements_router, webhooks_router],
+            routers=[router, placements_router, doorbraak_router, webhooks_router],
             publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS],
             consumers=lambda _app, _runtime: handlers.consumers(),
             on_start=_start,

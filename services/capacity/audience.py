@@ -3,7 +3,8 @@ is shown. Pure, so the webhooks, the live stream, the alert list and the placeme
 
 Alerts go to the alert roles only. Regional alerts (shortages, stale reports) and escalations to
 the schakelfunctionaris are for the schakelfunctionaris and the operator; an escalation to the
-expert team reaches the expert team as well. An acknowledgement names only an alert id, its type
+expert team reaches the expert team as well, and so does a doorbraak decision not carried out in
+time (``DecisionOverdue``: for the two who work the case, not the operator). An acknowledgement names only an alert id, its type
 and who acknowledged, so every alert role hears of it and their inboxes stay in step.
 
 Placements are shown by the part each role plays in the case:
@@ -33,12 +34,14 @@ from contracts.capacity import (
     ShortageDetected,
     ShortageResolved,
 )
+from contracts.doorbraak import DecisionOverdue
 from services.runtime.auth import ALERT_ROLES, Role
 
 # --- alerts -------------------------------------------------------------------------------
 
 _EVERY_ALERT_ROLE = frozenset(ALERT_ROLES)
 _REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
+_CASE = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM})
 # Only an escalation is told apart by its payload (its level); every other kind by its type alone.
 _BY_LEVEL = CaseEscalated.event_type
 ANY_LEVEL = ""
@@ -60,6 +63,7 @@ _AUDIENCE: Mapping[AlertKind, frozenset[Role]] = {
     AlertKind(AlertAcknowledged.event_type): _EVERY_ALERT_ROLE,
     AlertKind(_BY_LEVEL, EscalationLevel.SCHAKELFUNCTIONARIS.value): _REGION,
     AlertKind(_BY_LEVEL, EscalationLevel.EXPERTTEAM.value): _EVERY_ALERT_ROLE,
+    AlertKind(DecisionOverdue.event_type): _CASE,
 }
 
 
@@ -109,4 +113,23 @@ def placement_seen_by(placement: Mapping[str, Any], role: Role, agb: str | None 
         return seen
     seen["proposals"] = [{**p, "note": None} for p in proposals]
     seen["escalation_note"] = None
+    return seen
+
+
+# --- the doorbraak's case file --------------------------------------------------------------
+
+CASE_READERS = frozenset({Role.EXPERTTEAM, Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
+
+
+def case_seen_by(case: Mapping[str, Any], role: Role) -> dict[str, Any]:
+    """A doorbraak case file (with ``proposals``, ``meetings`` and ``decisions``) as ``role`` may see
+    it: the expert team and the schakelfunctionaris everything; the operator how the case runs, but
+    no one's words (meeting and decision notes, provider notes, the escalation note)."""
+    seen = dict(case)
+    if role in CASE_ROLES:
+        return seen
+    seen["escalation_note"] = None
+    seen["proposals"] = [{**p, "note": None} for p in case.get("proposals", [])]
+    seen["meetings"] = [{**m, "notes": None} for m in case.get("meetings", [])]
+    seen["decisions"] = [{**d, "notes": None, "withdrawal_notes": None} for d in case.get("decisions", [])]
     return seen

@@ -71,7 +71,7 @@ def _placement(row: asyncpg.Record, principal: Principal) -> Placement:
 )
 async def get_placements(
     request: Request,
-    status: Annotated[list[str] | None, Query(description="open, proposed, confirmed, withdrawn")] = None,
+    status: Annotated[list[str] | None, Query(description="open, proposed, confirmed, withdrawn, elsewhere")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     principal: Principal = Depends(require(Role.PROVIDER, *ALERT_ROLES)),
 ) -> list[Placement]:

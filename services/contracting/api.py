@@ -131,6 +131,7 @@ class ContractView(BaseModel):
     created_at: datetime
     ended_on: date | None
     end_reason: str | None
+    decision_id: uuid.UUID | None
 
 
 def _contract(contract: ContractRecord) -> ContractView:
@@ -159,12 +160,16 @@ async def get_contracts(
     "/contracts",
     status_code=201,
     response_model=ContractView,
-    summary="Create a maatwerk, uitloop or taakgericht contract",
+    summary="Create a maatwerk, uitloop or taakgericht contract (a gemeente: maatwerk only)",
     responses=problems(409),
 )
 async def post_contract(
-    new: contracts.NewContract, request: Request, _: Principal = Depends(require(Role.ADMIN))
+    new: contracts.NewContract, request: Request, principal: Principal = Depends(require(Role.ADMIN, Role.GEMEENTE))
 ) -> ContractView:
+    # A gemeente arranges maatwerk for its own youth (a doorbraak decision it carries out); the
+    # region's other contracts are the contract office's.
+    if principal.role is Role.GEMEENTE and new.kind is not ContractKind.MAATWERK:
+        raise Forbidden(f"a gemeente key may create maatwerk contracts only, not {new.kind}")
     async with runtime(request).work(contract_store) as uow:
         return _contract(await contracts.create_contract(uow, new))
 

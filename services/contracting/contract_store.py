@@ -33,6 +33,8 @@ class ContractRecord:
     application_id: uuid.UUID | None = None
     ended_on: date | None = None
     end_reason: str | None = None
+    # The doorbraak decision (capacity's expert team) a maatwerk contract carries out.
+    decision_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class ContractStore(Protocol):
     async def running_open_house(self, agb: str, lot: str) -> uuid.UUID | None: ...
     async def list_contracts(self, agb: str | None) -> list[ContractRecord]: ...
     async def get_contract(self, contract_id: uuid.UUID, *, lock: bool = False) -> ContractRecord | None: ...
+    async def contract_of_decision(self, decision_id: uuid.UUID) -> ContractRecord | None: ...
     async def end_contract(self, contract_id: uuid.UUID, end_date: date, reason: str, at: datetime) -> None: ...
 
 
@@ -79,7 +82,7 @@ def tariffs_of(text: str) -> tuple[Tariff, ...]:
 
 
 _CONTRACT_COLUMNS = """id, kind, provider_agb, lot, client_ref, valid_from, valid_to, tariffs::text AS tariffs,
-                       application_id, created_at, ended_on, end_reason"""
+                       application_id, created_at, ended_on, end_reason, decision_id"""
 
 
 def _contract(row: asyncpg.Record) -> ContractRecord:
@@ -197,8 +200,8 @@ class PgContractStore:
     async def insert_contract(self, contract: ContractRecord) -> None:
         await self.conn.execute(
             """INSERT INTO contract (id, kind, provider_agb, lot, client_ref, valid_from, valid_to, tariffs,
-                                     application_id, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)""",
+                                     application_id, created_at, decision_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)""",
             contract.id,
             contract.kind.value,
             contract.provider_agb,
@@ -209,6 +212,7 @@ class PgContractStore:
             json.dumps([t.model_dump(mode="json") for t in contract.tariffs]),
             contract.application_id,
             contract.created_at,
+            contract.decision_id,
         )
 
     async def running_open_house(self, agb: str, lot: str) -> uuid.UUID | None:
@@ -231,6 +235,13 @@ class PgContractStore:
         row = await self.conn.fetchrow(
             f"SELECT {_CONTRACT_COLUMNS} FROM contract WHERE id = $1{' FOR UPDATE' if lock else ''}", contract_id
         )
+        return _contract(row) if row else None
+
+    async def contract_of_decision(self, decision_id: uuid.UUID) -> ContractRecord | None:
+        """The contract that carries out ``decision_id``; serialises posts naming one decision until the
+        transaction ends, so of two concurrent identical posts the second finds the first's contract."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"contract-decision:{decision_id}")
+        row = await self.conn.fetchrow(f"SELECT {_CONTRACT_COLUMNS} FROM contract WHERE decision_id = $1", decision_id)
         return _contract(row) if row else None
 
     async def end_contract(self, contract_id: uuid.UUID, end_date: date, reason: str, at: datetime) -> None:

@@ -72,4 +72,6 @@ async def admit(uow: Work, admitted: ProviderAdmitted) -> None:
 async def end_contract(uow: Work, ended: ContractEnded) -> None:
     """Its places stop counting and it is no longer proposed; open proposals run out on their timer."""
     settings = await uow.store.end_admissions(str(ended.contract_id), uow.now)
+    # A maatwerk contract admitted its provider for one youth only: that ends with it too.
+    await uow.store.end_placement_admissions(str(ended.contract_id), uow.now)
     await reevaluate(uow, settings)

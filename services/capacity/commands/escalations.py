@@ -65,6 +65,7 @@ async def escalate(
         placement.id,
         escalation_level=level,
         escalated_at=uow.now,
+        first_escalated_at=placement.first_escalated_at or uow.now,
         escalation_due_at=domain.escalation_due(timer, level, uow.now),
         **noted,
     )

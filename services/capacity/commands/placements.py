@@ -17,8 +17,9 @@ from contracts.intake import ReferralReceived, ReferralWithdrawn
 from services.capacity import domain
 from services.capacity.commands import Work
 from services.capacity.commands.capacity import record_report
+from services.capacity.commands.doorbraak import close_for_withdrawn_referral
 from services.capacity.commands.escalations import escalate, placement_to_change
-from services.capacity.commands.matching import propose_next, rematch
+from services.capacity.commands.matching import propose_next, release, rematch
 from services.capacity.commands.shortages import reevaluate
 from services.capacity.store import Placement, Proposal
 from services.runtime.auth import Principal
@@ -67,20 +68,15 @@ async def open_request(uow: Work, referral: ReferralReceived) -> None:
 
 
 async def withdraw(uow: Work, withdrawn: ReferralWithdrawn) -> None:
-    """A withdrawn referral gives back its reserved place and stops counting as demand."""
+    """A withdrawn referral gives back its reserved place, stops counting as demand, and closes the
+    expert team's case if it has one."""
     placement = await uow.store.placement_of_referral(withdrawn.referral_id)
-    if placement is None or placement.status not in domain.UNPLACED:
+    if placement is None:
         return
-    touched = {placement.demand_setting}
-    proposal = await uow.store.open_proposal(placement.id)
-    if proposal:
-        await uow.store.decide_proposal(proposal.id, "withdrawn", None, None, uow.now)
-        touched.add(proposal.setting)
-    await uow.store.set_placement(placement.id, status="withdrawn", escalation_due_at=None)
-    if proposal:
-        # The place it held goes to whoever waits for it.
-        touched |= await rematch(uow, proposal.setting, uow.cause)
-    await reevaluate(uow, touched)
+    await close_for_withdrawn_referral(uow, placement)
+    if placement.status not in domain.UNPLACED:
+        return
+    await reevaluate(uow, await release(uow, placement, "withdrawn"))
 
 
 async def _own_open_proposal(uow: Work, placement_id: uuid.UUID, provider: Principal) -> tuple[Placement, Proposal]:
@@ -119,10 +115,10 @@ async def accept(uow: Work, placement_id: uuid.UUID, provider: Principal) -> Non
     cause = uow.collect(confirmed)
     # The occupancy changes as a report of its own, so history shows why the place went.
     current = await uow.store.current_figures(agb, setting)
-    if current is None:  # a place is proposed only from a report, so this cannot happen
-        raise Conflict(f"provider {agb} has no capacity report for {setting}")
-    occupied = current.model_copy(update={"occupied": min(current.occupied + 1, current.total)})
-    await record_report(uow, agb, setting, occupied, f"placement:{placement_id}", cause)
+    # A provider admitted for this youth alone (a doorbraak's maatwerk contract) reports no places.
+    if current is not None:
+        occupied = current.model_copy(update={"occupied": min(current.occupied + 1, current.total)})
+        await record_report(uow, agb, setting, occupied, f"placement:{placement_id}", cause)
     await reevaluate(uow, {setting, placement.demand_setting}, cause)
 
 

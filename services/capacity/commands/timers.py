@@ -1,4 +1,5 @@
-"""What happens because time passes: lapsed reservations, escalations, stale capacity reports."""
+"""What happens because time passes: lapsed reservations, escalations, stale capacity reports, and
+doorbraak decisions not carried out in time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from contracts.capacity import CapacityReportStale
 from services.capacity.commands import Work
 from services.capacity.commands.alerts import raise_alert
+from services.capacity.commands.doorbraak import raise_overdue
 from services.capacity.commands.escalations import escalate_when_due
 from services.capacity.commands.placements import lapse
 from services.capacity.store import StaleReport
@@ -26,6 +28,7 @@ async def run_due(work: WorkMaker) -> None:
         lapsed = await uow.store.lapsed_proposals(uow.now)
         escalating = await uow.store.escalations_due(uow.now)
         stale = await uow.store.stale_reports(uow.now - timedelta(hours=uow.settings.stale_after_hours))
+        overdue = await uow.store.decisions_overdue(uow.now)
     for placement_id in lapsed:
         async with work() as uow:
             await lapse(uow, placement_id)
@@ -35,6 +38,9 @@ async def run_due(work: WorkMaker) -> None:
     for report in stale:
         async with work() as uow:
             await report_stale(uow, report)
+    for decision_id in overdue:
+        async with work() as uow:
+            await raise_overdue(uow, decision_id)
 
 
 async def report_stale(uow: Work, report: StaleReport) -> None:

@@ -1,5 +1,6 @@
-"""Capacity's SQL, split by job: reports and admissions, shortages and alerts, placements (what
-commands change, through ``CapacityStore``), and the reads of the routes (``reads``).
+"""Capacity's SQL, split by job: reports and admissions, shortages and alerts, placements, the
+doorbraak's cases (what commands change, through ``CapacityStore``), and the reads of the routes
+(``reads``, ``case_reads``).
 
 ``Store`` is what a command may ask of its unit of work's store; ``CapacityStore`` is that on
 PostgreSQL, and the unit tests' in-memory store is the other.
@@ -16,8 +17,18 @@ from contracts.capacity import DeclineReason, Severity
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, OpenShortage, ProviderCapacity
+from services.capacity.store.doorbraak import Doorbraak
 from services.capacity.store.placements import Placements
-from services.capacity.store.records import AlertState, Placement, Proposal, StaleReport
+from services.capacity.store.records import (
+    AlertState,
+    Decision,
+    DoorbraakCase,
+    Meeting,
+    Placement,
+    PlacementAdmission,
+    Proposal,
+    StaleReport,
+)
 from services.capacity.store.reports import Reports
 from services.capacity.store.shortages import ALERT_CHANNEL, Shortages
 from services.runtime.db import Connection
@@ -26,7 +37,11 @@ __all__ = [
     "ALERT_CHANNEL",
     "AlertState",
     "CapacityStore",
+    "Decision",
+    "DoorbraakCase",
+    "Meeting",
     "Placement",
+    "PlacementAdmission",
     "Proposal",
     "StaleReport",
     "Store",
@@ -81,8 +96,24 @@ class Store(Protocol):
     async def lapsed_proposals(self, now: datetime) -> list[uuid.UUID]: ...
     async def escalations_due(self, now: datetime) -> list[uuid.UUID]: ...
 
+    # --- the doorbraak: cases, meetings, decisions, admissions for one placement
+    async def insert_case(self, case: DoorbraakCase) -> None: ...
+    async def case(self, case_id: uuid.UUID) -> DoorbraakCase | None: ...
+    async def open_case_of(self, placement_id: uuid.UUID) -> DoorbraakCase | None: ...
+    async def set_case(self, case_id: uuid.UUID, **fields: object) -> None: ...
+    async def insert_meeting(self, meeting: Meeting) -> None: ...
+    async def meetings(self, case_id: uuid.UUID) -> list[Meeting]: ...
+    async def insert_decision(self, decision: Decision) -> None: ...
+    async def decision(self, decision_id: uuid.UUID) -> Decision | None: ...
+    async def open_decision(self, case_id: uuid.UUID) -> Decision | None: ...
+    async def set_decision(self, decision_id: uuid.UUID, **fields: object) -> None: ...
+    async def decisions_overdue(self, now: datetime) -> list[uuid.UUID]: ...
+    async def admit_for_placement(self, admission: PlacementAdmission) -> None: ...
+    async def placement_admissions(self, placement_id: uuid.UUID) -> list[PlacementAdmission]: ...
+    async def end_placement_admissions(self, origin: str, at: datetime) -> None: ...
 
-class CapacityStore(Reports, Shortages, Placements):
+
+class CapacityStore(Reports, Shortages, Placements, Doorbraak):
     """``Store`` on PostgreSQL: every query on the one connection of the unit of work's transaction."""
 
     def __init__(self, conn: Connection) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from contracts.capacity import DeclineReason, EscalationLevel
 from contracts.codes import Urgentie
+from contracts.doorbraak import CaseClosedReason, DecisionKind, DoorbraakTeam, Executor, WithdrawalReason
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Placement:
     escalated_at: datetime | None = None
     escalation_due_at: datetime | None = None
     escalation_note: str | None = None
+    # When it first escalated; escalated_at moves with each level, a doorbraak case keeps this.
+    first_escalated_at: datetime | None = None
     confirmed_agb: str | None = None
     confirmed_setting: str | None = None
     confirmed_at: datetime | None = None
@@ -71,3 +74,70 @@ class AlertState:
 
     type: str
     acknowledged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DoorbraakCase:
+    """The expert team's case file of one escalated youth (table ``doorbraak_case``)."""
+
+    id: uuid.UUID
+    placement_id: uuid.UUID
+    referral_id: uuid.UUID
+    team: DoorbraakTeam
+    status: str
+    first_escalated_at: datetime
+    taken_up_at: datetime
+    taken_up_by: str
+    closed_at: datetime | None = None
+    closed_reason: CaseClosedReason | None = None
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A meeting of the expert team or the doorbraaktafel about a case (table ``doorbraak_meeting``)."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    held_on: date
+    parties: list[str]
+    notes: str | None
+    recorded_at: datetime
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How the expert team breaks through, and what became of it (table ``doorbraak_decision``)."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    kind: DecisionKind
+    executor: Executor
+    provider_agb: str | None
+    settings: list[str]
+    working_days: int
+    due_date: date
+    overdue_from: datetime
+    notes: str | None
+    decided_at: datetime
+    decided_by: str
+    status: str = "open"
+    carried_out_at: datetime | None = None
+    contract_id: uuid.UUID | None = None
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: WithdrawalReason | None = None
+    withdrawal_notes: str | None = None
+    overdue_alerted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlacementAdmission:
+    """A provider admitted for one youth's placement only, by the contract ``origin``."""
+
+    placement_id: uuid.UUID
+    agb: str
+    setting: str
+    origin: str
+    decision_id: uuid.UUID
+    admitted_at: datetime
+    ended_at: datetime | None = None

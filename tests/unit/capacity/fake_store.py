@@ -14,7 +14,16 @@ from contracts.codes import Urgentie
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, OpenShortage, ProviderCapacity, waits_urgently
-from services.capacity.store import AlertState, Placement, Proposal, StaleReport
+from services.capacity.store import (
+    AlertState,
+    Decision,
+    DoorbraakCase,
+    Meeting,
+    Placement,
+    PlacementAdmission,
+    Proposal,
+    StaleReport,
+)
 from services.runtime.unit_of_work import InMemoryStore
 
 _URGENCY_FIRST = {Urgentie.CRISIS: 0, Urgentie.SPOED: 1}
@@ -52,6 +61,10 @@ class FakeStore(InMemoryStore):
         self.notifications: list[str] = []
         self.placements: dict[uuid.UUID, Placement] = {}
         self.proposals: list[Proposal] = []
+        self.cases: dict[uuid.UUID, DoorbraakCase] = {}
+        self.meetings_held: list[Meeting] = []
+        self.decisions: dict[uuid.UUID, Decision] = {}
+        self.placement_admitted: list[PlacementAdmission] = []
 
     # --- reports and admissions
 
@@ -218,3 +231,59 @@ class FakeStore(InMemoryStore):
             if p.status in ("open", "proposed") and p.escalation_due_at is not None and p.escalation_due_at <= now
         ]
         return [p.id for p in sorted(due, key=lambda p: p.escalation_due_at or now)]
+
+    # --- the doorbraak
+
+    async def insert_case(self, case: DoorbraakCase) -> None:
+        assert await self.open_case_of(case.placement_id) is None, "one open case per placement"
+        self.cases[case.id] = case
+
+    async def case(self, case_id: uuid.UUID) -> DoorbraakCase | None:
+        return self.cases.get(case_id)
+
+    async def open_case_of(self, placement_id: uuid.UUID) -> DoorbraakCase | None:
+        return next((c for c in self.cases.values() if c.placement_id == placement_id and c.status == "open"), None)
+
+    async def set_case(self, case_id: uuid.UUID, **fields: object) -> None:
+        self.cases[case_id] = replace(self.cases[case_id], **cast(dict[str, Any], fields))
+
+    async def insert_meeting(self, meeting: Meeting) -> None:
+        self.meetings_held.append(meeting)
+
+    async def meetings(self, case_id: uuid.UUID) -> list[Meeting]:
+        return sorted((m for m in self.meetings_held if m.case_id == case_id), key=lambda m: m.held_on)
+
+    async def insert_decision(self, decision: Decision) -> None:
+        assert await self.open_decision(decision.case_id) is None, "one open decision per case"
+        self.decisions[decision.id] = decision
+
+    async def decision(self, decision_id: uuid.UUID) -> Decision | None:
+        return self.decisions.get(decision_id)
+
+    async def open_decision(self, case_id: uuid.UUID) -> Decision | None:
+        return next((d for d in self.decisions.values() if d.case_id == case_id and d.status == "open"), None)
+
+    async def set_decision(self, decision_id: uuid.UUID, **fields: object) -> None:
+        self.decisions[decision_id] = replace(self.decisions[decision_id], **cast(dict[str, Any], fields))
+
+    async def decisions_overdue(self, now: datetime) -> list[uuid.UUID]:
+        due = [
+            d
+            for d in self.decisions.values()
+            if d.status == "open" and d.overdue_alerted_at is None and d.overdue_from <= now
+        ]
+        return [d.id for d in sorted(due, key=lambda d: d.overdue_from)]
+
+    async def admit_for_placement(self, admission: PlacementAdmission) -> None:
+        key = (admission.placement_id, admission.agb, admission.setting)
+        self.placement_admitted = [a for a in self.placement_admitted if (a.placement_id, a.agb, a.setting) != key] + [
+            admission
+        ]
+
+    async def placement_admissions(self, placement_id: uuid.UUID) -> list[PlacementAdmission]:
+        return [a for a in self.placement_admitted if a.placement_id == placement_id and a.ended_at is None]
+
+    async def end_placement_admissions(self, origin: str, at: datetime) -> None:
+        self.placement_admitted = [
+            replace(a, ended_at=at) if a.origin == origin and a.ended_at is None else a for a in self.placement_admitted
+        ]

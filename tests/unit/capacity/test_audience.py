@@ -17,7 +17,8 @@ from contracts.capacity import (
     ShortageDetected,
     ShortageResolved,
 )
-from services.capacity.audience import audience, kind_of, kinds_seen_by, placement_seen_by
+from contracts.doorbraak import DecisionOverdue
+from services.capacity.audience import audience, case_seen_by, kind_of, kinds_seen_by, placement_seen_by
 from services.capacity.webhooks_api import AlertRole
 from services.runtime.auth import ALERT_ROLES, Role
 
@@ -30,6 +31,7 @@ ALERT_TYPES = [
     CapacityReportStale.event_type,
     AlertAcknowledged.event_type,
     CaseEscalated.event_type,
+    DecisionOverdue.event_type,
 ]
 NEAR, FAR = "20000001", "20000002"
 
@@ -176,3 +178,32 @@ def test_what_a_role_is_shown_leaves_the_placement_itself_unchanged() -> None:
 
 def test_a_webhook_may_be_registered_for_exactly_the_alert_roles() -> None:
     assert set(get_args(AlertRole)) == {role.value for role in ALERT_ROLES}
+
+
+# --- the doorbraak ------------------------------------------------------------------------
+
+
+def test_a_decision_overdue_reaches_those_who_work_the_case() -> None:
+    assert audience(DecisionOverdue.event_type, {}) == {SF, ET}
+
+
+CASE = {
+    "case_id": "c1",
+    "escalation_note": "waarom nu",
+    "proposals": [{"agb": NEAR, "reason": "groep_vol", "note": "te druk"}],
+    "meetings": [{"meeting_id": "m1", "parties": ["gemeente"], "notes": "gesprek"}],
+    "decisions": [{"decision_id": "d1", "kind": "maatwerk", "notes": "waarom", "withdrawal_notes": None}],
+}
+
+
+@pytest.mark.parametrize("role", [SF, ET])
+def test_the_case_roles_see_the_whole_case_file(role: Role) -> None:
+    assert case_seen_by(CASE, role) == CASE
+
+
+def test_the_operator_sees_how_a_case_runs_but_no_ones_words() -> None:
+    seen = case_seen_by(CASE, OP)
+    assert seen["escalation_note"] is None
+    assert seen["proposals"] == [{"agb": NEAR, "reason": "groep_vol", "note": None}]
+    assert seen["meetings"][0]["notes"] is None and seen["meetings"][0]["parties"] == ["gemeente"]
+    assert seen["decisions"][0]["notes"] is None and seen["decisions"][0]["kind"] == "maatwerk"

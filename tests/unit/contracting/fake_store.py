@@ -118,6 +118,9 @@ class InMemoryContracting(InMemoryStore):
     async def get_contract(self, contract_id: uuid.UUID, *, lock: bool = False) -> ContractRecord | None:
         return self.contracts.get(contract_id)
 
+    async def contract_of_decision(self, decision_id: uuid.UUID) -> ContractRecord | None:
+        return next((c for c in self.contracts.values() if c.decision_id == decision_id), None)
+
     async def end_contract(self, contract_id: uuid.UUID, end_date: date, reason: str, at: datetime) -> None:
         ended = dataclasses.replace(self.contracts[contract_id], ended_on=end_date, end_reason=reason)
         self.contracts[contract_id] = ended

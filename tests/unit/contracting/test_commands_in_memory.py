@@ -13,6 +13,7 @@ import pytest
 from contracts.contracting import (
     ApplicationReceived,
     ApplicationRejected,
+    ContractConcluded,
     ContractEnded,
     ContractKind,
     DeclarationAssessed,
@@ -167,7 +168,7 @@ async def test_reopening_a_waitlisted_lot_admits_the_waitlist_without_an_applica
     assert admitted.causationid is None and region.events(ProviderAdmitted)[0].provider_agb == AGB
 
 
-async def test_a_maatwerk_contract_is_recorded_and_announces_nothing_yet(region: Region) -> None:
+async def test_a_maatwerk_contract_is_recorded_and_announced_as_concluded(region: Region) -> None:
     new = NewContract(
         kind=ContractKind.MAATWERK, provider_agb=AGB, lot="AMB-1", client_ref=CLIENT, valid_from=date(2026, 12, 1)
     )
@@ -176,7 +177,118 @@ async def test_a_maatwerk_contract_is_recorded_and_announces_nothing_yet(region:
 
     assert region.store.contracts[contract.id] == contract
     assert (contract.client_ref, contract.valid_to, contract.created_at) == (CLIENT, date(2034, 11, 30), NOW)
-    assert region.bus.published == []
+    [concluded] = region.events(ContractConcluded)
+    assert concluded == ContractConcluded(
+        contract_id=contract.id,
+        kind=ContractKind.MAATWERK,
+        provider_agb=AGB,
+        lot="AMB-1",
+        settings=[],
+        client_ref=CLIENT,
+        decision_id=None,
+        valid_from=date(2026, 12, 1),
+        valid_to=date(2034, 11, 30),
+        concluded_at=NOW,
+    )
+    assert region.published(ContractConcluded)[0].subject == AGB
+
+
+async def test_an_uitloop_contract_is_announced_as_concluded_without_a_client(region: Region) -> None:
+    new = NewContract(kind=ContractKind.UITLOOP, provider_agb=AGB, lot="AMB-1", valid_from=date(2026, 12, 1))
+    async with region.contracting() as uow:
+        await contracts.create_contract(uow, new)
+
+    [concluded] = region.events(ContractConcluded)
+    assert (concluded.kind, concluded.client_ref, concluded.decision_id) == (ContractKind.UITLOOP, None, None)
+    assert region.events(ProviderAdmitted) == []
+
+
+def _for_decision(decision_id: uuid.UUID, **changes: object) -> NewContract:
+    fields: dict[str, object] = dict(
+        kind=ContractKind.MAATWERK,
+        provider_agb=AGB,
+        lot="CRISIS",
+        client_ref=CLIENT,
+        decision_id=decision_id,
+        valid_from=date(2026, 11, 24),
+        valid_to=date(2027, 11, 23),
+    )
+    return NewContract.model_validate(fields | changes)
+
+
+async def test_a_maatwerk_contract_names_the_doorbraak_decision_it_carries_out(region: Region) -> None:
+    region.store.lots["CRISIS"] = lot(code="CRISIS", product_categories=["46"], settings=["crisisplek"])
+    decision = uuid.uuid4()
+    async with region.contracting() as uow:
+        contract = await contracts.create_contract(uow, _for_decision(decision))
+
+    assert contract.decision_id == decision
+    [concluded] = region.events(ContractConcluded)
+    assert (concluded.decision_id, concluded.client_ref, concluded.settings) == (decision, CLIENT, ["crisisplek"])
+
+
+async def test_posting_the_contract_of_a_decision_again_returns_it_and_announces_nothing(region: Region) -> None:
+    region.store.lots["CRISIS"] = lot(code="CRISIS", product_categories=["46"], settings=["crisisplek"])
+    decision = uuid.uuid4()
+    async with region.contracting() as uow:
+        first = await contracts.create_contract(uow, _for_decision(decision))
+    published = len(region.bus.published)
+
+    async with region.contracting() as uow:
+        again = await contracts.create_contract(uow, _for_decision(decision))
+
+    assert again == first and len(region.bus.published) == published and len(region.store.contracts) == 1
+
+
+async def test_another_contract_for_a_decision_already_carried_out_is_refused(region: Region) -> None:
+    region.store.lots["CRISIS"] = lot(code="CRISIS", product_categories=["46"], settings=["crisisplek"])
+    decision = uuid.uuid4()
+    async with region.contracting() as uow:
+        await contracts.create_contract(uow, _for_decision(decision))
+    published, before = len(region.bus.published), region.store.snapshot()
+
+    with pytest.raises(Conflict, match="already carried out by contract"):
+        async with region.contracting() as uow:
+            await contracts.create_contract(uow, _for_decision(decision, provider_agb=OTHER_AGB))
+
+    assert len(region.bus.published) == published and region.store.snapshot() == before
+
+
+def test_only_a_maatwerk_contract_names_a_decision() -> None:
+    with pytest.raises(ValueError, match="only a maatwerk contract carries out a doorbraak decision"):
+        _for_decision(uuid.uuid4(), kind=ContractKind.UITLOOP, client_ref=None)
+
+
+async def test_a_declaration_under_the_maatwerk_contract_of_a_decision_passes_the_checks(region: Region) -> None:
+    """The provider has no Open House contract at all: the maatwerk contract for this youth pays."""
+    async with region.contracting() as uow:
+        await contracts.create_contract(
+            uow, _for_decision(uuid.uuid4(), lot="AMB-1", valid_from=date(2026, 9, 1), valid_to=date(2027, 8, 31))
+        )
+    await _learn(region, _issued())
+
+    async with region.declaring() as uow:
+        answer = await declarations.submit(uow, _declaration("D-1", {}))
+
+    assert [ln.return_codes for ln in answer.lines] == [["8001"]]
+    assert answer.approved_amount == 8 * 9_500
+
+
+async def test_a_declaration_for_another_youth_under_that_maatwerk_contract_is_refused(region: Region) -> None:
+    async with region.contracting() as uow:
+        await contracts.create_contract(
+            uow,
+            _for_decision(
+                uuid.uuid4(), lot="AMB-1", client_ref="e" * 64, valid_from=date(2026, 9, 1), valid_to=date(2027, 8, 31)
+            ),
+        )
+    await _learn(region, _issued())
+
+    async with region.declaring() as uow:
+        answer = await declarations.submit(uow, _declaration("D-1", {}))
+
+    assert not answer.lines[0].approved
+    assert "contract" in [r.rule for r in answer.lines[0].rejections]
 
 
 async def test_an_open_house_contract_from_before_schakel_is_announced_as_an_admission(region: Region) -> None:
