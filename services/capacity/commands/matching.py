@@ -20,10 +20,12 @@ async def propose_next(uow: Work, placement: Placement, cause: Envelope | None) 
     ('open') and counts as demand, which is what makes a shortage visible before the escalation
     timer runs out.
     """
-    tried = await uow.store.tried(placement.id)
     for admitted in await uow.store.placement_admissions(placement.id):
-        if (admitted.agb, Setting(admitted.setting)) not in tried:
+        # A provider that declined this youth before may say yes to the maatwerk arrangement made
+        # for it: only an answer given since its admission counts.
+        if (admitted.agb, Setting(admitted.setting)) not in await uow.store.tried(placement.id, admitted.admitted_at):
             return await _propose(uow, placement, admitted.agb, Setting(admitted.setting), cause)
+    tried = await uow.store.tried(placement.id)
     need = domain.Need(
         settings=tuple(Setting(s) for s in placement.settings),
         age=placement.age,

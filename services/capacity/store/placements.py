@@ -70,11 +70,14 @@ class Placements:
             setting,
         )
 
-    async def tried(self, placement_id: uuid.UUID) -> frozenset[tuple[str, Setting]]:
-        """The (provider, setting) pairs that declined this youth or let its reservation lapse."""
+    async def tried(self, placement_id: uuid.UUID, since: datetime | None = None) -> frozenset[tuple[str, Setting]]:
+        """The (provider, setting) pairs that declined this youth or let its reservation lapse
+        (proposed at or after ``since``, when given)."""
         rows = await self._conn.fetch(
-            "SELECT agb, setting FROM proposal WHERE placement_id = $1 AND outcome IN ('declined', 'timeout')",
+            """SELECT agb, setting FROM proposal
+               WHERE placement_id = $1 AND outcome IN ('declined', 'timeout') AND ($2::timestamptz IS NULL OR proposed_at >= $2)""",
             placement_id,
+            since,
         )
         return frozenset((r["agb"], Setting(r["setting"])) for r in rows)
 

@@ -200,11 +200,13 @@ class FakeStore(InMemoryStore):
             if p.status == "open" and p.demand_setting == setting and waits_urgently(p.urgency)
         )
 
-    async def tried(self, placement_id: uuid.UUID) -> frozenset[tuple[str, Setting]]:
+    async def tried(self, placement_id: uuid.UUID, since: datetime | None = None) -> frozenset[tuple[str, Setting]]:
         return frozenset(
             (p.agb, Setting(p.setting))
             for p in self.proposals
-            if p.placement_id == placement_id and p.outcome in ("declined", "timeout")
+            if p.placement_id == placement_id
+            and p.outcome in ("declined", "timeout")
+            and (since is None or p.proposed_at >= since)
         )
 
     async def insert_proposal(

@@ -5,6 +5,7 @@ tests/integration/capacity/test_doorbraak.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, timedelta
 
@@ -272,6 +273,28 @@ async def test_a_maatwerk_provider_waits_for_the_open_proposal_to_be_answered(re
         await placements.decline(uow, placement.id, Principal(Role.PROVIDER, NEAR), DeclineReason.GROEP_VOL, None)
     assert region.bus.events(PlacementDeclined)
     assert [p.agb for p in region.store.proposals] == [NEAR, MAATWERK_AGB]
+
+
+async def test_a_provider_that_declined_the_youth_is_proposed_again_under_its_maatwerk_contract(region: Region) -> None:
+    """The arrangement is made so that the provider who said "zorgzwaarte" can say yes: its earlier
+    answer does not count against the contract made for this youth; an answer after it does."""
+    await region.report(NEAR, CRISIS, total=2, occupied=1)
+    _, placement = await region.refer(CRISIS)
+    async with region.work() as uow:
+        await placements.decline(uow, placement.id, Principal(Role.PROVIDER, NEAR), DeclineReason.ZORGZWAARTE, None)
+    assert region.placement(placement).escalation_level is not None  # every candidate declined
+    case = await _case(region, region.placement(placement))
+    region.now += timedelta(hours=1)
+    decision_id = await _decide(region, case, dataclasses.replace(MAATWERK, provider_agb=NEAR))
+
+    await _apply(
+        region, _concluded(region.placement(placement), decision_id, provider_agb=NEAR, concluded_at=region.now)
+    )
+
+    assert [(p.agb, p.outcome) for p in region.store.proposals] == [(NEAR, "declined"), (NEAR, None)]
+    async with region.work() as uow:
+        await placements.decline(uow, placement.id, Principal(Role.PROVIDER, NEAR), DeclineReason.GROEP_VOL, None)
+    assert [p.agb for p in region.store.proposals] == [NEAR, NEAR], "declined under the contract: not proposed again"
 
 
 async def test_ending_the_maatwerk_contract_ends_its_providers_admission_for_the_youth(region: Region) -> None:
