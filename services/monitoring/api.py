@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
-from services.monitoring import flow_views, live_views
-from services.monitoring.flow_views import FlowRow, Overview, Scope, WaitingRow
+from services.monitoring import doorbraak_views, flow_views, live_views
+from services.monitoring.doorbraak_views import DoorbraakRow, DoorbraakView
+from services.monitoring.flow_views import FlowRow, Overview, WaitingRow
 from services.monitoring.live_views import LiveState, SchakelfunctieInbox
-from services.monitoring.queries import ReadModels
+from services.monitoring.queries import ReadModels, Scope
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.auth import ALERT_ROLES, Principal, Role, require
 from services.runtime.errors import Forbidden, Invalid, problem_response
@@ -106,6 +107,25 @@ async def export_csv(request: Request, scope: AggregateScope) -> Response:
 async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*ALERT_ROLES))) -> SchakelfunctieInbox:
     async with runtime(request).work(ReadModels) as uow:
         return await live_views.schakelfunctie(uow)
+
+
+@router.get(
+    "/doorbraak",
+    summary="The expert team's open cases with their open decision and due date, overdue first (pseudonymous)",
+)
+async def get_doorbraak(request: Request, _: Principal = Depends(require(*ALERT_ROLES))) -> DoorbraakView:
+    async with runtime(request).work(ReadModels) as uow:
+        return await doorbraak_views.doorbraak(uow)
+
+
+@router.get(
+    "/doorbraak/figures",
+    summary="Doorbraak per month × municipality: cases taken up, decisions by kind, median days to decision "
+    "and to start of care (counts <5 as '<5')",
+)
+async def get_doorbraak_figures(request: Request, scope: AggregateScope) -> list[DoorbraakRow]:
+    async with runtime(request).work(ReadModels) as uow:
+        return await doorbraak_views.figure_rows(uow, scope)
 
 
 @router.get("/capacity", summary="Capacity tiles per verblijf setting and active shortages (no personal data)")

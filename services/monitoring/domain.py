@@ -257,3 +257,153 @@ def tile_colour(free: int, shortage_active: bool) -> str:
     if shortage_active or free == 0:
         return "tekort"
     return "krap" if free <= 2 else "ruim"
+
+
+# --- the doorbraak: the expert team's cases ----------------------------------------------------
+
+
+def overdue_since(due_date: date | None, overdue_at: datetime | None) -> datetime | None:
+    """When an open decision became overdue: when capacity announced it (``DecisionOverdue``), or
+    else at the start of the Dutch day after its due date, whichever is first. Capacity's alert is
+    the authority, the date a fallback: the page and ``/metrics`` do not wait for a late alert, and
+    ``due_date`` already counts working days, so no calendar is needed here."""
+    lapsed = datetime.combine(date.fromordinal(due_date.toordinal() + 1), time(0), tzinfo=NL) if due_date else None
+    moments = [m for m in (overdue_at, lapsed) if m is not None]
+    return min(moments) if moments else None
+
+
+def decision_overdue(due_date: date | None, overdue_at: datetime | None, now: datetime) -> bool:
+    since = overdue_since(due_date, overdue_at)
+    return since is not None and since <= now
+
+
+@dataclass(frozen=True)
+class OpenDecision:
+    """A decision of a case, as far as monitoring heard of it (an alert may come before the decision)."""
+
+    decision_id: str
+    due_date: date | None
+    overdue_at: datetime | None
+    decided_at: datetime | None
+    carried_out: bool
+    withdrawn: bool
+
+
+DOORBRAAK_STAGES = ("te_laat", "besluit_loopt", "besluit_nodig", "uitgevoerd")
+"""A case's stage, in the order the expert team's view lists them: overdue first."""
+
+
+def current_decision(decisions: Iterable[OpenDecision]) -> OpenDecision | None:
+    """The decision the team is waiting on: the open one due first (undated last), else None."""
+    open_ = [d for d in decisions if not d.carried_out and not d.withdrawn]
+    return min(open_, key=lambda d: (d.due_date is None, d.due_date or date.max), default=None)
+
+
+def case_stage(decisions: Sequence[OpenDecision], now: datetime) -> str:
+    """Overdue, a decision running, waiting for a decision, or carried out (care has yet to start)."""
+    current = current_decision(decisions)
+    if current is not None:
+        return "te_laat" if decision_overdue(current.due_date, current.overdue_at, now) else "besluit_loopt"
+    if any(d.carried_out for d in decisions):
+        return "uitgevoerd"
+    return "besluit_nodig"
+
+
+def case_order(stage: str, due_date: date | None, taken_up_at: datetime | None) -> tuple[int, date, datetime]:
+    """How the view sorts: by stage (overdue first), then the earliest due date, then the longest taken up."""
+    return (
+        DOORBRAAK_STAGES.index(stage),
+        due_date or date.max,
+        taken_up_at or datetime.max.replace(tzinfo=NL),
+    )
+
+
+@dataclass(frozen=True)
+class DoorbraakCase:
+    municipality: str | None
+    first_escalated_at: datetime | None
+    taken_up_at: datetime | None
+    closed_at: datetime | None
+    closed_reason: str | None
+
+
+@dataclass(frozen=True)
+class DoorbraakDecision:
+    case_id: str
+    municipality: str | None
+    kind: str | None
+    first_escalated_at: datetime | None
+    decided_at: datetime | None
+
+
+@dataclass
+class DoorbraakFigures:
+    """What the expert team did in one cell (a month, and a municipality or the region)."""
+
+    cases_taken_up: int = 0
+    decisions_by_kind: Counter[str] = field(default_factory=Counter)
+    days_to_decision: list[int] = field(default_factory=list)
+    days_to_care: list[int] = field(default_factory=list)
+
+    def published(self) -> dict[str, object]:
+        return {
+            "cases_taken_up": published(self.cases_taken_up),
+            "decisions": published(sum(self.decisions_by_kind.values())),
+            "decisions_by_kind": {k: published(n) for k, n in sorted(self.decisions_by_kind.items())},
+            "to_decision": _published_days(self.days_to_decision),
+            "to_care": _published_days(self.days_to_care),
+        }
+
+
+def _published_days(days: list[int]) -> dict[str, object]:
+    # A median of fewer than five youths would describe those youths themselves.
+    return {
+        "youths": published(len(days)),
+        "median_days": float(statistics.median(days)) if len(days) >= SUPPRESSION_LIMIT else None,
+    }
+
+
+def days_between(start: datetime, end: datetime) -> int:
+    """Whole calendar days in Dutch time, never negative (as waiting times are counted)."""
+    return max((dutch_date(end) - dutch_date(start)).days, 0)
+
+
+def doorbraak_figures(
+    cases: Iterable[DoorbraakCase],
+    decisions: Iterable[DoorbraakDecision],
+    months: list[str],
+    by: Callable[[str, str], tuple[str, ...]] = lambda month, municipality: (month, municipality),
+) -> dict[tuple[str, ...], DoorbraakFigures]:
+    """Per cell ``by`` (default: month × municipality): cases taken up (month of take-up), decisions by
+    kind (month decided), days from the first escalation to a case's first decision (month decided) and
+    to the start of care (cases closed ``zorg_gestart``, month closed)."""
+    wanted = set(months)
+    cells: dict[tuple[str, ...], DoorbraakFigures] = defaultdict(DoorbraakFigures)
+    for case in cases:
+        if case.municipality is None:
+            continue
+        if case.taken_up_at and (month := month_of(case.taken_up_at)) in wanted:
+            cells[by(month, case.municipality)].cases_taken_up += 1
+        if (
+            case.closed_reason == "zorg_gestart"
+            and case.closed_at
+            and case.first_escalated_at
+            and (month := month_of(case.closed_at)) in wanted
+        ):
+            cells[by(month, case.municipality)].days_to_care.append(
+                days_between(case.first_escalated_at, case.closed_at)
+            )
+    # Per case its first decision: when, where, and since when the youth had been escalated.
+    first_decision: dict[str, tuple[datetime, str, datetime | None]] = {}
+    for decision in decisions:
+        if decision.decided_at is None or decision.municipality is None:
+            continue
+        if (month := month_of(decision.decided_at)) in wanted and decision.kind:
+            cells[by(month, decision.municipality)].decisions_by_kind[decision.kind] += 1
+        known = first_decision.get(decision.case_id)
+        if known is None or decision.decided_at < known[0]:
+            first_decision[decision.case_id] = (decision.decided_at, decision.municipality, decision.first_escalated_at)
+    for decided_at, municipality, first_escalated_at in first_decision.values():
+        if first_escalated_at and (month := month_of(decided_at)) in wanted:
+            cells[by(month, municipality)].days_to_decision.append(days_between(first_escalated_at, decided_at))
+    return dict(cells)

@@ -9,24 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from services.monitoring import domain
+from services.monitoring.doorbraak_views import DoorbraakMonth, figures_per_month
 from services.monitoring.live_views import CapacityTile, Shortage, live_state
-from services.monitoring.queries import Reading
+from services.monitoring.queries import Reading, Scope, months_of
 
 Published = domain.Published
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which municipality (None: the region) and which months a view covers."""
-
-    municipality: str | None
-    first: str | None
-    last: str | None
 
 
 # --- shapes: flows and waiting times (counts of youths, published) -------------------------------
@@ -112,18 +103,10 @@ class Overview(BaseModel):
     shortages: list[Shortage]
     escalations: list[EscalationCount]
     declarations: DeclarationSummary
+    doorbraak: list[DoorbraakMonth] = Field(description="The expert team's cases and decisions per month")
 
 
 # --- views: flows and waiting times ------------------------------------------------------------
-
-
-async def _months(uow: Reading, scope: Scope) -> list[str]:
-    first_day, last_day = await uow.store.data_days()
-    first = scope.first or (domain.month_of(first_day) if first_day else None)
-    last = scope.last or (domain.month_of(last_day) if last_day else None)
-    if not first or not last or first > last:
-        return []
-    return domain.months_between(first, last)
 
 
 def _waiting(wait: domain.WaitingTime | None) -> WaitingFigures | None:
@@ -132,7 +115,7 @@ def _waiting(wait: domain.WaitingTime | None) -> WaitingFigures | None:
 
 async def flow_rows(uow: Reading, scope: Scope) -> list[FlowRow]:
     """One row per month × municipality × product category: flows and waiting time, published."""
-    months = await _months(uow, scope)
+    months = await months_of(uow, scope)
     referrals = await uow.store.referrals(scope.municipality)
     cares = await uow.store.cares(scope.municipality)
     flows = domain.flows(referrals, cares, months)
@@ -193,7 +176,7 @@ def flows_csv(rows: list[FlowRow]) -> str:
 
 async def overview(uow: Reading, scope: Scope) -> Overview:
     """Everything the dashboard shows for a scope: totals, trends, per municipality, capacity."""
-    months = await _months(uow, scope)
+    months = await months_of(uow, scope)
     referrals = await uow.store.referrals(scope.municipality)
     cares = await uow.store.cares(scope.municipality)
     by_month, by_municipality, total = _summed(domain.flows(referrals, cares, months), months)
@@ -219,6 +202,7 @@ async def overview(uow: Reading, scope: Scope) -> Overview:
         shortages=live.shortages,
         escalations=await _escalation_summary(uow, scope.municipality, months),
         declarations=await _declaration_summary(uow, scope.municipality, months),
+        doorbraak=await figures_per_month(uow, scope, months),
     )
 
 

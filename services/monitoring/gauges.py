@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
@@ -56,6 +57,11 @@ METRIC_QUERIES = {
                        FROM referral_view r JOIN care_view c ON c.referral_id = r.referral_id
                        WHERE c.start_date IS NOT NULL GROUP BY r.referral_id""",
     "report_age": "SELECT setting, min(reported_at) AS oldest FROM provider_capacity GROUP BY 1",
+    "doorbraak_open": "SELECT count(*) AS n FROM doorbraak_case_view WHERE closed_at IS NULL",
+    # Open decisions of open cases; whether one is overdue is judged at scrape time, on the clock.
+    "doorbraak_decisions": """SELECT d.due_date, d.overdue_at FROM doorbraak_decision_view d
+                              JOIN doorbraak_case_view c ON c.case_id = d.case_id
+                              WHERE c.closed_at IS NULL AND d.carried_out_at IS NULL AND d.withdrawn_at IS NULL""",
 }
 ACTIVE_SHORTAGES = "SELECT DISTINCT setting FROM shortage_view WHERE resolved_at IS NULL"
 
@@ -135,6 +141,7 @@ class Snapshot(Collector):
         for r in rows.get("report_age", []):
             age.add_metric([r["setting"]], (now - r["oldest"]).total_seconds())
         yield age
+        yield from _doorbraak_metrics(rows, now, left_out)
         suppressed = GaugeMetricFamily(
             "schakel_suppressed_series",
             "Series of a count of youths left out because it is 1-4 (the <5 rule).",
@@ -192,6 +199,35 @@ def _youth_metrics(rows: dict[str, list[asyncpg.Record]], left_out: Counter[str]
         left_out,
     )
     yield _waiting_histogram(rows.get("waiting_days", []), left_out)
+
+
+def _doorbraak_metrics(
+    rows: dict[str, list[asyncpg.Record]], now: datetime, left_out: Counter[str]
+) -> Iterator[Metric]:
+    """Open cases and overdue decisions are counts of youths ("<5"); how long the longest-overdue
+    decision is past due is not, so it stays exact (0: none overdue) and the alert rule reads it."""
+    yield _gauge(
+        "schakel_doorbraak_cases_open",
+        "Doorbraak cases the expert team holds (taken up, not closed).",
+        [],
+        rows.get("doorbraak_open", []),
+        left_out,
+    )
+    since = [domain.overdue_since(r["due_date"], r["overdue_at"]) for r in rows.get("doorbraak_decisions", [])]
+    overdue = [moment for moment in since if moment is not None and moment <= now]
+    name = "schakel_doorbraak_decisions_overdue"
+    overdue_count = GaugeMetricFamily(name, "Open doorbraak decisions past their due date (or announced overdue).")
+    if (shown := domain.metric_count(len(overdue))) is None:
+        left_out[name] += 1
+    else:
+        overdue_count.add_metric([], shown)
+    yield overdue_count
+    oldest = GaugeMetricFamily(
+        "schakel_doorbraak_oldest_overdue_seconds",
+        "How long the longest-overdue open doorbraak decision is past due; 0 while none is overdue.",
+    )
+    oldest.add_metric([], max(((now - moment).total_seconds() for moment in overdue), default=0.0))
+    yield oldest
 
 
 def _counter(

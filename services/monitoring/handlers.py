@@ -14,7 +14,7 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from contracts import capacity, contracting, intake, topics
+from contracts import capacity, contracting, doorbraak, intake, topics
 from contracts.envelope import Envelope, EventData
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore
@@ -33,6 +33,12 @@ RECORDS: Mapping[str, Mapping[type[EventData], Record]] = {
         capacity.PlacementProposed: lambda store, _, event: store.record_proposal(event),
         capacity.PlacementDeclined: lambda store, _, event: store.record_decline(event),
         capacity.PlacementConfirmed: lambda store, _, event: store.record_confirmation(event),
+        doorbraak.CaseTakenUp: lambda store, _, event: store.take_up_case(event),
+        doorbraak.MeetingHeld: lambda store, _, event: store.record_meeting(event),
+        doorbraak.DecisionMade: lambda store, _, event: store.record_decision(event),
+        doorbraak.DecisionCarriedOut: lambda store, _, event: store.carry_out_decision(event),
+        doorbraak.DecisionWithdrawn: lambda store, _, event: store.withdraw_decision(event),
+        doorbraak.CaseClosed: lambda store, _, event: store.close_case(event),
     },
     topics.CAPACITY_ALERTS: {
         # The alert id the schakelfunctionaris acknowledges is the envelope id of the alert.
@@ -41,6 +47,7 @@ RECORDS: Mapping[str, Mapping[type[EventData], Record]] = {
         capacity.ShortageResolved: lambda store, _, event: store.resolve_shortage(event),
         capacity.CaseEscalated: lambda store, envelope, event: store.record_escalation(envelope.id, event),
         capacity.AlertAcknowledged: lambda store, _, event: store.record_acknowledgement(event),
+        doorbraak.DecisionOverdue: lambda store, _, event: store.record_overdue_decision(event),
     },
     topics.INTAKE_EVENTS: {
         intake.ReferralReceived: lambda store, _, event: store.record_referral(event),

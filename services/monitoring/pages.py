@@ -29,6 +29,27 @@ SETTING_LABELS = {
     "jeugdzorgplus": "JeugdzorgPlus",
 }
 STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte"}
+DOORBRAAK_LABELS = {
+    "stages": {
+        "te_laat": "Te laat",
+        "besluit_loopt": "Besluit loopt",
+        "besluit_nodig": "Wacht op besluit",
+        "uitgevoerd": "Uitgevoerd, wacht op start zorg",
+    },
+    "kinds": {
+        "maatwerk": "Maatwerk",
+        "perceel": "Nieuw of uitgebreid perceel",
+        "buiten_regio": "Plek buiten de regio",
+        "pgb": "Pgb",
+        "anders": "Anders",
+    },
+    "executors": {
+        "contractmanagement": "Contractmanagement",
+        "gemeente": "Gemeente",
+        "schakelfunctionaris": "Schakelfunctionaris",
+        "aanbieder": "Aanbieder",
+    },
+}
 
 
 def _context(request: Request, **extra: object) -> dict[str, object]:
@@ -38,6 +59,7 @@ def _context(request: Request, **extra: object) -> dict[str, object]:
         "municipalities": settings.municipalities,
         "setting_labels": SETTING_LABELS,
         "state_labels": STATE_LABELS,
+        "doorbraak_labels": DOORBRAAK_LABELS,
         **extra,
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
@@ -19,6 +21,15 @@ _OFFERED = """
     SELECT c.*, CASE WHEN c.closed_to_admission THEN 0
                      ELSE greatest(c.free - coalesce(r.n, 0), 0) END AS offered
     FROM provider_capacity c LEFT JOIN reserved r ON r.agb = c.agb AND r.setting = c.setting"""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which municipality (None: the region) and which months a view covers."""
+
+    municipality: str | None
+    first: str | None
+    last: str | None
 
 
 class ReadModels:
@@ -61,12 +72,16 @@ class ReadModels:
         ]
 
     async def data_days(self) -> tuple[date | None, date | None]:
-        """The first and last day anything happened (a referral, a start or an end of care)."""
+        """The first and last day anything happened (a referral, a start or an end of care, a doorbraak)."""
         row = await fetch_one(
             self.conn,
             """SELECT min(d) AS first, max(d) AS last FROM (
                    SELECT (received_at AT TIME ZONE 'Europe/Amsterdam')::date AS d FROM referral_view
-                   UNION ALL SELECT start_date FROM care_view UNION ALL SELECT end_date FROM care_view) days""",
+                   UNION ALL SELECT start_date FROM care_view UNION ALL SELECT end_date FROM care_view
+                   UNION ALL SELECT (taken_up_at AT TIME ZONE 'Europe/Amsterdam')::date FROM doorbraak_case_view
+                   UNION ALL SELECT (closed_at AT TIME ZONE 'Europe/Amsterdam')::date FROM doorbraak_case_view
+                   UNION ALL SELECT (decided_at AT TIME ZONE 'Europe/Amsterdam')::date
+                             FROM doorbraak_decision_view) days""",
         )
         return row["first"], row["last"]
 
@@ -126,6 +141,53 @@ class ReadModels:
             municipality,
         )
 
+    # --- the doorbraak ---------------------------------------------------------------------------
+
+    async def open_doorbraak_cases(self) -> list[asyncpg.Record]:
+        """Cases the expert team holds, with when and how often it met: pseudonymous (no client_ref)."""
+        return await self.conn.fetch(
+            """SELECT c.case_id, c.placement_id, c.age, c.municipality, c.settings, c.urgency, c.team,
+                      c.first_escalated_at, c.taken_up_at,
+                      count(m.meeting_id)::int AS meetings, max(m.held_on) AS last_meeting_on
+               FROM doorbraak_case_view c LEFT JOIN doorbraak_meeting_view m ON m.case_id = c.case_id
+               WHERE c.closed_at IS NULL
+               GROUP BY c.case_id"""
+        )
+
+    async def doorbraak_decisions(self, case_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+        return await self.conn.fetch(
+            """SELECT decision_id, case_id, kind, executor, settings, working_days, due_date, decided_at, overdue_at,
+                      carried_out_at, withdrawn_at
+               FROM doorbraak_decision_view WHERE case_id = ANY($1::uuid[])""",
+            case_ids,
+        )
+
+    async def doorbraak_cases(self, municipality: str | None) -> list[domain.DoorbraakCase]:
+        rows = await self.conn.fetch(
+            """SELECT municipality, first_escalated_at, taken_up_at, closed_at, closed_reason FROM doorbraak_case_view
+               WHERE $1::text IS NULL OR municipality = $1""",
+            municipality,
+        )
+        return [domain.DoorbraakCase(**dict(r)) for r in rows]
+
+    async def doorbraak_decision_facts(self, municipality: str | None) -> list[domain.DoorbraakDecision]:
+        rows = await self.conn.fetch(
+            """SELECT case_id::text, municipality, kind, first_escalated_at, decided_at FROM doorbraak_decision_view
+               WHERE $1::text IS NULL OR municipality = $1""",
+            municipality,
+        )
+        return [domain.DoorbraakDecision(**dict(r)) for r in rows]
+
 
 # What a view reads through: a route's unit of work on the read models (one connection, one "now").
 Reading = UnitOfWork[ReadModels, MonitoringSettings]
+
+
+async def months_of(uow: Reading, scope: Scope) -> list[str]:
+    """The months a view covers: the scope's, or from the first to the last month with any data."""
+    first_day, last_day = await uow.store.data_days()
+    first = scope.first or (domain.month_of(first_day) if first_day else None)
+    last = scope.last or (domain.month_of(last_day) if last_day else None)
+    if not first or not last or first > last:
+        return []
+    return domain.months_between(first, last)

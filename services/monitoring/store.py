@@ -7,6 +7,7 @@ every write is an upsert that a repeat or an earlier event cannot undo.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Protocol
 
 from contracts.capacity import (
@@ -22,6 +23,15 @@ from contracts.capacity import (
     ShortageResolved,
 )
 from contracts.contracting import DeclarationAssessed
+from contracts.doorbraak import (
+    CaseClosed,
+    CaseTakenUp,
+    DecisionCarriedOut,
+    DecisionMade,
+    DecisionOverdue,
+    DecisionWithdrawn,
+    MeetingHeld,
+)
 from contracts.intake import CareEnded, CareStarted, ReferralReceived, ReferralWithdrawn
 from services.monitoring import domain
 from services.runtime.db import Connection
@@ -40,6 +50,9 @@ READ_MODELS = (
     "escalation_view",
     "acknowledgement_view",
     "declaration_line_view",
+    "doorbraak_case_view",
+    "doorbraak_meeting_view",
+    "doorbraak_decision_view",
 )
 
 
@@ -66,6 +79,13 @@ class Projection(Protocol):
     async def record_care_start(self, event: CareStarted) -> None: ...
     async def record_care_end(self, event: CareEnded) -> None: ...
     async def record_declaration(self, event: DeclarationAssessed) -> None: ...
+    async def take_up_case(self, event: CaseTakenUp) -> None: ...
+    async def record_meeting(self, event: MeetingHeld) -> None: ...
+    async def record_decision(self, event: DecisionMade) -> None: ...
+    async def carry_out_decision(self, event: DecisionCarriedOut) -> None: ...
+    async def withdraw_decision(self, event: DecisionWithdrawn) -> None: ...
+    async def record_overdue_decision(self, event: DecisionOverdue) -> None: ...
+    async def close_case(self, event: CaseClosed) -> None: ...
     async def wake_live_pages(self) -> None: ...
     def gathering(self, statements: StatementBatch) -> Projection: ...
     async def write_gathered(self, statements: StatementBatch) -> None: ...
@@ -321,6 +341,177 @@ class ProjectionStore:
                 )
                 for line in event.lines
             ],
+        )
+
+    # --- the doorbraak: the expert team's cases and decisions -----------------------------------
+    # A youth's doorbraak events come in order (one key), but the overdue alert travels on another
+    # topic and a replay may start later: every write fills in what the others may not have told yet.
+
+    async def take_up_case(self, event: CaseTakenUp) -> None:
+        await self.writes.execute(
+            """INSERT INTO doorbraak_case_view (case_id, placement_id, referral_id, age, municipality, settings,
+                                                urgency, team, first_escalated_at, taken_up_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               ON CONFLICT (case_id) DO UPDATE SET age = EXCLUDED.age, municipality = EXCLUDED.municipality,
+                   settings = EXCLUDED.settings, urgency = EXCLUDED.urgency, team = EXCLUDED.team,
+                   first_escalated_at = EXCLUDED.first_escalated_at, taken_up_at = EXCLUDED.taken_up_at""",
+            event.case_id,
+            event.placement_id,
+            event.referral_id,
+            event.age,
+            event.municipality_code,
+            [s.value for s in event.settings],
+            event.urgency.value,
+            event.team.value,
+            event.first_escalated_at,
+            event.taken_up_at,
+        )
+
+    async def record_meeting(self, event: MeetingHeld) -> None:
+        # Who attended and what was said stay with capacity: the view shows that, and when, they met.
+        await self.writes.execute(
+            """INSERT INTO doorbraak_meeting_view (meeting_id, case_id, held_on) VALUES ($1, $2, $3)
+               ON CONFLICT (meeting_id) DO NOTHING""",
+            event.meeting_id,
+            event.case_id,
+            event.held_on,
+        )
+
+    async def record_decision(self, event: DecisionMade) -> None:
+        # What happened to the decision since (overdue, carried out, withdrawn) is kept.
+        await self.writes.execute(
+            """INSERT INTO doorbraak_decision_view (decision_id, case_id, placement_id, referral_id, municipality,
+                                                    kind, executor, settings, working_days, due_date,
+                                                    first_escalated_at, decided_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               ON CONFLICT (decision_id) DO UPDATE SET municipality = EXCLUDED.municipality, kind = EXCLUDED.kind,
+                   executor = EXCLUDED.executor, settings = EXCLUDED.settings, working_days = EXCLUDED.working_days,
+                   due_date = EXCLUDED.due_date, first_escalated_at = EXCLUDED.first_escalated_at,
+                   decided_at = EXCLUDED.decided_at""",
+            event.decision_id,
+            event.case_id,
+            event.placement_id,
+            event.referral_id,
+            event.municipality_code,
+            event.kind.value,
+            event.executor.value,
+            [s.value for s in event.settings],
+            event.working_days,
+            event.due_date,
+            event.first_escalated_at,
+            event.decided_at,
+        )
+        await self._case_known(
+            event.case_id, event.placement_id, event.referral_id, event.municipality_code, event.first_escalated_at
+        )
+
+    async def carry_out_decision(self, event: DecisionCarriedOut) -> None:
+        await self._decision_step(
+            event.decision_id,
+            event.case_id,
+            event.placement_id,
+            event.referral_id,
+            "carried_out_at = EXCLUDED.carried_out_at",
+            carried_out_at=event.carried_out_at,
+        )
+
+    async def withdraw_decision(self, event: DecisionWithdrawn) -> None:
+        await self._decision_step(
+            event.decision_id,
+            event.case_id,
+            event.placement_id,
+            event.referral_id,
+            "withdrawn_at = EXCLUDED.withdrawn_at, withdrawal_reason = EXCLUDED.withdrawal_reason",
+            withdrawn_at=event.withdrawn_at,
+            withdrawal_reason=event.reason.value,
+        )
+
+    async def record_overdue_decision(self, event: DecisionOverdue) -> None:
+        # The first alert counts; the decision's own event, read before or after, keeps its figures.
+        await self.writes.execute(
+            """INSERT INTO doorbraak_decision_view (decision_id, case_id, placement_id, referral_id, municipality,
+                                                    kind, executor, due_date, overdue_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (decision_id) DO UPDATE SET
+                   overdue_at = coalesce(doorbraak_decision_view.overdue_at, EXCLUDED.overdue_at),
+                   municipality = coalesce(doorbraak_decision_view.municipality, EXCLUDED.municipality),
+                   kind = coalesce(doorbraak_decision_view.kind, EXCLUDED.kind),
+                   executor = coalesce(doorbraak_decision_view.executor, EXCLUDED.executor),
+                   due_date = coalesce(doorbraak_decision_view.due_date, EXCLUDED.due_date)""",
+            event.decision_id,
+            event.case_id,
+            event.placement_id,
+            event.referral_id,
+            event.municipality_code,
+            event.kind.value,
+            event.executor.value,
+            event.due_date,
+            event.overdue_at,
+        )
+
+    async def close_case(self, event: CaseClosed) -> None:
+        await self.writes.execute(
+            """INSERT INTO doorbraak_case_view (case_id, placement_id, referral_id, municipality, first_escalated_at,
+                                                taken_up_at, closed_at, closed_reason)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (case_id) DO UPDATE SET closed_at = EXCLUDED.closed_at,
+                   closed_reason = EXCLUDED.closed_reason,
+                   municipality = coalesce(doorbraak_case_view.municipality, EXCLUDED.municipality),
+                   first_escalated_at = coalesce(doorbraak_case_view.first_escalated_at,
+                                                 EXCLUDED.first_escalated_at),
+                   taken_up_at = coalesce(doorbraak_case_view.taken_up_at, EXCLUDED.taken_up_at)""",
+            event.case_id,
+            event.placement_id,
+            event.referral_id,
+            event.municipality_code,
+            event.first_escalated_at,
+            event.taken_up_at,
+            event.closed_at,
+            event.reason.value,
+        )
+
+    async def _case_known(
+        self,
+        case_id: uuid.UUID,
+        placement_id: uuid.UUID,
+        referral_id: uuid.UUID,
+        municipality: str,
+        first_escalated_at: datetime,
+    ) -> None:
+        """The case a decision belongs to exists, with what the decision tells of it, if its take-up was missed."""
+        await self.writes.execute(
+            """INSERT INTO doorbraak_case_view (case_id, placement_id, referral_id, municipality, first_escalated_at)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET
+                   municipality = coalesce(doorbraak_case_view.municipality, EXCLUDED.municipality),
+                   first_escalated_at = coalesce(doorbraak_case_view.first_escalated_at,
+                                                 EXCLUDED.first_escalated_at)""",
+            case_id,
+            placement_id,
+            referral_id,
+            municipality,
+            first_escalated_at,
+        )
+
+    async def _decision_step(
+        self,
+        decision_id: uuid.UUID,
+        case_id: uuid.UUID,
+        placement_id: uuid.UUID,
+        referral_id: uuid.UUID,
+        assignments: str,
+        **facts: object,
+    ) -> None:
+        # One statement: the decision's row may not exist yet when its outcome is read first.
+        columns = ", ".join(facts)
+        values = ", ".join(f"${n}" for n in range(5, 5 + len(facts)))
+        await self.writes.execute(
+            f"""INSERT INTO doorbraak_decision_view (decision_id, case_id, placement_id, referral_id, {columns})
+                VALUES ($1, $2, $3, $4, {values}) ON CONFLICT (decision_id) DO UPDATE SET {assignments}""",
+            decision_id,
+            case_id,
+            placement_id,
+            referral_id,
+            *facts.values(),
         )
 
     # --- rebuild ------------------------------------------------------------------------------

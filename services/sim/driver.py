@@ -18,6 +18,7 @@ import logging
 from services.sim import region, schedule
 from services.sim.calls import Calls, Ledger, Urls
 from services.sim.contracting_office import ContractingOffice
+from services.sim.expertteam import ExpertTeam
 from services.sim.gemeenten import Gemeenten
 from services.sim.keys import Keys, make_keys
 from services.sim.providers import Providers
@@ -40,6 +41,7 @@ class Simulator:
         self.gemeenten = Gemeenten(self.world, self.calls)
         self.providers = Providers(self.world, self.calls)
         self.office = ContractingOffice(self.world, self.calls)
+        self.expertteam = ExpertTeam(self.world, self.calls)
 
     # --- setting up ---------------------------------------------------------------------------
 
@@ -64,9 +66,11 @@ class Simulator:
             for setting, beds in provider.beds.items():
                 schedule.turnover(self.world.rng, setting, beds)
         await self.referrers.refer(day)
+        await self.expertteam.pick(day)
         await self.referrers.withdraw(day)
         await self.gemeenten.decide_ambulant(day)
         await self.providers.answer_proposals(day)
+        await self.expertteam.act(day)
         await self.gemeenten.allocate_placed(day)
         await self.providers.start_care(day)
         await self.providers.end_care(day)
@@ -99,6 +103,7 @@ class Simulator:
         await self.referrers.refer(day, mean=LIVE_REFERRALS_PER_ROUND)
         await self.gemeenten.decide_ambulant(day)
         await self.providers.answer_proposals(day, always=True)
+        await self.expertteam.act(day)
         await self.gemeenten.allocate_placed(day)
         await self.providers.start_care(day)
         await self.providers.report_places(day, all_settings=True)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from contracts.verblijf import Setting
-from services.sim import region, schedule
+from services.sim import expertteam, region, schedule
 from services.sim.schedule import Case, Provider
 from services.sim.world import Actor
 
@@ -121,9 +121,13 @@ class Providers(Actor):
                 by_agb[p["agb"]] for p in placement["proposals"] if p["outcome"] is None and p["agb"] in by_agb
             ):
                 case = self.world.by_referral.get(placement["referral_id"])
-                decline = case is not None and case.declines_first
-                if case is not None:
-                    case.declines_first = False  # the next provider asked says yes (unless it has no room)
+                if case is not None and case.doorbraak:
+                    # Nobody but its maatwerk provider takes a doorbraak youth (services/sim/expertteam.py).
+                    decline = expertteam.declines(case, provider.agb)
+                else:
+                    decline = case is not None and case.declines_first
+                    if case is not None:
+                        case.declines_first = False  # the next provider asked says yes (unless it has no room)
                 answers.append((provider, placement, decline))
         await self.calls.each(answers, lambda proposal: self._answer(proposal, day))
 

@@ -48,7 +48,7 @@ class Referrers(Actor):
                 ref=lambda answer: answer["referral_id"],
             )
             if answer:
-                case.referral_id = answer["referral_id"]
+                case.referral_id, case.client_ref = answer["referral_id"], answer["client_ref"]
                 world.by_referral[case.referral_id] = case
 
         await self.calls.each(new, refer)

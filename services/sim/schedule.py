@@ -144,6 +144,9 @@ class Case:
     declines_first: bool = False
     # What the services answered, and what happened so far.
     referral_id: str | None = None
+    client_ref: str | None = None
+    doorbraak: bool = False  # nobody takes the youth until the expert team's maatwerk provider does
+    maatwerk_agb: str | None = None
     provider: str | None = None
     setting: Setting | None = None
     allocation_id: str | None = None

@@ -1,14 +1,24 @@
 """The dashboard and the schakelfunctie page in headless Chromium, with capacity and monitoring
 running as processes: a shortage appears without a reload, an alert is acknowledged through
-monitoring's proxy, and axe-core finds no WCAG 2.1 AA violation on either page."""
+monitoring's proxy, the expert team's doorbraak cases show overdue first, and axe-core finds no
+WCAG 2.1 AA violation on either page."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from playwright.async_api import Page, async_playwright, expect
 
+from contracts import topics
+from contracts.codes import Urgentie
+from contracts.doorbraak import CaseTakenUp, DecisionKind, DecisionMade, DoorbraakTeam, Executor
+from contracts.envelope import Envelope, EventData
 from contracts.verblijf import Setting
-from tests.support.infra import REPO
+from services.runtime.workdays import dutch_date
+from tests.support.infra import REPO, Infrastructure, Isolation
+from tests.support.kafka import produce
 from tests.support.polling import eventually
 from tests.support.processes import ARTIFACTS, create_key, service_process
 from tests.support.server import free_port
@@ -32,7 +42,50 @@ async def _sign_in(page: Page, key: str) -> None:
     await page.get_by_role("button", name="Aanmelden").click()
 
 
-async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_accessible(env: dict[str, str]) -> None:
+def _doorbraak_cases() -> tuple[list[EventData], str]:
+    """Two youths at the expert team: one with a maatwerk decision due yesterday, one still waiting
+    for a decision; as capacity announces them. Returns the events and the overdue youth's kenmerk."""
+    now = datetime.now(UTC)
+    events: list[EventData] = []
+    kenmerk = ""
+    for overdue in (True, False):
+        case_id, placement_id, referral_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        ids = {"case_id": case_id, "placement_id": placement_id, "referral_id": referral_id}
+        events.append(
+            CaseTakenUp(
+                **ids,
+                client_ref="d" * 64,
+                age=16,
+                municipality_code="0402",
+                settings=[Setting.RESIDENTIEEL],
+                urgency=Urgentie.SPOED,
+                team=DoorbraakTeam.EXPERTTEAM,
+                first_escalated_at=now - timedelta(days=20),
+                taken_up_at=now - timedelta(days=18),
+            )
+        )
+        if overdue:
+            kenmerk = str(placement_id)[:8]
+            events.append(
+                DecisionMade(
+                    **ids,
+                    decision_id=uuid.uuid4(),
+                    municipality_code="0402",
+                    kind=DecisionKind.MAATWERK,
+                    executor=Executor.CONTRACTMANAGEMENT,
+                    settings=[Setting.RESIDENTIEEL],
+                    working_days=10,
+                    due_date=dutch_date(now) - timedelta(days=1),
+                    first_escalated_at=now - timedelta(days=20),
+                    decided_at=now - timedelta(days=15),
+                )
+            )
+    return events, kenmerk
+
+
+async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_accessible(
+    env: dict[str, str], infra: Infrastructure, isolation: Isolation
+) -> None:
     assert AXE.exists(), "run deploy/local/browser.sh (npm ci in services/monitoring) first"
     provider = {"Authorization": f"Bearer {create_key('provider', AGB, env)}"}
     admin = {"Authorization": f"Bearer {create_key('admin', 'beheer', env)}"}
@@ -71,6 +124,17 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
                     await http.put(f"{capacity}/v1/capacity/{AGB}/{setting}", headers=provider, json=figures)
                 ).raise_for_status()
 
+            # Capacity's doorbraak events, as its outbox relay would put them on the topic.
+            doorbraak, kenmerk = _doorbraak_cases()
+            for event in doorbraak:
+                envelope = Envelope.wrap(event, source="capacity", time=datetime.now(UTC))
+                await produce(
+                    infra.kafka,
+                    isolation.topic(topics.CAPACITY_EVENTS),
+                    envelope.to_bytes(),
+                    key=envelope.subject.encode(),
+                )
+
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM,
                 args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -95,6 +159,8 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             assert await page.evaluate("Schakel.count(2, 'vrije plek', 'vrije plekken')") == "2 vrije plekken"
             await _sign_in(page, operator_key)
             await expect(page.locator("#cijfers")).to_be_visible(timeout=20_000)
+            # The expert team's work per month, with two youths shown as "<5".
+            await expect(page.locator("#tabel-doorbraak")).to_contain_text("<5", timeout=20_000)
             await page.evaluate("window.__notReloaded = true")
 
             # The provider takes its last crisis place: capacity detects the shortage.
@@ -119,6 +185,16 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             await _sign_in(page, schakel_key)
             acknowledge = page.get_by_role("button", name="Bevestig tekort Crisisplek")
             await expect(acknowledge).to_be_visible(timeout=20_000)
+            # Doorbraak: both cases, the overdue one first, in Dutch with singular and plural right.
+            await expect(page.locator("#doorbraak-samenvatting")).to_have_text(
+                "Het expertteam heeft 2 open casussen; 1 besluit is te laat.", timeout=20_000
+            )
+            rows = page.locator("#tabel-doorbraak tbody tr")
+            await expect(rows).to_have_count(2)
+            await expect(rows.first).to_contain_text(kenmerk)
+            await expect(rows.first).to_contain_text("Te laat (1 dag)")
+            await expect(rows.first).to_contain_text("Maatwerk")
+            await expect(rows.nth(1)).to_contain_text("Wacht op besluit")
             schakel_violations = await _axe_violations(page)
             await acknowledge.click()
             row = page.locator("#tabel-tekorten tr", has_text="Crisisplek")

@@ -1,11 +1,13 @@
 """The simulator against the real system: four services as processes, the simulator as a process of
 its own (``python -m services.sim``) that talks only HTTP. After a short accelerated run every read
-model of the dashboard holds data, and a shortage was detected and resolved."""
+model of the dashboard holds data, a shortage was detected and resolved, and a youth nobody took went
+through the expert team (a maatwerk contract) into care."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +80,8 @@ async def test_a_simulated_month_fills_every_dashboard_view_and_a_shortage_comes
             what for what in counts if what.endswith(("refused", "failed")) and what != "declaration line refused"
         }
         assert "referral" in counts and not refused, summary
+        # Day 2's doorbraak youth: escalated, taken up, decided, contracted (services/sim/expertteam.py).
+        assert counts.get("doorbraak case taken up") == "1" and counts.get("maatwerk contract") == "1", summary
         operator, schakelfunctionaris = _key(keys_file, "operator"), _key(keys_file, "schakelfunctionaris")
 
         async with httpx.AsyncClient(timeout=30) as http:
@@ -118,3 +122,20 @@ async def test_a_simulated_month_fills_every_dashboard_view_and_a_shortage_comes
             assert detected - resolved, "the month should end today with the last provoked shortage still open"
             crisis = [a for a in alerts if a["type"].endswith("ShortageDetected") and a["setting"] == "crisisplek"]
             assert crisis, "the provoked crisis shortage was not detected"
+
+            # The doorbraak youth is in care: capacity closed its case, monitoring counts it ("<5").
+            expertteam = _key(keys_file, "expertteam")
+            [case] = (await http.get(f"{urls['capacity']}/v1/cases", headers=expertteam)).json()
+            case_file = (await http.get(f"{urls['capacity']}/v1/cases/{case['case_id']}", headers=expertteam)).json()
+            (ARTIFACTS / "e2e-sim-doorbraak-case.json").write_text(json.dumps(case_file, indent=2))
+            assert (case["status"], case["closed_reason"]) == ("closed", "zorg_gestart"), (
+                "see e2e-sim-doorbraak-case.json"
+            )
+
+            async def doorbraak_counted() -> list | None:
+                rows = (await monitoring("/v1/doorbraak/figures")).json()
+                in_care = [r for r in rows if r["to_care"]["youths"] == "<5"]
+                return rows if in_care and any(r["cases_taken_up"] == "<5" for r in rows) else None
+
+            await eventually(doorbraak_counted, timeout=60, what="monitoring to count the doorbraak case in care")
+            assert (await http.get(f"{urls['monitoring']}/v1/doorbraak", headers=expertteam)).json()["open_cases"] == 0

@@ -187,6 +187,13 @@
         data.referrers.map(function (r) { return [referrerNames[r.referrer] || r.referrer, r.referrals]; })));
       fill("tabel-escalaties", table("Escalaties en hoe ze afliepen", ["Niveau", "Afloop", "Aantal"],
         data.escalations.map(function (e) { return [e.level, e.outcome, e.escalations]; })));
+      var kinds = config.doorbraakLabels.kinds;
+      fill("tabel-doorbraak", table("Doorbraak: casussen bij het expertteam per maand", ["Maand", "Casussen opgepakt", "Besluiten",
+        "Besluiten per soort", "Mediaan dagen tot besluit", "Mediaan dagen tot start zorg"],
+        (data.doorbraak || []).map(function (m) {
+          var perKind = Object.keys(m.decisions_by_kind).map(function (k) { return (kinds[k] || k) + ": " + m.decisions_by_kind[k]; }).join(", ");
+          return [m.month, m.cases_taken_up, m.decisions, perKind || "–", m.to_decision.median_days, m.to_care.median_days];
+        })));
       var d = data.declarations;
       fill("tabel-declaraties", table("Declaratieregels per uitkomst en retourcode", ["Uitkomst of retourcode", "Regels"],
         Object.keys(d.by_outcome).map(function (k) { return [k, d.by_outcome[k]]; }).concat(
@@ -265,9 +272,33 @@
         })));
     }
 
+    function day(isoDate) {
+      return isoDate ? new Date(isoDate + "T12:00:00").toLocaleDateString("nl-NL") : "–";
+    }
+
+    function renderDoorbraak(data) {
+      var labels = config.doorbraakLabels;
+      $("doorbraak-samenvatting").textContent = data.open_cases === 0 ? "Het expertteam heeft geen open casussen." :
+        "Het expertteam heeft " + count(data.open_cases, "open casus", "open casussen") + "; " +
+        (data.overdue === 0 ? "geen besluit is te laat." : count(data.overdue, "besluit is", "besluiten zijn") + " te laat.");
+      fill("tabel-doorbraak", table("Open casussen van het expertteam, te late besluiten eerst", ["Kenmerk", "Leeftijd", "Gemeente",
+        "Setting", "Urgentie", "Stand", "Besluit", "Uitvoerder", "Uiterlijk uitgevoerd", "Overleg", "Dagen sinds escalatie"],
+        data.cases.map(function (c) {
+          var d = c.decision;
+          var stage = labels.stages[c.stage] || c.stage;
+          if (c.stage === "te_laat" && d && d.days_overdue !== null) stage += " (" + count(d.days_overdue, "dag", "dagen") + ")";
+          var meetings = c.meetings === 0 ? "Nog geen" : count(c.meetings, "keer", "keer") + ", laatst " + day(c.last_meeting_on);
+          return [c.placement_id.slice(0, 8), c.age, place(c.municipality), settingNames(c.settings), c.urgency,
+            c.stage === "te_laat" ? el("strong", {"data-stage": c.stage, text: stage}) : el("span", {"data-stage": c.stage, text: stage}),
+            d ? labels.kinds[d.kind] || d.kind || "–" : "–", d ? labels.executors[d.executor] || d.executor || "–" : "–",
+            d ? day(d.due_date) : "–", meetings, c.days_since_escalation];
+        })));
+    }
+
     function load() {
       if (!currentKey) return;
       fetchJson("/v1/schakelfunctie", currentKey).then(render)
+        .then(function () { return fetchJson("/v1/doorbraak", currentKey); }).then(renderDoorbraak)
         .catch(function (error) { $("inbox-status").textContent = "Kon de gegevens niet laden: " + error.message; });
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from contracts import capacity, contracting, intake, topics
+from contracts import capacity, contracting, doorbraak, intake, topics
 from contracts.envelope import Envelope, EventData
 from services.monitoring import handlers
 from services.monitoring.settings import MonitoringSettings
@@ -40,6 +40,13 @@ RECORDED_AS: dict[type[EventData], str] = {
     intake.CareStarted: "record_care_start",
     intake.CareEnded: "record_care_end",
     contracting.DeclarationAssessed: "record_declaration",
+    doorbraak.CaseTakenUp: "take_up_case",
+    doorbraak.MeetingHeld: "record_meeting",
+    doorbraak.DecisionMade: "record_decision",
+    doorbraak.DecisionCarriedOut: "carry_out_decision",
+    doorbraak.DecisionWithdrawn: "withdraw_decision",
+    doorbraak.DecisionOverdue: "record_overdue_decision",
+    doorbraak.CaseClosed: "close_case",
 }
 RECORDED_UNDER_ALERT_ID = {capacity.ShortageDetected, capacity.CaseEscalated}
 
