@@ -23,8 +23,9 @@ from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
@@ -163,6 +164,13 @@ def flush() -> None:
         _provider.force_flush(timeout_millis=5_000)
 
 
+def _new_span_context() -> SpanContext:
+    return SpanContext(_IDS.generate_trace_id(), _IDS.generate_span_id(), is_remote=False, trace_flags=TraceFlags(1))
+
+
+_IDS = RandomIdGenerator()
+
+
 @functools.cache
 def _tracer() -> trace.Tracer:
     # Once: get_tracer builds a new tracer and instrumentation scope on every call.
@@ -186,7 +194,15 @@ def record_creation(topic: str, envelope: Envelope, headers: dict[str, str]) -> 
 
     The context travels with the outbox row, so the relay's publish and every consumer's
     processing join the trace of the transaction that wrote the event, however late they run.
+    While nothing exports, the event carries the current span's context itself (same trace, one
+    level less): a span nobody can see cost a referral 6 % of its time (py-spy, issue 13).
     """
+    if not _exporting:
+        current = trace.get_current_span()
+        if not current.get_span_context().is_valid:  # a timer's event: a trace of its own
+            current = trace.NonRecordingSpan(_new_span_context())
+        PROPAGATOR.inject(headers, context=trace.set_span_in_context(current))
+        return
     attributes = {
         **_event_attributes(topic, str(envelope.id), envelope.type, "create"),
         "messaging.message.conversation_id": str(envelope.correlationid),
@@ -199,7 +215,10 @@ def record_creation(topic: str, envelope: Envelope, headers: dict[str, str]) -> 
 
 
 def start_publish(topic: str, headers: Mapping[str, str], event_type: str, event_id: str) -> Span:
-    """A ``<topic> publish`` span for one outbox row, child of the context stored with it."""
+    """A ``<topic> publish`` span for one outbox row, child of the context stored with it; a
+    span that records nothing while nothing exports."""
+    if not _exporting:
+        return trace.INVALID_SPAN
     return _tracer().start_span(
         f"{topic} publish",
         kind=SpanKind.PRODUCER,

@@ -47,9 +47,11 @@ def _referral() -> Envelope:
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """Spans as a process that exports them makes them."""
     exporter = InMemorySpanExporter()
     tracing.setup("unit").add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_exporting", True)
     yield exporter
     exporter.shutdown()  # drops later spans; the processor stays but costs nothing
 
@@ -110,6 +112,27 @@ def test_the_relays_publish_span_joins_the_stored_trace(spans: InMemorySpanExpor
     [publish] = [s for s in spans.get_finished_spans() if s.name == f"{TOPIC} publish"]
     assert format(publish.context.trace_id, "032x") == _traceparent(headers)[0]
     assert publish.parent is not None and format(publish.parent.span_id, "016x") == _traceparent(headers)[1]
+
+
+def test_while_nothing_exports_an_event_carries_the_current_trace_without_spans_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exporter = InMemorySpanExporter()
+    tracing.setup("unit").add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_exporting", False)
+    envelope = _referral()
+    with trace.get_tracer("test").start_as_current_span("POST /v1/referrals", kind=SpanKind.SERVER) as request:
+        in_request = event_headers(envelope)
+        tracing.record_creation(TOPIC, envelope, in_request)
+    assert _traceparent(in_request) == (
+        format(request.get_span_context().trace_id, "032x"),
+        format(request.get_span_context().span_id, "016x"),
+    )
+    by_timer = event_headers(envelope)
+    tracing.record_creation(TOPIC, envelope, by_timer)
+    assert _traceparent(by_timer)[0] != _traceparent(in_request)[0], "outside a trace: one of its own"
+    tracing.end_publish(tracing.start_publish(TOPIC, in_request, envelope.type, str(envelope.id)))
+    assert [s.name for s in exporter.get_finished_spans()] == ["POST /v1/referrals"]
 
 
 def test_a_row_from_before_stored_headers_gets_its_cloudevents_headers_from_its_payload() -> None:
