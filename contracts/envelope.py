@@ -54,6 +54,11 @@ class EventData(BaseModel):
         """The envelope's subject and Kafka key: the values of ``subject_fields``, joined by "/"."""
         return "/".join(str(getattr(self, name)) for name in self.subject_fields)
 
+    def topic_of(self) -> str:
+        """The topic this event goes to: its class's ``topic``, unless its own fields choose one (a
+        pool's events go to that pool's topic, ``contracts/pool.py``)."""
+        return self.topic
+
 
 _REGISTRY: dict[str, type[EventData]] = {}
 

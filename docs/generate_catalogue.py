@@ -46,7 +46,8 @@ def render() -> str:
         "letters of a topic go to `<topic>.dlq`.",
         "",
     ]
-    by_topic: dict[str, list[type[EventData]]] = {t: [] for t in topics.ALL}
+    # A pool's events are listed under their topic's pattern (``pool.<name>.capacity.v1``).
+    by_topic: dict[str, list[type[EventData]]] = {t: [] for t in (*topics.ALL, *topics.POOL_PATTERNS)}
     for _, model in sorted(events.items()):
         by_topic[model.topic].append(model)
     out += ["| topic | events |", "|---|---|"]

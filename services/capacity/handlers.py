@@ -1,17 +1,21 @@
 """Capacity's Kafka consumers: referrals open placement requests (and care started closes a doorbraak
-case); contracts admit providers (and a maatwerk contract carries out a doorbraak decision)."""
+case); contracts admit providers (and a maatwerk contract carries out a doorbraak decision); the
+other members of each pool this region takes part in tell it their places and shortages."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from contracts import topics
 from contracts.contracting import ContractConcluded, ContractEnded, ProviderAdmitted
 from contracts.intake import CareStarted, ReferralReceived, ReferralWithdrawn
-from services.capacity.commands import capacity, doorbraak, placements
+from contracts.pool import Pool, PoolCapacityReported, PoolShortageDetected, PoolShortageResolved
+from services.capacity.commands import capacity, doorbraak, placements, pools
 from services.capacity.store import Store, open_store
 from services.runtime.consumer import Consumer
 
 
-def consumers() -> list[Consumer[Store]]:
+def consumers(pools_joined: Sequence[Pool] = ()) -> list[Consumer[Store]]:
     return [
         Consumer(
             "referrals",
@@ -33,4 +37,19 @@ def consumers() -> list[Consumer[Store]]:
             },
             store=open_store,
         ),
+        *(pool_consumer(pool) for pool in pools_joined),
     ]
+
+
+def pool_consumer(pool: Pool) -> Consumer[Store]:
+    """The pool's topic into this region's read model of it (its own group, in the region's namespace)."""
+    return Consumer(
+        f"pool-{pool.name}",
+        pool.topic,
+        {
+            PoolCapacityReported: pools.record_places,
+            PoolShortageDetected: pools.record_shortage_detected,
+            PoolShortageResolved: pools.record_shortage_resolved,
+        },
+        store=open_store,
+    )

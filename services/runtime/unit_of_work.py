@@ -64,7 +64,7 @@ class UnitOfWork(Generic[StoreT_co, SettingsT]):
         """Announce ``event`` when this unit of work commits; returns its envelope, so a later event
         (or the alert list) can refer to it. ``cause`` defaults to the event this work answers."""
         envelope = Envelope.wrap(event, source=self.settings.service, time=self.now, cause=cause or self.cause)
-        self.collected.append((event.topic, envelope))
+        self.collected.append((event.topic_of(), envelope))
         return envelope
 
     async def flush(self, sink: Sink) -> None:

@@ -1,4 +1,5 @@
-"""Opening, following and closing the shortage of a setting after its places or demand changed."""
+"""Opening, following and closing the shortage of a setting after its places or demand changed, and
+telling the pools that share the setting (``pools``) what changed in its places and shortage."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from contracts.capacity import ShortageChanged, ShortageDetected, ShortageResolv
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity import domain
-from services.capacity.commands import Work
+from services.capacity.commands import Work, pools
 from services.capacity.commands.alerts import raise_alert
 from services.capacity.domain import OpenShortage, ShortageChange
 
 
 async def reevaluate(uow: Work, settings: Iterable[str], cause: Envelope | None = None) -> None:
     """Judge each setting's shortage from its current free places and urgent demand, and announce
-    what changed: detected, turned (non-)critical, or resolved."""
-    for setting, current in (await uow.store.lock_settings(settings)).items():
+    what changed: detected, turned (non-)critical, or resolved. Every change of places passes here,
+    so this is also where the pools sharing a setting hear of its new places."""
+    states = await uow.store.lock_settings(settings)
+    for setting, current in states.items():
         free = domain.regional_free(await uow.store.providers_of(setting))
         waiting = await uow.store.waiting(setting)
         change = domain.judge(current, free, waiting, uow.settings.threshold(Setting(setting)))
@@ -27,6 +30,7 @@ async def reevaluate(uow: Work, settings: Iterable[str], cause: Envelope | None 
             await _follow(uow, setting, current, free, waiting, cause)
         elif change is ShortageChange.RESOLVED and current is not None:
             await _resolve(uow, setting, current, free, waiting, cause)
+    await pools.share_places(uow, states, cause)
 
 
 async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: Envelope | None) -> None:
@@ -41,6 +45,7 @@ async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: Envel
         detected_at=uow.now,
     )
     await raise_alert(uow, detected, setting, cause)
+    await pools.share_shortage_detected(uow, detected, cause)
 
 
 async def _follow(
@@ -76,3 +81,4 @@ async def _resolve(
         duration_seconds=(uow.now - current.since).total_seconds(),
     )
     await raise_alert(uow, resolved, setting, cause)
+    await pools.share_shortage_resolved(uow, resolved, cause)

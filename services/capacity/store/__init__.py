@@ -1,6 +1,6 @@
 """Capacity's SQL, split by job: reports and admissions, shortages and alerts, placements, the
-doorbraak's cases (what commands change, through ``CapacityStore``), and the reads of the routes
-(``reads``, ``case_reads``).
+doorbraak's cases, the pools' figures (what commands change, through ``CapacityStore``), and the
+reads of the routes (``reads``, ``case_reads``).
 
 ``Store`` is what a command may ask of its unit of work's store; ``CapacityStore`` is that on
 PostgreSQL, and the unit tests' in-memory store is the other.
@@ -17,8 +17,10 @@ from contracts.capacity import DeclineReason, Severity
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, OpenShortage, ProviderCapacity
+from services.capacity.pool_rules import PoolPlaces
 from services.capacity.store.doorbraak import Doorbraak
 from services.capacity.store.placements import Placements
+from services.capacity.store.pools import Pooling
 from services.capacity.store.records import (
     AlertState,
     Decision,
@@ -112,8 +114,26 @@ class Store(Protocol):
     async def placement_admissions(self, placement_id: uuid.UUID) -> list[PlacementAdmission]: ...
     async def end_placement_admissions(self, origin: str, at: datetime) -> None: ...
 
+    # --- the pools: what this region and the other members told them
+    async def provider_places(self, setting: str) -> dict[str, ProviderCapacity]: ...
+    async def shared_places(self, pool: str, region: str, setting: str) -> dict[str, PoolPlaces]: ...
+    async def record_pool_places(
+        self, pool: str, region: str, agb: str, setting: str, places: PoolPlaces, reported_at: datetime
+    ) -> None: ...
+    async def open_pool_shortage(
+        self,
+        pool: str,
+        region: str,
+        setting: str,
+        shortage_id: uuid.UUID,
+        free: int,
+        waiting: int,
+        detected_at: datetime,
+    ) -> None: ...
+    async def close_pool_shortage(self, pool: str, region: str, setting: str, shortage_id: uuid.UUID) -> None: ...
 
-class CapacityStore(Reports, Shortages, Placements, Doorbraak):
+
+class CapacityStore(Reports, Shortages, Placements, Doorbraak, Pooling):
     """``Store`` on PostgreSQL: every query on the one connection of the unit of work's transaction."""
 
     def __init__(self, conn: Connection) -> None:

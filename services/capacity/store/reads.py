@@ -30,6 +30,22 @@ async def current_reports(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
+async def pool_places(pool: asyncpg.Pool, name: str) -> list[asyncpg.Record]:
+    """What every member (this region included) last told pool ``name`` about its providers."""
+    return await pool.fetch(
+        """SELECT region, agb, setting, free, total, reserved, reported_at FROM pool_capacity
+           WHERE pool = $1 ORDER BY setting, region, agb""",
+        name,
+    )
+
+
+async def pool_shortages(pool: asyncpg.Pool, name: str) -> list[asyncpg.Record]:
+    """The open shortages of pool ``name``'s members in its settings."""
+    return await pool.fetch(
+        "SELECT region, setting, detected_at FROM pool_shortage WHERE pool = $1 ORDER BY setting, region", name
+    )
+
+
 async def report_history(pool: asyncpg.Pool, agb: str, setting: str, limit: int) -> list[asyncpg.Record]:
     return await pool.fetch(
         """SELECT total, occupied, closed_to_admission, age_min, age_max, reported_at

@@ -14,6 +14,7 @@ from contracts.codes import Urgentie
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, OpenShortage, ProviderCapacity, waits_urgently
+from services.capacity.pool_rules import PoolPlaces
 from services.capacity.store import (
     AlertState,
     Decision,
@@ -65,6 +66,9 @@ class FakeStore(InMemoryStore):
         self.meetings_held: list[Meeting] = []
         self.decisions: dict[uuid.UUID, Decision] = {}
         self.placement_admitted: list[PlacementAdmission] = []
+        # (pool, region, agb, setting) -> (places, reported_at); (pool, region, setting) -> open shortage
+        self.pool_places: dict[tuple[str, str, str, str], tuple[PoolPlaces, datetime]] = {}
+        self.pool_shortages: dict[tuple[str, str, str], tuple[uuid.UUID, int, int, datetime]] = {}
 
     # --- reports and admissions
 
@@ -289,3 +293,39 @@ class FakeStore(InMemoryStore):
         self.placement_admitted = [
             replace(a, ended_at=at) if a.origin == origin and a.ended_at is None else a for a in self.placement_admitted
         ]
+
+    # --- the pools
+
+    async def provider_places(self, setting: str) -> dict[str, ProviderCapacity]:
+        return {r.agb: self._capacity(r) for r in self._offers([setting])}
+
+    async def shared_places(self, pool: str, region: str, setting: str) -> dict[str, PoolPlaces]:
+        return {
+            a: places for (p, r, a, s), (places, _) in self.pool_places.items() if (p, r, s) == (pool, region, setting)
+        }
+
+    async def record_pool_places(
+        self, pool: str, region: str, agb: str, setting: str, places: PoolPlaces, reported_at: datetime
+    ) -> None:
+        known = self.pool_places.get((pool, region, agb, setting))
+        if known is None or known[1] <= reported_at:
+            self.pool_places[(pool, region, agb, setting)] = (places, reported_at)
+
+    async def open_pool_shortage(
+        self,
+        pool: str,
+        region: str,
+        setting: str,
+        shortage_id: uuid.UUID,
+        free: int,
+        waiting: int,
+        detected_at: datetime,
+    ) -> None:
+        known = self.pool_shortages.get((pool, region, setting))
+        if known is None or known[3] <= detected_at:
+            self.pool_shortages[(pool, region, setting)] = (shortage_id, free, waiting, detected_at)
+
+    async def close_pool_shortage(self, pool: str, region: str, setting: str, shortage_id: uuid.UUID) -> None:
+        known = self.pool_shortages.get((pool, region, setting))
+        if known is not None and known[0] == shortage_id:
+            del self.pool_shortages[(pool, region, setting)]

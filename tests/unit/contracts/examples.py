@@ -9,6 +9,7 @@ from contracts import capacity as cap
 from contracts import contracting as con
 from contracts import doorbraak as db
 from contracts import intake as ik
+from contracts import pool
 from contracts.codes import (
     Productcategorie,
     RedenAfwijzing,
@@ -400,5 +401,34 @@ EXAMPLES: list[EventData] = [
         executor=db.Executor.CONTRACTMANAGEMENT,
         due_date=date(2026, 12, 8),
         overdue_at=NOW,
+    ),
+    pool.PoolCapacityReported(
+        pool="midden-nederland",
+        region="gooi-en-vechtstreek",
+        agb="12345678",
+        setting=Setting.JEUGDZORGPLUS,
+        free=1,
+        total=8,
+        reserved=1,
+        reported_at=NOW,
+    ),
+    pool.PoolShortageDetected(
+        pool="midden-nederland",
+        region="eemland",
+        shortage_id=ID,
+        setting=Setting.JEUGDZORGPLUS,
+        free_places=0,
+        waiting=2,
+        detected_at=NOW,
+    ),
+    pool.PoolShortageResolved(
+        pool="midden-nederland",
+        region="eemland",
+        shortage_id=ID,
+        setting=Setting.JEUGDZORGPLUS,
+        free_places=2,
+        waiting=0,
+        detected_at=NOW,
+        resolved_at=NOW,
     ),
 ]

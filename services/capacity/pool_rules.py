@@ -1,0 +1,116 @@
+"""Pure rules of pooling (docs/pools.md): what a region tells its pools about its places, and what the
+pool's picture of a setting is — who has room — once the members' figures are in. No I/O, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.verblijf import Setting
+from services.capacity.domain import ProviderCapacity
+
+
+@dataclass(frozen=True)
+class PoolPlaces:
+    """One provider's places in one pooled setting, as its region shares them."""
+
+    free: int
+    total: int
+    reserved: int
+
+    @classmethod
+    def of(cls, capacity: ProviderCapacity) -> PoolPlaces:
+        # A provider that lowered its total below the places it holds for proposals holds at most
+        # its total: the pool contract keeps free + reserved within total.
+        return cls(capacity.free, capacity.total, min(capacity.reserved, capacity.total))
+
+
+# What a provider that stopped counting (its admission ended) is shared as.
+NO_PLACES = PoolPlaces(0, 0, 0)
+
+
+def places_to_share(current: Mapping[str, PoolPlaces], shared: Mapping[str, PoolPlaces]) -> dict[str, PoolPlaces]:
+    """By AGB, what a region tells a pool: every provider whose places differ from what it last told
+    (``shared``), and no places for a provider that no longer counts. Unchanged ones: nothing."""
+    changed = {agb: places for agb, places in current.items() if shared.get(agb) != places}
+    gone = {agb: NO_PLACES for agb, places in shared.items() if agb not in current and places != NO_PLACES}
+    return dict(sorted({**changed, **gone}.items()))
+
+
+@dataclass(frozen=True)
+class ProviderPlaces:
+    """One row of the pool's read model: a member's provider in a setting, as last told."""
+
+    region: str
+    agb: str
+    places: PoolPlaces
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
+class RegionPlaces:
+    """One member region's places in a pooled setting."""
+
+    region: str
+    free: int
+    total: int
+    reserved: int
+    providers: int
+    last_updated: datetime | None
+    shortage_since: datetime | None
+
+
+@dataclass(frozen=True)
+class PooledSetting:
+    """The pool's picture of one setting, as the schakelfunctionaris of ``region`` sees it."""
+
+    setting: Setting
+    free: int
+    total: int
+    reserved: int
+    regions: list[RegionPlaces]
+    # This region's own shortage of the setting is open.
+    shortage_here: bool
+    # Another member has a free place: ``room_elsewhere`` names them, most free places first.
+    pool_has_room: bool
+    room_elsewhere: list[str]
+
+
+def pooled_setting(
+    setting: Setting,
+    region: str,
+    members: Sequence[str],
+    rows: Iterable[ProviderPlaces],
+    shortages: Mapping[str, datetime],
+) -> PooledSetting:
+    """Sum each member's providers, in the pool's order of members (a member that told nothing yet
+    shows no places); ``room_elsewhere`` names the other members with a free place, most free first.
+    ``shortages`` is the open shortage of each member in this setting, by region, since when."""
+    by_region: dict[str, list[ProviderPlaces]] = {m: [] for m in members}
+    for row in rows:
+        if row.region in by_region:  # a region that left the pool no longer counts
+            by_region[row.region].append(row)
+    per_region = [
+        RegionPlaces(
+            region=member,
+            free=sum(r.places.free for r in told),
+            total=sum(r.places.total for r in told),
+            reserved=sum(r.places.reserved for r in told),
+            providers=sum(1 for r in told if r.places != NO_PLACES),
+            last_updated=max((r.reported_at for r in told), default=None),
+            shortage_since=shortages.get(member),
+        )
+        for member, told in by_region.items()
+    ]
+    elsewhere = sorted((r for r in per_region if r.region != region and r.free > 0), key=lambda r: (-r.free, r.region))
+    return PooledSetting(
+        setting=setting,
+        free=sum(r.free for r in per_region),
+        total=sum(r.total for r in per_region),
+        reserved=sum(r.reserved for r in per_region),
+        regions=per_region,
+        shortage_here=region in shortages,
+        pool_has_room=bool(elsewhere),
+        room_elsewhere=[r.region for r in elsewhere],
+    )
