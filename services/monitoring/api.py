@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
-from services.monitoring import doorbraak_views, flow_views, live_views
+from services.monitoring import doorbraak_views, flow_views, live_views, pool_views
 from services.monitoring.doorbraak_views import DoorbraakRow, DoorbraakView
 from services.monitoring.flow_views import FlowRow, Overview, WaitingRow
 from services.monitoring.live_views import LiveState, SchakelfunctieInbox
+from services.monitoring.pool_views import PoolsView
 from services.monitoring.queries import ReadModels, Scope
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.auth import ALERT_ROLES, Principal, Role, require
@@ -26,6 +27,8 @@ from services.runtime.sse import signal_stream
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 
 AGGREGATE_ROLES = (Role.OPERATOR, Role.GEMEENTE)
+# The pool view is part of the schakelfunctie's pages: for its roles (the expertisenetwerk included).
+POOL_ROLES = ALERT_ROLES
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{4}$", description="CBS code; absent: the region")]
@@ -126,6 +129,18 @@ async def get_doorbraak(request: Request, _: Principal = Depends(require(*ALERT_
 async def get_doorbraak_figures(request: Request, scope: AggregateScope) -> list[DoorbraakRow]:
     async with runtime(request).work(ReadModels) as uow:
         return await doorbraak_views.figure_rows(uow, scope)
+
+
+@router.get(
+    "/pools",
+    summary="Per pool and pooled setting, each member region's free, total and reserved places and open "
+    "shortage, and the pool's totals; this region first and marked (no personal data)",
+)
+async def get_pools(request: Request, principal: Principal = Depends(require(*POOL_ROLES))) -> PoolsView:
+    # An expertisenetwerk's key names its pool ("midden-nederland" or "midden-nederland.jzp"): that pool only.
+    only = principal.subject.split(".")[0] if principal.role is Role.EXPERTISENETWERK else None
+    async with runtime(request).work(ReadModels) as uow:
+        return await pool_views.pools(uow, only=only)
 
 
 @router.get("/capacity", summary="Capacity tiles per verblijf setting and active shortages (no personal data)")

@@ -9,8 +9,9 @@ declaration lines, waiting times) follow the dashboard's "<5" rule (``domain.pub
 Prometheus has no "<5", so a series whose count is 1–4 is left out — absent, not 0, which
 would claim nobody — and ``schakel_suppressed_series{metric}`` says how many were left out. A
 waiting-time histogram appears once its category has 5 youths; inside it a bucket of 1–4 reads
-0. Places, shortages and report ages are not about youths and stay exact. Alert rules on youth
-counts therefore compare with a threshold of 5 or more and never rely on ``absent()`` or ``== 0``.
+0. Places, shortages and report ages are not about youths and stay exact, a pool's free places
+per member region (``schakel_pool_places_free``) included: they count beds, not who lies in them.
+Alert rules on youth counts therefore compare with a threshold of 5 or more and never rely on ``absent()`` or ``== 0``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ METRIC_QUERIES = {
                        FROM referral_view r JOIN care_view c ON c.referral_id = r.referral_id
                        WHERE c.start_date IS NOT NULL GROUP BY r.referral_id""",
     "report_age": "SELECT setting, min(reported_at) AS oldest FROM provider_capacity GROUP BY 1",
+    "pool_free": "SELECT pool, region, setting, sum(free) AS n FROM pool_capacity_view GROUP BY 1, 2, 3",
     "doorbraak_open": "SELECT count(*) AS n FROM doorbraak_case_view WHERE closed_at IS NULL",
     # Open decisions of open cases; whether one is overdue is judged at scrape time, on the clock.
     "doorbraak_decisions": """SELECT d.due_date, d.overdue_at FROM doorbraak_decision_view d
@@ -132,6 +134,12 @@ class Snapshot(Collector):
         yield from _youth_metrics(rows, left_out)
         yield _gauge(
             "schakel_places_occupied", "Occupied verblijf places, by setting.", ["setting"], rows.get("occupied", [])
+        )
+        yield _gauge(
+            "schakel_pool_places_free",
+            "Free places a pool's member region last told it, per pooled setting (the region's own included).",
+            ["pool", "region", "setting"],
+            rows.get("pool_free", []),
         )
         yield _counter("schakel_shortages", "Shortages detected, by setting.", ["setting"], rows.get("shortages", []))
         now = self.clock.now()

@@ -6,21 +6,31 @@ delivered at commit), exactly when it is visible. The consumers apply what one p
 once (``record_all``): the same records, their writes gathered into one statement each. Types without a handler here are acked and
 ignored by the runtime consumer; they must still be known to ``contracts`` (imported below), or
 they would count as invalid and go to the dead-letter topic.
+
+Each pool the region takes part in has its own consumer of the pool's topic (``pool-<name>``): the
+places and shortages of every member, this region's own included, since monitoring records nothing
+of the pool elsewhere. What a region that is no member tells, or about a setting the pool does not
+share, is skipped with a warning, as capacity skips it: members disagreeing on the pools file must
+not put anything on this region's pages it did not agree to.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from contracts import capacity, contracting, doorbraak, intake, topics
 from contracts.envelope import Envelope, EventData
+from contracts.pool import Pool, PoolCapacityReported, PoolShortageDetected, PoolShortageResolved
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore
 from services.runtime.consumer import BatchHandler, Consumer, Handler
 from services.runtime.statements import StatementBatch
 from services.runtime.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 Recording = UnitOfWork[Projection, MonitoringSettings]
 # How one event is recorded: the store, the envelope (an alert's id is its envelope's id) and the event.
@@ -69,6 +79,38 @@ GROUPS = {
 }
 
 
+def pool_records(pool: Pool) -> Mapping[type[EventData], Record]:
+    """How the events on ``pool``'s topic are recorded: only what its members tell of its settings."""
+
+    def told_by_member(record: Record) -> Record:
+        async def apply(store: Projection, envelope: Envelope, event: Any) -> None:
+            if member_sharing(pool, event):
+                await record(store, envelope, event)
+
+        return apply
+
+    return {
+        PoolCapacityReported: told_by_member(lambda store, _, event: store.record_pool_places(event)),
+        PoolShortageDetected: told_by_member(lambda store, _, event: store.record_pool_shortage(event)),
+        PoolShortageResolved: told_by_member(lambda store, _, event: store.resolve_pool_shortage(event)),
+    }
+
+
+def member_sharing(pool: Pool, event: PoolCapacityReported | PoolShortageDetected | PoolShortageResolved) -> bool:
+    """Whether ``event`` on ``pool``'s topic is one of its members telling of a setting it shares."""
+    if event.pool == pool.name and event.region in pool.members and pool.shares(event.setting):
+        return True
+    log.warning(
+        "pool %s: skipping %s of %s (pool %s) about %s: not a member sharing it in this region's pools file",
+        pool.name,
+        type(event).__name__,
+        event.region,
+        event.pool,
+        event.setting,
+    )
+    return False
+
+
 def _handler(record: Record) -> Handler[Projection]:
     """Records the event, then wakes the live pages: every change shows there at its commit."""
 
@@ -93,16 +135,19 @@ def record_all(records: Mapping[type[EventData], Record]) -> BatchHandler[Projec
     return apply
 
 
-def consumers(live_channel: str) -> list[Consumer[Projection]]:
-    """Monitoring's consumer groups, one per topic; ``live_channel`` is NOTIFYed with every change."""
+def consumers(live_channel: str, pools: Sequence[Pool] = ()) -> list[Consumer[Projection]]:
+    """Monitoring's consumer groups, one per topic and one per pool in ``pools`` (those the region
+    takes part in, ``MonitoringSettings.pools()``); ``live_channel`` is NOTIFYed with every change."""
     store = functools.partial(ProjectionStore, live_channel=live_channel)
+    recorded = [(GROUPS[topic], topic, records) for topic, records in RECORDS.items()]
+    recorded += [(f"pool-{pool.name}", pool.topic, pool_records(pool)) for pool in pools]
     return [
         Consumer(
-            GROUPS[topic],
+            group,
             topic,
             {model: _handler(record) for model, record in records.items()},
             store=store,
             batch=record_all(records),
         )
-        for topic, records in RECORDS.items()
+        for group, topic, records in recorded
     ]

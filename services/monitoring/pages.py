@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from contracts import regions
 from services.monitoring import live_views
 from services.monitoring.api import runtime
 from services.monitoring.queries import ReadModels
@@ -28,7 +29,7 @@ SETTING_LABELS = {
     "crisisplek": "Crisisplek",
     "jeugdzorgplus": "JeugdzorgPlus",
 }
-STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte"}
+STATE_LABELS = {"tekort": "Tekort", "krap": "Krap", "ruim": "Ruimte", "onbekend": "Niets gemeld"}
 DOORBRAAK_LABELS = {
     "stages": {
         "te_laat": "Te laat",
@@ -57,6 +58,7 @@ def _context(request: Request, **extra: object) -> dict[str, object]:
     return {
         "request": request,
         "municipalities": settings.municipalities,
+        "region_title": regions.known_region(settings.region),
         "setting_labels": SETTING_LABELS,
         "state_labels": STATE_LABELS,
         "doorbraak_labels": DOORBRAAK_LABELS,

@@ -178,6 +178,24 @@ class ReadModels:
         )
         return [domain.DoorbraakDecision(**dict(r)) for r in rows]
 
+    # --- the pools ---------------------------------------------------------------------------------
+
+    async def pool_places(self, pool: str) -> list[asyncpg.Record]:
+        """Every member's providers in the pool's settings, as last told."""
+        return await self.conn.fetch(
+            """SELECT region, agb, setting, free, total, reserved, reported_at FROM pool_capacity_view
+               WHERE pool = $1 ORDER BY region, setting, agb""",
+            pool,
+        )
+
+    async def open_pool_shortages(self, pool: str) -> list[asyncpg.Record]:
+        """The members' open shortages in the pool, the latest per region and setting."""
+        return await self.conn.fetch(
+            """SELECT DISTINCT ON (region, setting) region, setting, detected_at FROM pool_shortage_view
+               WHERE pool = $1 AND resolved_at IS NULL ORDER BY region, setting, detected_at DESC""",
+            pool,
+        )
+
 
 # What a view reads through: a route's unit of work on the read models (one connection, one "now").
 Reading = UnitOfWork[ReadModels, MonitoringSettings]

@@ -158,7 +158,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
     try:
         await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
         await migrate(pool, settings.service, MIGRATIONS)
-        await ensure_topics(settings, topics_with_dead_letters(settings))
+        await ensure_topics(settings, topics_with_dead_letters(settings) + settings.pool_topics_with_dead_letters())
         channel = live_channel(settings)
         async with pool.acquire() as conn, conn.transaction():
             # First: a live consumer records its inbox rows first, so it waits here before it holds
@@ -167,7 +167,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
             projection = ProjectionStore(conn, channel)
             await projection.truncate(f"{settings.service}.")
             replay, reports = Replay(conn, settings), NewestReports()
-            for consumer in handlers.consumers(channel):
+            for consumer in handlers.consumers(channel, settings.pools()):
                 await _replay(replay, reports.folding(consumer), on_progress)
             await reports.write(projection, replay.result)
             await projection.wake_live_pages()

@@ -33,6 +33,7 @@ from contracts.doorbraak import (
     MeetingHeld,
 )
 from contracts.intake import CareEnded, CareStarted, ReferralReceived, ReferralWithdrawn
+from contracts.pool import PoolCapacityReported, PoolShortageDetected, PoolShortageResolved
 from services.monitoring import domain
 from services.runtime.db import Connection
 from services.runtime.settings import ServiceSettings
@@ -53,6 +54,8 @@ READ_MODELS = (
     "doorbraak_case_view",
     "doorbraak_meeting_view",
     "doorbraak_decision_view",
+    "pool_capacity_view",
+    "pool_shortage_view",
 )
 
 
@@ -86,6 +89,9 @@ class Projection(Protocol):
     async def withdraw_decision(self, event: DecisionWithdrawn) -> None: ...
     async def record_overdue_decision(self, event: DecisionOverdue) -> None: ...
     async def close_case(self, event: CaseClosed) -> None: ...
+    async def record_pool_places(self, event: PoolCapacityReported) -> None: ...
+    async def record_pool_shortage(self, event: PoolShortageDetected) -> None: ...
+    async def resolve_pool_shortage(self, event: PoolShortageResolved) -> None: ...
     async def wake_live_pages(self) -> None: ...
     def gathering(self, statements: StatementBatch) -> Projection: ...
     async def write_gathered(self, statements: StatementBatch) -> None: ...
@@ -512,6 +518,59 @@ class ProjectionStore:
             placement_id,
             referral_id,
             *facts.values(),
+        )
+
+    # --- the pools: what their members tell on the pool topics ----------------------------------
+
+    async def record_pool_places(self, event: PoolCapacityReported) -> None:
+        # Latest wins: a report older than the row's, arriving late, changes nothing.
+        await self.writes.execute(
+            """INSERT INTO pool_capacity_view (pool, region, agb, setting, free, total, reserved, reported_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (pool, region, agb, setting) DO UPDATE SET
+                   free = EXCLUDED.free, total = EXCLUDED.total, reserved = EXCLUDED.reserved,
+                   reported_at = EXCLUDED.reported_at
+               WHERE pool_capacity_view.reported_at <= EXCLUDED.reported_at""",
+            event.pool,
+            event.region,
+            event.agb,
+            event.setting.value,
+            event.free,
+            event.total,
+            event.reserved,
+            event.reported_at,
+        )
+
+    async def record_pool_shortage(self, event: PoolShortageDetected) -> None:
+        # A resolution read first (a replay) keeps its end: the detection fills in only the figures.
+        await self.writes.execute(
+            """INSERT INTO pool_shortage_view (pool, shortage_id, region, setting, free_places, waiting, detected_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (pool, shortage_id) DO UPDATE SET free_places = EXCLUDED.free_places,
+                   waiting = EXCLUDED.waiting, detected_at = EXCLUDED.detected_at""",
+            event.pool,
+            event.shortage_id,
+            event.region,
+            event.setting.value,
+            event.free_places,
+            event.waiting,
+            event.detected_at,
+        )
+
+    async def resolve_pool_shortage(self, event: PoolShortageResolved) -> None:
+        await self.writes.execute(
+            """INSERT INTO pool_shortage_view (pool, shortage_id, region, setting, free_places, waiting, detected_at,
+                                               resolved_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (pool, shortage_id) DO UPDATE SET resolved_at = EXCLUDED.resolved_at""",
+            event.pool,
+            event.shortage_id,
+            event.region,
+            event.setting.value,
+            event.free_places,
+            event.waiting,
+            event.detected_at,
+            event.resolved_at,
         )
 
     # --- rebuild ------------------------------------------------------------------------------

@@ -45,18 +45,25 @@ class Role(StrEnum):
     PROVIDER = "provider"
     SCHAKELFUNCTIONARIS = "schakelfunctionaris"
     EXPERTTEAM = "expertteam"
+    # A pool's bovenregionaal expertisenetwerk, as it works in this region (docs/pools.md).
+    EXPERTISENETWERK = "expertisenetwerk"
     OPERATOR = "operator"
     ADMIN = "admin"
 
 
 # Who the schakelfunctie's alerts and its pages are for: the one definition every service uses.
-ALERT_ROLES: tuple[Role, ...] = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR)
+ALERT_ROLES: tuple[Role, ...] = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.EXPERTISENETWERK, Role.OPERATOR)
 
 # What a key's subject must look like, per role (ARCHITECTURE §4).
 _SUBJECT_FORMS: dict[Role, tuple[re.Pattern[str], str]] = {
     Role.PROVIDER: (re.compile(r"^\d{8}$"), "an AGB code of 8 digits"),
     Role.GEMEENTE: (re.compile(r"^\d{4}$"), "a CBS municipality code of 4 digits"),
     Role.REFERRER: (re.compile(r"^(0[1-6]|08):\d{8}$"), "referrer type (COD327) and AGB, e.g. 02:12345678"),
+    # The network of a pool: its handle starts with the pool's name, so a key says whose network it is.
+    Role.EXPERTISENETWERK: (
+        re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*(\.[\w-]{1,40})?$"),
+        "the pool's name, optionally with a team handle, e.g. midden-nederland or midden-nederland.jzp",
+    ),
 }
 # A team or role handle ("sf.gooi"), never a person's e-mail address: handles end up in events.
 _FREE_SUBJECT = (re.compile(r"^[\w.-]{1,64}$"), "a team handle of letters, digits, '.' or '-' (no e-mail address)")

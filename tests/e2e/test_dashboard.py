@@ -159,6 +159,9 @@ async def test_a_shortage_appears_live_and_is_acknowledged_and_both_pages_are_ac
             assert await page.evaluate("Schakel.count(2, 'vrije plek', 'vrije plekken')") == "2 vrije plekken"
             await _sign_in(page, operator_key)
             await expect(page.locator("#cijfers")).to_be_visible(timeout=20_000)
+            # The pool view: this region's JeugdzorgPlus places as capacity told the pool, as on its own tile.
+            own = page.locator('#pool-tegels .schakel-tile[data-own="ja"][data-setting="jeugdzorgplus"]')
+            await expect(own).to_contain_text("8 van 9 vrij", timeout=20_000)
             # The expert team's work per month, with two youths shown as "<5".
             await expect(page.locator("#tabel-doorbraak")).to_contain_text("<5", timeout=20_000)
             await page.evaluate("window.__notReloaded = true")

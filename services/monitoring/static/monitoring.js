@@ -79,15 +79,23 @@
     show();
   }
 
-  function fetchJson(url, key) {
+  function refuseKey(detail) {
+    sessionStorage.removeItem(KEY);
+    $("sleutel").hidden = false;
+    $("aangemeld").hidden = true;
+    $("sleutel-melding").textContent = "Deze sleutel geeft geen toegang: " + detail;
+  }
+
+  // A key that is refused (401, or 403 unless ``lenient``) is forgotten; with ``lenient`` a 403 only
+  // rejects with ``forbidden`` set: the key may see other parts of the page.
+  function fetchJson(url, key, lenient) {
     return fetch(url, {headers: {"Authorization": "Bearer " + key}}).then(function (response) {
       if (response.status === 401 || response.status === 403) {
         return response.json().then(function (body) {
-          sessionStorage.removeItem(KEY);
-          $("sleutel").hidden = false;
-          $("aangemeld").hidden = true;
-          $("sleutel-melding").textContent = "Deze sleutel geeft geen toegang: " + body.detail;
-          throw new Error(body.detail);
+          var error = new Error(body.detail);
+          if (response.status === 403 && lenient) error.forbidden = true;
+          else refuseKey(body.detail);
+          throw error;
         });
       }
       if (!response.ok) throw new Error("status " + response.status);
@@ -109,6 +117,53 @@
   function debounce(fn, ms) {
     var timer = null;
     return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+
+  // --- the pool view: a tile per member region and pooled setting, own region first ------
+
+  function poolTile(pool, setting, r, config) {
+    var state = config.stateLabels[r.state] || r.state;
+    var children = [el("h5", {"class": "schakel-tile__name", text: r.title})];
+    if (r.own) children.push(el("p", {"class": "schakel-tile__own", text: "Eigen regio"}));
+    if (r.state === "onbekend") {
+      children.push(el("p", {"class": "schakel-tile__state", text: state}),
+        el("p", {"class": "schakel-tile__detail", text: "Deze regio heeft nog geen plekken aan de pool gemeld."}));
+    } else {
+      children.push(
+        el("p", {"class": "schakel-tile__free"}, [el("span", {"class": "schakel-tile__number", text: String(r.free)}),
+          " van " + r.total + " vrij"]),
+        el("p", {"class": "schakel-tile__state", "data-shortage": r.shortage_since ? "open" : "geen",
+          text: r.shortage_since ? "Tekort sinds " + dateTime(r.shortage_since) : state}),
+        el("p", {"class": "schakel-tile__detail", text: count(r.reserved, "plek gereserveerd", "plekken gereserveerd") +
+          ", " + count(r.providers.length, "aanbieder", "aanbieders")}),
+        el("p", {"class": "schakel-tile__detail", text: "Gemeld: " + since(r.last_updated)}));
+    }
+    return el("li", {"class": "schakel-tile schakel-tile--" + r.state + (r.own ? " schakel-tile--eigen" : ""),
+      "data-pool": pool.name, "data-region": r.region, "data-setting": setting.setting, "data-state": r.state,
+      "data-own": r.own ? "ja" : "nee"}, children);
+  }
+
+  function poolSetting(pool, setting, config) {
+    var label = config.settingLabels[setting.setting] || setting.setting;
+    var short = setting.regions_in_shortage === 0 ? "geen regio met een tekort" :
+      count(setting.regions_in_shortage, "regio met een tekort", "regio's met een tekort");
+    return el("div", {"class": "schakel-pool__setting", "data-pool-setting": setting.setting}, [
+      el("h4", {"class": "utrecht-heading-4", text: label}),
+      el("p", {"class": "utrecht-paragraph schakel-pool__totals", text: "In de pool " + setting.free + " van " +
+        count(setting.total, "plek", "plekken") + " vrij, " + setting.reserved + " gereserveerd; " + short + "."}),
+      el("ul", {"class": "schakel-tiles", "aria-label": label + " per regio"},
+        setting.regions.map(function (r) { return poolTile(pool, setting, r, config); }))]);
+  }
+
+  function renderPools(data, config) {
+    $("pools").hidden = false;
+    $("pools-status").textContent = data.pools.length ? "" : "Deze regio doet niet mee aan een pool.";
+    var box = $("pool-tegels");
+    box.replaceChildren.apply(box, data.pools.map(function (pool) {
+      return el("div", {"class": "schakel-pool", "data-pool": pool.name}, [
+        el("h3", {"class": "utrecht-heading-3", text: pool.title})].concat(
+        pool.settings.map(function (setting) { return poolSetting(pool, setting, config); })));
+    }));
   }
 
   // --- dashboard ---------------------------------------------------------------------------
@@ -209,13 +264,27 @@
       return params.toString();
     }
 
+    // The figures are for gemeenten and operators, the pool view for the schakelfunctie's roles and
+    // operators: a key is refused only when it may see neither.
     function load() {
       if (!currentKey) return;
-      fetchJson("/v1/overview?" + query(), currentKey).then(function (data) {
+      var figures = fetchJson("/v1/overview?" + query(), currentKey, true).then(function (data) {
         $("cijfers").hidden = false;
         $("cijfers-status").textContent = "Cijfers bijgewerkt om " + new Date().toLocaleTimeString("nl-NL") + ".";
         renderFigures(data);
-      }).catch(function (error) { $("cijfers-status").textContent = "Cijfers konden niet worden geladen: " + error.message; });
+      }).catch(function (error) {
+        if (error.forbidden) { $("cijfers").hidden = true; throw error; }
+        $("cijfers-status").textContent = "Cijfers konden niet worden geladen: " + error.message;
+      });
+      var pools = fetchJson("/v1/pools", currentKey, true).then(function (data) { renderPools(data, config); })
+        .catch(function (error) {
+          if (error.forbidden) { $("pools").hidden = true; throw error; }
+          $("pools").hidden = false;
+          $("pools-status").textContent = "De pool kon niet worden geladen: " + error.message;
+        });
+      Promise.allSettled([figures, pools]).then(function (results) {
+        if (results.every(function (r) { return r.status === "rejected"; })) refuseKey(results[0].reason.message);
+      });
     }
 
     var reload = debounce(load, 400);
@@ -299,6 +368,7 @@
       if (!currentKey) return;
       fetchJson("/v1/schakelfunctie", currentKey).then(render)
         .then(function () { return fetchJson("/v1/doorbraak", currentKey); }).then(renderDoorbraak)
+        .then(function () { return fetchJson("/v1/pools", currentKey); }).then(function (data) { renderPools(data, config); })
         .catch(function (error) { $("inbox-status").textContent = "Kon de gegevens niet laden: " + error.message; });
     }
 
