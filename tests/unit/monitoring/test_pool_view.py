@@ -20,7 +20,7 @@ from contracts import topics
 from contracts.envelope import Envelope
 from contracts.pool import Pool, PoolCapacityReported, PoolShortageDetected, PoolShortageResolved
 from contracts.verblijf import Setting
-from services.monitoring import handlers
+from services.monitoring import handlers, pages
 from services.monitoring.gauges import Snapshot
 from services.monitoring.pool_views import Told, pooled_setting
 from services.monitoring.settings import MonitoringSettings
@@ -254,3 +254,12 @@ def test_the_pools_free_places_are_exact_on_metrics_places_are_not_people() -> N
     assert (
         'schakel_pool_places_free{pool="midden-nederland",region="eemland",setting="jeugdzorgplus"} 1.0' in exposition
     )
+
+
+@pytest.mark.parametrize(
+    ("region_title", "header"),
+    [("Gooi en Vechtstreek", "Jeugdregio Gooi en Vechtstreek"), ("Regio Eemland", "Jeugdregio Eemland")],
+)
+def test_every_page_names_the_region_of_its_deployment(region_title: str, header: str) -> None:
+    page = pages.templates.env.get_template("base.html").render(region_title=region_title, request=None)
+    assert f"Schakel · {header}</p>" in page
