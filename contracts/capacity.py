@@ -7,7 +7,7 @@ import uuid
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts import topics
 from contracts.codes import Productcategorie, Urgentie
@@ -101,6 +101,12 @@ class PlacementProposed(CapacityEvent):
     setting: Setting
     reserved_until: AwareDatetime
     proposed_at: AwareDatetime
+    provider_region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=60,
+        description="The pool member whose provider holds the place (asked over the pool); absent: this region.",
+    )
 
 
 class PlacementConfirmed(CapacityEvent):
@@ -113,6 +119,12 @@ class PlacementConfirmed(CapacityEvent):
     provider_agb: AgbCode
     setting: Setting
     confirmed_at: AwareDatetime
+    provider_region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=60,
+        description="The pool member whose provider took the youth; absent: this region.",
+    )
 
 
 class PlacementDeclined(CapacityEvent):
@@ -127,6 +139,16 @@ class PlacementDeclined(CapacityEvent):
     declined_at: AwareDatetime
 
 
+class PoolRoom(BaseModel):
+    """Another member region of a pool with free places in the setting (docs/pools.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)
+    region: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60, description="A region id.")
+    free: int = Field(ge=1, le=10_000, description="Its free places in the setting, as it last told the pool.")
+
+
 class ShortageDetected(Alert):
     """A setting's free places across the region cannot cover urgent demand or hit the minimum."""
 
@@ -139,6 +161,13 @@ class ShortageDetected(Alert):
     waiting: int = Field(ge=0, description="Youths waiting urgently (spoed or crisis) for this setting.")
     severity: Severity
     detected_at: AwareDatetime
+    pool_room: list[PoolRoom] | None = Field(
+        default=None,
+        description=(
+            "For a setting the region pools: the other members with free places, most first (empty: the pool "
+            "has no room either). Absent for a setting no pool shares."
+        ),
+    )
 
 
 class ShortageChanged(Alert):

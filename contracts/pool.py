@@ -3,15 +3,21 @@ events a member region shares with its pools, on the pool's own topic ``pool.<na
 
 Regions that cannot organise a scarce setting alone (JeugdzorgPlus in the court district of
 Midden-Nederland, seed 001 "bovenregionale samenwerking") show each other their places over Kafka,
-never over HTTP between regions. What travels is per region, provider and setting — never per
-youth: no client_ref, no age, no municipality, and nothing about a setting the pool does not share
-(docs/pools.md).
+never over HTTP between regions. Places and shortages travel per region, provider and setting. A
+youth travels only as far as another region must know it: a request for a place (age, setting,
+urgency, a fresh reference) and an escalation for the pool's expertisenetwerk (age, settings,
+urgency, level) — never a client_ref, referral id, municipality, name, BSN or birth date, and
+nothing about a setting the pool does not share (docs/pools.md).
+
+The alerts a region raises because of its pools (the pool has no room, a member escalated a case)
+are defined here too; like every alert they go to the region's own ``capacity.alerts.v1``.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Annotated, ClassVar
@@ -19,8 +25,10 @@ from typing import Annotated, ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contracts import regions, topics
+from contracts.capacity import Alert, DeclineReason, EscalationLevel, EscalationReason
+from contracts.codes import Urgentie
 from contracts.envelope import EventData
-from contracts.identifiers import AgbCode
+from contracts.identifiers import AgbCode, Age
 from contracts.verblijf import Setting
 
 POOLS_FILE = Path(__file__).parent / "data" / "pools.json"
@@ -187,5 +195,142 @@ class PoolShortageResolved(PoolEvent):
     setting: Setting
     free_places: Places
     waiting: Places
+    detected_at: AwareDatetime
+    resolved_at: AwareDatetime
+
+
+# --- a place asked of another member: the proposal and its answer travel over the pool ----------
+
+
+class PoolAnswer(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class PoolPlacementRequested(PoolEvent):
+    """The youth's region (``region``) asks a provider of another member (``to_region``) for a place
+    in a pooled setting. The provider's region holds the place until ``reserved_until`` and its
+    provider answers through that region's own API. The youth's region keeps the placement, and its
+    gemeente the toewijzing."""
+
+    event_type: ClassVar[str] = "nl.schakel.pool.PoolPlacementRequested"
+    subject_fields: ClassVar[tuple[str, ...]] = ("request_id",)
+
+    request_id: uuid.UUID = Field(
+        description="A fresh reference of this one request: neither the placement, the referral nor the client."
+    )
+    to_region: RegionId = Field(description="The member region whose provider is asked.")
+    agb: AgbCode = Field(description="The provider asked, as the other region told the pool its places.")
+    setting: Setting
+    age: Age = Field(description="The provider's age range decides whether it may take the youth.")
+    urgency: Urgentie = Field(description="How soon the youth needs the place.")
+    reserved_until: AwareDatetime = Field(description="Until when the place is held and an answer is awaited.")
+    requested_at: AwareDatetime
+
+
+class PoolPlacementAnswered(PoolEvent):
+    """The provider's region (``region``) answers a request of ``to_region``: its provider accepted the
+    youth, or declined (also when no place was free any more, or the reservation ran out)."""
+
+    event_type: ClassVar[str] = "nl.schakel.pool.PoolPlacementAnswered"
+    subject_fields: ClassVar[tuple[str, ...]] = ("request_id",)
+
+    request_id: uuid.UUID
+    to_region: RegionId = Field(description="The youth's region, which asked.")
+    agb: AgbCode
+    setting: Setting
+    answer: PoolAnswer
+    reason: DeclineReason | None = Field(default=None, description="Why not, as a code; only with declined.")
+    answered_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _reason_with_decline(self) -> PoolPlacementAnswered:
+        if (self.answer is PoolAnswer.DECLINED) != (self.reason is not None):
+            raise ValueError("a declined answer carries a reason, an accepted one none")
+        return self
+
+
+class PoolPlacementWithdrawn(PoolEvent):
+    """The youth's region no longer asks: the reservation ran out there, the youth was placed
+    otherwise, or the referral was withdrawn. The provider's region gives the place back."""
+
+    event_type: ClassVar[str] = "nl.schakel.pool.PoolPlacementWithdrawn"
+    subject_fields: ClassVar[tuple[str, ...]] = ("request_id",)
+
+    request_id: uuid.UUID
+    to_region: RegionId = Field(description="The member region whose provider was asked.")
+    withdrawn_at: AwareDatetime
+
+
+# --- escalations of pooled settings, for the pool's expertisenetwerk -----------------------------
+
+
+class PoolCaseEscalated(PoolEvent):
+    """A youth of ``region`` waiting for a pooled setting escalated: the pool's expertisenetwerk hears
+    of it in every member region. What the regional expert team sees of the case, less who the youth
+    is: no client_ref, referral id or municipality."""
+
+    event_type: ClassVar[str] = "nl.schakel.pool.PoolCaseEscalated"
+    subject_fields: ClassVar[tuple[str, ...]] = ("region", "placement_id")
+
+    placement_id: uuid.UUID = Field(
+        description="The case's reference in its own region, to take it up with that region's expert team."
+    )
+    age: Age
+    settings: list[Setting] = Field(min_length=1, description="The pooled settings the youth may go to.")
+    urgency: Urgentie
+    level: EscalationLevel
+    reason: EscalationReason
+    waiting_since: AwareDatetime
+    escalated_at: AwareDatetime
+
+
+# --- alerts a region raises because of its pools (on its own capacity.alerts.v1) ------------------
+
+
+class NetworkCaseEscalated(Alert):
+    """A ``PoolCaseEscalated`` of any member (this region's own included), raised in this region for
+    the pool's expertisenetwerk, so its live stream and webhooks deliver it."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.NetworkCaseEscalated"
+    subject_fields: ClassVar[tuple[str, ...]] = ("region", "placement_id")
+
+    pool: PoolName
+    region: RegionId = Field(description="The member region whose youth escalated.")
+    placement_id: uuid.UUID
+    age: Age
+    settings: list[Setting] = Field(min_length=1)
+    urgency: Urgentie
+    level: EscalationLevel
+    reason: EscalationReason
+    waiting_since: AwareDatetime
+    escalated_at: AwareDatetime
+
+
+class PoolWideShortageDetected(Alert):
+    """This region is short of a pooled setting and no other member has a free place either: the pool
+    cannot help. Raised when both hold, once, until one of them ends."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.PoolWideShortageDetected"
+    subject_fields: ClassVar[tuple[str, ...]] = ("pool", "setting")
+
+    shortage_id: uuid.UUID
+    pool: PoolName
+    setting: Setting
+    members_short: list[RegionId] = Field(description="The members whose own shortage of the setting is open.")
+    waiting: Places = Field(description="Youths of this region waiting urgently for the setting: a count.")
+    detected_at: AwareDatetime
+
+
+class PoolWideShortageResolved(Alert):
+    """Another member has a free place again, or this region's own shortage ended."""
+
+    event_type: ClassVar[str] = "nl.schakel.capacity.PoolWideShortageResolved"
+    subject_fields: ClassVar[tuple[str, ...]] = ("pool", "setting")
+
+    shortage_id: uuid.UUID
+    pool: PoolName
+    setting: Setting
+    room_elsewhere: list[RegionId] = Field(description="The other members with a free place now.")
     detected_at: AwareDatetime
     resolved_at: AwareDatetime

@@ -16,6 +16,7 @@ from services.capacity.api import router
 from services.capacity.commands.timers import Timers
 from services.capacity.doorbraak_api import router as doorbraak_router
 from services.capacity.placements_api import router as placements_router
+from services.capacity.pool_requests_api import router as pool_requests_router
 from services.capacity.pools_api import router as pools_router
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import ALERT_CHANNEL, open_store
@@ -77,7 +78,7 @@ def build(settings: CapacitySettings | None = None, clock: Clock | None = None) 
             title="Schakel capacity",
             description="Verblijf places per provider and setting, shortages and alerts (the schakelfunctie).",
             migrations=Path(__file__).parent / "migrations",
-            routers=[router, placements_router, doorbraak_router, webhooks_router, pools_router],
+            routers=[router, placements_router, doorbraak_router, webhooks_router, pools_router, pool_requests_router],
             publishes=[topics.CAPACITY_EVENTS, topics.CAPACITY_ALERTS, *(p.topic for p in settings.pools())],
             consumers=lambda _app, runtime: handlers.consumers(runtime.settings.pools()),
             on_start=_start,

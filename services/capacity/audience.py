@@ -7,9 +7,13 @@ expert team reaches the expert team as well, and so does a doorbraak decision no
 time (``DecisionOverdue``: for the two who work the case, not the operator). An acknowledgement names only an alert id, its type
 and who acknowledged, so every alert role hears of it and their inboxes stay in step.
 
+The pool's expertisenetwerk hears the escalations of pooled settings from every member region
+(``NetworkCaseEscalated``: region, age, settings, urgency, level; no client_ref) and the pool-wide
+shortage, never the region's own ``CaseEscalated`` (it names the client_ref and the gemeente).
+
 Placements are shown by the part each role plays in the case:
 
-- schakelfunctionaris and expertteam work the case: everything, every provider's answer and note,
+- schakelfunctionaris, expertteam and expertisenetwerk work the case: everything, every provider's answer and note,
   and the escalation note (the notes are written for them);
 - a provider sees the youth it was proposed, and of the course of the case only its own
   proposals (with its own notes) and its own confirmation; never another provider's answer, nor
@@ -35,6 +39,7 @@ from contracts.capacity import (
     ShortageResolved,
 )
 from contracts.doorbraak import DecisionOverdue
+from contracts.pool import NetworkCaseEscalated, PoolWideShortageDetected, PoolWideShortageResolved
 from services.runtime.auth import ALERT_ROLES, Role
 
 # --- alerts -------------------------------------------------------------------------------
@@ -42,6 +47,9 @@ from services.runtime.auth import ALERT_ROLES, Role
 _EVERY_ALERT_ROLE = frozenset(ALERT_ROLES)
 _REGION = frozenset({Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
 _CASE = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM})
+_EXPERTTEAM_CASE = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR})
+_NETWORK = frozenset({Role.EXPERTISENETWERK})
+_POOL_WIDE = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTISENETWERK, Role.OPERATOR})
 # Only an escalation is told apart by its payload (its level); every other kind by its type alone.
 _BY_LEVEL = CaseEscalated.event_type
 ANY_LEVEL = ""
@@ -62,8 +70,11 @@ _AUDIENCE: Mapping[AlertKind, frozenset[Role]] = {
     AlertKind(CapacityReportStale.event_type): _REGION,
     AlertKind(AlertAcknowledged.event_type): _EVERY_ALERT_ROLE,
     AlertKind(_BY_LEVEL, EscalationLevel.SCHAKELFUNCTIONARIS.value): _REGION,
-    AlertKind(_BY_LEVEL, EscalationLevel.EXPERTTEAM.value): _EVERY_ALERT_ROLE,
+    AlertKind(_BY_LEVEL, EscalationLevel.EXPERTTEAM.value): _EXPERTTEAM_CASE,
     AlertKind(DecisionOverdue.event_type): _CASE,
+    AlertKind(NetworkCaseEscalated.event_type): _NETWORK,
+    AlertKind(PoolWideShortageDetected.event_type): _POOL_WIDE,
+    AlertKind(PoolWideShortageResolved.event_type): _POOL_WIDE,
 }
 
 
@@ -89,7 +100,8 @@ def kinds_seen_by(role: Role) -> list[AlertKind]:
 
 # --- placements ---------------------------------------------------------------------------
 
-CASE_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM})
+# The expertisenetwerk works the cases of its own region it takes up, as the expert team does.
+CASE_ROLES = frozenset({Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.EXPERTISENETWERK})
 _ESCALATION = ("escalation_level", "escalated_at", "escalation_due_at", "escalation_note")
 _CONFIRMATION = ("confirmed_agb", "confirmed_setting", "confirmed_at")
 
@@ -118,7 +130,7 @@ def placement_seen_by(placement: Mapping[str, Any], role: Role, agb: str | None 
 
 # --- the doorbraak's case file --------------------------------------------------------------
 
-CASE_READERS = frozenset({Role.EXPERTTEAM, Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
+CASE_READERS = frozenset({Role.EXPERTTEAM, Role.EXPERTISENETWERK, Role.SCHAKELFUNCTIONARIS, Role.OPERATOR})
 
 
 def case_seen_by(case: Mapping[str, Any], role: Role) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from services.capacity.commands import doorbraak
 from services.capacity.store import Decision, Meeting, open_store
 from services.capacity.store.case_reads import case_file, list_cases
 from services.runtime.auth import Principal, Role, require
-from services.runtime.errors import NotFound
+from services.runtime.errors import Forbidden, NotFound
 from services.runtime.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["doorbraak"])
@@ -235,7 +235,8 @@ def _replayed(created: bool, response: Response) -> None:
 
 # --- routes -----------------------------------------------------------------------------------
 
-EXPERTTEAM = require(Role.EXPERTTEAM)
+# The pool's expertisenetwerk may take up and work the cases of its own region (as DoorbraakTeam.EXPERTISENETWERK).
+EXPERTTEAM = require(Role.EXPERTTEAM, Role.EXPERTISENETWERK)
 
 
 @router.post(
@@ -243,11 +244,16 @@ EXPERTTEAM = require(Role.EXPERTTEAM)
     status_code=201,
     response_model=CaseFile,
     summary="Take up the case of an escalated, unplaced youth (its open case if it has one: 200)",
-    responses={200: {"model": CaseFile, "description": "The youth's open case, taken up before"}, **problems(404, 409)},
+    responses={
+        200: {"model": CaseFile, "description": "The youth's open case, taken up before"},
+        **problems(403, 404, 409),
+    },
 )
 async def take_up_case(
     body: TakeUp, request: Request, response: Response, principal: Principal = Depends(EXPERTTEAM)
 ) -> CaseFile:
+    if principal.role is Role.EXPERTISENETWERK and body.team is not DoorbraakTeam.EXPERTISENETWERK:
+        raise Forbidden("an expertisenetwerk key takes up a case as team expertisenetwerk")
     async with runtime(request).work(open_store) as uow:
         case, created = await doorbraak.take_up(uow, body.placement_id, body.team, principal)
     _replayed(created, response)

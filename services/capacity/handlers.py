@@ -1,6 +1,7 @@
 """Capacity's Kafka consumers: referrals open placement requests (and care started closes a doorbraak
 case); contracts admit providers (and a maatwerk contract carries out a doorbraak decision); the
-other members of each pool this region takes part in tell it their places and shortages."""
+other members of each pool this region takes part in tell it their places and shortages, ask its
+providers for places and answer its own requests, and escalate cases for the expertisenetwerk."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ from collections.abc import Sequence
 from contracts import topics
 from contracts.contracting import ContractConcluded, ContractEnded, ProviderAdmitted
 from contracts.intake import CareStarted, ReferralReceived, ReferralWithdrawn
-from contracts.pool import Pool, PoolCapacityReported, PoolShortageDetected, PoolShortageResolved
-from services.capacity.commands import capacity, doorbraak, placements, pools
+from contracts.pool import (
+    Pool,
+    PoolCapacityReported,
+    PoolCaseEscalated,
+    PoolPlacementAnswered,
+    PoolPlacementRequested,
+    PoolPlacementWithdrawn,
+    PoolShortageDetected,
+    PoolShortageResolved,
+)
+from services.capacity.commands import capacity, doorbraak, placements, pool_placements, pools
 from services.capacity.store import Store, open_store
 from services.runtime.consumer import Consumer
 
@@ -47,9 +57,13 @@ def pool_consumer(pool: Pool) -> Consumer[Store]:
         f"pool-{pool.name}",
         pool.topic,
         {
-            PoolCapacityReported: pools.record_places,
+            PoolCapacityReported: pool_placements.record_places,
             PoolShortageDetected: pools.record_shortage_detected,
             PoolShortageResolved: pools.record_shortage_resolved,
+            PoolCaseEscalated: pools.record_escalation,
+            PoolPlacementRequested: pool_placements.receive_request,
+            PoolPlacementAnswered: pool_placements.receive_answer,
+            PoolPlacementWithdrawn: pool_placements.receive_withdrawal,
         },
         store=open_store,
     )

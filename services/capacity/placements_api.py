@@ -33,6 +33,9 @@ class Proposal(BaseModel):
     reason: DeclineReason | None
     note: str | None
     decided_at: datetime | None
+    region: str | None = Field(
+        default=None, description="The pool member whose provider was asked; absent: this region."
+    )
 
 
 class Placement(BaseModel):

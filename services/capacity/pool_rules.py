@@ -1,5 +1,7 @@
-"""Pure rules of pooling (docs/pools.md): what a region tells its pools about its places, and what the
-pool's picture of a setting is — who has room — once the members' figures are in. No I/O, no clock."""
+"""Pure rules of pooling (docs/pools.md): what a region tells its pools about its places, what the
+pool's picture of a setting is — who has room — once the members' figures are in, which provider of
+another member to ask for a youth, whether a region can hold a place asked of it, and when the pool
+as a whole is short. No I/O, no clock."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from contracts.capacity import DeclineReason
 from contracts.verblijf import Setting
-from services.capacity.domain import ProviderCapacity
+from services.capacity.domain import Candidate, Need, ProviderCapacity, ShortageChange, in_preference_order
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,64 @@ def pooled_setting(
         pool_has_room=bool(elsewhere),
         room_elsewhere=[r.region for r in elsewhere],
     )
+
+
+# --- asking another member for a place ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolOffer:
+    """A provider of another pool member with a free place, as that member last told the pool."""
+
+    pool: str
+    region: str
+    agb: str
+    setting: str
+    free: int
+
+
+def best_pool_offer(need: Need, offers: Iterable[PoolOffer], allowed: Sequence[str] = ()) -> PoolOffer | None:
+    """The provider of another member to ask for a youth the region cannot place itself: the most
+    preferred setting the referral allows (and ``allowed``, a doorbraak decision's settings, when not
+    empty), then the most free places, then region and AGB so the choice is the same every time. A
+    provider that declined the youth (or let it lapse) is not asked again. The other region judges
+    the age range: the pool does not carry it."""
+    preference = {s.value: i for i, s in enumerate(in_preference_order(need.settings))}
+    eligible = [
+        o
+        for o in offers
+        if o.setting in preference
+        and (not allowed or o.setting in allowed)
+        and o.free > 0
+        and (o.agb, Setting(o.setting)) not in need.tried
+    ]
+    ranked = sorted(eligible, key=lambda o: (preference[o.setting], -o.free, o.region, o.agb))
+    return ranked[0] if ranked else None
+
+
+def why_not_held(
+    candidate: Candidate | None, age: int, reserved_until: datetime, now: datetime
+) -> DeclineReason | None:
+    """Why the provider's region cannot hold a place asked of it by another member, or None: the
+    provider is not (or no longer) offering places in the setting or has none free, the youth is
+    outside its age range, or the request ran out before it arrived."""
+    if reserved_until <= now:
+        return DeclineReason.GEEN_REACTIE
+    if candidate is None or candidate.free <= 0:
+        return DeclineReason.GROEP_VOL
+    if not candidate.admits(age):
+        return DeclineReason.LEEFTIJD
+    return None
+
+
+# --- the pool-wide shortage -----------------------------------------------------------------------
+
+
+def pool_wide_change(open_now: bool, short_here: bool, room_elsewhere: bool) -> ShortageChange:
+    """A region's pool-wide shortage of a setting: it is short itself and no other member has a free
+    place. It ends as soon as either stops being true."""
+    if not open_now and short_here and not room_elsewhere:
+        return ShortageChange.DETECTED
+    if open_now and (not short_here or room_elsewhere):
+        return ShortageChange.RESOLVED
+    return ShortageChange.NONE

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 MANAGERS = (*ALERT_ROLES, Role.ADMIN)
 # ``ALERT_ROLES`` spelled out for the OpenAPI document (a unit test keeps the two the same).
-AlertRole = Literal["schakelfunctionaris", "expertteam", "operator"]
+AlertRole = Literal["schakelfunctionaris", "expertteam", "expertisenetwerk", "operator"]
 
 
 class WebhookRequest(BaseModel):

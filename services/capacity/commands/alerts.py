@@ -11,12 +11,13 @@ from services.runtime.auth import Principal
 from services.runtime.errors import NotFound
 
 
-async def raise_alert(uow: Work, alert: Alert, setting: str | None, cause: Envelope | None = None) -> None:
+async def raise_alert(uow: Work, alert: Alert, setting: str | None, cause: Envelope | None = None) -> Envelope:
     """Announce ``alert`` and record it for the alert list, the live stream and the webhooks, so
-    it exists exactly when the state that caused it does."""
+    it exists exactly when the state that caused it does; returns its envelope."""
     envelope = uow.collect(alert, cause=cause)
     await uow.store.insert_alert(envelope, setting)
     await uow.store.notify_alerts(uow.settings.db_schema)
+    return envelope
 
 
 async def acknowledge(uow: Work, alert_id: uuid.UUID, by: Principal) -> bool:

@@ -21,6 +21,7 @@ from contracts.doorbraak import (
     CaseClosedReason,
     CaseTakenUp,
     DecisionCarriedOut,
+    DecisionKind,
     DecisionMade,
     DecisionOverdue,
     DecisionWithdrawn,
@@ -149,7 +150,7 @@ async def decide(uow: Work, case_id: uuid.UUID, terms: rules.DecisionTerms, by: 
         decided_by=by.actor,
     )
     await uow.store.insert_decision(decision)
-    uow.collect(
+    made = uow.collect(
         DecisionMade(
             decision_id=decision.id,
             case_id=case.id,
@@ -166,6 +167,11 @@ async def decide(uow: Work, case_id: uuid.UUID, terms: rules.DecisionTerms, by: 
             decided_at=uow.now,
         )
     )
+    if terms.kind is DecisionKind.BUITEN_REGIO and placement.status == "open":
+        # A place outside the region: asked of the pool at once (an open proposal is answered first).
+        await uow.store.lock_settings([placement.demand_setting, *placement.settings])
+        touched = await propose_next(uow, placement, made)
+        await reevaluate(uow, {placement.demand_setting, *touched}, made)
     return decision, True
 
 
@@ -221,6 +227,15 @@ async def carry_out(uow: Work, concluded: ContractConcluded) -> None:
         await uow.store.lock_settings([placement.demand_setting, setting])
         touched = await propose_next(uow, placement, uow.cause)
         await reevaluate(uow, {placement.demand_setting, *touched})
+
+
+async def carry_out_outside(uow: Work, placement: Placement, cause: Envelope) -> None:
+    """A provider of another pool member took the youth: an open decision on a place outside the
+    region is carried out (a decision of another kind waits for care to start, as before)."""
+    case = await uow.store.open_case_of(placement.id)
+    decision = None if case is None else await uow.store.open_decision(case.id)
+    if case is not None and decision is not None and decision.kind is DecisionKind.BUITEN_REGIO:
+        await _carried_out(uow, case, decision, None, cause)
 
 
 async def close_on_care_started(uow: Work, started: CareStarted) -> None:
@@ -332,7 +347,9 @@ def _terms(decision: Decision) -> rules.DecisionTerms:
     )
 
 
-async def _carried_out(uow: Work, case: DoorbraakCase, decision: Decision, contract_id: uuid.UUID | None) -> Envelope:
+async def _carried_out(
+    uow: Work, case: DoorbraakCase, decision: Decision, contract_id: uuid.UUID | None, cause: Envelope | None = None
+) -> Envelope:
     await uow.store.set_decision(decision.id, status="carried_out", carried_out_at=uow.now, contract_id=contract_id)
     return uow.collect(
         DecisionCarriedOut(
@@ -342,7 +359,8 @@ async def _carried_out(uow: Work, case: DoorbraakCase, decision: Decision, contr
             referral_id=case.referral_id,
             contract_id=contract_id,
             carried_out_at=uow.now,
-        )
+        ),
+        cause=cause,
     )
 
 

@@ -8,7 +8,7 @@ from contracts.capacity import CaseEscalated, EscalationLevel, EscalationReason
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity import domain
-from services.capacity.commands import Work
+from services.capacity.commands import Work, pools
 from services.capacity.commands.alerts import raise_alert
 from services.capacity.store import Placement
 from services.runtime.auth import Principal, Role
@@ -82,4 +82,5 @@ async def escalate(
         waiting_since=placement.requested_at,
         escalated_at=uow.now,
     )
-    await raise_alert(uow, escalated, placement.demand_setting, cause)
+    envelope = await raise_alert(uow, escalated, placement.demand_setting, cause)
+    await pools.share_escalation(uow, placement, escalated, envelope)

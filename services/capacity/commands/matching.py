@@ -1,15 +1,21 @@
-"""Proposing a place: the best remaining candidate for one youth, and free places for those who wait."""
+"""Proposing a place: the best remaining candidate for one youth — in the region, or when it has
+none (or the expert team decided on a place outside the region) with another member of a pool that
+shares the setting — and free places for those who wait."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from contracts.capacity import PlacementProposed
+from contracts.doorbraak import DecisionKind
 from contracts.envelope import Envelope
+from contracts.pool import PoolPlacementRequested, PoolPlacementWithdrawn
 from contracts.verblijf import Setting
 from services.capacity import domain
 from services.capacity.commands import Work
-from services.capacity.store import Placement
+from services.capacity.pool_rules import PoolOffer, best_pool_offer
+from services.capacity.store import Placement, Proposal
 
 
 async def propose_next(uow: Work, placement: Placement, cause: Envelope | None) -> set[str]:
@@ -32,16 +38,47 @@ async def propose_next(uow: Work, placement: Placement, cause: Envelope | None) 
         municipality_code=placement.municipality_code,
         tried=tried,
     )
-    best = domain.best_candidate(need, await uow.store.candidates(placement.settings))
-    if best is None:
-        await uow.store.set_placement(placement.id, status="open")
-        return set()
-    return await _propose(uow, placement, best.agb, best.setting, cause)
+    outside = await _decided_outside(uow, placement)
+    if outside is None:
+        best = domain.best_candidate(need, await uow.store.candidates(placement.settings))
+        if best is not None:
+            return await _propose(uow, placement, best.agb, best.setting, cause)
+    across = best_pool_offer(need, await _pool_offers(uow, placement), outside or ())
+    if across is not None:
+        return await _propose(uow, placement, across.agb, Setting(across.setting), cause, across)
+    await uow.store.set_placement(placement.id, status="open")
+    return set()
 
 
-async def _propose(uow: Work, placement: Placement, agb: str, setting: Setting, cause: Envelope | None) -> set[str]:
+async def _decided_outside(uow: Work, placement: Placement) -> list[str] | None:
+    """The settings of the expert team's open decision on a place outside the region (empty: any), or
+    None when there is no such decision: then the region's own providers come first."""
+    case = await uow.store.open_case_of(placement.id)
+    decision = None if case is None else await uow.store.open_decision(case.id)
+    if decision is None or decision.kind is not DecisionKind.BUITEN_REGIO:
+        return None
+    return list(decision.settings)
+
+
+async def _pool_offers(uow: Work, placement: Placement) -> list[PoolOffer]:
+    """The free places of the other members of every pool sharing one of the youth's settings."""
+    offers: list[PoolOffer] = []
+    for pool in uow.settings.pools():
+        shared = [s for s in placement.settings if pool.shares(s)]
+        if shared:
+            offers += await uow.store.pool_offers(pool.name, uow.settings.region, shared)
+    return offers
+
+
+async def _propose(
+    uow: Work, placement: Placement, agb: str, setting: Setting, cause: Envelope | None, across: PoolOffer | None = None
+) -> set[str]:
+    """Reserve the place and announce the proposal; a place of another pool member is asked of that
+    member over the pool's topic (it holds the place), and this region keeps the placement."""
     reserved_until = uow.now + timedelta(minutes=uow.settings.reservation_minutes)
-    await uow.store.insert_proposal(placement.id, agb, setting, uow.now, reserved_until)
+    region = across.region if across else None
+    request_id = uuid.uuid4() if across else None
+    await uow.store.insert_proposal(placement.id, agb, setting, uow.now, reserved_until, region, request_id)
     await uow.store.set_placement(placement.id, status="proposed")
     proposed = PlacementProposed(
         placement_id=placement.id,
@@ -50,9 +87,44 @@ async def _propose(uow: Work, placement: Placement, agb: str, setting: Setting, 
         setting=setting,
         reserved_until=reserved_until,
         proposed_at=uow.now,
+        provider_region=region,
     )
-    uow.collect(proposed, cause=cause)
-    return {setting.value}
+    envelope = uow.collect(proposed, cause=cause)
+    if across is None or request_id is None:
+        return {setting.value}
+    requested = PoolPlacementRequested(
+        pool=across.pool,
+        region=uow.settings.region,
+        request_id=request_id,
+        to_region=across.region,
+        agb=agb,
+        setting=setting,
+        age=placement.age,
+        urgency=placement.urgency,
+        reserved_until=reserved_until,
+        requested_at=uow.now,
+    )
+    uow.collect(requested, cause=envelope)
+    # No place of this region was taken; the youth stopped waiting here, which its demand setting shows.
+    return {placement.demand_setting}
+
+
+def withdraw_across(uow: Work, proposal: Proposal, cause: Envelope | None = None) -> None:
+    """This region no longer asks another member for the place ``proposal`` holds there (it lapsed here,
+    the youth was placed otherwise, the referral was withdrawn): that member gives it back."""
+    if proposal.region is None or proposal.pool_request_id is None:
+        return
+    pool = next((p for p in uow.settings.pools_sharing(proposal.setting) if proposal.region in p.members), None)
+    if pool is None:
+        return  # no longer pooled here: the other member's reservation runs out on its own timer
+    withdrawn = PoolPlacementWithdrawn(
+        pool=pool.name,
+        region=uow.settings.region,
+        request_id=proposal.pool_request_id,
+        to_region=proposal.region,
+        withdrawn_at=uow.now,
+    )
+    uow.collect(withdrawn, cause=cause)
 
 
 async def release(uow: Work, placement: Placement, status: str) -> set[str]:
@@ -62,6 +134,7 @@ async def release(uow: Work, placement: Placement, status: str) -> set[str]:
     proposal = await uow.store.open_proposal(placement.id)
     if proposal:
         await uow.store.decide_proposal(proposal.id, "withdrawn", None, None, uow.now)
+        withdraw_across(uow, proposal, uow.cause)
         touched.add(proposal.setting)
     await uow.store.set_placement(placement.id, status=status, escalation_due_at=None)
     if proposal:

@@ -19,7 +19,7 @@ from services.capacity.commands import Work
 from services.capacity.commands.capacity import record_report
 from services.capacity.commands.doorbraak import close_for_withdrawn_referral
 from services.capacity.commands.escalations import escalate, placement_to_change
-from services.capacity.commands.matching import propose_next, release, rematch
+from services.capacity.commands.matching import propose_next, release, rematch, withdraw_across
 from services.capacity.commands.shortages import reevaluate
 from services.capacity.store import Placement, Proposal
 from services.runtime.auth import Principal
@@ -86,6 +86,11 @@ async def _own_open_proposal(uow: Work, placement_id: uuid.UUID, provider: Princ
     proposal = await uow.store.open_proposal(placement.id)
     if proposal is None or proposal.agb != provider.agb:
         raise Conflict(f"placement {placement.id} has no open proposal to provider {provider.agb}")
+    if proposal.region is not None:
+        raise Conflict(
+            f"placement {placement.id} was asked of provider {provider.agb} in region {proposal.region}: "
+            "it answers through that region's Schakel (POST /v1/pool-requests/{id}/accept there)"
+        )
     return placement, proposal
 
 
@@ -127,7 +132,7 @@ async def decline(
 ) -> None:
     """The provider does not take the youth; the next candidate is asked."""
     placement, proposal = await _own_open_proposal(uow, placement_id, provider)
-    await _move_on(uow, placement, proposal, "declined", reason, note)
+    await move_on(uow, placement, proposal, "declined", reason, note)
 
 
 async def lapse(uow: Work, placement_id: uuid.UUID) -> None:
@@ -137,13 +142,16 @@ async def lapse(uow: Work, placement_id: uuid.UUID) -> None:
     proposal = await uow.store.open_proposal(placement_id)
     if proposal is None or proposal.reserved_until > uow.now:
         return  # answered meanwhile
-    await _move_on(uow, placement, proposal, "timeout", DeclineReason.GEEN_REACTIE, None)
+    await move_on(uow, placement, proposal, "timeout", DeclineReason.GEEN_REACTIE, None)
 
 
-async def _move_on(
+async def move_on(
     uow: Work, placement: Placement, proposal: Proposal, outcome: str, reason: DeclineReason, note: str | None
 ) -> None:
+    """The proposal was declined or lapsed: the next candidate is asked, or the youth escalates."""
     await uow.store.decide_proposal(proposal.id, outcome, reason, note, uow.now)
+    if outcome == "timeout":
+        withdraw_across(uow, proposal)  # another member still holds the place: it may give it back
     declined = PlacementDeclined(
         placement_id=placement.id,
         referral_id=placement.referral_id,

@@ -8,14 +8,28 @@ own rows are always what it last told; its own events coming back over the pool 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 
-from contracts.capacity import ShortageDetected, ShortageResolved
+from contracts.capacity import CaseEscalated, PoolRoom, ShortageDetected, ShortageResolved
 from contracts.envelope import Envelope
-from contracts.pool import Pool, PoolCapacityReported, PoolEvent, PoolShortageDetected, PoolShortageResolved
+from contracts.pool import (
+    NetworkCaseEscalated,
+    Pool,
+    PoolCapacityReported,
+    PoolCaseEscalated,
+    PoolEvent,
+    PoolShortageDetected,
+    PoolShortageResolved,
+    PoolWideShortageDetected,
+    PoolWideShortageResolved,
+)
 from contracts.verblijf import Setting
 from services.capacity.commands import Work
-from services.capacity.pool_rules import PoolPlaces, places_to_share
+from services.capacity.commands.alerts import raise_alert
+from services.capacity.domain import ShortageChange
+from services.capacity.pool_rules import PoolPlaces, places_to_share, pool_wide_change
+from services.capacity.store import Placement
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +106,7 @@ async def share_shortage_resolved(uow: Work, resolved: ShortageResolved, cause: 
 # --- what the other members tell: handlers of the pool topic's consumer -------------------------
 
 
-def _from_another_member(uow: Work, event: PoolEvent, setting: str) -> Pool | None:
+def from_another_member(uow: Work, event: PoolEvent, setting: str) -> Pool | None:
     """The pool ``event`` speaks of, when it is one this deployment takes part in, from another of its
     members, about a setting it shares; else None (and why, in the log)."""
     if event.region == uow.settings.region:
@@ -111,17 +125,20 @@ def _from_another_member(uow: Work, event: PoolEvent, setting: str) -> Pool | No
     return pool
 
 
-async def record_places(uow: Work, reported: PoolCapacityReported) -> None:
-    if _from_another_member(uow, reported, reported.setting) is None:
-        return
+async def record_places(uow: Work, reported: PoolCapacityReported) -> bool:
+    """Keep another member's places; False when they are not this region's to keep."""
+    if from_another_member(uow, reported, reported.setting) is None:
+        return False
     places = PoolPlaces(reported.free, reported.total, reported.reserved)
     await uow.store.record_pool_places(
         reported.pool, reported.region, reported.agb, reported.setting, places, reported.reported_at
     )
+    await judge_pool_wide(uow, [reported.setting], uow.cause)
+    return True
 
 
 async def record_shortage_detected(uow: Work, detected: PoolShortageDetected) -> None:
-    if _from_another_member(uow, detected, detected.setting) is None:
+    if from_another_member(uow, detected, detected.setting) is None:
         return
     await uow.store.open_pool_shortage(
         detected.pool,
@@ -132,9 +149,111 @@ async def record_shortage_detected(uow: Work, detected: PoolShortageDetected) ->
         detected.waiting,
         detected.detected_at,
     )
+    await judge_pool_wide(uow, [detected.setting], uow.cause)
 
 
 async def record_shortage_resolved(uow: Work, resolved: PoolShortageResolved) -> None:
-    if _from_another_member(uow, resolved, resolved.setting) is None:
+    if from_another_member(uow, resolved, resolved.setting) is None:
         return
     await uow.store.close_pool_shortage(resolved.pool, resolved.region, resolved.setting, resolved.shortage_id)
+    await judge_pool_wide(uow, [resolved.setting], uow.cause)
+
+
+async def record_escalation(uow: Work, escalated: PoolCaseEscalated) -> None:
+    """Another member's youth waiting for a pooled setting escalated: this region's expertisenetwerk
+    hears it as an alert (live stream, list, webhooks), with the region named."""
+    if not any(from_another_member(uow, escalated, s) for s in escalated.settings):
+        return
+    data = escalated.model_dump(include=set(NetworkCaseEscalated.model_fields))
+    await raise_alert(uow, NetworkCaseEscalated(**data), escalated.settings[0], uow.cause)
+
+
+# --- escalations of pooled settings, for the pool's expertisenetwerk -----------------------------
+
+
+async def share_escalation(uow: Work, placement: Placement, escalated: CaseEscalated, cause: Envelope) -> None:
+    """A youth waiting for a pooled setting escalated: every member's expertisenetwerk hears it over the
+    pool (this region's own, as an alert here too). The pooled settings only; no client_ref,
+    referral or municipality."""
+    for pool in uow.settings.pools():
+        settings = [Setting(s) for s in placement.settings if pool.shares(s)]
+        if not settings:
+            continue
+        told = PoolCaseEscalated(
+            pool=pool.name,
+            region=uow.settings.region,
+            placement_id=placement.id,
+            age=escalated.age,
+            settings=settings,
+            urgency=escalated.urgency,
+            level=escalated.level,
+            reason=escalated.reason,
+            waiting_since=escalated.waiting_since,
+            escalated_at=escalated.escalated_at,
+        )
+        envelope = uow.collect(told, cause=cause)
+        data = told.model_dump(include=set(NetworkCaseEscalated.model_fields))
+        await raise_alert(uow, NetworkCaseEscalated(**data), settings[0], envelope)
+
+
+# --- what the pool has room for -----------------------------------------------------------------
+
+
+async def room_elsewhere(uow: Work, setting: str) -> list[PoolRoom] | None:
+    """The other members with free places in ``setting``, most first, per pool sharing it; None when
+    no pool shares it (a shortage alert then says nothing about pools)."""
+    pools = uow.settings.pools_sharing(setting)
+    if not pools:
+        return None
+    room: list[PoolRoom] = []
+    for pool in pools:
+        free = await uow.store.pool_free_by_region(pool.name, setting)
+        room += [
+            PoolRoom(pool=pool.name, region=r, free=f)
+            for r, f in free.items()
+            if r != uow.settings.region and r in pool.members and f > 0
+        ]
+    return sorted(room, key=lambda r: (-r.free, r.pool, r.region))
+
+
+async def judge_pool_wide(uow: Work, settings: Iterable[str], cause: Envelope | None = None) -> None:
+    """Open or close this region's pool-wide shortage of each pooled setting in ``settings``: its own
+    shortage is open and no other member has a free place (``pool_rules.pool_wide_change``)."""
+    region = uow.settings.region
+    for setting in sorted(set(settings)):
+        pools = uow.settings.pools_sharing(setting)
+        if not pools:
+            continue
+        own = (await uow.store.lock_settings([setting]))[setting]
+        for pool in pools:
+            free = await uow.store.pool_free_by_region(pool.name, setting)
+            elsewhere = sorted(
+                (r for r, f in free.items() if r != region and r in pool.members and f > 0),
+                key=lambda r: (-free[r], r),
+            )
+            current = await uow.store.pool_wide_shortage(pool.name, setting)
+            change = pool_wide_change(current is not None, own is not None, bool(elsewhere))
+            if change is ShortageChange.DETECTED:
+                shortage_id = uuid.uuid4()
+                await uow.store.open_pool_wide_shortage(pool.name, setting, shortage_id, uow.now)
+                short = await uow.store.pool_shortage_regions(pool.name, setting)
+                detected = PoolWideShortageDetected(
+                    shortage_id=shortage_id,
+                    pool=pool.name,
+                    setting=Setting(setting),
+                    members_short=[r for r in short if r in pool.members],
+                    waiting=await uow.store.waiting(setting),
+                    detected_at=uow.now,
+                )
+                await raise_alert(uow, detected, setting, cause)
+            elif change is ShortageChange.RESOLVED and current is not None:
+                await uow.store.close_pool_wide_shortage(pool.name, setting)
+                resolved = PoolWideShortageResolved(
+                    shortage_id=current[0],
+                    pool=pool.name,
+                    setting=Setting(setting),
+                    room_elsewhere=elsewhere,
+                    detected_at=current[1],
+                    resolved_at=uow.now,
+                )
+                await raise_alert(uow, resolved, setting, cause)

@@ -1,5 +1,7 @@
 """Opening, following and closing the shortage of a setting after its places or demand changed, and
-telling the pools that share the setting (``pools``) what changed in its places and shortage."""
+telling the pools that share the setting (``pools``) what changed in its places and shortage; a
+shortage alert of a pooled setting says where the pool still has room, and a region short of it
+while no other member has room has a pool-wide shortage too."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ async def reevaluate(uow: Work, settings: Iterable[str], cause: Envelope | None 
         elif change is ShortageChange.RESOLVED and current is not None:
             await _resolve(uow, setting, current, free, waiting, cause)
     await pools.share_places(uow, states, cause)
+    await pools.judge_pool_wide(uow, states, cause)
 
 
 async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: Envelope | None) -> None:
@@ -43,6 +46,7 @@ async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: Envel
         waiting=waiting,
         severity=severity,
         detected_at=uow.now,
+        pool_room=await pools.room_elsewhere(uow, setting),
     )
     await raise_alert(uow, detected, setting, cause)
     await pools.share_shortage_detected(uow, detected, cause)

@@ -1,5 +1,6 @@
-"""What happens because time passes: lapsed reservations, escalations, stale capacity reports, and
-doorbraak decisions not carried out in time."""
+"""What happens because time passes: lapsed reservations (this region's proposals and the places it
+holds for other pool members' youths), escalations, stale capacity reports, and doorbraak decisions
+not carried out in time."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from services.capacity.commands.alerts import raise_alert
 from services.capacity.commands.doorbraak import raise_overdue
 from services.capacity.commands.escalations import escalate_when_due
 from services.capacity.commands.placements import lapse
+from services.capacity.commands.pool_placements import lapse_request
 from services.capacity.store import StaleReport
 from services.runtime.periodic import Periodic
 
@@ -29,6 +31,7 @@ async def run_due(work: WorkMaker) -> None:
         escalating = await uow.store.escalations_due(uow.now)
         stale = await uow.store.stale_reports(uow.now - timedelta(hours=uow.settings.stale_after_hours))
         overdue = await uow.store.decisions_overdue(uow.now)
+        held_too_long = await uow.store.lapsed_pool_requests(uow.now)
     for placement_id in lapsed:
         async with work() as uow:
             await lapse(uow, placement_id)
@@ -41,6 +44,9 @@ async def run_due(work: WorkMaker) -> None:
     for decision_id in overdue:
         async with work() as uow:
             await raise_overdue(uow, decision_id)
+    for request_id in held_too_long:
+        async with work() as uow:
+            await lapse_request(uow, request_id)
 
 
 async def report_stale(uow: Work, report: StaleReport) -> None:

@@ -22,7 +22,7 @@ def role_for(principal: Principal, requested: Role | None) -> Role:
     if principal.role is Role.ADMIN:
         if requested is None:
             raise Invalid(
-                "role: an admin must name the role the webhook is for (schakelfunctionaris, expertteam or operator)"
+                "role: an admin must name the role the webhook is for (schakelfunctionaris, expertteam, expertisenetwerk or operator)"
             )
         return requested
     if requested is not None and requested != principal.role:

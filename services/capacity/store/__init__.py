@@ -17,9 +17,10 @@ from contracts.capacity import DeclineReason, Severity
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, OpenShortage, ProviderCapacity
-from services.capacity.pool_rules import PoolPlaces
+from services.capacity.pool_rules import PoolOffer, PoolPlaces
 from services.capacity.store.doorbraak import Doorbraak
 from services.capacity.store.placements import Placements
+from services.capacity.store.pool_requests import PoolRequests
 from services.capacity.store.pools import Pooling
 from services.capacity.store.records import (
     AlertState,
@@ -28,6 +29,7 @@ from services.capacity.store.records import (
     Meeting,
     Placement,
     PlacementAdmission,
+    PoolRequest,
     Proposal,
     StaleReport,
 )
@@ -44,6 +46,8 @@ __all__ = [
     "Meeting",
     "Placement",
     "PlacementAdmission",
+    "PoolOffer",
+    "PoolRequest",
     "Proposal",
     "StaleReport",
     "Store",
@@ -89,8 +93,16 @@ class Store(Protocol):
     async def waiting(self, setting: str) -> int: ...
     async def tried(self, placement_id: uuid.UUID, since: datetime | None = None) -> frozenset[tuple[str, Setting]]: ...
     async def insert_proposal(
-        self, placement_id: uuid.UUID, agb: str, setting: str, at: datetime, reserved_until: datetime
+        self,
+        placement_id: uuid.UUID,
+        agb: str,
+        setting: str,
+        at: datetime,
+        reserved_until: datetime,
+        region: str | None = None,
+        pool_request_id: uuid.UUID | None = None,
     ) -> None: ...
+    async def proposal_of_request(self, request_id: uuid.UUID) -> Proposal | None: ...
     async def open_proposal(self, placement_id: uuid.UUID) -> Proposal | None: ...
     async def decide_proposal(
         self, proposal_id: int, outcome: str, reason: DeclineReason | None, note: str | None, at: datetime
@@ -131,9 +143,23 @@ class Store(Protocol):
         detected_at: datetime,
     ) -> None: ...
     async def close_pool_shortage(self, pool: str, region: str, setting: str, shortage_id: uuid.UUID) -> None: ...
+    async def pool_free_by_region(self, pool: str, setting: str) -> dict[str, int]: ...
+    async def pool_shortage_regions(self, pool: str, setting: str) -> list[str]: ...
+    async def pool_wide_shortage(self, pool: str, setting: str) -> tuple[uuid.UUID, datetime] | None: ...
+    async def open_pool_wide_shortage(self, pool: str, setting: str, shortage_id: uuid.UUID, at: datetime) -> None: ...
+    async def close_pool_wide_shortage(self, pool: str, setting: str) -> None: ...
+
+    # --- places asked across a pool: other members' providers offered, other members' youths held here
+    async def pool_offers(self, pool: str, region: str, settings: Iterable[str]) -> list[PoolOffer]: ...
+    async def insert_pool_request(self, request: PoolRequest) -> bool: ...
+    async def pool_request(self, request_id: uuid.UUID) -> PoolRequest | None: ...
+    async def decide_pool_request(
+        self, request_id: uuid.UUID, outcome: str, reason: DeclineReason | None, note: str | None, at: datetime
+    ) -> None: ...
+    async def lapsed_pool_requests(self, now: datetime) -> list[uuid.UUID]: ...
 
 
-class CapacityStore(Reports, Shortages, Placements, Doorbraak, Pooling):
+class CapacityStore(Reports, Shortages, Placements, Doorbraak, Pooling, PoolRequests):
     """``Store`` on PostgreSQL: every query on the one connection of the unit of work's transaction."""
 
     def __init__(self, conn: Connection) -> None:

@@ -82,17 +82,31 @@ class Placements:
         return frozenset((r["agb"], Setting(r["setting"])) for r in rows)
 
     async def insert_proposal(
-        self, placement_id: uuid.UUID, agb: str, setting: str, at: datetime, reserved_until: datetime
+        self,
+        placement_id: uuid.UUID,
+        agb: str,
+        setting: str,
+        at: datetime,
+        reserved_until: datetime,
+        region: str | None = None,
+        pool_request_id: uuid.UUID | None = None,
     ) -> None:
         await self._conn.execute(
-            """INSERT INTO proposal (placement_id, agb, setting, proposed_at, reserved_until)
-               VALUES ($1, $2, $3, $4, $5)""",
+            """INSERT INTO proposal (placement_id, agb, setting, proposed_at, reserved_until, region, pool_request_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
             placement_id,
             agb,
             setting,
             at,
             reserved_until,
+            region,
+            pool_request_id,
         )
+
+    async def proposal_of_request(self, request_id: uuid.UUID) -> Proposal | None:
+        """The proposal this region made to another pool member under ``request_id``, locked."""
+        row = await self._conn.fetchrow("SELECT * FROM proposal WHERE pool_request_id = $1 FOR UPDATE", request_id)
+        return None if row is None else _proposal(row)
 
     async def open_proposal(self, placement_id: uuid.UUID) -> Proposal | None:
         row = await self._conn.fetchrow(

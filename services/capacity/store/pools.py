@@ -1,5 +1,6 @@
 """SQL of the pools' read model (``pool_capacity``, ``pool_shortage``): what every member, this region
-included, last told its pools about its places and shortages in the pooled settings."""
+included, last told its pools about its places and shortages in the pooled settings; and this region's
+pool-wide shortages (``pool_wide_shortage``)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,41 @@ class Pooling:
             setting,
             shortage_id,
         )
+
+    async def pool_free_by_region(self, pool: str, setting: str) -> dict[str, int]:
+        """Each member's free places in ``setting``, as last told ``pool`` (this region's own included)."""
+        rows = await self._conn.fetch(
+            """SELECT region, sum(free)::int AS free FROM pool_capacity
+               WHERE pool = $1 AND setting = $2 GROUP BY region""",
+            pool,
+            setting,
+        )
+        return {r["region"]: r["free"] for r in rows}
+
+    async def pool_shortage_regions(self, pool: str, setting: str) -> list[str]:
+        """The members whose own shortage of ``setting`` is open, as told ``pool``."""
+        rows = await self._conn.fetch(
+            "SELECT region FROM pool_shortage WHERE pool = $1 AND setting = $2 ORDER BY region", pool, setting
+        )
+        return [r["region"] for r in rows]
+
+    async def pool_wide_shortage(self, pool: str, setting: str) -> tuple[uuid.UUID, datetime] | None:
+        """This region's open pool-wide shortage of ``setting``, locked; None when there is none."""
+        row = await self._conn.fetchrow(
+            "SELECT shortage_id, detected_at FROM pool_wide_shortage WHERE pool = $1 AND setting = $2 FOR UPDATE",
+            pool,
+            setting,
+        )
+        return None if row is None else (row["shortage_id"], row["detected_at"])
+
+    async def open_pool_wide_shortage(self, pool: str, setting: str, shortage_id: uuid.UUID, at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO pool_wide_shortage (pool, setting, shortage_id, detected_at) VALUES ($1, $2, $3, $4)",
+            pool,
+            setting,
+            shortage_id,
+            at,
+        )
+
+    async def close_pool_wide_shortage(self, pool: str, setting: str) -> None:
+        await self._conn.execute("DELETE FROM pool_wide_shortage WHERE pool = $1 AND setting = $2", pool, setting)

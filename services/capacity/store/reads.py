@@ -113,7 +113,7 @@ async def list_placements(
         _PLACEMENTS
         + """
            WHERE p.status = ANY($2::text[])
-             AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM proposal x WHERE x.placement_id = p.id AND x.agb = $1))
+             AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM proposal x WHERE x.placement_id = p.id AND x.agb = $1 AND x.region IS NULL))
            GROUP BY p.id ORDER BY p.requested_at LIMIT $3""",
         provider,
         statuses,
@@ -131,6 +131,31 @@ _PLACEMENTS = """SELECT p.id, p.referral_id, p.client_ref, p.age, p.municipality
                   coalesce(json_agg(json_build_object(
                       'agb', o.agb, 'setting', o.setting, 'proposed_at', o.proposed_at,
                       'reserved_until', o.reserved_until, 'outcome', o.outcome, 'reason', o.reason,
-                      'note', o.note, 'decided_at', o.decided_at) ORDER BY o.id) FILTER (WHERE o.id IS NOT NULL), '[]')::text
+                      'note', o.note, 'decided_at', o.decided_at, 'region', o.region) ORDER BY o.id) FILTER (WHERE o.id IS NOT NULL), '[]')::text
                       AS proposals
            FROM placement p LEFT JOIN proposal o ON o.placement_id = p.id"""
+
+
+async def pool_requests(
+    pool: asyncpg.Pool, *, provider: str | None, open_only: bool, limit: int
+) -> list[asyncpg.Record]:
+    """Other members' requests for places with this region's providers, newest first; a provider sees its own."""
+    return await pool.fetch(
+        """SELECT id, pool, from_region, agb, setting, age, urgency, reserved_until, received_at,
+                  outcome, reason, note, decided_at
+           FROM pool_request
+           WHERE ($1::text IS NULL OR agb = $1) AND (NOT $2 OR outcome IS NULL)
+           ORDER BY received_at DESC LIMIT $3""",
+        provider,
+        open_only,
+        limit,
+    )
+
+
+async def pool_request(pool: asyncpg.Pool, request_id: uuid.UUID) -> asyncpg.Record:
+    return await fetch_one(
+        pool,
+        """SELECT id, pool, from_region, agb, setting, age, urgency, reserved_until, received_at,
+                  outcome, reason, note, decided_at FROM pool_request WHERE id = $1""",
+        request_id,
+    )

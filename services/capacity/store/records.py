@@ -56,6 +56,29 @@ class Proposal:
     reason: DeclineReason | None = None
     note: str | None = None
     decided_at: datetime | None = None
+    # A provider of another pool member, asked over the pool topic: that member and the request's reference.
+    region: str | None = None
+    pool_request_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class PoolRequest:
+    """Another member's request for a place with one of this region's providers (table ``pool_request``):
+    only what the request carried, held for that youth until answered or ``reserved_until``."""
+
+    id: uuid.UUID
+    pool: str
+    from_region: str
+    agb: str
+    setting: str
+    age: int
+    urgency: Urgentie
+    reserved_until: datetime
+    received_at: datetime
+    outcome: str | None = None
+    reason: DeclineReason | None = None
+    note: str | None = None
+    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True)

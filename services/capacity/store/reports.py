@@ -12,12 +12,16 @@ from services.capacity.domain import Candidate, CapacityFigures, ProviderCapacit
 from services.capacity.store.records import StaleReport
 from services.runtime.db import Connection
 
-# Places an open proposal holds are not free: two youths must never be offered the same bed.
+# Places an open proposal holds are not free: two youths must never be offered the same bed. That
+# includes a place held for another pool member's youth (``pool_request``); a proposal this region
+# made to another member's provider holds a place there, not here.
 OFFERS = """
     SELECT c.agb, c.setting, r.total, r.occupied, r.closed_to_admission, r.age_min, r.age_max,
            p.municipality_code,
-           (SELECT count(*) FROM proposal o
-             WHERE o.agb = c.agb AND o.setting = c.setting AND o.outcome IS NULL)::int AS reserved,
+           ((SELECT count(*) FROM proposal o
+              WHERE o.agb = c.agb AND o.setting = c.setting AND o.outcome IS NULL AND o.region IS NULL)
+            + (SELECT count(*) FROM pool_request q
+                WHERE q.agb = c.agb AND q.setting = c.setting AND q.outcome IS NULL))::int AS reserved,
            (SELECT max(o.proposed_at) FROM proposal o WHERE o.agb = c.agb) AS last_proposed_at
     FROM capacity_current c
     JOIN capacity_report r ON r.id = c.report_id

@@ -194,14 +194,15 @@ async def test_alerts_stream_live_and_resume_from_last_event_id(capacity: str, k
     listener = asyncio.create_task(listen(watcher, 1))
     # The stream is open once the server holds a LISTEN for it; report only then.
     await eventually(lambda: _streaming(http, capacity), what="the stream to be open")
-    await http.put(f"{capacity}/v1/capacity/{AGB_A}/jeugdzorgplus", headers=provider, json={"total": 1, "occupied": 1})
+    # An unpooled setting: a pooled one's shortage is also a pool-wide one here (test_pool_placements.py).
+    await http.put(f"{capacity}/v1/capacity/{AGB_A}/residentieel", headers=provider, json={"total": 1, "occupied": 1})
     await asyncio.wait_for(listener, 20)
     first_id, shortage = received[0]
     assert shortage["type"] == "nl.schakel.capacity.ShortageDetected"
-    assert shortage["data"]["setting"] == "jeugdzorgplus"
+    assert shortage["data"]["setting"] == "residentieel"
 
     # While nobody listens the shortage resolves; a reconnecting client gets it from its last id.
-    await http.put(f"{capacity}/v1/capacity/{AGB_A}/jeugdzorgplus", headers=provider, json={"total": 1, "occupied": 0})
+    await http.put(f"{capacity}/v1/capacity/{AGB_A}/residentieel", headers=provider, json={"total": 1, "occupied": 0})
     await asyncio.wait_for(listen({**watcher, "Last-Event-ID": first_id}, 2), 20)
     assert received[1][1]["type"] == "nl.schakel.capacity.ShortageResolved"
     assert int(received[1][0]) > int(first_id)

@@ -14,7 +14,7 @@ from contracts.codes import Urgentie
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.domain import Candidate, CapacityFigures, OpenShortage, ProviderCapacity, waits_urgently
-from services.capacity.pool_rules import PoolPlaces
+from services.capacity.pool_rules import PoolOffer, PoolPlaces
 from services.capacity.store import (
     AlertState,
     Decision,
@@ -22,6 +22,7 @@ from services.capacity.store import (
     Meeting,
     Placement,
     PlacementAdmission,
+    PoolRequest,
     Proposal,
     StaleReport,
 )
@@ -69,6 +70,8 @@ class FakeStore(InMemoryStore):
         # (pool, region, agb, setting) -> (places, reported_at); (pool, region, setting) -> open shortage
         self.pool_places: dict[tuple[str, str, str, str], tuple[PoolPlaces, datetime]] = {}
         self.pool_shortages: dict[tuple[str, str, str], tuple[uuid.UUID, int, int, datetime]] = {}
+        self.pool_wide: dict[tuple[str, str], tuple[uuid.UUID, datetime]] = {}
+        self.pool_requests: dict[uuid.UUID, PoolRequest] = {}
 
     # --- reports and admissions
 
@@ -91,9 +94,11 @@ class FakeStore(InMemoryStore):
         return [r for r in self.current.values() if r.setting in wanted and self._admitted(r.agb, r.setting)]
 
     def _capacity(self, report: Report) -> ProviderCapacity:
+        key = (report.agb, report.setting)
         reserved = sum(
-            1 for p in self.proposals if (p.agb, p.setting) == (report.agb, report.setting) and p.outcome is None
+            1 for p in self.proposals if (p.agb, p.setting) == key and p.outcome is None and p.region is None
         )
+        reserved += sum(1 for q in self.pool_requests.values() if (q.agb, q.setting) == key and q.outcome is None)
         f = report.figures
         return ProviderCapacity(f.total, f.occupied, f.closed_to_admission, reserved)
 
@@ -214,9 +219,30 @@ class FakeStore(InMemoryStore):
         )
 
     async def insert_proposal(
-        self, placement_id: uuid.UUID, agb: str, setting: str, at: datetime, reserved_until: datetime
+        self,
+        placement_id: uuid.UUID,
+        agb: str,
+        setting: str,
+        at: datetime,
+        reserved_until: datetime,
+        region: str | None = None,
+        pool_request_id: uuid.UUID | None = None,
     ) -> None:
-        self.proposals.append(Proposal(len(self.proposals) + 1, placement_id, agb, setting, at, reserved_until))
+        self.proposals.append(
+            Proposal(
+                len(self.proposals) + 1,
+                placement_id,
+                agb,
+                setting,
+                at,
+                reserved_until,
+                region=region,
+                pool_request_id=pool_request_id,
+            )
+        )
+
+    async def proposal_of_request(self, request_id: uuid.UUID) -> Proposal | None:
+        return next((p for p in self.proposals if p.pool_request_id == request_id), None)
 
     async def open_proposal(self, placement_id: uuid.UUID) -> Proposal | None:
         return next((p for p in self.proposals if p.placement_id == placement_id and p.outcome is None), None)
@@ -329,3 +355,57 @@ class FakeStore(InMemoryStore):
         known = self.pool_shortages.get((pool, region, setting))
         if known is not None and known[0] == shortage_id:
             del self.pool_shortages[(pool, region, setting)]
+
+    async def pool_free_by_region(self, pool: str, setting: str) -> dict[str, int]:
+        free: dict[str, int] = {}
+        for (p, r, _, s), (places, _) in self.pool_places.items():
+            if (p, s) == (pool, setting):
+                free[r] = free.get(r, 0) + places.free
+        return free
+
+    async def pool_shortage_regions(self, pool: str, setting: str) -> list[str]:
+        return sorted(r for (p, r, s) in self.pool_shortages if (p, s) == (pool, setting))
+
+    async def pool_wide_shortage(self, pool: str, setting: str) -> tuple[uuid.UUID, datetime] | None:
+        return self.pool_wide.get((pool, setting))
+
+    async def open_pool_wide_shortage(self, pool: str, setting: str, shortage_id: uuid.UUID, at: datetime) -> None:
+        assert (pool, setting) not in self.pool_wide, "one pool-wide shortage per pool and setting"
+        self.pool_wide[(pool, setting)] = (shortage_id, at)
+
+    async def close_pool_wide_shortage(self, pool: str, setting: str) -> None:
+        del self.pool_wide[(pool, setting)]
+
+    # --- places asked across a pool
+
+    async def pool_offers(self, pool: str, region: str, settings: Iterable[str]) -> list[PoolOffer]:
+        wanted = set(settings)
+        offers = []
+        for (p, r, a, s), (places, told_at) in self.pool_places.items():
+            asked_since = sum(
+                1
+                for o in self.proposals
+                if o.outcome is None and (o.region, o.agb, o.setting) == (r, a, s) and o.proposed_at > told_at
+            )
+            if p == pool and r != region and s in wanted and places.free - asked_since > 0:
+                offers.append(PoolOffer(p, r, a, s, places.free - asked_since))
+        return offers
+
+    async def insert_pool_request(self, request: PoolRequest) -> bool:
+        if request.id in self.pool_requests:
+            return False
+        self.pool_requests[request.id] = request
+        return True
+
+    async def pool_request(self, request_id: uuid.UUID) -> PoolRequest | None:
+        return self.pool_requests.get(request_id)
+
+    async def decide_pool_request(
+        self, request_id: uuid.UUID, outcome: str, reason: DeclineReason | None, note: str | None, at: datetime
+    ) -> None:
+        self.pool_requests[request_id] = replace(
+            self.pool_requests[request_id], outcome=outcome, reason=reason, note=note, decided_at=at
+        )
+
+    async def lapsed_pool_requests(self, now: datetime) -> list[uuid.UUID]:
+        return [q.id for q in self.pool_requests.values() if q.outcome is None and q.reserved_until <= now]

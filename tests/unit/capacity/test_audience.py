@@ -18,11 +18,12 @@ from contracts.capacity import (
     ShortageResolved,
 )
 from contracts.doorbraak import DecisionOverdue
+from contracts.pool import NetworkCaseEscalated, PoolWideShortageDetected, PoolWideShortageResolved
 from services.capacity.audience import audience, case_seen_by, kind_of, kinds_seen_by, placement_seen_by
 from services.capacity.webhooks_api import AlertRole
 from services.runtime.auth import ALERT_ROLES, Role
 
-SF, ET, OP = Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR
+SF, ET, OP, EN = Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR, Role.EXPERTISENETWERK
 OUTSIDERS = (Role.PROVIDER, Role.REFERRER, Role.GEMEENTE, Role.ADMIN)
 ALERT_TYPES = [
     ShortageDetected.event_type,
@@ -32,6 +33,9 @@ ALERT_TYPES = [
     AlertAcknowledged.event_type,
     CaseEscalated.event_type,
     DecisionOverdue.event_type,
+    NetworkCaseEscalated.event_type,
+    PoolWideShortageDetected.event_type,
+    PoolWideShortageResolved.event_type,
 ]
 NEAR, FAR = "20000001", "20000002"
 
@@ -58,7 +62,20 @@ def test_an_escalation_of_an_unknown_level_reaches_nobody() -> None:
 
 
 def test_an_acknowledgement_reaches_every_alert_role() -> None:
-    assert audience(AlertAcknowledged.event_type, {"alert_type": ShortageDetected.event_type}) == {SF, ET, OP}
+    assert audience(AlertAcknowledged.event_type, {"alert_type": ShortageDetected.event_type}) == {SF, ET, EN, OP}
+
+
+@pytest.mark.parametrize("level", ["schakelfunctionaris", "expertteam"])
+def test_the_expertisenetwerk_hears_escalations_of_pooled_settings_never_the_regions_own_case_escalated(
+    level: str,
+) -> None:
+    assert audience(NetworkCaseEscalated.event_type, {"level": level}) == {EN}
+    assert EN not in audience(CaseEscalated.event_type, {"level": level})
+
+
+@pytest.mark.parametrize("alert", [PoolWideShortageDetected, PoolWideShortageResolved])
+def test_a_pool_wide_shortage_reaches_the_schakelfunctionaris_the_expertisenetwerk_and_the_operator(alert) -> None:  # type: ignore[no-untyped-def]
+    assert audience(alert.event_type, {"setting": "jeugdzorgplus"}) == {SF, EN, OP}
 
 
 def test_an_alert_type_nobody_decided_on_reaches_nobody() -> None:
@@ -164,9 +181,9 @@ def test_a_note_is_shown_only_to_the_case_roles_and_to_the_provider_that_wrote_i
     seen = placement_seen_by(placement(), role, agb)
     for shown in seen["proposals"]:
         if shown["note"] is not None:
-            assert role in (SF, ET) or (role is Role.PROVIDER and shown["agb"] == agb)
+            assert role in (SF, ET, EN) or (role is Role.PROVIDER and shown["agb"] == agb)
     if seen["escalation_note"] is not None:
-        assert role in (SF, ET)
+        assert role in (SF, ET, EN)
 
 
 def test_what_a_role_is_shown_leaves_the_placement_itself_unchanged() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.auth import Principal, Role, check_subject, hash_key, new_key
+from services.runtime.auth import ALERT_ROLES, Principal, Role, check_subject, hash_key, new_key
 
 
 def test_a_provider_key_must_name_an_eight_digit_agb() -> None:
@@ -23,6 +23,14 @@ def test_a_referrer_key_names_its_cod327_type_and_agb_and_there_is_no_type_07() 
     check_subject(Role.REFERRER, "02:12345678")
     with pytest.raises(ValueError):
         check_subject(Role.REFERRER, "07:12345678")
+
+
+def test_an_expertisenetwerk_key_names_its_pool_and_is_an_alert_role() -> None:
+    check_subject(Role.EXPERTISENETWERK, "midden-nederland")
+    check_subject(Role.EXPERTISENETWERK, "midden-nederland.jzp")
+    with pytest.raises(ValueError, match="the pool's name"):
+        check_subject(Role.EXPERTISENETWERK, "j.jansen@example.nl")
+    assert Role.EXPERTISENETWERK in ALERT_ROLES
 
 
 def test_a_referrer_acts_for_the_agb_in_its_subject() -> None:

@@ -86,6 +86,7 @@ def test_every_role_has_a_default_and_naming_one_role_keeps_the_others() -> None
         "provider",
         "schakelfunctionaris",
         "expertteam",
+        "expertisenetwerk",
         "operator",
         "admin",
     }
