@@ -8,7 +8,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import Gauge
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from contracts import topics
 from services.capacity import handlers
@@ -23,34 +22,17 @@ from services.capacity.store import ALERT_CHANNEL, open_store
 from services.capacity.webhooks.dispatcher import WebhookDispatcher
 from services.capacity.webhooks_api import router as webhooks_router
 from services.runtime.clock import Clock
-from services.runtime.kafka import ensure_topics
 from services.runtime.periodic import cancel_task
+from services.runtime.pools import ensure_pool_topics
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.signal import PgSignal, channel_name
 
 log = logging.getLogger(__name__)
 
 
-async def _ensure_pool_topics(settings: CapacitySettings) -> None:
-    """Create the pool topics (and their dead letters) with the runtime's topic configuration, once
-    Kafka answers; the runtime creates only the region's own topics (``contracts.topics.ALL``)."""
-    names = [settings.topic(pool.topic) for pool in settings.pools()]
-    if not names:
-        return
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(Exception),
-        wait=wait_exponential(multiplier=0.2, max=5),
-        before_sleep=lambda state: log.warning(
-            "pool topics not created yet: %s", state.outcome and state.outcome.exception()
-        ),
-    ):
-        with attempt:
-            await ensure_topics(settings, names + [topics.dead_letter(n) for n in names])
-
-
 async def _start(app: FastAPI, runtime: Runtime[CapacitySettings]) -> None:
     settings = runtime.settings
-    app.state.pool_topics = asyncio.create_task(_ensure_pool_topics(settings), name="pool-topics")
+    app.state.pool_topics = asyncio.create_task(ensure_pool_topics(settings), name="pool-topics")
     app.state.timers = Timers(lambda: runtime.work(open_store), settings.timer_interval_seconds)
     app.state.timers.start()
     feed = PgSignal(settings.database_url, channel_name(ALERT_CHANNEL, settings.db_schema))

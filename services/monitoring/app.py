@@ -8,7 +8,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from services.monitoring import handlers, pages
 from services.monitoring.api import router
@@ -17,8 +16,8 @@ from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, live_channel
 from services.runtime.clock import Clock
 from services.runtime.consumer import Consumer
-from services.runtime.kafka import ensure_topics
 from services.runtime.periodic import cancel_task
+from services.runtime.pools import ensure_pool_topics
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.signal import PgSignal
 from services.runtime.sse import HEARTBEAT_SECONDS
@@ -28,26 +27,8 @@ STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
 
 
-async def _ensure_pool_topics(settings: MonitoringSettings) -> None:
-    """The pool topics and their dead letters exist with the runtime's topic configuration once Kafka
-    answers (capacity makes them too; whichever starts first): the runtime makes only the region's own
-    topics, and a malformed pool event needs its ``.dlq``."""
-    names = settings.pool_topics_with_dead_letters()
-    if not names:
-        return
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(Exception),
-        wait=wait_exponential(multiplier=0.2, max=5),
-        before_sleep=lambda state: log.warning(
-            "pool topics not created yet: %s", state.outcome and state.outcome.exception()
-        ),
-    ):
-        with attempt:
-            await ensure_topics(settings, names)
-
-
 async def _start(app: FastAPI, runtime: Runtime[MonitoringSettings]) -> None:
-    app.state.pool_topics = asyncio.create_task(_ensure_pool_topics(runtime.settings), name="pool-topics")
+    app.state.pool_topics = asyncio.create_task(ensure_pool_topics(runtime.settings), name="pool-topics")
     app.state.gauges = DomainGauges(runtime.registry, runtime.clock)
     await app.state.gauges.refresh(runtime.pool)
     app.state.live_feed = PgSignal(runtime.settings.database_url, live_channel(runtime.settings))
