@@ -24,10 +24,12 @@ down:
 	deploy/local/down.sh
 
 ## demo: Kafka, PostgreSQL and the four services with a demo region; Ctrl-C stops it all.
-## `make demo REPLICAS=2` runs two processes of every service (deploy/local/demo.sh --replicas).
+## `make demo REPLICAS=2` runs two processes of every service (deploy/local/demo.sh --replicas);
+## `make demo REGIONS=2` adds a second region, Eemland, in pool midden-nederland (--regions).
 REPLICAS ?= 1
+REGIONS ?= 1
 demo: install
-	deploy/local/demo.sh --replicas $(REPLICAS)
+	deploy/local/demo.sh --replicas $(REPLICAS) --regions $(REGIONS)
 
 ## lint: the gate on every commit — ruff (lint and format) and mypy, as configured in pyproject.toml
 lint: install

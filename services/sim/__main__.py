@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from services.sim import region
 from services.sim.calls import Ledger, Urls
 from services.sim.keys import Keys
 from services.sim.run import simulate
@@ -32,12 +33,30 @@ def run(
         Path | None,
         typer.Option(help='Append every call answered 2xx, as a JSON line {"kind": ..., "id": ...}, to this file.'),
     ] = None,
+    region_id: Annotated[
+        str,
+        typer.Option("--region", envvar="SCHAKEL_REGION", help=f"The region played: {', '.join(region.REGIONS)}."),
+    ] = region.REGION_SEED,
+    pooled_shortage: Annotated[
+        bool, typer.Option(help="End the run with a JeugdzorgPlus shortage, the setting the region pools.")
+    ] = False,
+    places_only: Annotated[
+        bool,
+        typer.Option(
+            help="Only admit the providers and report their places; live, also take youths other pool members "
+            "ask them to (a pool partner; no intake)."
+        ),
+    ] = False,
 ) -> None:
     """Admit providers through Open House, then refer, allocate, place, start, end and declare, day by day,
     over the ``days`` days that end today (nothing that happens is dated in the future).
 
     Keys are made on the shared key store (SCHAKEL_AUTH_DATABASE_URL, SCHAKEL_AUTH_DB_SCHEMA).
     """
+    if region_id not in region.REGIONS:
+        raise typer.BadParameter(
+            f"unknown region {region_id!r}; known: {', '.join(region.REGIONS)}", param_hint="--region"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -49,7 +68,19 @@ def run(
     answered = Ledger(ledger)
     try:
         counts = asyncio.run(
-            simulate(urls, seed=seed, scale=scale, days=days, speed=speed, live=live, on_keys=written, ledger=answered)
+            simulate(
+                urls,
+                seed=seed,
+                scale=scale,
+                days=days,
+                speed=speed,
+                live=live,
+                on_keys=written,
+                ledger=answered,
+                region_id=region_id,
+                pooled_shortage=pooled_shortage,
+                places_only=places_only,
+            )
         )
     finally:
         answered.close()

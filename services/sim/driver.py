@@ -33,9 +33,16 @@ LIVE_REFERRALS_PER_ROUND = 0.4
 
 class Simulator:
     def __init__(
-        self, urls: Urls, *, seed: int, calendar: Calendar, scale: float = 1.0, ledger: Ledger | None = None
+        self,
+        urls: Urls,
+        *,
+        seed: int,
+        calendar: Calendar,
+        scale: float = 1.0,
+        ledger: Ledger | None = None,
+        region_id: str = region.REGION_SEED,
     ) -> None:
-        self.world = World(seed=seed, calendar=calendar, scale=scale)
+        self.world = World(seed=seed, calendar=calendar, scale=scale, region_id=region_id)
         self.calls = Calls(urls, ledger)
         self.referrers = Referrers(self.world, self.calls)
         self.gemeenten = Gemeenten(self.world, self.calls)
@@ -49,7 +56,9 @@ class Simulator:
         world = self.world
         referrers = [f"{kind.type.value}:{agb}" for kind, agbs in world.referrers.items() for agb in agbs]
         providers = [p.agb for p in world.providers]
-        self.calls.keys = await make_keys(providers, [m.code for m in region.MUNICIPALITIES], referrers)
+        self.calls.keys = await make_keys(
+            providers, [m.code for m in world.region.municipalities], referrers, region=world.region.id
+        )
         return self.calls.keys
 
     async def admit_providers(self) -> None:

@@ -26,12 +26,13 @@ class Keys:
     expertteam: str = ""
     operator: str = ""
     admin: str = ""
+    region: str = "gooi-en-vechtstreek"
 
     def lines(self) -> list[str]:
         """``role subject key`` per line, the format of the demo's keys file."""
         rows = [
-            ("schakelfunctionaris", "sf.gooi-en-vechtstreek", self.schakelfunctionaris),
-            ("expertteam", "expertteam.gooi-en-vechtstreek", self.expertteam),
+            ("schakelfunctionaris", f"sf.{self.region}", self.schakelfunctionaris),
+            ("expertteam", f"expertteam.{self.region}", self.expertteam),
             ("operator", "operator.demo", self.operator),
             ("admin", "beheer.demo", self.admin),
         ]
@@ -46,7 +47,9 @@ class Keys:
         path.chmod(0o600)
 
 
-async def make_keys(providers: list[str], gemeenten: list[str], referrers: list[str]) -> Keys:
+async def make_keys(
+    providers: list[str], gemeenten: list[str], referrers: list[str], region: str = "gooi-en-vechtstreek"
+) -> Keys:
     """One key per provider, gemeente and referrer, and one for each overseeing role."""
     settings = KeyStoreSettings()
     pool = await create_pool(settings.auth_database_url, settings.auth_db_schema, wait_seconds=30, max_size=2)
@@ -60,10 +63,11 @@ async def make_keys(providers: list[str], gemeenten: list[str], referrers: list[
             providers={agb: await key(Role.PROVIDER, agb) for agb in providers},
             gemeenten={code: await key(Role.GEMEENTE, code) for code in gemeenten},
             referrers={subject: await key(Role.REFERRER, subject) for subject in referrers},
-            schakelfunctionaris=await key(Role.SCHAKELFUNCTIONARIS, "sf.gooi-en-vechtstreek"),
-            expertteam=await key(Role.EXPERTTEAM, "expertteam.gooi-en-vechtstreek"),
+            schakelfunctionaris=await key(Role.SCHAKELFUNCTIONARIS, f"sf.{region}"),
+            expertteam=await key(Role.EXPERTTEAM, f"expertteam.{region}"),
             operator=await key(Role.OPERATOR, "operator.demo"),
             admin=await key(Role.ADMIN, "beheer.demo"),
+            region=region,
         )
     finally:
         await pool.close()

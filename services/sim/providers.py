@@ -93,6 +93,37 @@ class Providers(Actor):
         ]
         await self.calls.each(due, lambda ps: self.report(ps[0], ps[1], day=day))
 
+    # --- youths of other pool members ----------------------------------------------------------
+
+    async def take_pool_requests(self) -> None:
+        """Providers take the youths other regions of their pool asked them to hold a place for
+        (docs/pools.md, "A place across the border"): the schakelfunctie's list tells which provider
+        is asked; each answer goes with that provider's own key, and the place counts as taken."""
+        asked = await self.calls.call(
+            "GET",
+            self.calls.urls.capacity,
+            "/v1/pool-requests?open=true",
+            self.calls.keys.schakelfunctionaris,
+            what="pool requests",
+            quiet=True,
+        )
+        by_agb = {p.agb: p for p in self.world.providers}
+        ours = [r for r in asked or [] if r["agb"] in by_agb and Setting(r["setting"]) in by_agb[r["agb"]].beds]
+
+        async def take(request: dict[str, Any]) -> None:
+            taken = await self.calls.call(
+                "POST",
+                self.calls.urls.capacity,
+                f"/v1/pool-requests/{request['id']}/accept",
+                self.calls.keys.providers[request["agb"]],
+                what="pool request accepted",
+                ref=request["id"],
+            )
+            if taken:
+                by_agb[request["agb"]].beds[Setting(request["setting"])].background += 1
+
+        await self.calls.each(ours, take)
+
     # --- placements ---------------------------------------------------------------------------
 
     async def answer_proposals(self, day: int, always: bool = False) -> None:

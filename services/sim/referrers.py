@@ -16,7 +16,14 @@ class Referrers(Actor):
         count = region.poisson(world.rng, world.volumes.referrals_per_day if mean is None else mean)
         new = [
             schedule.new_case(
-                world.rng, len(world.cases) + i, day, world.volumes, referral_date, world.referrers, world.used_bsns
+                world.rng,
+                len(world.cases) + i,
+                day,
+                world.volumes,
+                referral_date,
+                world.referrers,
+                world.used_bsns,
+                world.region.municipalities,
             )
             for i in range(count)
         ]

@@ -85,8 +85,37 @@ MUNICIPALITIES: tuple[Municipality, ...] = (
 )
 
 
-def pick_municipality(rng: random.Random) -> Municipality:
-    return pick(rng, [(m, m.youth_share) for m in MUNICIPALITIES])
+# Eemland, Gooi en Vechtstreek's neighbour in pool midden-nederland (contracts/data/pools.json), for a
+# second region in the demo; its seven municipalities of the 2013 survey, shares from population size.
+EEMLAND: tuple[Municipality, ...] = (
+    Municipality("0307", "Amersfoort", 0.52),
+    Municipality("0342", "Soest", 0.15),
+    Municipality("0327", "Leusden", 0.10),
+    Municipality("0313", "Bunschoten", 0.08),
+    Municipality("0308", "Baarn", 0.08),
+    Municipality("0351", "Woudenberg", 0.045),
+    Municipality("0317", "Eemnes", 0.025),
+)
+
+
+@dataclass(frozen=True)
+class SimulatedRegion:
+    """A region the simulator can play: its id (contracts/regions.py), municipalities and youths."""
+
+    id: str
+    name: str
+    municipalities: tuple[Municipality, ...]
+    youths: int
+
+
+REGIONS: dict[str, SimulatedRegion] = {
+    REGION_SEED: SimulatedRegion(REGION_SEED, "Gooi en Vechtstreek", MUNICIPALITIES, REGION_YOUTHS),
+    "eemland": SimulatedRegion("eemland", "Eemland", EEMLAND, 62_000),
+}
+
+
+def pick_municipality(rng: random.Random, municipalities: Sequence[Municipality] = MUNICIPALITIES) -> Municipality:
+    return pick(rng, [(m, m.youth_share) for m in municipalities])
 
 
 # --- who refers ------------------------------------------------------------------------------

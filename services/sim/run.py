@@ -7,12 +7,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from services.sim import schedule
+from contracts.verblijf import Setting
+from services.sim import region, schedule
 from services.sim.calls import Ledger, Urls
 from services.sim.driver import Simulator
 from services.sim.keys import Keys
@@ -38,22 +40,43 @@ async def simulate(
     round_seconds: float = 5.0,
     on_keys: Callable[[Keys], None] | None = None,
     ledger: Ledger | None = None,
+    region_id: str = region.REGION_SEED,
+    pooled_shortage: bool = False,
+    places_only: bool = False,
 ) -> Counter[str]:
     """Set up the region, then run the ``days`` simulated days that end today at ``speed`` days per second
     (as fast as the services allow when they fall behind); with ``live``, go on in "today" rounds every
     ``round_seconds`` until stopped. Returns how many calls of each kind succeeded or failed; what was
-    answered 2xx goes to ``ledger`` too."""
-    sim = Simulator(urls, seed=seed, scale=scale, calendar=Calendar.ending(dutch_today(), days), ledger=ledger)
+    answered 2xx goes to ``ledger`` too.
+
+    ``pooled_shortage``: the shortage the run ends with is one of JeugdzorgPlus, the setting the region
+    pools with its neighbours (contracts/data/pools.json). ``places_only``: the region's providers are
+    admitted and report their places (live: every round), nothing else happens and intake is not used —
+    a pool partner with room, in the two-region demo."""
+    calendar = Calendar.ending(dutch_today(), days)
+    sim = Simulator(urls, seed=seed, scale=scale, calendar=calendar, ledger=ledger, region_id=region_id)
     world = sim.world
     world.crunches = schedule.crunches(world.rng, days)
+    if pooled_shortage and world.crunches:
+        world.crunches[-1] = replace(world.crunches[-1], setting=Setting.JEUGDZORGPLUS)
+    if places_only:
+        # A partner with room in the setting it pools: half its JeugdzorgPlus places are free.
+        for provider in world.providers:
+            if Setting.JEUGDZORGPLUS in provider.beds:
+                provider.beds[Setting.JEUGDZORGPLUS].background = provider.beds[Setting.JEUGDZORGPLUS].total // 2
     keys = await sim.make_keys()
     if on_keys:
         on_keys(keys)
     async with httpx.AsyncClient(timeout=30) as http:
         sim.calls.http = http
-        await sim.calls.wait_ready()
+        await sim.calls.wait_ready(without={"intake"} if places_only else ())
         await sim.admit_providers()
         await sim.providers.report_until_admitted()
+        if places_only:
+            log.info("%s: providers admitted and their places reported", world.region.name)
+            if live:
+                await report_places_live(sim, round_seconds)
+            return sim.calls.counts
         log.info("simulating %s to %s", world.calendar.first, world.calendar.today)
         await backfill(sim, speed)
         if live:
@@ -92,6 +115,17 @@ async def run_live(sim: Simulator, round_seconds: float) -> None:
         await sim.today_round(round_, live_crunches)
         if round_ % 12 == 0:
             log.info("live round %d (%s): %s", round_, world.calendar.today, _progress(sim))
+
+
+async def report_places_live(sim: Simulator, round_seconds: float) -> None:
+    """A pool partner's providers, every round: they take the youths other member regions ask them
+    to and report their places. Nothing else moves, so each youth taken is one free place fewer."""
+    world = sim.world
+    while True:
+        # Pacing, not synchronisation: a round of today every few seconds of wall time.
+        await asyncio.sleep(round_seconds)
+        await sim.providers.take_pool_requests()
+        await sim.providers.report_places(world.calendar.days, all_settings=True)
 
 
 def _progress(sim: Simulator) -> str:

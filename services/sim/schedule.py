@@ -9,7 +9,7 @@ are only for months that have passed. Only a toewijzing's end date may lie ahead
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -172,9 +172,10 @@ def new_case(
     referral_date: date,
     referrers: Mapping[ReferrerKind, list[str]],
     used_bsns: set[str],
+    municipalities: Sequence[region.Municipality] = region.MUNICIPALITIES,
 ) -> Case:
     """Draw one new referral: who refers, where the youth lives, what care, and how its story goes."""
-    municipality = region.pick_municipality(rng).code
+    municipality = region.pick_municipality(rng, municipalities).code
     referrer = region.pick(rng, region.REFERRER_MIX)
     draw = rng.random()
     if draw < volumes.crisis_share:

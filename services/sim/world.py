@@ -19,14 +19,18 @@ from services.sim.schedule import Calendar, Case
 
 
 class World:
-    def __init__(self, *, seed: int, calendar: Calendar, scale: float = 1.0) -> None:
+    def __init__(
+        self, *, seed: int, calendar: Calendar, scale: float = 1.0, region_id: str = region.REGION_SEED
+    ) -> None:
         self.calendar = calendar
+        self.region = region.REGIONS[region_id]
         self.run = f"{seed % 100_000:05d}"
         self.rng = random.Random(seed)
-        self.volumes = region.Volumes.for_region(scale=scale)
+        self.volumes = region.Volumes.for_region(self.region.youths, scale=scale)
         # The region's providers and referrers are the same in every run, so a rerun against the same
         # system reuses them instead of piling up providers; the seed decides the youths and events.
-        fixed = random.Random(region.REGION_SEED)
+        # Another region draws other providers (its own AGB codes).
+        fixed = random.Random(region_id)
         self.providers = schedule.make_providers(fixed)
         taken = {p.agb for p in self.providers}
         self.referrers: dict[ReferrerKind, list[str]] = {
