@@ -30,6 +30,22 @@ async def test_a_statement_used_again_after_another_wrote_its_table_keeps_its_pl
     assert batch.statements == [(WITHDRAWAL, [("r0", "t")]), (REFERRAL, [("r1",)]), (WITHDRAWAL, [("r1", "t")])]
 
 
+async def test_keeping_one_tables_order_does_not_split_the_statements_of_other_tables() -> None:
+    batch = StatementBatch()
+    for n in range(2):
+        await batch.execute(CARE, f"c{n}")
+        await batch.execute(REFERRAL, f"r{n}")
+        await batch.execute(WITHDRAWAL, f"r{n}", "t")
+    # The referral table's order needs three groups; the care rows still go as one statement.
+    assert batch.statements == [
+        (REFERRAL, [("r0",)]),
+        (WITHDRAWAL, [("r0", "t")]),
+        (CARE, [("c0",), ("c1",)]),
+        (REFERRAL, [("r1",)]),
+        (WITHDRAWAL, [("r1", "t")]),
+    ]
+
+
 async def test_executemany_rows_join_the_rows_of_the_same_statement() -> None:
     batch = StatementBatch()
     await batch.executemany(CARE, [("c0",), ("c1",)])
