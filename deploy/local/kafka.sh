@@ -30,6 +30,8 @@ LOG="$STATE/server.log"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
 log() { echo "kafka.sh: $*" >&2; }
+# shellcheck source=deploy/local/maven-jars.sh
+source "$SCRIPT_DIR/maven-jars.sh"
 
 is_running() {
     [[ -f "$PIDFILE" ]] || return 1
@@ -42,29 +44,7 @@ is_running() {
 }
 
 fetch_jars() {
-    # The marker records the pom's checksum: editing the pom re-resolves the jars.
-    local pom_sum
-    pom_sum="$(sha256sum "$SCRIPT_DIR/kafka/pom.xml" | cut -d' ' -f1)"
-    if [[ -f "$MARKER" && "$(head -n 1 "$MARKER")" == "$pom_sum" ]]; then
-        return 0
-    fi
-    command -v mvn >/dev/null || { log "mvn not found (apt-get install -y maven)"; exit 1; }
-    log "resolving Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (one-off)"
-    local tmp="$CACHE/libs.tmp.$$"
-    rm -rf "$tmp"
-    mkdir -p "$tmp"
-    if ! mvn -q -B -f "$SCRIPT_DIR/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-        >"$CACHE/mvn.log" 2>&1; then
-        tail -n 40 "$CACHE/mvn.log" >&2
-        log "Maven resolution failed; full log: $CACHE/mvn.log"
-        rm -rf "$tmp"
-        exit 1
-    fi
-    [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || { log "kafka_2.13 jar missing after resolution"; exit 1; }
-    rm -rf "$LIBS"
-    mv "$tmp" "$LIBS"
-    { echo "$pom_sum"; ls "$LIBS"; } >"$MARKER"
+    resolve_jars "$SCRIPT_DIR/kafka/pom.xml" "$LIBS" "$MARKER" "kafka_2.13-$KAFKA_VERSION.jar" "Kafka $KAFKA_VERSION jars"
 }
 
 write_config() {

@@ -47,6 +47,8 @@ OUT="$STATE/mm2.out"
 LOG="$STATE/server.log"
 
 log() { echo "mirror.sh: $*" >&2; }
+# shellcheck source=deploy/local/maven-jars.sh
+source "$SCRIPT_DIR/maven-jars.sh"
 
 second_broker() {
     KAFKA_PORT="$MIRROR_KAFKA_PORT" KAFKA_CONTROLLER_PORT="$MIRROR_KAFKA_CONTROLLER_PORT" \
@@ -70,28 +72,8 @@ fetch_jars() {
         log "no Kafka jars in $LIBS: run deploy/local/kafka.sh start once"
         exit 1
     }
-    local pom_sum
-    pom_sum="$(sha256sum "$SCRIPT_DIR/kafka/mirror-pom.xml" | cut -d' ' -f1)"
-    if [[ -f "$MARKER" && "$(head -n 1 "$MARKER")" == "$pom_sum" ]]; then
-        return 0
-    fi
-    command -v mvn >/dev/null || { log "mvn not found (apt-get install -y maven)"; exit 1; }
-    log "resolving MirrorMaker 2 ($KAFKA_VERSION) from Maven Central into $MIRROR_LIBS (one-off)"
-    local tmp="$CACHE/mirror-libs.tmp.$$"
-    rm -rf "$tmp"
-    mkdir -p "$tmp"
-    if ! mvn -q -B -f "$SCRIPT_DIR/kafka/mirror-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-        dependency:copy-dependencies -DincludeScope=runtime -DexcludeTransitive=true \
-        -DoutputDirectory="$tmp" >"$CACHE/mirror-mvn.log" 2>&1; then
-        tail -n 40 "$CACHE/mirror-mvn.log" >&2
-        log "Maven resolution failed; full log: $CACHE/mirror-mvn.log"
-        rm -rf "$tmp"
-        exit 1
-    fi
-    [[ -f "$tmp/connect-mirror-$KAFKA_VERSION.jar" ]] || { log "connect-mirror jar missing after resolution"; exit 1; }
-    rm -rf "$MIRROR_LIBS"
-    mv "$tmp" "$MIRROR_LIBS"
-    { echo "$pom_sum"; ls "$MIRROR_LIBS"; } >"$MARKER"
+    resolve_jars "$SCRIPT_DIR/kafka/mirror-pom.xml" "$MIRROR_LIBS" "$MARKER" "connect-mirror-$KAFKA_VERSION.jar" \
+        "MirrorMaker 2 ($KAFKA_VERSION)" -DexcludeTransitive=true
 }
 
 originals_only() {
