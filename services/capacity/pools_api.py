@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from contracts import regions
-from contracts.pool import Pool, load_pools
+from contracts.pool import Pool
 from contracts.verblijf import Setting
 from services.capacity.api import runtime
 from services.capacity.pool_rules import PooledSetting, PoolPlaces, ProviderPlaces, pooled_setting
@@ -55,7 +55,7 @@ async def get_pools(request: Request, _: Principal = Depends(require(*POOL_ROLES
     settings, db = runtime(request).settings, runtime(request).pool
     return Pools(
         region=settings.region,
-        pools_file_version=load_pools(settings.pools_file).version,
+        pools_file_version=settings.pools_file_version(),
         opted_out=sorted(settings.pools_opt_out),
         pools=[await _view(db, p, settings.region) for p in settings.pools()],
     )

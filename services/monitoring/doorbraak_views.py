@@ -159,12 +159,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 async def figure_rows(uow: Reading, scope: Scope) -> list[DoorbraakRow]:
     """Per month × municipality: cases taken up, decisions by kind, days to decision and to care."""
-    months = await months_of(uow, scope)
-    figures = domain.doorbraak_figures(
-        await uow.store.doorbraak_cases(scope.municipality),
-        await uow.store.doorbraak_decision_facts(scope.municipality),
-        months,
-    )
+    figures = domain.doorbraak_figures(*await _facts(uow, scope), await months_of(uow, scope))
     return [
         DoorbraakRow.model_validate({"month": month, "municipality": municipality, **cell.published()})
         for (month, municipality), cell in sorted(figures.items())
@@ -173,14 +168,17 @@ async def figure_rows(uow: Reading, scope: Scope) -> list[DoorbraakRow]:
 
 async def figures_per_month(uow: Reading, scope: Scope, months: list[str]) -> list[DoorbraakMonth]:
     """The scope's figures per month (the region, or the one municipality): the dashboard's table."""
-    figures = domain.doorbraak_figures(
-        await uow.store.doorbraak_cases(scope.municipality),
-        await uow.store.doorbraak_decision_facts(scope.municipality),
-        months,
-        by=lambda month, _municipality: (month,),
-    )
+    figures = domain.doorbraak_figures(*await _facts(uow, scope), months, by=lambda month, _municipality: (month,))
     return [
         DoorbraakMonth.model_validate({"month": month, **figures[(month,)].published()})
         for month in months
         if (month,) in figures
     ]
+
+
+async def _facts(uow: Reading, scope: Scope) -> tuple[list[domain.DoorbraakCase], list[domain.DoorbraakDecision]]:
+    """The scope's cases and decisions, as the figures count them."""
+    return (
+        await uow.store.doorbraak_cases(scope.municipality),
+        await uow.store.doorbraak_decision_facts(scope.municipality),
+    )

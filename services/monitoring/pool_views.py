@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from contracts import regions
-from contracts.pool import Pool, load_pools
+from contracts.pool import Pool
 from services.monitoring import domain
 from services.monitoring.queries import Reading
 
@@ -138,7 +138,7 @@ async def pools(uow: Reading, only: str | None = None) -> PoolsView:
     return PoolsView(
         region=settings.region,
         region_title=regions.known_region(settings.region),
-        pools_file_version=load_pools(settings.pools_file).version,
+        pools_file_version=settings.pools_file_version(),
         opted_out=sorted(settings.pools_opt_out),
         pools=[await _pool(uow, pool) for pool in settings.pools() if only in (None, pool.name)],
     )

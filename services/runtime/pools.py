@@ -5,13 +5,14 @@ monitoring shows them; both take part in the same pools the same way, so both us
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from contracts import regions, topics
-from contracts.pool import POOLS_FILE, Pool, load_pools
+from contracts.pool import POOLS_FILE, Pool, Pools, load_pools
 from services.runtime.kafka import ensure_topics
 from services.runtime.settings import ServiceSettings
 
@@ -33,6 +34,11 @@ class PooledSettings(ServiceSettings):
     # namespaces set it to the namespace they share ("" for none). Unset, it is ``topic_namespace``.
     pool_topic_namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]*$")
 
+    # The pools file as read and the pools taken part in, once, when the settings are made: every
+    # event and request that asks for them reads these.
+    _pools_file: Pools = PrivateAttr()
+    _pools: tuple[Pool, ...] = PrivateAttr()
+
     @model_validator(mode="after")
     def _region_and_pools(self) -> PooledSettings:
         regions.known_region(self.region)
@@ -40,11 +46,17 @@ class PooledSettings(ServiceSettings):
         unknown = sorted(name for name in self.pools_opt_out if pools.named(name) is None)
         if unknown:
             raise ValueError(f"SCHAKEL_POOLS_OPT_OUT names pools not in {self.pools_file}: {', '.join(unknown)}")
+        self._pools_file = pools
+        self._pools = tuple(p for p in pools.of_region(self.region) if p.name not in self.pools_opt_out)
         return self
 
     def pools(self) -> tuple[Pool, ...]:
         """The pools this deployment takes part in: its region's, less those it opted out of."""
-        return tuple(p for p in load_pools(self.pools_file).of_region(self.region) if p.name not in self.pools_opt_out)
+        return self._pools
+
+    def pools_file_version(self) -> date:
+        """The version (date) of the pools file this deployment runs with."""
+        return self._pools_file.version
 
     def pools_sharing(self, setting: str) -> tuple[Pool, ...]:
         """The pools this deployment shares ``setting`` with; empty for a setting it keeps to itself."""
