@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from contracts import topics
 from contracts.codes import Productcategorie, Urgentie
 from contracts.envelope import EventData
-from contracts.identifiers import AgbCode, Age, ClientRef, GemeenteCode
+from contracts.identifiers import REGION_ID, AgbCode, Age, ClientRef, GemeenteCode
 from contracts.verblijf import Setting
 
 
@@ -103,7 +103,7 @@ class PlacementProposed(CapacityEvent):
     proposed_at: AwareDatetime
     provider_region: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        pattern=REGION_ID,
         max_length=60,
         description="The pool member whose provider holds the place (asked over the pool); absent: this region.",
     )
@@ -121,7 +121,7 @@ class PlacementConfirmed(CapacityEvent):
     confirmed_at: AwareDatetime
     provider_region: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        pattern=REGION_ID,
         max_length=60,
         description="The pool member whose provider took the youth; absent: this region.",
     )
@@ -144,8 +144,8 @@ class PoolRoom(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pool: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)
-    region: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60, description="A region id.")
+    pool: str = Field(pattern=topics.POOL_NAME, max_length=60)
+    region: str = Field(pattern=REGION_ID, max_length=60, description="A region id.")
     free: int = Field(ge=1, le=10_000, description="Its free places in the setting, as it last told the pool.")
 
 

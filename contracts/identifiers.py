@@ -7,6 +7,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+# A youth-care region's id (contracts/regions.py), e.g. gooi-en-vechtstreek: lower-case words joined by hyphens.
+REGION_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
 AgbCode = Annotated[str, Field(pattern=r"^\d{8}$", description="AGB code of a provider or referrer: 8 digits.")]
 GemeenteCode = Annotated[str, Field(pattern=r"^\d{4}$", description="CBS municipality code: 4 digits.")]
 ProductCode = Annotated[

@@ -28,7 +28,7 @@ from contracts import regions, topics
 from contracts.capacity import Alert, DeclineReason, EscalationLevel, EscalationReason
 from contracts.codes import Urgentie
 from contracts.envelope import EventData
-from contracts.identifiers import AgbCode, Age
+from contracts.identifiers import REGION_ID, AgbCode, Age
 from contracts.verblijf import Setting
 
 POOLS_FILE = Path(__file__).parent / "data" / "pools.json"
@@ -44,7 +44,7 @@ PoolName = Annotated[
 RegionId = Annotated[
     str,
     Field(
-        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        pattern=REGION_ID,
         max_length=60,
         description="A youth-care region's id (contracts/regions.py), e.g. gooi-en-vechtstreek.",
     ),

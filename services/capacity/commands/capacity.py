@@ -52,6 +52,16 @@ async def record_report(
     return reported, uow.collect(reported, cause=cause)
 
 
+async def occupy_place(uow: Work, agb: str, setting: str, reported_by: str, cause: Envelope) -> None:
+    """A youth took one of the provider's places: the occupancy changes as a report of its own, so
+    history shows why the place went. A provider admitted for one youth alone (a doorbraak's maatwerk
+    contract) reports no places, so there is nothing to change."""
+    current = await uow.store.current_figures(agb, setting)
+    if current is not None:
+        occupied = current.model_copy(update={"occupied": min(current.occupied + 1, current.total)})
+        await record_report(uow, agb, setting, occupied, reported_by, cause)
+
+
 async def register_provider(uow: Work, agb: str, settings: list[Setting], municipality_code: str | None) -> set[str]:
     """An admin admits a provider for settings by hand (until contracting's ProviderAdmitted arrives)."""
     await uow.store.admit_provider(agb, settings, "admin", uow.now, municipality_code)

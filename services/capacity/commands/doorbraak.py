@@ -37,7 +37,7 @@ from services.capacity import doorbraak_rules as rules
 from services.capacity.commands import Work
 from services.capacity.commands.alerts import raise_alert
 from services.capacity.commands.escalations import placement_to_change
-from services.capacity.commands.matching import propose_next, release
+from services.capacity.commands.matching import open_decision_outside, propose_next, release
 from services.capacity.commands.shortages import reevaluate
 from services.capacity.store import Decision, DoorbraakCase, Meeting, Placement, PlacementAdmission
 from services.runtime.auth import Principal
@@ -232,9 +232,9 @@ async def carry_out(uow: Work, concluded: ContractConcluded) -> None:
 async def carry_out_outside(uow: Work, placement: Placement, cause: Envelope) -> None:
     """A provider of another pool member took the youth: an open decision on a place outside the
     region is carried out (a decision of another kind waits for care to start, as before)."""
-    case = await uow.store.open_case_of(placement.id)
-    decision = None if case is None else await uow.store.open_decision(case.id)
-    if case is not None and decision is not None and decision.kind is DecisionKind.BUITEN_REGIO:
+    found = await open_decision_outside(uow, placement)
+    if found is not None:
+        case, decision = found
         await _carried_out(uow, case, decision, None, cause)
 
 

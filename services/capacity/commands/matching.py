@@ -15,7 +15,7 @@ from contracts.verblijf import Setting
 from services.capacity import domain
 from services.capacity.commands import Work
 from services.capacity.pool_rules import PoolOffer, best_pool_offer
-from services.capacity.store import Placement, Proposal
+from services.capacity.store import Decision, DoorbraakCase, Placement, Proposal
 
 
 async def propose_next(uow: Work, placement: Placement, cause: Envelope | None) -> set[str]:
@@ -53,11 +53,17 @@ async def propose_next(uow: Work, placement: Placement, cause: Envelope | None) 
 async def _decided_outside(uow: Work, placement: Placement) -> list[str] | None:
     """The settings of the expert team's open decision on a place outside the region (empty: any), or
     None when there is no such decision: then the region's own providers come first."""
+    found = await open_decision_outside(uow, placement)
+    return None if found is None else list(found[1].settings)
+
+
+async def open_decision_outside(uow: Work, placement: Placement) -> tuple[DoorbraakCase, Decision] | None:
+    """The youth's open doorbraak case and its open decision on a place outside the region, if any."""
     case = await uow.store.open_case_of(placement.id)
     decision = None if case is None else await uow.store.open_decision(case.id)
-    if decision is None or decision.kind is not DecisionKind.BUITEN_REGIO:
+    if case is None or decision is None or decision.kind is not DecisionKind.BUITEN_REGIO:
         return None
-    return list(decision.settings)
+    return case, decision
 
 
 async def _pool_offers(uow: Work, placement: Placement) -> list[PoolOffer]:

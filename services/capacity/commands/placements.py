@@ -16,7 +16,7 @@ from contracts.capacity import (
 from contracts.intake import ReferralReceived, ReferralWithdrawn
 from services.capacity import domain
 from services.capacity.commands import Work
-from services.capacity.commands.capacity import record_report
+from services.capacity.commands.capacity import occupy_place
 from services.capacity.commands.doorbraak import close_for_withdrawn_referral
 from services.capacity.commands.escalations import escalate, placement_to_change
 from services.capacity.commands.matching import propose_next, release, rematch, withdraw_across
@@ -118,12 +118,7 @@ async def accept(uow: Work, placement_id: uuid.UUID, provider: Principal) -> Non
         confirmed_at=uow.now,
     )
     cause = uow.collect(confirmed)
-    # The occupancy changes as a report of its own, so history shows why the place went.
-    current = await uow.store.current_figures(agb, setting)
-    # A provider admitted for this youth alone (a doorbraak's maatwerk contract) reports no places.
-    if current is not None:
-        occupied = current.model_copy(update={"occupied": min(current.occupied + 1, current.total)})
-        await record_report(uow, agb, setting, occupied, f"placement:{placement_id}", cause)
+    await occupy_place(uow, agb, setting, f"placement:{placement_id}", cause)
     await reevaluate(uow, {setting, placement.demand_setting}, cause)
 
 

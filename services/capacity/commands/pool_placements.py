@@ -25,7 +25,7 @@ from contracts.pool import (
 )
 from services.capacity import pool_rules
 from services.capacity.commands import Work, doorbraak, pools
-from services.capacity.commands.capacity import record_report
+from services.capacity.commands.capacity import occupy_place
 from services.capacity.commands.escalations import placement_to_change
 from services.capacity.commands.matching import rematch
 from services.capacity.commands.placements import move_on
@@ -81,10 +81,7 @@ async def accept(uow: Work, request_id: uuid.UUID, provider: Principal) -> None:
         raise Conflict("the reservation has lapsed; the youth's region has moved on")
     await uow.store.decide_pool_request(request.id, "accepted", None, None, uow.now)
     answered = _answer(uow, request, PoolAnswer.ACCEPTED, None, None)
-    current = await uow.store.current_figures(request.agb, request.setting)
-    if current is not None:
-        occupied = current.model_copy(update={"occupied": min(current.occupied + 1, current.total)})
-        await record_report(uow, request.agb, request.setting, occupied, f"pool-request:{request.id}", answered)
+    await occupy_place(uow, request.agb, request.setting, f"pool-request:{request.id}", answered)
     await reevaluate(uow, {request.setting}, answered)
 
 

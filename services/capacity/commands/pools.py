@@ -164,8 +164,7 @@ async def record_escalation(uow: Work, escalated: PoolCaseEscalated) -> None:
     hears it as an alert (live stream, list, webhooks), with the region named."""
     if not any(from_another_member(uow, escalated, s) for s in escalated.settings):
         return
-    data = escalated.model_dump(include=set(NetworkCaseEscalated.model_fields))
-    await raise_alert(uow, NetworkCaseEscalated(**data), escalated.settings[0], uow.cause)
+    await _alert_network(uow, escalated, uow.cause)
 
 
 # --- escalations of pooled settings, for the pool's expertisenetwerk -----------------------------
@@ -191,9 +190,13 @@ async def share_escalation(uow: Work, placement: Placement, escalated: CaseEscal
             waiting_since=escalated.waiting_since,
             escalated_at=escalated.escalated_at,
         )
-        envelope = uow.collect(told, cause=cause)
-        data = told.model_dump(include=set(NetworkCaseEscalated.model_fields))
-        await raise_alert(uow, NetworkCaseEscalated(**data), settings[0], envelope)
+        await _alert_network(uow, told, uow.collect(told, cause=cause))
+
+
+async def _alert_network(uow: Work, escalated: PoolCaseEscalated, cause: Envelope | None) -> None:
+    """Raise ``escalated`` here as the expertisenetwerk's alert, with the member region named."""
+    data = escalated.model_dump(include=set(NetworkCaseEscalated.model_fields))
+    await raise_alert(uow, NetworkCaseEscalated(**data), escalated.settings[0], cause)
 
 
 # --- what the pool has room for -----------------------------------------------------------------
@@ -205,32 +208,31 @@ async def room_elsewhere(uow: Work, setting: str) -> list[PoolRoom] | None:
     pools = uow.settings.pools_sharing(setting)
     if not pools:
         return None
-    room: list[PoolRoom] = []
-    for pool in pools:
-        free = await uow.store.pool_free_by_region(pool.name, setting)
-        room += [
-            PoolRoom(pool=pool.name, region=r, free=f)
-            for r, f in free.items()
-            if r != uow.settings.region and r in pool.members and f > 0
-        ]
+    room = [
+        PoolRoom(pool=pool.name, region=region, free=free)
+        for pool in pools
+        for region, free in await _free_elsewhere(uow, pool, setting)
+    ]
     return sorted(room, key=lambda r: (-r.free, r.pool, r.region))
+
+
+async def _free_elsewhere(uow: Work, pool: Pool, setting: str) -> list[tuple[str, int]]:
+    """The other members of ``pool`` with free places in ``setting`` and how many, most first."""
+    free = await uow.store.pool_free_by_region(pool.name, setting)
+    room = [(r, f) for r, f in free.items() if r != uow.settings.region and r in pool.members and f > 0]
+    return sorted(room, key=lambda rf: (-rf[1], rf[0]))
 
 
 async def judge_pool_wide(uow: Work, settings: Iterable[str], cause: Envelope | None = None) -> None:
     """Open or close this region's pool-wide shortage of each pooled setting in ``settings``: its own
     shortage is open and no other member has a free place (``pool_rules.pool_wide_change``)."""
-    region = uow.settings.region
     for setting in sorted(set(settings)):
         pools = uow.settings.pools_sharing(setting)
         if not pools:
             continue
         own = (await uow.store.lock_settings([setting]))[setting]
         for pool in pools:
-            free = await uow.store.pool_free_by_region(pool.name, setting)
-            elsewhere = sorted(
-                (r for r, f in free.items() if r != region and r in pool.members and f > 0),
-                key=lambda r: (-free[r], r),
-            )
+            elsewhere = [r for r, _ in await _free_elsewhere(uow, pool, setting)]
             current = await uow.store.pool_wide_shortage(pool.name, setting)
             change = pool_wide_change(current is not None, own is not None, bool(elsewhere))
             if change is ShortageChange.DETECTED:

@@ -141,9 +141,8 @@ async def pool_requests(
 ) -> list[asyncpg.Record]:
     """Other members' requests for places with this region's providers, newest first; a provider sees its own."""
     return await pool.fetch(
-        """SELECT id, pool, from_region, agb, setting, age, urgency, reserved_until, received_at,
-                  outcome, reason, note, decided_at
-           FROM pool_request
+        _POOL_REQUESTS
+        + """
            WHERE ($1::text IS NULL OR agb = $1) AND (NOT $2 OR outcome IS NULL)
            ORDER BY received_at DESC LIMIT $3""",
         provider,
@@ -153,9 +152,8 @@ async def pool_requests(
 
 
 async def pool_request(pool: asyncpg.Pool, request_id: uuid.UUID) -> asyncpg.Record:
-    return await fetch_one(
-        pool,
-        """SELECT id, pool, from_region, agb, setting, age, urgency, reserved_until, received_at,
-                  outcome, reason, note, decided_at FROM pool_request WHERE id = $1""",
-        request_id,
-    )
+    return await fetch_one(pool, _POOL_REQUESTS + " WHERE id = $1", request_id)
+
+
+_POOL_REQUESTS = """SELECT id, pool, from_region, agb, setting, age, urgency, reserved_until, received_at,
+                       outcome, reason, note, decided_at FROM pool_request"""
