@@ -86,11 +86,16 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-for service in intake contracting capacity monitoring; do
-    if curl -fs "http://127.0.0.1:${PORTS[$service]}/healthz" >/dev/null 2>&1; then
-        echo "Port ${PORTS[$service]} already answers: is a $service (or another demo) running?" >&2
+# port_free PORT SERVICE: stop the demo when something answers on PORT already.
+port_free() {
+    if curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; then
+        echo "Port $1 already answers: is a $2 (or another demo) running?" >&2
         exit 1
     fi
+}
+
+for service in intake contracting capacity monitoring; do
+    port_free "${PORTS[$service]}" "$service"
     for ((replica = 1; replica <= REPLICAS; replica++)); do
         log="$LOGS/$service.log"
         ((REPLICAS > 1)) && log="$LOGS/$service-$replica.log"
@@ -104,10 +109,7 @@ if ((REGIONS == 2)); then
     mkdir -p "$SECOND_LOGS"
     for service in contracting capacity monitoring; do
         port="${SECOND_PORTS[$service]}"
-        if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-            echo "Port $port already answers: is a $service (or another demo) running?" >&2
-            exit 1
-        fi
+        port_free "$port" "$service"
         env "${second_region_env[@]}" SCHAKEL_PORT="$port" \
             "$PYTHON" -m "services.$service" >"$SECOND_LOGS/$service.log" 2>&1 &
         pids+=($!)
@@ -138,21 +140,21 @@ if ((REGIONS == 2)); then
 fi
 
 # The simulator writes its keys first, then waits for every service to be ready.
-for _ in $(seq 1 600); do
-    [[ -s "$KEYS" ]] && break
-    kill -0 "$sim_pid" 2>/dev/null || { echo "The simulator stopped; see $LOGS/simulator.log" >&2; exit 1; }
-    sleep 0.1
-done
+# keys_written KEYS PID WHO LOG: wait for the simulator PID's keys file; stop the demo if it stopped.
+keys_written() {
+    for _ in $(seq 1 600); do
+        [[ -s "$1" ]] && break
+        kill -0 "$2" 2>/dev/null || { echo "$3 stopped; see $4" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+keys_written "$KEYS" "$sim_pid" "The simulator" "$LOGS/simulator.log"
 key() { grep "^$1 " "$KEYS" | head -n 1 | cut -d' ' -f3; }
 # Outside the text below: bash cannot parse $(( )) nested in ${ } within a here-document.
 service_pids="${pids[*]:0:4*REPLICAS}"
 second_region_text=""
 if ((REGIONS == 2)); then
-    for _ in $(seq 1 600); do
-        [[ -s "$SECOND_KEYS" ]] && break
-        kill -0 "$second_sim_pid" 2>/dev/null || { echo "Eemland's simulator stopped; see $SECOND_LOGS/simulator.log" >&2; exit 1; }
-        sleep 0.1
-    done
+    keys_written "$SECOND_KEYS" "$second_sim_pid" "Eemland's simulator" "$SECOND_LOGS/simulator.log"
     second_region_text="
   Second region: Eemland, in pool midden-nederland with Gooi en Vechtstreek (topic namespace eemland,
   schema eemland in each database; both share pool.midden-nederland.capacity.v1). Its providers have

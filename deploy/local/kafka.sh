@@ -13,14 +13,15 @@ KAFKA_VERSION=4.1.1
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
+# CACHE and LIBS; resolve_jars, daemon_running, stop_daemon.
+# shellcheck source=deploy/local/java-daemon.sh
+source "$SCRIPT_DIR/java-daemon.sh"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_STATE_DIR="${KAFKA_STATE_DIR:-$REPO/var/kafka}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-120}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx1g}"
 
-CACHE="$SCRIPT_DIR/.cache/kafka-$KAFKA_VERSION"
-LIBS="$CACHE/libs"
 MARKER="$CACHE/.complete"
 STATE="$KAFKA_STATE_DIR"
 PROPS="$STATE/server.properties"
@@ -30,18 +31,8 @@ LOG="$STATE/server.log"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
 log() { echo "kafka.sh: $*" >&2; }
-# shellcheck source=deploy/local/maven-jars.sh
-source "$SCRIPT_DIR/maven-jars.sh"
 
-is_running() {
-    [[ -f "$PIDFILE" ]] || return 1
-    local pid
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a recycled pid: it must be our java process for this state dir.
-    grep -qa "kafka.Kafka" "/proc/$pid/cmdline" 2>/dev/null &&
-        grep -qa "$PROPS" "/proc/$pid/cmdline" 2>/dev/null
-}
+is_running() { daemon_running "kafka.Kafka"; }
 
 fetch_jars() {
     resolve_jars "$SCRIPT_DIR/kafka/pom.xml" "$LIBS" "$MARKER" "kafka_2.13-$KAFKA_VERSION.jar" "Kafka $KAFKA_VERSION jars"
@@ -186,19 +177,7 @@ stop() {
         rm -f "$PIDFILE"
         return 0
     fi
-    local pid
-    pid="$(cat "$PIDFILE")"
-    log "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "still alive after 30 s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        sleep 0.5
-    fi
+    stop_daemon
     rm -f "$PIDFILE"
     log "stopped; logs: $LOG"
 }

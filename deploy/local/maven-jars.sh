@@ -1,7 +1,7 @@
-# Sourced by kafka.sh and mirror.sh: jars resolved from Maven Central once, into a directory of their own.
+# Sourced (through java-daemon.sh) by kafka.sh and mirror.sh: jars resolved from Maven Central once, into a directory of their own.
 # resolve_jars POM DEST MARKER JAR WHAT [mvn args...]: resolves POM's runtime dependencies into DEST
 # unless MARKER holds the pom's checksum (editing the pom re-resolves them); fails unless JAR came.
-# The caller defines `log` and sets KAFKA_VERSION and CACHE.
+# The caller defines `log` and sets KAFKA_VERSION and CACHE (deploy/local/java-daemon.sh does).
 resolve_jars() {
     local pom="$1" dest="$2" marker="$3" jar="$4" what="$5"
     shift 5

@@ -18,10 +18,13 @@
 #   MIRROR_READY_TIMEOUT (120 s)  MIRROR_HEAP_OPTS (-Xms128m -Xmx512m)
 set -euo pipefail
 
-KAFKA_VERSION=4.1.1
-
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
+# The broker's version: MirrorMaker runs from kafka.sh's jars.
+KAFKA_VERSION="$(sed -n 's/^KAFKA_VERSION=//p' "$SCRIPT_DIR/kafka.sh")"
+# CACHE and LIBS; resolve_jars, daemon_running, stop_daemon.
+# shellcheck source=deploy/local/java-daemon.sh
+source "$SCRIPT_DIR/java-daemon.sh"
 MIRROR_KAFKA_PORT="${MIRROR_KAFKA_PORT:-19092}"
 MIRROR_KAFKA_CONTROLLER_PORT="${MIRROR_KAFKA_CONTROLLER_PORT:-19093}"
 MIRROR_A_ALIAS="${MIRROR_A_ALIAS:-a}"
@@ -36,8 +39,6 @@ MIRROR_REFRESH_SECONDS="${MIRROR_REFRESH_SECONDS:-5}"
 MIRROR_READY_TIMEOUT="${MIRROR_READY_TIMEOUT:-120}"
 MIRROR_HEAP_OPTS="${MIRROR_HEAP_OPTS:--Xms128m -Xmx512m}"
 
-CACHE="$SCRIPT_DIR/.cache/kafka-$KAFKA_VERSION"
-LIBS="$CACHE/libs"
 MIRROR_LIBS="$CACHE/mirror-libs"
 MARKER="$CACHE/.mirror-complete"
 STATE="$MIRROR_STATE_DIR"
@@ -47,8 +48,6 @@ OUT="$STATE/mm2.out"
 LOG="$STATE/server.log"
 
 log() { echo "mirror.sh: $*" >&2; }
-# shellcheck source=deploy/local/maven-jars.sh
-source "$SCRIPT_DIR/maven-jars.sh"
 
 second_broker() {
     KAFKA_PORT="$MIRROR_KAFKA_PORT" KAFKA_CONTROLLER_PORT="$MIRROR_KAFKA_CONTROLLER_PORT" \
@@ -56,15 +55,7 @@ second_broker() {
         "$SCRIPT_DIR/kafka.sh" "$@"
 }
 
-is_running() {
-    [[ -f "$PIDFILE" ]] || return 1
-    local pid
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a recycled pid: it must be our MirrorMaker for this state dir.
-    grep -qa "org.apache.kafka.connect.mirror.MirrorMaker" "/proc/$pid/cmdline" 2>/dev/null &&
-        grep -qa "$PROPS" "/proc/$pid/cmdline" 2>/dev/null
-}
+is_running() { daemon_running "org.apache.kafka.connect.mirror.MirrorMaker"; }
 
 fetch_jars() {
     # connect-mirror and connect-mirror-client only: the rest of their closure is the broker's.
@@ -194,18 +185,7 @@ start() {
 
 stop() {
     if is_running; then
-        local pid
-        pid="$(cat "$PIDFILE")"
-        log "stopping MirrorMaker pid $pid"
-        kill -TERM "$pid" 2>/dev/null || true
-        local deadline=$((SECONDS + 30))
-        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-            sleep 0.5
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "still alive after 30 s, sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+        stop_daemon MirrorMaker
     else
         log "MirrorMaker not running"
     fi

@@ -233,7 +233,7 @@ class ExpertTeam(Actor):
             doorbraak.step, doorbraak.case.doorbraak = DONE, False
             return False
         provider, setting, lot = chosen
-        held_on = self.world.calendar.date_of(day).isoformat()
+        held_on = self._date(day)
         meeting = {"held_on": held_on, "parties": PARTIES, "notes": None}
         # The same meeting posted again (a retry) is the same meeting: no second one.
         if await calls.call("POST", capacity, f"{path}/meetings", key, meeting, what="doorbraak meeting") is None:
@@ -270,7 +270,7 @@ class ExpertTeam(Actor):
             "lot": doorbraak.lot,
             "client_ref": case.client_ref,
             "decision_id": doorbraak.decision_id,
-            "valid_from": self.world.calendar.date_of(doorbraak.decided_on).isoformat(),
+            "valid_from": self._date(doorbraak.decided_on),
         }
         answer = await self.calls.call(
             "POST",

@@ -13,6 +13,7 @@ from services.runtime.auth import Role, create_key
 from services.runtime.db import create_pool, migrate
 from services.runtime.keys import KeyStoreSettings
 from services.runtime.service import AUTH_MIGRATIONS
+from services.sim.region import REGION_SEED
 
 LABEL = "simulator"
 
@@ -26,7 +27,7 @@ class Keys:
     expertteam: str = ""
     operator: str = ""
     admin: str = ""
-    region: str = "gooi-en-vechtstreek"
+    region: str = REGION_SEED
 
     def lines(self) -> list[str]:
         """``role subject key`` per line, the format of the demo's keys file."""
@@ -48,7 +49,7 @@ class Keys:
 
 
 async def make_keys(
-    providers: list[str], gemeenten: list[str], referrers: list[str], region: str = "gooi-en-vechtstreek"
+    providers: list[str], gemeenten: list[str], referrers: list[str], region: str = REGION_SEED
 ) -> Keys:
     """One key per provider, gemeente and referrer, and one for each overseeing role."""
     settings = KeyStoreSettings()

@@ -226,9 +226,6 @@ class Providers(Actor):
         )
         return bool(answer)
 
-    def _date(self, day: int) -> str:
-        return self.world.calendar.date_of(day).isoformat()
-
     # --- declarations -------------------------------------------------------------------------
 
     async def declare(self, day: int) -> None:

@@ -65,3 +65,7 @@ class Actor:
 
     world: World
     calls: Calls
+
+    def _date(self, day: int) -> str:
+        """Simulated day ``day`` as the services read a date."""
+        return self.world.calendar.date_of(day).isoformat()
