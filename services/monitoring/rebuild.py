@@ -179,9 +179,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
 async def _replay(replay: Replay, consumer: Consumer[Projection], on_progress: Progressed | None) -> None:
     settings = replay.settings
     topic = settings.topic(consumer.topic)
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, group_id=None
-    )
+    kafka = AIOKafkaConsumer(**settings.kafka_client(), enable_auto_commit=False, group_id=None)
     await kafka.start()
     try:
         partitions = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]
@@ -232,7 +230,7 @@ async def _read(
 
 
 async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka_client())
     await admin.start()
     try:
         [description] = await admin.describe_topics([topic])

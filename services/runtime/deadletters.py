@@ -23,12 +23,11 @@ import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import topics
 from services.runtime.db import create_pool, migrate
 from services.runtime.producer import HealingProducer, OutgoingRecord, PublishFailed
-from services.runtime.settings import local_database
+from services.runtime.settings import KafkaSettings, local_database
 
 OPS_MIGRATIONS = Path(__file__).parent / "ops_migrations"
 HANDLE = r"^[\w.-]{1,64}$"  # an operator's team handle, never an e-mail address
@@ -37,10 +36,7 @@ app = typer.Typer(help="Inspect and replay dead letters (messages moved to <topi
 T = TypeVar("T")
 
 
-class OpsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCHAKEL_", extra="ignore")
-
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+class OpsSettings(KafkaSettings):
     topic_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
     auth_database_url: str = local_database("schakel_auth")
     auth_db_schema: str = "public"
@@ -80,7 +76,7 @@ async def read_dead_letters(settings: OpsSettings, topic_names: list[str]) -> li
     partitions = await _partitions(settings, topic_names)
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.kafka_client(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -108,7 +104,7 @@ async def read_dead_letters(settings: OpsSettings, topic_names: list[str]) -> li
 
 
 async def _partitions(settings: OpsSettings, topic_names: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka_client())
     await admin.start()
     try:
         described = await admin.describe_topics(topic_names)
@@ -129,7 +125,7 @@ async def replayed(pool: asyncpg.Pool) -> dict[str, str]:
 
 async def replay(settings: OpsSettings, pool: asyncpg.Pool, letters: list[DeadLetter], *, by: str, reason: str) -> int:
     """Put ``letters`` back on their original topics in their order, each replay recorded."""
-    producer = HealingProducer(settings.kafka_bootstrap_servers, "schakel-deadletters-replay")
+    producer = HealingProducer(settings, "schakel-deadletters-replay")
     try:
         for letter in letters:
             headers = {k: v for k, v in letter.headers.items() if not k.startswith("x-dlq-")}

@@ -26,6 +26,7 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
     which can replace itself after a broker restart."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=settings.kafka_security(),
         client_id=f"schakel-{settings.service}",
         request_timeout_ms=10_000,
         # Telemetry outermost: its span (child of the message's traceparent) is current while the
@@ -62,7 +63,7 @@ def topic_config(name: str) -> dict[str, str]:
 async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
     """Create missing topics up front with their configuration, and bring existing ones in line;
     consumers must not depend on auto-creation races, nor history on a broker default."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka_client())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

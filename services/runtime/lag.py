@@ -129,11 +129,11 @@ class KafkaOffsets(Collector):
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._offsets is None:
-            servers = self._settings.kafka_bootstrap_servers
+            connection = self._settings.kafka_client()
             client_id = f"schakel-{self._settings.service}-offsets"
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id=client_id, request_timeout_ms=10_000)
+            self._admin = AIOKafkaAdminClient(**connection, client_id=client_id, request_timeout_ms=10_000)
             self._offsets = AIOKafkaConsumer(
-                bootstrap_servers=servers,
+                **connection,
                 client_id=client_id,
                 group_id=None,
                 enable_auto_commit=False,

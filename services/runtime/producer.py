@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -24,6 +25,9 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     RecordListTooLargeError,
 )
+
+if TYPE_CHECKING:
+    from services.runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +63,8 @@ class PublishFailed(Exception):
 class HealingProducer:
     """An idempotent, ``acks=all`` producer that replaces itself after any failed delivery."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str, *, delivery_timeout: float = 30.0) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, kafka: KafkaSettings, client_id: str, *, delivery_timeout: float = 30.0) -> None:
+        self._connection = kafka.kafka_client()
         self._client_id = client_id
         self._delivery_timeout = delivery_timeout
         self._producer: AIOKafkaProducer | None = None
@@ -71,7 +75,7 @@ class HealingProducer:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._bootstrap,
+                    **self._connection,
                     client_id=self._client_id,
                     enable_idempotence=True,
                     acks="all",

@@ -128,7 +128,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await migrate(pool, settings.service, spec.migrations)
         broker = create_broker(settings, registry)
         producer = HealingProducer(
-            settings.kafka_bootstrap_servers,
+            settings,
             f"schakel-{settings.service}-relay",
             delivery_timeout=settings.publish_timeout_seconds,
         )

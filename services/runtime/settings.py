@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ssl
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.auth import Role
@@ -31,10 +35,57 @@ DEFAULT_RATES: dict[str, Rate] = {
 }
 
 
-class ServiceSettings(BaseSettings):
-    """One service's configuration; each service subclasses it with its own defaults."""
+SCRAM = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+class KafkaSettings(BaseSettings):
+    """How every Kafka client of Schakel reaches and authenticates to the cluster.
+
+    PLAINTEXT for a cluster of the region's own on a private network (and ``deploy/local``).
+    Regions sharing one cluster each get a SCRAM principal whose ACLs allow only its own topic
+    namespace and its pools' topics (docs/pools.md, "A shared cluster"): namespaces alone separate
+    names, not access.
+    """
 
     model_config = SettingsConfigDict(env_prefix="SCHAKEL_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    # The CA that signed the brokers' certificates (SASL_SSL); the system's trust store without one.
+    kafka_ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> KafkaSettings:
+        sasl = self.kafka_security_protocol != "PLAINTEXT"
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(f"{self.kafka_security_protocol} needs kafka_sasl_username and kafka_sasl_password")
+        if self.kafka_ssl_cafile is not None and self.kafka_security_protocol != "SASL_SSL":
+            raise ValueError("kafka_ssl_cafile is only used with kafka_security_protocol SASL_SSL")
+        return self
+
+    def kafka_security(self) -> BaseSecurity | None:
+        """For FastStream's broker."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        use_ssl = self.kafka_security_protocol == "SASL_SSL"
+        context = ssl.create_default_context(cafile=self.kafka_ssl_cafile) if use_ssl else None
+        return SCRAM[self.kafka_sasl_mechanism](
+            self.kafka_sasl_username,
+            self.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=use_ssl,
+        )
+
+    def kafka_client(self) -> dict[str, Any]:
+        """The connection arguments of an aiokafka client (producer, consumer or admin)."""
+        return {"bootstrap_servers": self.kafka_bootstrap_servers, **parse_security(self.kafka_security())}
+
+
+class ServiceSettings(KafkaSettings):
+    """One service's configuration; each service subclasses it with its own defaults."""
 
     service: str
     host: str = "127.0.0.1"
@@ -47,7 +98,6 @@ class ServiceSettings(BaseSettings):
     # Replicas of one service on one host share its port (SO_REUSEPORT); off, a second process on a
     # taken port fails at once instead of silently sharing it.
     reuse_port: bool = False
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Prefixes every topic name; lets tests share one broker without seeing each other.
     topic_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
     kafka_partitions: int = Field(default=3, ge=1)

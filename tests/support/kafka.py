@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.runtime.settings import KafkaSettings
+
 
 @dataclass(frozen=True)
 class Record:
@@ -19,13 +21,17 @@ class Record:
 
 
 class TopicReader:
-    """Reads topics from the beginning; ``until`` collects records until a predicate holds."""
+    """Reads topics from the beginning; ``until`` collects records until a predicate holds.
 
-    def __init__(self, bootstrap: str, *topics: str) -> None:
+    ``kafka`` is a bootstrap address, or settings with credentials for a broker regions share; there
+    a reader's group must be in a namespace the principal may use (``group_prefix``)."""
+
+    def __init__(self, kafka: str | KafkaSettings, *topics: str, group_prefix: str = "") -> None:
+        connection = {"bootstrap_servers": kafka} if isinstance(kafka, str) else kafka.kafka_client()
         self._consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=bootstrap,
-            group_id=f"test-reader-{uuid.uuid4().hex}",
+            **connection,
+            group_id=f"{group_prefix}test-reader-{uuid.uuid4().hex}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             metadata_max_age_ms=500,

@@ -27,6 +27,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from contracts import topics
 from services.runtime.kafka import topic_config
 from services.runtime.outbox import event_headers
+from services.runtime.settings import KafkaSettings
 from services.sim.national.generate import events, split
 
 app = typer.Typer(add_completion=False)
@@ -42,8 +43,8 @@ def topic_name(namespace: str, name: str) -> str:
     return f"{namespace}.{name}" if namespace else name
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(kafka: KafkaSettings, names: list[str], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(**kafka.kafka_client())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -68,7 +69,7 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> No
 
 
 async def produce(
-    bootstrap: str,
+    kafka: KafkaSettings,
     names: dict[str, str],
     count: int,
     *,
@@ -81,7 +82,7 @@ async def produce(
     """Write ``count`` events of part ``part`` of ``parts`` onto the topics ``names``; ``progress``
     hears of every ``PROGRESS_STEP`` events written (and of the last few)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.kafka_client(),
         acks="all",
         linger_ms=20,
         max_batch_size=BATCH_BYTES,
@@ -143,7 +144,7 @@ async def produce(
 
 
 def _worker(
-    bootstrap: str, names: dict[str, str], count: int, seed: int, year: int, part: int, parts: int
+    kafka: KafkaSettings, names: dict[str, str], count: int, seed: int, year: int, part: int, parts: int
 ) -> Counter[str]:
     """One writer process of several; its progress goes to the parent through ``_written``."""
 
@@ -154,9 +155,7 @@ def _worker(
         with _rss.get_lock():
             _rss.value = max(_rss.value, rss)
 
-    return asyncio.run(
-        produce(bootstrap, names, count, seed=seed, year=year, part=part, parts=parts, progress=progress)
-    )
+    return asyncio.run(produce(kafka, names, count, seed=seed, year=year, part=part, parts=parts, progress=progress))
 
 
 _written: Synchronized[int]
@@ -192,13 +191,13 @@ class Progress:
 
 
 def write(
-    bootstrap: str, namespace: str, count: int, *, seed: int, year: int, partitions: int, every: int, workers: int
+    kafka: KafkaSettings, namespace: str, count: int, *, seed: int, year: int, partitions: int, every: int, workers: int
 ) -> tuple[Counter[str], float]:
     names = {t: topic_name(namespace, t) for t in topics.ALL}
-    asyncio.run(ensure_topics(bootstrap, list(names.values()), partitions))
+    asyncio.run(ensure_topics(kafka, list(names.values()), partitions))
     progress = Progress(count, every)
     if workers == 1:
-        per_topic = asyncio.run(produce(bootstrap, names, count, seed=seed, year=year, progress=progress))
+        per_topic = asyncio.run(produce(kafka, names, count, seed=seed, year=year, progress=progress))
         return per_topic, time.perf_counter() - progress.started
     # Several writers, each with every ``workers``-th region: an aggregate never spans two of them.
     counter: Synchronized[int] = multiprocessing.Value("q", 0)
@@ -206,7 +205,7 @@ def write(
     per_topic = Counter[str]()
     with ProcessPoolExecutor(workers, initializer=_share_counters, initargs=(counter, rss)) as pool:
         futures = [
-            pool.submit(_worker, bootstrap, names, n, seed + part, year, part, workers)
+            pool.submit(_worker, kafka, names, n, seed + part, year, part, workers)
             for part, n in enumerate(split(count, workers))
         ]
         while not all(f.done() for f in futures):
@@ -237,8 +236,10 @@ def main(
     ] = 1,
 ) -> None:
     """Write a national year (all 42 answering units of the 2013 registry) onto the event topics."""
+    # The address from the option; authentication (SCHAKEL_KAFKA_SECURITY_PROTOCOL, ...) as the services read it.
+    kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap)
     per_topic, seconds = write(
-        bootstrap, namespace, events_, seed=seed, year=year, partitions=partitions, every=every, workers=workers
+        kafka, namespace, events_, seed=seed, year=year, partitions=partitions, every=every, workers=workers
     )
     for name, n in sorted(per_topic.items()):
         typer.echo(f"{name:<40} {n:>10,}")

@@ -18,6 +18,7 @@ from services.runtime import outbox
 from services.runtime.db import create_pool, migrate
 from services.runtime.producer import EVENT_BUDGET_BYTES, HealingProducer
 from services.runtime.service import RUNTIME_MIGRATIONS
+from services.runtime.settings import KafkaSettings
 from services.runtime.signal import PgSignal, channel_name
 from tests.support.infra import Infrastructure, Isolation, ThrowawayKafka
 from tests.support.kafka import TopicReader
@@ -48,7 +49,9 @@ class Relay:
         self.pool = pool
         self.channel = channel_name(outbox.CHANNEL, isolation.schema)
         self.signal = PgSignal(infra.database_url, self.channel)
-        self.producer = HealingProducer(bootstrap, "test-relay", delivery_timeout=5)
+        self.producer = HealingProducer(
+            KafkaSettings(kafka_bootstrap_servers=bootstrap), "test-relay", delivery_timeout=5
+        )
         self.registry = CollectorRegistry()
         self.relay = outbox.OutboxRelay(
             pool, self.producer, self.signal, self.registry, batch_size=50, lock_name=isolation.schema
