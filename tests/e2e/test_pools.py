@@ -24,6 +24,7 @@ from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
 
 GV, EEMLAND = "gooi-en-vechtstreek", "eemland"
+HILVERSUM, AMERSFOORT = "0402", "0307"
 AGB_GV, AGB_EM, GP = "24000011", "34000011", "01234567"
 BSN_GV, BSN_EM, BIRTH_DATE = "111222333", "123456782", "2011-06-01"
 
@@ -42,19 +43,17 @@ def _env(infra: Infrastructure, isolation: Isolation, tag: str) -> dict[str, str
 
 @contextmanager
 def _region(env: dict[str, str], region: str, tag: str) -> Iterator[tuple[str, str]]:
-    """The region's intake and capacity. Intake validates municipalities against the dated registry,
-    which knows Gooi en Vechtstreek only: Eemland's intake runs with its members for this test."""
+    """The region's intake and capacity; intake takes its municipalities from the dated registry."""
+    env = {**env, "SCHAKEL_REGION": region}
     with ExitStack() as stack:
         intake = stack.enter_context(service_process("intake", free_port(), env, f"e2e-pools-{tag}-intake"))
-        capacity = stack.enter_context(
-            service_process("capacity", free_port(), {**env, "SCHAKEL_REGION": region}, f"e2e-pools-{tag}-capacity")
-        )
+        capacity = stack.enter_context(service_process("capacity", free_port(), env, f"e2e-pools-{tag}-capacity"))
         yield intake, capacity
 
 
-def _referral(bsn: str) -> dict[str, object]:
+def _referral(bsn: str, municipality: str) -> dict[str, object]:
     return {
-        "client": {"bsn": bsn, "birth_date": BIRTH_DATE, "municipality_code": "0402"},
+        "client": {"bsn": bsn, "birth_date": BIRTH_DATE, "municipality_code": municipality},
         "referrer": {"type": "02", "agb": GP},
         "product_category": "43",
         "setting": "jeugdzorgplus",
@@ -70,7 +69,7 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
     admin_gv, admin_em = bearer("admin", "beheer", env_gv), bearer("admin", "beheer", env_em)
     provider_gv, provider_em = bearer("provider", AGB_GV, env_gv), bearer("provider", AGB_EM, env_em)
     sf_gv, sf_em = bearer("schakelfunctionaris", "sf.gooi", env_gv), bearer("schakelfunctionaris", "sf.em", env_em)
-    gemeente_gv, gemeente_em = bearer("gemeente", "0402", env_gv), bearer("gemeente", "0402", env_em)
+    gemeente_gv, gemeente_em = bearer("gemeente", HILVERSUM, env_gv), bearer("gemeente", AMERSFOORT, env_em)
     huisarts_gv, huisarts_em = bearer("referrer", f"02:{GP}", env_gv), bearer("referrer", f"02:{GP}", env_em)
     network_gv = bearer("expertisenetwerk", "midden-nederland", env_gv)
 
@@ -85,7 +84,8 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
                 return response.json()
 
             async def places(capacity: str, admin: dict, provider: dict, agb: str, total: int, occupied: int) -> None:
-                body = {"settings": ["jeugdzorgplus"], "municipality_code": "0402"}
+                where = AMERSFOORT if capacity == capacity_em else HILVERSUM
+                body = {"settings": ["jeugdzorgplus"], "municipality_code": where}
                 await ok(await http.put(f"{capacity}/v1/providers/{agb}", headers=admin, json=body))
                 figures = {"total": total, "occupied": occupied}
                 await ok(await http.put(f"{capacity}/v1/capacity/{agb}/jeugdzorgplus", headers=provider, json=figures))
@@ -113,7 +113,10 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
             listener = asyncio.create_task(listen())
             try:
                 referral = await ok(
-                    await http.post(f"{intake_gv}/v1/referrals", headers=huisarts_gv, json=_referral(BSN_GV)), 201
+                    await http.post(
+                        f"{intake_gv}/v1/referrals", headers=huisarts_gv, json=_referral(BSN_GV, HILVERSUM)
+                    ),
+                    201,
                 )
 
                 async def asked() -> list[dict] | None:
@@ -153,7 +156,10 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
 
                 # A youth of Eemland waits; its schakelfunctionaris escalates early.
                 theirs = await ok(
-                    await http.post(f"{intake_em}/v1/referrals", headers=huisarts_em, json=_referral(BSN_EM)), 201
+                    await http.post(
+                        f"{intake_em}/v1/referrals", headers=huisarts_em, json=_referral(BSN_EM, AMERSFOORT)
+                    ),
+                    201,
                 )
 
                 async def waiting_in_eemland() -> dict | None:

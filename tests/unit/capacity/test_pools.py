@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,9 +76,18 @@ def test_every_2013_region_has_an_id_and_gooi_en_vechtstreek_is_the_same_in_both
     assert len(regions.regions_2013_by_id()) == len(regions.regions_2013()) == 43
     registry = regions.load()
     assert regions.regions_2013()[registry.region(GV).region_2013 or ""].id == GV
-    assert regions.known_region(EEMLAND) == "Regio Eemland"
+    assert regions.known_region(EEMLAND) == "Eemland"  # the dated registry's name before the survey's
     with pytest.raises(regions.UnknownRegion, match=r"region 'atlantis' is neither in the registry"):
         regions.known_region("atlantis")
+
+
+def test_the_dated_registry_starts_2015_with_the_municipalities_the_2013_survey_names() -> None:
+    registry = regions.load()
+    survey = regions.regions_2013()
+    for region_id in (GV, EEMLAND):
+        region = registry.region(region_id)
+        names = {m.name for m in registry.members(region_id, date(2015, 1, 1))}
+        assert names == set(survey[region.region_2013 or ""].municipalities), region_id
 
 
 def test_capacity_serves_gooi_en_vechtstreek_unless_told_otherwise_and_refuses_an_unknown_region() -> None:
