@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -20,52 +18,31 @@ from contracts import topics
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader
 from tests.support.polling import eventually
-from tests.support.processes import bearer, service_process
-from tests.support.server import free_port
+from tests.support.processes import bearer
+from tests.support.regions import (
+    AGB_EM,
+    AGB_GV,
+    AMERSFOORT,
+    BIRTH_DATE,
+    EEMLAND,
+    GP,
+    GV,
+    HILVERSUM,
+    jeugdzorgplus_places,
+    jeugdzorgplus_referral,
+    ok,
+    region_env,
+    region_services,
+    room_only_in,
+)
 
-GV, EEMLAND = "gooi-en-vechtstreek", "eemland"
-HILVERSUM, AMERSFOORT = "0402", "0307"
-AGB_GV, AGB_EM, GP = "24000011", "34000011", "01234567"
-BSN_GV, BSN_EM, BIRTH_DATE = "111222333", "123456782", "2011-06-01"
-
-
-def _env(infra: Infrastructure, isolation: Isolation, tag: str) -> dict[str, str]:
-    """A region's deployment: its own schemas (``<schema>_<tag>_<service>``), key store and topic
-    namespace; the pool's topic in the namespace both regions share."""
-    return {
-        **isolation.env(infra),
-        "SCHAKEL_DB_SCHEMA": f"{isolation.schema}_{tag}",
-        "SCHAKEL_AUTH_DB_SCHEMA": f"{isolation.schema}_{tag}_keys",
-        "SCHAKEL_TOPIC_NAMESPACE": f"{isolation.namespace}-{tag}",
-        "SCHAKEL_POOL_TOPIC_NAMESPACE": isolation.namespace,
-    }
-
-
-@contextmanager
-def _region(env: dict[str, str], region: str, tag: str) -> Iterator[tuple[str, str]]:
-    """The region's intake and capacity; intake takes its municipalities from the dated registry."""
-    env = {**env, "SCHAKEL_REGION": region}
-    with ExitStack() as stack:
-        intake = stack.enter_context(service_process("intake", free_port(), env, f"e2e-pools-{tag}-intake"))
-        capacity = stack.enter_context(service_process("capacity", free_port(), env, f"e2e-pools-{tag}-capacity"))
-        yield intake, capacity
-
-
-def _referral(bsn: str, municipality: str) -> dict[str, object]:
-    return {
-        "client": {"bsn": bsn, "birth_date": BIRTH_DATE, "municipality_code": municipality},
-        "referrer": {"type": "02", "agb": GP},
-        "product_category": "43",
-        "setting": "jeugdzorgplus",
-        "urgency": "spoed",
-        "ambulant_tried": True,
-    }
+BSN_GV, BSN_EM = "111222333", "123456782"
 
 
 async def test_a_place_found_across_the_border_the_pool_alert_the_networks_stream_and_no_reading_across(
     infra: Infrastructure, isolation: Isolation
 ) -> None:
-    env_gv, env_em = _env(infra, isolation, "gv"), _env(infra, isolation, "em")
+    env_gv, env_em = region_env(infra, isolation, "gv"), region_env(infra, isolation, "em")
     admin_gv, admin_em = bearer("admin", "beheer", env_gv), bearer("admin", "beheer", env_em)
     provider_gv, provider_em = bearer("provider", AGB_GV, env_gv), bearer("provider", AGB_EM, env_em)
     sf_gv, sf_em = bearer("schakelfunctionaris", "sf.gooi", env_gv), bearer("schakelfunctionaris", "sf.em", env_em)
@@ -74,29 +51,20 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
     network_gv = bearer("expertisenetwerk", "midden-nederland", env_gv)
 
     with (
-        _region(env_gv, GV, "gv") as (intake_gv, capacity_gv),
-        _region(env_em, EEMLAND, "em") as (intake_em, capacity_em),
+        region_services(env_gv, GV, "pools-gv", "intake", "capacity") as (intake_gv, capacity_gv),
+        region_services(env_em, EEMLAND, "pools-em", "intake", "capacity") as (intake_em, capacity_em),
     ):
         async with httpx.AsyncClient(timeout=30) as http:
-
-            async def ok(response: httpx.Response, status: int = 200) -> dict:
-                assert response.status_code == status, response.text
-                return response.json()
-
-            async def places(capacity: str, admin: dict, provider: dict, agb: str, total: int, occupied: int) -> None:
-                where = AMERSFOORT if capacity == capacity_em else HILVERSUM
-                body = {"settings": ["jeugdzorgplus"], "municipality_code": where}
-                await ok(await http.put(f"{capacity}/v1/providers/{agb}", headers=admin, json=body))
-                figures = {"total": total, "occupied": occupied}
-                await ok(await http.put(f"{capacity}/v1/capacity/{agb}/jeugdzorgplus", headers=provider, json=figures))
-
             # Gooi en Vechtstreek's JeugdzorgPlus place is taken; Eemland has one free.
-            await places(capacity_gv, admin_gv, provider_gv, AGB_GV, total=1, occupied=1)
-            await places(capacity_em, admin_em, provider_em, AGB_EM, total=2, occupied=1)
+            await jeugdzorgplus_places(
+                http, capacity_gv, (admin_gv, provider_gv), AGB_GV, HILVERSUM, total=1, occupied=1
+            )
+            await jeugdzorgplus_places(
+                http, capacity_em, (admin_em, provider_em), AGB_EM, AMERSFOORT, total=2, occupied=1
+            )
 
             async def room_in_eemland() -> bool:
-                pools = await ok(await http.get(f"{capacity_gv}/v1/pools", headers=sf_gv))
-                return pools["pools"][0]["figures"][0]["room_elsewhere"] == [EEMLAND]
+                return await room_only_in(http, capacity_gv, sf_gv, EEMLAND)
 
             await eventually(room_in_eemland, timeout=60, what="gooi-en-vechtstreek to see eemland's free place")
 
@@ -114,7 +82,7 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
             try:
                 referral = await ok(
                     await http.post(
-                        f"{intake_gv}/v1/referrals", headers=huisarts_gv, json=_referral(BSN_GV, HILVERSUM)
+                        f"{intake_gv}/v1/referrals", headers=huisarts_gv, json=jeugdzorgplus_referral(BSN_GV, HILVERSUM)
                     ),
                     201,
                 )
@@ -157,7 +125,9 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
                 # A youth of Eemland waits; its schakelfunctionaris escalates early.
                 theirs = await ok(
                     await http.post(
-                        f"{intake_em}/v1/referrals", headers=huisarts_em, json=_referral(BSN_EM, AMERSFOORT)
+                        f"{intake_em}/v1/referrals",
+                        headers=huisarts_em,
+                        json=jeugdzorgplus_referral(BSN_EM, AMERSFOORT),
                     ),
                     201,
                 )

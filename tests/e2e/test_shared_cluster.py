@@ -12,8 +12,7 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 import httpx
@@ -32,13 +31,26 @@ from services.runtime.settings import KafkaSettings
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.kafka import TopicReader
 from tests.support.polling import eventually
-from tests.support.processes import bearer, service_process
+from tests.support.processes import bearer
+from tests.support.regions import (
+    AGB_EM,
+    AGB_GV,
+    AMERSFOORT,
+    EEMLAND,
+    GP,
+    GV,
+    HILVERSUM,
+    jeugdzorgplus_places,
+    jeugdzorgplus_referral,
+    ok,
+    region_env,
+    region_services,
+    room_only_in,
+)
 from tests.support.server import free_port
 
 KAFKA = REPO / "deploy/local/kafka.sh"
-GV, EEMLAND = "gooi-en-vechtstreek", "eemland"
 POOL = "midden-nederland"
-AGB_GV, AGB_EM, GP = "24000011", "34000011", "01234567"
 # Authorization failed: the broker's answer inside a describe or create response.
 TOPIC_AUTHORIZATION_FAILED = TopicAuthorizationFailedError.errno
 
@@ -97,29 +109,14 @@ async def cluster(isolation: Isolation) -> AsyncIterator[SharedCluster]:
 
 
 def _env(infra: Infrastructure, isolation: Isolation, cluster: SharedCluster, tag: str) -> dict[str, str]:
-    """A region's deployment: its own schemas, key store, topic namespace and Kafka principal."""
+    """A region's deployment (``region_env``) with its own Kafka principal on the shared cluster."""
     return {
-        **isolation.env(infra),
+        **region_env(infra, isolation, tag),
         "SCHAKEL_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
         "SCHAKEL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
         "SCHAKEL_KAFKA_SASL_USERNAME": tag,
         "SCHAKEL_KAFKA_SASL_PASSWORD": cluster.passwords[tag],
-        "SCHAKEL_DB_SCHEMA": f"{isolation.schema}_{tag}",
-        "SCHAKEL_AUTH_DB_SCHEMA": f"{isolation.schema}_{tag}_keys",
-        "SCHAKEL_TOPIC_NAMESPACE": cluster.namespace(tag),
-        "SCHAKEL_POOL_TOPIC_NAMESPACE": cluster.pool_namespace,
     }
-
-
-@contextmanager
-def _services(env: dict[str, str], region: str, tag: str, *names: str) -> Iterator[list[str]]:
-    with ExitStack() as stack:
-        yield [
-            stack.enter_context(
-                service_process(name, free_port(), {**env, "SCHAKEL_REGION": region}, f"e2e-shared-{tag}-{name}")
-            )
-            for name in names
-        ]
 
 
 async def _refused(attempt: Awaitable[object], error: type[BaseException] | tuple[type[BaseException], ...]) -> None:
@@ -139,41 +136,32 @@ async def test_regions_share_a_cluster_through_the_pool_and_cannot_touch_each_ot
     gv_events = f"{cluster.namespace('gv')}.{topics.INTAKE_EVENTS}"
 
     with (
-        _services(env_gv, GV, "gv", "intake", "capacity") as (intake_gv, capacity_gv),
-        _services(env_em, EEMLAND, "em", "capacity") as (capacity_em,),
+        region_services(env_gv, GV, "shared-gv", "intake", "capacity") as (intake_gv, capacity_gv),
+        region_services(env_em, EEMLAND, "shared-em", "capacity") as (capacity_em,),
     ):
         async with httpx.AsyncClient(timeout=30) as http:
-
-            async def ok(response: httpx.Response, status: int = 200) -> dict:
-                assert response.status_code == status, response.text
-                return response.json()
-
-            async def places(capacity: str, admin: dict, provider: dict, agb: str, total: int, occupied: int) -> None:
-                body = {"settings": ["jeugdzorgplus"], "municipality_code": "0402"}
-                await ok(await http.put(f"{capacity}/v1/providers/{agb}", headers=admin, json=body))
-                figures = {"total": total, "occupied": occupied}
-                await ok(await http.put(f"{capacity}/v1/capacity/{agb}/jeugdzorgplus", headers=provider, json=figures))
-
             # The pool works through the shared cluster: Gooi en Vechtstreek sees Eemland's free place.
-            await places(capacity_gv, admin_gv, provider_gv, AGB_GV, total=1, occupied=1)
-            await places(capacity_em, admin_em, provider_em, AGB_EM, total=2, occupied=1)
+            await jeugdzorgplus_places(
+                http, capacity_gv, (admin_gv, provider_gv), AGB_GV, HILVERSUM, total=1, occupied=1
+            )
+            await jeugdzorgplus_places(
+                http, capacity_em, (admin_em, provider_em), AGB_EM, AMERSFOORT, total=2, occupied=1
+            )
 
             async def room_in_eemland() -> bool:
-                pools = await ok(await http.get(f"{capacity_gv}/v1/pools", headers=sf_gv))
-                return pools["pools"][0]["figures"][0]["room_elsewhere"] == [EEMLAND]
+                return await room_only_in(http, capacity_gv, sf_gv, EEMLAND)
 
             await eventually(room_in_eemland, timeout=90, what="gooi-en-vechtstreek to see eemland's free place")
 
             # A referral in Gooi en Vechtstreek reaches its own topic, readable with its own principal.
-            referral = {
-                "client": {"bsn": "111222333", "birth_date": "2011-06-01", "municipality_code": "0402"},
-                "referrer": {"type": "02", "agb": GP},
-                "product_category": "43",
-                "setting": "jeugdzorgplus",
-                "urgency": "spoed",
-                "ambulant_tried": True,
-            }
-            created = await ok(await http.post(f"{intake_gv}/v1/referrals", headers=huisarts_gv, json=referral), 201)
+            created = await ok(
+                await http.post(
+                    f"{intake_gv}/v1/referrals",
+                    headers=huisarts_gv,
+                    json=jeugdzorgplus_referral("111222333", HILVERSUM),
+                ),
+                201,
+            )
             async with TopicReader(
                 cluster.kafka("gv"), gv_events, group_prefix=f"{cluster.namespace('gv')}."
             ) as reader:
