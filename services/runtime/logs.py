@@ -115,6 +115,9 @@ def configure_logging(service: str, level: str, log_format: LogFormat = "json") 
     """Send every log record of this process, at ``level`` and up, to stderr as ``log_format``."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(service, log_format))
+    # On the handler too: FastStream sets its own logger to INFO, and its two lines per consumed
+    # event bypassed a higher level set on the root (issue 13: CPU beside intake's load).
+    handler.setLevel(level)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -1,11 +1,15 @@
 """Transactional outbox: ``enqueue`` inside the business transaction; ``OutboxRelay`` publishes.
 
-The relay wakes on a NOTIFY sent by the committing transaction, so an event normally leaves
-within milliseconds; a slow poll is only the safety net. Kafka being down leaves rows unsent,
-never lost; a crash between publish and marking sent re-publishes, which the consumers' inbox
-absorbs (at-least-once delivery, effectively-once state changes). A failed delivery replaces
-the producer and resends from the first unsent row, so a broker restart never wedges the relay
-and never reorders a key's events; a row that can never be delivered is parked, not retried.
+The relay is woken at commit, so an event normally leaves within milliseconds: by its own process
+after a route's unit of work (``wake``), else by a NOTIFY the committing transaction sends. The
+busiest path avoids NOTIFY: PostgreSQL makes the commits of all notifying transactions of the
+cluster take turns on one lock, WAL flush included (issue 13). A slow poll is only the safety net.
+
+Kafka being down leaves rows unsent, never lost; a crash between publish and marking sent
+re-publishes, which the consumers' inbox absorbs (at-least-once delivery, effectively-once state
+changes). A failed delivery replaces the producer and resends from the first unsent row, so a
+broker restart never wedges the relay and never reorders a key's events; a row that can never be
+delivered is parked, not retried.
 """
 
 from __future__ import annotations
@@ -56,32 +60,32 @@ class EventTooLarge(DomainError):
     status_code = 413
 
 
-async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: str) -> None:
+async def enqueue(conn: Connection, topic: str, envelope: Envelope, *, channel: str | None) -> None:
     """Store ``envelope`` for publication on ``topic``; call inside the state change's transaction."""
     await enqueue_all(conn, [(topic, envelope)], channel=channel)
 
 
-async def enqueue_all(conn: Connection, events: Sequence[tuple[str, Envelope]], *, channel: str) -> None:
-    """Store each ``(topic, envelope)`` for publication, in order, and wake the relay at commit.
+# A data-modifying WITH runs to completion whether or not it is read; the rows keep the array
+# order, so their seq follows the order the events were collected in.
+_INSERT_ROWS = """INSERT INTO outbox (event_id, topic, event_type, key, payload, headers)
+    SELECT event_id, topic, event_type, key, payload, headers
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[])
+        WITH ORDINALITY AS r(event_id, topic, event_type, key, payload, headers, position)
+    ORDER BY position"""
 
-    One statement whatever the number of events: under load a round trip costs a request about as
-    much as the work PostgreSQL does for it, so rows and NOTIFY travel together."""
+
+async def enqueue_all(conn: Connection, events: Sequence[tuple[str, Envelope]], *, channel: str | None) -> None:
+    """Store each ``(topic, envelope)`` for publication, in order; with a ``channel``, NOTIFY it at
+    commit to wake a relay in another process (None: the writer wakes its own relay after commit).
+
+    One statement whatever the number of events: under load a request pays per round trip."""
     if not events:
         return
-    rows = [_outbox_row(topic, envelope) for topic, envelope in events]
-    # A data-modifying WITH runs to completion whether or not it is read; the rows keep the
-    # array order, so their seq follows the order the events were collected in.
-    await conn.execute(
-        """WITH stored AS (
-               INSERT INTO outbox (event_id, topic, event_type, key, payload, headers)
-               SELECT event_id, topic, event_type, key, payload, headers
-               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[])
-                   WITH ORDINALITY AS r(event_id, topic, event_type, key, payload, headers, position)
-               ORDER BY position)
-           SELECT pg_notify($7, '')""",
-        *(list(column) for column in zip(*rows, strict=True)),
-        channel,
-    )
+    columns = [list(column) for column in zip(*(_outbox_row(t, e) for t, e in events), strict=True)]
+    if channel is None:
+        await conn.execute(_INSERT_ROWS, *columns)
+    else:
+        await conn.execute(f"WITH stored AS ({_INSERT_ROWS}) SELECT pg_notify($7, '')", *columns, channel)
 
 
 def _outbox_row(topic: str, envelope: Envelope) -> tuple[uuid.UUID, str, str, str, bytes, str]:
@@ -99,8 +103,9 @@ def _outbox_row(topic: str, envelope: Envelope) -> tuple[uuid.UUID, str, str, st
     return envelope.id, topic, envelope.type, envelope.subject, payload, json.dumps(headers)
 
 
-def writer(conn: Connection, settings: ServiceSettings, channel: str) -> Sink:
-    """Where a unit of work on ``conn`` writes its events: this service's outbox, in its transaction."""
+def writer(conn: Connection, settings: ServiceSettings, channel: str | None) -> Sink:
+    """Where a unit of work on ``conn`` writes its events: this service's outbox, in its transaction
+    (``channel``: as ``enqueue_all``)."""
 
     async def write(collected: list[tuple[str, Envelope]]) -> None:
         await enqueue_all(conn, [(settings.topic(topic), envelope) for topic, envelope in collected], channel=channel)
@@ -191,6 +196,10 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
+    def wake(self) -> None:
+        """New rows were committed by this process: publish them now (no NOTIFY needed)."""
+        self._signal.fire()
+
     async def stop(self) -> None:
         await cancel_task(self._task)
 
@@ -247,9 +256,10 @@ class OutboxRelay:
         """Publish up to one batch in ``seq`` order; returns how many rows it settled."""
         async with self._pool.acquire() as conn, conn.transaction():
             # Two relays interleaving one key's rows would reorder them on the bus; a second
-            # replica's relay waits its turn (and takes over when the first one dies).
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", self._lock_name):
-                return 0
+            # replica's relay waits here for its turn (and takes over when the first one dies).
+            # It waits rather than gives up: woken only by its own process's commits, it must
+            # still publish them after the first relay's batch.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._lock_name)
             rows = await conn.fetch(
                 """SELECT seq, event_id, topic, event_type, key, payload, headers FROM outbox
                    WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1""",

@@ -71,7 +71,8 @@ class Runtime(Generic[SettingsT]):
         self, store: Callable[[Connection], StoreT], *, cause: Envelope | None = None
     ) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
         """One command's unit of work in one transaction; its events reach the outbox on commit."""
-        async with in_postgres(self.pool, store, self.settings, self.clock.now(), cause) as uow:
+        wake_relay = self.relay.wake if self.relay else None
+        async with in_postgres(self.pool, store, self.settings, self.clock.now(), cause, wake_relay=wake_relay) as uow:
             yield uow
 
     async def kafka_ready(self) -> bool:

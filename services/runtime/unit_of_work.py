@@ -67,11 +67,13 @@ class UnitOfWork(Generic[StoreT_co, SettingsT]):
         self.collected.append((event.topic_of(), envelope))
         return envelope
 
-    async def flush(self, sink: Sink) -> None:
-        """Hand what was collected to ``sink``; called once, inside the transaction, just before commit."""
+    async def flush(self, sink: Sink) -> bool:
+        """Hand what was collected to ``sink``; called once, inside the transaction, just before
+        commit. Whether there was anything to hand."""
         collected, self.collected = self.collected, []
         if collected:
             await sink(collected)
+        return bool(collected)
 
 
 @contextlib.asynccontextmanager
@@ -81,13 +83,20 @@ async def in_postgres(
     settings: SettingsT,
     now: datetime,
     cause: Envelope | None = None,
+    *,
+    wake_relay: Callable[[], None] | None = None,
 ) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
     """A unit of work in one transaction on a connection of ``pool``: committed, its events are in
-    the service's outbox (the running service's relay publishes them); failed, nothing is."""
-    async with pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(store(conn), settings, now, cause)
-        yield uow
-        await uow.flush(outbox.writer(conn, settings, outbox_channel(settings)))
+    the service's outbox; failed, nothing is. The relay learns of them from ``wake_relay`` after the
+    commit when it runs in this process, else from a NOTIFY at commit (a command-line tool's work)."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            uow = UnitOfWork(store(conn), settings, now, cause)
+            yield uow
+            channel = None if wake_relay else outbox_channel(settings)
+            announced = await uow.flush(outbox.writer(conn, settings, channel))
+        if announced and wake_relay is not None:
+            wake_relay()
 
 
 def outbox_channel(settings: ServiceSettings) -> str:

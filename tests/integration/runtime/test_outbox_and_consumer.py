@@ -15,10 +15,11 @@ from contracts import topics
 from contracts.capacity import ShortageDetected
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
+from services.runtime import outbox
 from services.runtime.consumer import Consumer
 from services.runtime.service import Runtime, ServiceSpec, create_app
 from services.runtime.settings import ServiceSettings
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import UnitOfWork, outbox_channel
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually
@@ -98,6 +99,29 @@ async def test_an_event_written_to_the_outbox_is_published_after_commit_and_a_ro
     assert [Envelope.from_bytes(r.value).id for r in records] == [committed.id]
     assert records[0].key == b"crisisplek"
     assert records[0].headers["ce_type"] == "nl.schakel.capacity.ShortageDetected"
+
+
+async def test_a_routes_events_wake_the_relay_of_its_own_process_without_a_notify(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No safety poll within the test's time: only the wake after commit can publish the event.
+    monkeypatch.setattr(outbox, "SAFETY_POLL_SECONDS", 600.0)
+    settings = isolation.settings(ProbeSettings, infra)
+    app = _probe_app(settings)
+    notified: list[object] = []
+    listener = await asyncpg.connect(infra.database_url)
+    await listener.add_listener(outbox_channel(settings), lambda *notification: notified.append(notification))
+    try:
+        async with serving(app):
+            runtime: Runtime[ProbeSettings] = app.state.runtime
+            async with runtime.work(_connection) as uow:
+                committed = uow.collect(_shortage().payload())
+            async with TopicReader(infra.kafka, isolation.topic(topics.CAPACITY_ALERTS)) as reader:
+                records = await reader.until(lambda rs: len(rs) >= 1, what="the committed event")
+    finally:
+        await listener.close()
+    assert [Envelope.from_bytes(r.value).id for r in records] == [committed.id]
+    assert notified == [], "notifying commits of the whole cluster take turns on one lock"
 
 
 async def test_a_redelivered_event_changes_nothing(

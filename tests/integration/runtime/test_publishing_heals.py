@@ -149,6 +149,27 @@ async def test_a_broker_restart_under_load_loses_nothing_reorders_nothing_and_th
     assert generations >= 2, "the producer that lost its broker was replaced"
 
 
+async def test_a_relay_woken_while_another_replicas_relay_publishes_waits_its_turn_and_then_publishes(
+    infra: Infrastructure, isolation: Isolation, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No safety poll within the test's time: a relay that gave up on the lock would never publish.
+    monkeypatch.setattr(outbox, "SAFETY_POLL_SECONDS", 600.0)
+    topic = isolation.topic("probe.events.v1")
+    await _create_topic(infra.kafka, topic)
+    async with Relay(pool, infra, isolation, infra.kafka) as relay:
+        async with pool.acquire() as other, other.transaction():
+            # Another replica's relay is publishing: it holds the lock.
+            await other.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"schakel-outbox-relay:{isolation.schema}"
+            )
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.enqueue(conn, topic, _event("aggregate-0", 1), channel=None)
+            relay.relay.wake()  # what its own process does after that commit: no NOTIFY
+            await asyncio.sleep(0.5)
+            assert not await _all_sent(pool), "published while another relay held the lock"
+        await eventually(lambda: _all_sent(pool), timeout=30, what="the row published after the other relay's turn")
+
+
 async def test_a_row_over_the_budget_is_parked_and_the_rows_behind_it_are_published(
     infra: Infrastructure,
     isolation: Isolation,

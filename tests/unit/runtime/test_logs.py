@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import structlog
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from structlog.contextvars import bound_contextvars, get_contextvars
@@ -136,3 +138,23 @@ def test_console_format_is_for_people() -> None:
     assert "intake connected to Kafka" in line and "request_id=abc-123" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+def test_a_library_that_sets_its_own_logger_to_info_logs_nothing_below_the_services_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    chatty = logging.getLogger("schakel.test.chatty-library")
+    chatty.setLevel(logging.INFO)  # as FastStream does with its own logger
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    try:
+        logs.configure_logging("capacity", "WARNING")
+        chatty.info("Received")
+        chatty.warning("could not commit the offset")
+    finally:
+        root.handlers, root.level = handlers, level
+        logging.captureWarnings(False)
+        structlog.reset_defaults()
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["could not commit the offset"]
