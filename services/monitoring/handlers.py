@@ -3,7 +3,7 @@
 Monitoring is a projection: a handler records what happened through ``uow.store`` and announces
 nothing. Each runs in the consumer's transaction, and every change wakes the live pages (a NOTIFY
 delivered at commit), exactly when it is visible. The consumers apply what one poll brought at
-once (``record_all``): the same records, their writes gathered into one statement each. Types without a handler here are acked and
+once (``record_all``): the same records, their writes gathered into a few statements. Types without a handler here are acked and
 ignored by the runtime consumer; they must still be known to ``contracts`` (imported below), or
 they would count as invalid and go to the dead-letter topic.
 
@@ -122,7 +122,7 @@ def _handler(record: Record) -> Handler[Projection]:
 
 
 def record_all(records: Mapping[type[EventData], Record]) -> BatchHandler[Projection]:
-    """Records a poll's events in their order, sent as one statement per kind of write; wakes the pages once."""
+    """Records a poll's events in their order, sent as a few statements per kind of write; wakes the pages once."""
 
     async def apply(uow: Recording, events: Sequence[tuple[Envelope, EventData]]) -> None:
         statements = StatementBatch()
