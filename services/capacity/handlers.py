@@ -36,6 +36,7 @@ def consumers(pools_joined: Sequence[Pool] = ()) -> list[Consumer[Store]]:
                 CareStarted: doorbraak.close_on_care_started,
             },
             store=open_store,
+            relevant={ReferralReceived: placements.needs_placement},
         ),
         Consumer(
             "contracts",

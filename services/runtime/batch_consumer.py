@@ -68,7 +68,11 @@ async def apply_polled(
     """Apply the events of ``batch`` that ``consumer`` has not applied yet, in order, in ``conn``'s
     transaction (which records them in the inbox); returns the events applied."""
     assert consumer.batch is not None, f"{consumer.name} has no batch handler"
-    handled = [(item.envelope, item.data) for item in batch if item.envelope is not None and item.data is not None]
+    handled = [
+        (item.envelope, item.data)
+        for item in batch
+        if item.envelope is not None and item.data is not None and consumer.applies_to(item.data)
+    ]
     if not handled:
         return []
     first = await first_deliveries(conn, inbox_name(settings, consumer), [envelope.id for envelope, _ in handled])

@@ -63,10 +63,19 @@ class Consumer(Generic[StoreT]):
     # None: all that the last fetch brought (at most 1 MiB a partition). A poll that empties the
     # fetched records lets the client fetch the next ones while this poll is being applied.
     max_batch: int | None = None
+    # Per event type, whether an event can change anything here. One that cannot is acknowledged
+    # without a transaction or an inbox row (nothing to apply, so nothing to apply twice): an
+    # ambulant referral costs capacity three round trips otherwise (issue 13).
+    relevant: Mapping[type[EventData], Callable[[Any], bool]] = field(default_factory=dict)
     handled_types: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "handled_types", frozenset(m.event_type for m in self.handlers))
+
+    def applies_to(self, data: EventData) -> bool:
+        """Whether a handled event can change anything here (``relevant``)."""
+        relevant = self.relevant.get(type(data))
+        return relevant is None or relevant(data)
 
 
 def inbox_name(settings: ServiceSettings, consumer: Consumer[Any]) -> str:
@@ -112,7 +121,7 @@ class Applier:
         except InvalidEvent as exc:
             await self._dead_letter(record, "invalid", str(exc), attempts=0)
         else:
-            if data is not None:
+            if data is not None and self.consumer.applies_to(data):
                 with event_context(envelope):
                     await self._apply(record, envelope, data)
         await msg.ack()

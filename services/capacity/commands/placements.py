@@ -26,9 +26,14 @@ from services.runtime.auth import Principal
 from services.runtime.errors import Conflict
 
 
+def needs_placement(referral: ReferralReceived) -> bool:
+    """Whether a referral asks for verblijf or crisis care, the only ones capacity places."""
+    return referral.product_category.needs_setting
+
+
 async def open_request(uow: Work, referral: ReferralReceived) -> None:
     """A referral for verblijf or crisis care becomes a placement request, matched at once."""
-    if not referral.product_category.needs_setting:
+    if not needs_placement(referral):
         return
     settings = domain.in_preference_order(referral.settings)
     demand = domain.demand_setting(settings)

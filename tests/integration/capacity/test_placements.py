@@ -361,3 +361,15 @@ async def test_open_house_admission_lets_a_provider_offer_places_and_an_ended_co
         Setting.RESIDENTIEEL, urgency=Urgentie.SPOED, category=Productcategorie.VERBLIJF_INCL_BEHANDELING
     )
     assert (await c.placement(referral, "open"))["proposals"] == []
+
+
+async def test_an_ambulant_referral_costs_capacity_no_transaction(capacity: Capacity, db: asyncpg.Pool) -> None:
+    """Capacity places verblijf and crisis care only: an ambulant referral is acknowledged without a
+    transaction or an inbox row (issue 13), and the crisis referral behind it on the partition opens
+    its request as always."""
+    c = capacity
+    ambulant = await c.referral(urgency=Urgentie.REGULIER, category=Productcategorie.AMBULANT)
+    crisis = await c.referral(Setting.CRISISPLEK)
+    await c.placement(crisis)
+    assert await db.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'capacity.referrals'") == 1
+    assert await db.fetchval("SELECT count(*) FROM placement WHERE referral_id = $1", ambulant) == 0
