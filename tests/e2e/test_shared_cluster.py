@@ -30,22 +30,17 @@ from contracts.envelope import Envelope
 from services.runtime.settings import KafkaSettings
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.kafka import TopicReader
-from tests.support.polling import eventually
 from tests.support.processes import bearer
 from tests.support.regions import (
-    AGB_EM,
-    AGB_GV,
-    AMERSFOORT,
     EEMLAND,
     GP,
     GV,
     HILVERSUM,
-    jeugdzorgplus_places,
+    gooi_full_eemland_free,
     jeugdzorgplus_referral,
     ok,
     region_env,
     region_services,
-    room_only_in,
 )
 from tests.support.server import free_port
 
@@ -129,9 +124,6 @@ async def test_regions_share_a_cluster_through_the_pool_and_cannot_touch_each_ot
     infra: Infrastructure, isolation: Isolation, cluster: SharedCluster
 ) -> None:
     env_gv, env_em = _env(infra, isolation, cluster, "gv"), _env(infra, isolation, cluster, "em")
-    admin_gv, admin_em = bearer("admin", "beheer", env_gv), bearer("admin", "beheer", env_em)
-    provider_gv, provider_em = bearer("provider", AGB_GV, env_gv), bearer("provider", AGB_EM, env_em)
-    sf_gv = bearer("schakelfunctionaris", "sf.gooi", env_gv)
     huisarts_gv = bearer("referrer", f"02:{GP}", env_gv)
     gv_events = f"{cluster.namespace('gv')}.{topics.INTAKE_EVENTS}"
 
@@ -141,17 +133,9 @@ async def test_regions_share_a_cluster_through_the_pool_and_cannot_touch_each_ot
     ):
         async with httpx.AsyncClient(timeout=30) as http:
             # The pool works through the shared cluster: Gooi en Vechtstreek sees Eemland's free place.
-            await jeugdzorgplus_places(
-                http, capacity_gv, (admin_gv, provider_gv), AGB_GV, HILVERSUM, total=1, occupied=1
+            await gooi_full_eemland_free(
+                http, {"gv": capacity_gv, "em": capacity_em}, {"gv": env_gv, "em": env_em}, timeout=90
             )
-            await jeugdzorgplus_places(
-                http, capacity_em, (admin_em, provider_em), AGB_EM, AMERSFOORT, total=2, occupied=1
-            )
-
-            async def room_in_eemland() -> bool:
-                return await room_only_in(http, capacity_gv, sf_gv, EEMLAND)
-
-            await eventually(room_in_eemland, timeout=90, what="gooi-en-vechtstreek to see eemland's free place")
 
             # A referral in Gooi en Vechtstreek reaches its own topic, readable with its own principal.
             created = await ok(

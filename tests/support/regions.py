@@ -9,7 +9,8 @@ from contextlib import ExitStack, contextmanager
 import httpx
 
 from tests.support.infra import Infrastructure, Isolation
-from tests.support.processes import service_process
+from tests.support.polling import eventually
+from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
 
 GV, EEMLAND = "gooi-en-vechtstreek", "eemland"
@@ -55,24 +56,26 @@ async def ok(response: httpx.Response, status: int = 200) -> dict:
     return response.json()
 
 
-async def jeugdzorgplus_places(
-    http: httpx.AsyncClient,
-    capacity: str,
-    keys: tuple[dict, dict],
-    agb: str,
-    municipality: str,
-    total: int,
-    occupied: int,
+async def gooi_full_eemland_free(
+    http: httpx.AsyncClient, capacity: dict[str, str], env: dict[str, dict[str, str]], *, timeout: float
 ) -> None:
-    """The region's admin registers provider ``agb`` for JeugdzorgPlus; the provider reports its places."""
-    admin, provider = keys
-    body = {"settings": ["jeugdzorgplus"], "municipality_code": municipality}
-    await ok(await http.put(f"{capacity}/v1/providers/{agb}", headers=admin, json=body))
-    figures = {"total": total, "occupied": occupied}
-    await ok(await http.put(f"{capacity}/v1/capacity/{agb}/jeugdzorgplus", headers=provider, json=figures))
+    """Gooi en Vechtstreek's one JeugdzorgPlus place is taken, one of Eemland's two is free (each
+    provider admitted by its region's admin); returns once Gooi en Vechtstreek's capacity sees, in
+    its pool view, that Eemland and no other member has room. ``capacity`` and ``env`` by tag."""
+    for tag, agb, municipality, total, occupied in (
+        ("gv", AGB_GV, HILVERSUM, 1, 1),
+        ("em", AGB_EM, AMERSFOORT, 2, 1),
+    ):
+        body = {"settings": ["jeugdzorgplus"], "municipality_code": municipality}
+        admin = bearer("admin", "beheer", env[tag])
+        await ok(await http.put(f"{capacity[tag]}/v1/providers/{agb}", headers=admin, json=body))
+        figures = {"total": total, "occupied": occupied}
+        provider = bearer("provider", agb, env[tag])
+        await ok(await http.put(f"{capacity[tag]}/v1/capacity/{agb}/jeugdzorgplus", headers=provider, json=figures))
+    sf = bearer("schakelfunctionaris", "sf.gooi", env["gv"])
 
+    async def room_in_eemland() -> bool:
+        pools = await ok(await http.get(f"{capacity['gv']}/v1/pools", headers=sf))
+        return pools["pools"][0]["figures"][0]["room_elsewhere"] == [EEMLAND]
 
-async def room_only_in(http: httpx.AsyncClient, capacity: str, key: dict, region: str) -> bool:
-    """Whether capacity's pool view sees free JeugdzorgPlus places in ``region`` and no other member."""
-    pools = await ok(await http.get(f"{capacity}/v1/pools", headers=key))
-    return pools["pools"][0]["figures"][0]["room_elsewhere"] == [region]
+    await eventually(room_in_eemland, timeout=timeout, what="gooi-en-vechtstreek to see eemland's free place")
