@@ -165,7 +165,13 @@ async def test_a_relay_woken_while_another_replicas_relay_publishes_waits_its_tu
             async with pool.acquire() as conn, conn.transaction():
                 await outbox.enqueue(conn, topic, _event("aggregate-0", 1), channel=None)
             relay.relay.wake()  # what its own process does after that commit: no NOTIFY
-            await asyncio.sleep(0.5)
+
+            async def relay_waits_for_the_lock() -> bool:
+                return bool(
+                    await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                )
+
+            await eventually(relay_waits_for_the_lock, timeout=30, what="the woken relay to wait for the lock")
             assert not await _all_sent(pool), "published while another relay held the lock"
         await eventually(lambda: _all_sent(pool), timeout=30, what="the row published after the other relay's turn")
 
