@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -57,5 +58,12 @@ def _awaiting(coro: object) -> list[str]:
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
         if frame is not None:
             places.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+        awaited = (
+            getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+        )
+        generator = getattr(frame.f_locals.get("self"), "gen", None) if frame is not None else None
+        if inspect.isasyncgen(generator):
+            # An @asynccontextmanager's __aenter__/__aexit__ awaits its generator through an object that hides it.
+            awaited = generator
+        coro = awaited
     return places

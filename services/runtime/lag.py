@@ -90,8 +90,10 @@ class KafkaOffsets(Collector):
         """Read the offsets once; on failure keep the last reading and start clients afresh next time."""
         try:
             # end_offsets can wait forever on a partition that does not exist: bound every read.
-            bound = max(10.0, self._settings.kafka_offsets_interval_seconds)
-            self.reading = await asyncio.wait_for(self._read(), timeout=bound)
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for can drop the cancellation that
+            # stops this loop at shutdown, and the shutdown then waits forever.
+            async with asyncio.timeout(max(10.0, self._settings.kafka_offsets_interval_seconds)):
+                self.reading = await self._read()
         except Exception as exc:
             log.warning(
                 "consumer lag and dead letters not read from Kafka (%s: %s); trying again", type(exc).__name__, exc
@@ -149,8 +151,8 @@ class KafkaOffsets(Collector):
             if client is not None:
                 try:
                     # Bounded: a broker that went away must not hold up a refresh or the service's shutdown.
-                    closing = client.stop() if isinstance(client, AIOKafkaConsumer) else client.close()
-                    await asyncio.wait_for(closing, timeout=5)
+                    async with asyncio.timeout(5):
+                        await (client.stop() if isinstance(client, AIOKafkaConsumer) else client.close())
                 except Exception as exc:
                     log.debug("closing a Kafka offsets client failed: %s", exc)
 

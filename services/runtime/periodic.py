@@ -11,11 +11,20 @@ from services.runtime.db import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
+CANCEL_AGAIN_SECONDS = 1.0
+
 
 async def cancel_task(task: asyncio.Task | None) -> None:
-    """Stop a background task and wait until it has stopped."""
+    """Stop a background task and wait until it has stopped.
+
+    Cancelled again while it runs on: Python 3.11's ``asyncio.wait_for`` drops a cancellation that
+    arrives as the awaited thing completes, and a loop around it then never ends. CI hung twice on
+    a service's shutdown that way (issue 13's notes).
+    """
     if task:
-        task.cancel()
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

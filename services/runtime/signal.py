@@ -46,8 +46,10 @@ class PgSignal:
         event.set()
 
     async def wait(self, event: asyncio.Event, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for can drop a cancellation.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name=f"listen:{self._channel}")
