@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from contracts import capacity, contracting, doorbraak, intake, topics
-from contracts.envelope import Envelope, EventData
+from contracts.envelope import EventAttributes, EventData
 from contracts.pool import Pool, PoolCapacityReported, PoolShortageDetected, PoolShortageResolved
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 Recording = UnitOfWork[Projection, MonitoringSettings]
 # How one event is recorded: the store, the envelope (an alert's id is its envelope's id) and the event.
-Record = Callable[[Projection, Envelope, Any], Awaitable[None]]
+Record = Callable[[Projection, EventAttributes, Any], Awaitable[None]]
 
 RECORDS: Mapping[str, Mapping[type[EventData], Record]] = {
     topics.CAPACITY_EVENTS: {
@@ -83,7 +83,7 @@ def pool_records(pool: Pool) -> Mapping[type[EventData], Record]:
     """How the events on ``pool``'s topic are recorded: only what its members tell of its settings."""
 
     def told_by_member(record: Record) -> Record:
-        async def apply(store: Projection, envelope: Envelope, event: Any) -> None:
+        async def apply(store: Projection, envelope: EventAttributes, event: Any) -> None:
             if member_sharing(pool, event):
                 await record(store, envelope, event)
 
@@ -124,7 +124,7 @@ def _handler(record: Record) -> Handler[Projection]:
 def record_all(records: Mapping[type[EventData], Record]) -> BatchHandler[Projection]:
     """Records a poll's events in their order, sent as a few statements per kind of write; wakes the pages once."""
 
-    async def apply(uow: Recording, events: Sequence[tuple[Envelope, EventData]]) -> None:
+    async def apply(uow: Recording, events: Sequence[tuple[EventAttributes, EventData]]) -> None:
         statements = StatementBatch()
         gathering = uow.store.gathering(statements)
         for envelope, event in events:

@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from contracts.capacity import CapacityReported
-from contracts.envelope import Envelope, EventData, InvalidEvent
+from contracts.envelope import EventAttributes, EventData, InvalidEvent
 from services.monitoring import handlers
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore, live_channel
@@ -120,7 +120,7 @@ class NewestReports:
         record = consumer.batch
         assert record is not None
 
-        async def apply(uow: handlers.Recording, events: Sequence[tuple[Envelope, EventData]]) -> None:
+        async def apply(uow: handlers.Recording, events: Sequence[tuple[EventAttributes, EventData]]) -> None:
             rest = []
             for envelope, event in events:
                 if isinstance(event, CapacityReported):

@@ -23,7 +23,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from contracts.envelope import Envelope, EventData, InvalidEvent, decode
+from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
 from services.runtime import outbox, tracing
 from services.runtime.consumer import Applier, Consumer, inbox_name
 from services.runtime.db import UNAVAILABLE, Connection
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # consumer adds to the time from commit to read model.
 IDLE_POLL_MS = 10
 
-Applied = list[tuple[Envelope, EventData]]
+Applied = list[tuple[EventAttributes, EventData]]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Polled:
     """One record of a poll, decoded: no envelope when it is invalid, no data when its type is not handled."""
 
     record: Any  # aiokafka's ConsumerRecord
-    envelope: Envelope | None
+    envelope: EventAttributes | None
     data: EventData | None
 
 

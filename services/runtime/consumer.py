@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from tenacity import AsyncRetrying, wait_exponential
 
-from contracts.envelope import Envelope, EventData, InvalidEvent, decode
+from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
 from services.runtime import outbox, tracing
 from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.inbox import first_delivery
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # that takes ``(uow, event)`` is a handler as it stands.
 Handler = Callable[[UnitOfWork[StoreT, Any], Any], Awaitable[None]]
 # Applies many events in one unit of work, with the effect of applying them one by one in order.
-BatchHandler = Callable[[UnitOfWork[StoreT, Any], Sequence[tuple[Envelope, EventData]]], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork[StoreT, Any], Sequence[tuple[EventAttributes, EventData]]], Awaitable[None]]
 T = TypeVar("T")
 
 
@@ -86,7 +86,7 @@ def inbox_name(settings: ServiceSettings, consumer: Consumer[Any]) -> str:
 async def apply_once(
     conn: Connection,
     consumer: Consumer[Any],
-    envelope: Envelope,
+    envelope: EventAttributes,
     data: EventData,
     *,
     settings: ServiceSettings,
@@ -126,7 +126,7 @@ class Applier:
                     await self._apply(record, envelope, data)
         await msg.ack()
 
-    async def _apply(self, record: Any, envelope: Envelope, data: EventData) -> None:
+    async def _apply(self, record: Any, envelope: EventAttributes, data: EventData) -> None:
         tracing.annotate_consumed(envelope, self.inbox_name)
 
         async def apply(conn: Connection) -> bool:

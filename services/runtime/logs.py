@@ -22,7 +22,7 @@ from typing import Literal
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from contracts.envelope import Envelope
+from contracts.envelope import EventAttributes
 
 try:  # OpenTelemetry is optional: without it, or outside a span, lines simply carry no trace id.
     from opentelemetry import trace as otel_trace
@@ -141,13 +141,13 @@ def configure_logging(service: str, level: str, log_format: LogFormat = "json") 
     )
 
 
-def event_fields(envelope: Envelope) -> dict[str, str]:
+def event_fields(envelope: EventAttributes) -> dict[str, str]:
     """The ids of an event that its log lines carry: never its data."""
     return {"event_id": str(envelope.id), "event_type": envelope.type, "correlation_id": str(envelope.correlationid)}
 
 
 @contextmanager
-def event_context(envelope: Envelope) -> Iterator[None]:
+def event_context(envelope: EventAttributes) -> Iterator[None]:
     """Every line logged while ``envelope`` is handled carries its ids; afterwards they are gone."""
     with structlog.contextvars.bound_contextvars(**event_fields(envelope)):
         yield

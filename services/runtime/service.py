@@ -20,7 +20,7 @@ from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CollectorRegistry
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 from services.runtime import outbox, tracing
 from services.runtime.access import AccessLog
 from services.runtime.auth import KEYS_CHANNEL, KeyCache
@@ -68,7 +68,7 @@ class Runtime(Generic[SettingsT]):
 
     @contextlib.asynccontextmanager
     async def work(
-        self, store: Callable[[Connection], StoreT], *, cause: Envelope | None = None
+        self, store: Callable[[Connection], StoreT], *, cause: EventAttributes | None = None
     ) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
         """One command's unit of work in one transaction; its events reach the outbox on commit."""
         wake_relay = self.relay.wake if self.relay else None

@@ -32,7 +32,7 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 
 # W3C TraceContext only (traceparent, tracestate): baggage would carry whatever a caller put in
 # it onto every topic, where it is kept for ever.
@@ -252,7 +252,7 @@ def end_publish(span: Span, error: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def processing(events: Sequence[tuple[str, Mapping[str, str], Envelope]], consumer: str) -> Iterator[None]:
+def processing(events: Sequence[tuple[str, Mapping[str, str], EventAttributes]], consumer: str) -> Iterator[None]:
     """A ``<topic> process`` span for each event of a batch, in the trace its headers carry, open
     while the batch is applied: FastStream's one span for the whole poll belongs to no event's trace.
     Made only while spans are exported; ``events`` are (topic, headers, envelope)."""
@@ -283,7 +283,7 @@ def processing(events: Sequence[tuple[str, Mapping[str, str], Envelope]], consum
             span.end()
 
 
-def annotate_consumed(envelope: Envelope, consumer: str) -> None:
+def annotate_consumed(envelope: EventAttributes, consumer: str) -> None:
     """Name the event on the span of the message being handled (FastStream's ``process`` span)."""
     span = trace.get_current_span()
     if span.is_recording():

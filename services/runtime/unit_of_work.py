@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
-from contracts.envelope import Envelope, EventData
+from contracts.envelope import Envelope, EventAttributes, EventData
 from services.runtime import outbox
 from services.runtime.db import Connection
 from services.runtime.settings import ServiceSettings
@@ -41,7 +41,9 @@ class UnitOfWork(Generic[StoreT_co, SettingsT]):
     """One command's transaction: its store, the time it acts at, the service's settings, the event
     that caused it (for a consumer), and the events it announces."""
 
-    def __init__(self, store: StoreT_co, settings: SettingsT, now: datetime, cause: Envelope | None = None) -> None:
+    def __init__(
+        self, store: StoreT_co, settings: SettingsT, now: datetime, cause: EventAttributes | None = None
+    ) -> None:
         self._store = store
         self.settings = settings
         # One instant per command, so everything it records and announces carries the same time.
@@ -54,13 +56,13 @@ class UnitOfWork(Generic[StoreT_co, SettingsT]):
         return self._store
 
     @property
-    def consumed(self) -> Envelope:
+    def consumed(self) -> EventAttributes:
         """The event a consumer's unit of work applies (its ``cause``); a route's has none."""
         if self.cause is None:
             raise LookupError("this unit of work was not opened for a consumed event")
         return self.cause
 
-    def collect(self, event: EventData, *, cause: Envelope | None = None) -> Envelope:
+    def collect(self, event: EventData, *, cause: EventAttributes | None = None) -> Envelope:
         """Announce ``event`` when this unit of work commits; returns its envelope, so a later event
         (or the alert list) can refer to it. ``cause`` defaults to the event this work answers."""
         envelope = Envelope.wrap(event, source=self.settings.service, time=self.now, cause=cause or self.cause)
@@ -82,7 +84,7 @@ async def in_postgres(
     store: Callable[[Connection], StoreT],
     settings: SettingsT,
     now: datetime,
-    cause: Envelope | None = None,
+    cause: EventAttributes | None = None,
     *,
     wake_relay: Callable[[], None] | None = None,
 ) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
@@ -136,7 +138,7 @@ async def in_memory(
     settings: SettingsT,
     now: datetime,
     bus: InMemoryBus,
-    cause: Envelope | None = None,
+    cause: EventAttributes | None = None,
 ) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
     """A unit of work on a fake store: committed, its events land on ``bus``; failed, the store is
     put back as it was and nothing is published — what a PostgreSQL transaction would do."""

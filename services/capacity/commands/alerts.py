@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from contracts.capacity import Alert, AlertAcknowledged
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 from services.capacity.commands import Work
 from services.runtime.auth import Principal
 from services.runtime.errors import NotFound
 
 
-async def raise_alert(uow: Work, alert: Alert, setting: str | None, cause: Envelope | None = None) -> Envelope:
+async def raise_alert(uow: Work, alert: Alert, setting: str | None, cause: EventAttributes | None = None) -> Envelope:
     """Announce ``alert`` and record it for the alert list, the live stream and the webhooks, so
     it exists exactly when the state that caused it does; returns its envelope."""
     envelope = uow.collect(alert, cause=cause)

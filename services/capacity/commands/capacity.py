@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts.capacity import CapacityReported
 from contracts.contracting import ContractEnded, ProviderAdmitted
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 from contracts.verblijf import Setting
 from services.capacity import domain
 from services.capacity.commands import Work
@@ -32,7 +32,12 @@ async def report_capacity(
 
 
 async def record_report(
-    uow: Work, agb: str, setting: str, figures: domain.CapacityFigures, reported_by: str, cause: Envelope | None = None
+    uow: Work,
+    agb: str,
+    setting: str,
+    figures: domain.CapacityFigures,
+    reported_by: str,
+    cause: EventAttributes | None = None,
 ) -> tuple[CapacityReported, Envelope]:
     """Keep a report in the history and announce it with the region's free places after it."""
     await uow.store.insert_report(agb, setting, figures, uow.now, reported_by)

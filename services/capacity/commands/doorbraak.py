@@ -29,7 +29,7 @@ from contracts.doorbraak import (
     MeetingHeld,
     WithdrawalReason,
 )
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 from contracts.intake import CareStarted
 from contracts.verblijf import Setting
 from services.capacity import domain
@@ -348,7 +348,11 @@ def _terms(decision: Decision) -> rules.DecisionTerms:
 
 
 async def _carried_out(
-    uow: Work, case: DoorbraakCase, decision: Decision, contract_id: uuid.UUID | None, cause: Envelope | None = None
+    uow: Work,
+    case: DoorbraakCase,
+    decision: Decision,
+    contract_id: uuid.UUID | None,
+    cause: EventAttributes | None = None,
 ) -> Envelope:
     await uow.store.set_decision(decision.id, status="carried_out", carried_out_at=uow.now, contract_id=contract_id)
     return uow.collect(

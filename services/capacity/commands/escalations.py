@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from contracts.capacity import CaseEscalated, EscalationLevel, EscalationReason
-from contracts.envelope import Envelope
+from contracts.envelope import EventAttributes
 from contracts.verblijf import Setting
 from services.capacity import domain
 from services.capacity.commands import Work, pools
@@ -55,7 +55,7 @@ async def escalate(
     level: EscalationLevel,
     reason: EscalationReason,
     note: str | None,
-    cause: Envelope | None = None,
+    cause: EventAttributes | None = None,
 ) -> None:
     """Hand the case to ``level`` and tell them, restarting the timer for the level after it."""
     timer = uow.settings.escalation_timer(placement.urgency)

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from contracts.capacity import PlacementProposed
 from contracts.doorbraak import DecisionKind
-from contracts.envelope import Envelope
+from contracts.envelope import EventAttributes
 from contracts.pool import PoolPlacementRequested, PoolPlacementWithdrawn
 from contracts.verblijf import Setting
 from services.capacity import domain
@@ -18,7 +18,7 @@ from services.capacity.pool_rules import PoolOffer, best_pool_offer
 from services.capacity.store import Decision, DoorbraakCase, Placement, Proposal
 
 
-async def propose_next(uow: Work, placement: Placement, cause: Envelope | None) -> set[str]:
+async def propose_next(uow: Work, placement: Placement, cause: EventAttributes | None) -> set[str]:
     """Propose the best remaining candidate, reserving the place; returns the settings touched.
 
     A provider admitted for this youth alone (a doorbraak's maatwerk contract) comes first; then the
@@ -77,7 +77,12 @@ async def _pool_offers(uow: Work, placement: Placement) -> list[PoolOffer]:
 
 
 async def _propose(
-    uow: Work, placement: Placement, agb: str, setting: Setting, cause: Envelope | None, across: PoolOffer | None = None
+    uow: Work,
+    placement: Placement,
+    agb: str,
+    setting: Setting,
+    cause: EventAttributes | None,
+    across: PoolOffer | None = None,
 ) -> set[str]:
     """Reserve the place and announce the proposal; a place of another pool member is asked of that
     member over the pool's topic (it holds the place), and this region keeps the placement."""
@@ -115,7 +120,7 @@ async def _propose(
     return {placement.demand_setting}
 
 
-def withdraw_across(uow: Work, proposal: Proposal, cause: Envelope | None = None) -> None:
+def withdraw_across(uow: Work, proposal: Proposal, cause: EventAttributes | None = None) -> None:
     """This region no longer asks another member for the place ``proposal`` holds there (it lapsed here,
     the youth was placed otherwise, the referral was withdrawn): that member gives it back."""
     if proposal.region is None or proposal.pool_request_id is None:
@@ -148,7 +153,7 @@ async def release(uow: Work, placement: Placement, status: str) -> set[str]:
     return touched
 
 
-async def rematch(uow: Work, setting: str, cause: Envelope | None) -> set[str]:
+async def rematch(uow: Work, setting: str, cause: EventAttributes | None) -> set[str]:
     """Offer places in ``setting`` to youths waiting for it, crisis first, then longest waiting;
     returns the settings touched."""
     touched: set[str] = set()

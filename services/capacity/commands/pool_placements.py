@@ -15,7 +15,7 @@ import uuid
 from dataclasses import replace
 
 from contracts.capacity import DeclineReason, PlacementConfirmed
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 from contracts.pool import (
     PoolAnswer,
     PoolCapacityReported,
@@ -139,7 +139,7 @@ async def _give_back(uow: Work, request: PoolRequest, outcome: str, reason: Decl
 
 
 def _answer(
-    uow: Work, request: PoolRequest, answer: PoolAnswer, reason: DeclineReason | None, cause: Envelope | None
+    uow: Work, request: PoolRequest, answer: PoolAnswer, reason: DeclineReason | None, cause: EventAttributes | None
 ) -> Envelope:
     answered = PoolPlacementAnswered(
         pool=request.pool,

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 
 from contracts.capacity import CaseEscalated, PoolRoom, ShortageDetected, ShortageResolved
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, EventAttributes
 from contracts.pool import (
     NetworkCaseEscalated,
     Pool,
@@ -34,7 +34,7 @@ from services.capacity.store import Placement
 log = logging.getLogger(__name__)
 
 
-async def share_places(uow: Work, settings: Iterable[str], cause: Envelope | None = None) -> None:
+async def share_places(uow: Work, settings: Iterable[str], cause: EventAttributes | None = None) -> None:
     """Tell each pool that shares one of ``settings`` the places of every provider whose places
     changed since it last told it; nothing for a setting no pool shares."""
     region = uow.settings.region
@@ -60,7 +60,7 @@ async def share_places(uow: Work, settings: Iterable[str], cause: Envelope | Non
                 uow.collect(reported, cause=cause)
 
 
-async def share_shortage_detected(uow: Work, detected: ShortageDetected, cause: Envelope | None = None) -> None:
+async def share_shortage_detected(uow: Work, detected: ShortageDetected, cause: EventAttributes | None = None) -> None:
     """This region's shortage of a pooled setting began: its pools hear it (the count, not who waits)."""
     region = uow.settings.region
     for pool in uow.settings.pools_sharing(detected.setting):
@@ -85,7 +85,7 @@ async def share_shortage_detected(uow: Work, detected: ShortageDetected, cause: 
         uow.collect(told, cause=cause)
 
 
-async def share_shortage_resolved(uow: Work, resolved: ShortageResolved, cause: Envelope | None = None) -> None:
+async def share_shortage_resolved(uow: Work, resolved: ShortageResolved, cause: EventAttributes | None = None) -> None:
     """This region's shortage of a pooled setting ended: its pools hear that too."""
     region = uow.settings.region
     for pool in uow.settings.pools_sharing(resolved.setting):
@@ -193,7 +193,7 @@ async def share_escalation(uow: Work, placement: Placement, escalated: CaseEscal
         await _alert_network(uow, told, uow.collect(told, cause=cause))
 
 
-async def _alert_network(uow: Work, escalated: PoolCaseEscalated, cause: Envelope | None) -> None:
+async def _alert_network(uow: Work, escalated: PoolCaseEscalated, cause: EventAttributes | None) -> None:
     """Raise ``escalated`` here as the expertisenetwerk's alert, with the member region named."""
     data = escalated.model_dump(include=set(NetworkCaseEscalated.model_fields))
     await raise_alert(uow, NetworkCaseEscalated(**data), escalated.settings[0], cause)
@@ -223,7 +223,7 @@ async def _free_elsewhere(uow: Work, pool: Pool, setting: str) -> list[tuple[str
     return sorted(room, key=lambda rf: (-rf[1], rf[0]))
 
 
-async def judge_pool_wide(uow: Work, settings: Iterable[str], cause: Envelope | None = None) -> None:
+async def judge_pool_wide(uow: Work, settings: Iterable[str], cause: EventAttributes | None = None) -> None:
     """Open or close this region's pool-wide shortage of each pooled setting in ``settings``: its own
     shortage is open and no other member has a free place (``pool_rules.pool_wide_change``)."""
     for setting in sorted(set(settings)):

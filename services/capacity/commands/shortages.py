@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 
 from contracts.capacity import ShortageChanged, ShortageDetected, ShortageResolved
-from contracts.envelope import Envelope
+from contracts.envelope import EventAttributes
 from contracts.verblijf import Setting
 from services.capacity import domain
 from services.capacity.commands import Work, pools
@@ -17,7 +17,7 @@ from services.capacity.commands.alerts import raise_alert
 from services.capacity.domain import OpenShortage, ShortageChange
 
 
-async def reevaluate(uow: Work, settings: Iterable[str], cause: Envelope | None = None) -> None:
+async def reevaluate(uow: Work, settings: Iterable[str], cause: EventAttributes | None = None) -> None:
     """Judge each setting's shortage from its current free places and urgent demand, and announce
     what changed: detected, turned (non-)critical, or resolved. Every change of places passes here,
     so this is also where the pools sharing a setting hear of its new places."""
@@ -36,7 +36,7 @@ async def reevaluate(uow: Work, settings: Iterable[str], cause: Envelope | None 
     await pools.judge_pool_wide(uow, states, cause)
 
 
-async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: Envelope | None) -> None:
+async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: EventAttributes | None) -> None:
     shortage_id, severity = uuid.uuid4(), domain.severity(free, waiting)
     await uow.store.open_shortage(shortage_id, setting, severity, free, waiting, uow.now)
     detected = ShortageDetected(
@@ -53,7 +53,7 @@ async def _detect(uow: Work, setting: str, free: int, waiting: int, cause: Envel
 
 
 async def _follow(
-    uow: Work, setting: str, current: OpenShortage, free: int, waiting: int, cause: Envelope | None
+    uow: Work, setting: str, current: OpenShortage, free: int, waiting: int, cause: EventAttributes | None
 ) -> None:
     """Tell the schakelfunctionaris the open shortage turned critical, or stopped being critical."""
     severity = domain.severity(free, waiting)
@@ -72,7 +72,7 @@ async def _follow(
 
 
 async def _resolve(
-    uow: Work, setting: str, current: OpenShortage, free: int, waiting: int, cause: Envelope | None
+    uow: Work, setting: str, current: OpenShortage, free: int, waiting: int, cause: EventAttributes | None
 ) -> None:
     await uow.store.close_shortage(setting, current.id, uow.now)
     resolved = ShortageResolved(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.contracting import ApplicationReceived, ApplicationRejected, ContractKind, ProviderWaitlisted
-from contracts.envelope import Envelope
+from contracts.envelope import EventAttributes
 from contracts.identifiers import AgbCode, PerceelCode
 from services.contracting.commands.contracts import ContractWork, register
 from services.contracting.contract_store import ContractRecord
@@ -107,7 +107,7 @@ async def _carry_out(
     lot: Lot,
     outcome: Outcome,
     reasons: Sequence[str],
-    cause: Envelope | None,
+    cause: EventAttributes | None,
 ) -> LotResult:
     application_id, agb = applicant.application_id, applicant.provider_agb
     await uow.store.record_decision(application_id, lot.code, outcome.value, reasons, uow.now)

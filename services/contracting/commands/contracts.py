@@ -17,7 +17,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.contracting import ContractConcluded, ContractEnded, ContractKind, ProviderAdmitted
-from contracts.envelope import Envelope
+from contracts.envelope import EventAttributes
 from contracts.identifiers import AgbCode, CalendarDate, ClientRef, PerceelCode
 from services.contracting.contract_store import ContractRecord, ContractStore
 from services.contracting.domain.lots import Lot, LotTerms, Tariff, contract_period
@@ -72,7 +72,7 @@ class ContractEnd(BaseModel):
     reason: str = Field(min_length=1, max_length=200, description="e.g. uittreding, faillissement, einde looptijd")
 
 
-async def register(uow: ContractWork, contract: ContractRecord, lot: Lot, cause: Envelope | None = None) -> None:
+async def register(uow: ContractWork, contract: ContractRecord, lot: Lot, cause: EventAttributes | None = None) -> None:
     """Record ``contract`` for ``lot`` and announce it: an Open House contract as an admission, so
     capacity and intake learn of it however it came; the other kinds as ``ContractConcluded``."""
     await uow.store.insert_contract(contract)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import jsonschema, topics
 from contracts.codes import Productcategorie, RedenBeeindiging, Verwijzer
-from contracts.envelope import Envelope, EventData, InvalidEvent, decode, registered_events
+from contracts.envelope import Envelope, EventAttributes, EventData, InvalidEvent, decode, registered_events
 from contracts.intake import ReferralReceived
 from tests.unit.contracts.examples import EXAMPLES, NOW, REF
 
@@ -110,6 +111,27 @@ def test_code_lists_follow_ijw() -> None:
 def test_every_topic_has_a_dead_letter_topic() -> None:
     assert [topics.dead_letter(t) for t in topics.ALL] == [t + ".dlq" for t in topics.ALL]
     assert NOW.tzinfo is not None and len(REF) == 64
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_decoding_in_one_pass_gives_what_the_envelope_and_then_its_payload_give(event: EventData) -> None:
+    raw = Envelope.wrap(event, source="test").to_bytes()
+    attributes, data = decode(raw)
+    full = Envelope.from_bytes(raw)
+    assert data == full.payload() == event
+    assert {name: getattr(attributes, name) for name in EventAttributes.model_fields} == full.model_dump(
+        exclude={"data"}
+    )
+
+
+def test_a_type_named_inside_data_does_not_mislead_the_decoding() -> None:
+    # The first "type" in the bytes is data's (an extra field, ignored), naming another event.
+    envelope = Envelope.wrap(EXAMPLES[0], source="test")
+    attributes = envelope.model_dump(mode="json", exclude={"data"})
+    data = {"type": "nl.schakel.capacity.ShortageDetected", **envelope.data}
+    raw = json.dumps({"data": data, **attributes}).encode()
+    decoded, payload = decode(raw)
+    assert decoded.type == envelope.type and payload == EXAMPLES[0]
 
 
 def test_a_reader_skips_types_it_does_not_handle_without_judging_them() -> None:
