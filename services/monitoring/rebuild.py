@@ -47,6 +47,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Polls (each of every partition, ~3,000 events) read and decoded ahead of the one being written:
 # enough to keep the reader busy while PostgreSQL writes; each held costs ~25 MB of resident set.
 READ_AHEAD = 2
+# Records decoded between two chances for the writer to run. Decoding a whole poll at once (~75 ms)
+# kept the writer from answering PostgreSQL, so PostgreSQL and Python took turns instead of working
+# side by side.
+DECODE_SLICE = 100
 
 Progressed = Callable[[str, int, int], None]
 
@@ -225,12 +229,14 @@ async def _read(
     try:
         while [tp for tp in ends if await kafka.position(tp) < ends[tp]]:
             fetched = await kafka.getmany(*ends, timeout_ms=1000)
-            batch = [
-                replay.decode(consumer, record)
-                for tp, records in fetched.items()
-                for record in records
-                if record.offset < ends[tp]  # newer than the replay: the live consumer applies it
-            ]
+            batch: list[Polled] = []
+            for tp, records in fetched.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        break  # newer than the replay: the live consumer applies it
+                    batch.append(replay.decode(consumer, record))
+                    if len(batch) % DECODE_SLICE == 0:
+                        await asyncio.sleep(0)  # PostgreSQL answered the writer? Let it send the next statement.
             if batch:
                 await polls.put(batch)
     except Exception:
