@@ -159,6 +159,9 @@ def decode(raw: bytes, accept: Container[str] | None = None) -> tuple[EventAttri
 
     With ``accept``, an envelope of another type is returned without a payload (``None``): a
     reader skips the types it does not handle, including types newer than itself.
+
+    The attributes may be an ``Envelope`` or, decoded in one pass, a model whose ``data`` is the
+    payload itself: read the payload from the second item, never ``data`` from the first.
     """
     typed = _decode_in_one_pass(raw, accept)
     if typed is not None:

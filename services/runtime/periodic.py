@@ -11,7 +11,9 @@ from services.runtime.db import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-CANCEL_AGAIN_SECONDS = 1.0
+# Longer than any task's own clean-up on cancellation (closing a LISTEN connection: 2 s), which a
+# second cancellation would cut short.
+CANCEL_AGAIN_SECONDS = 5.0
 
 
 async def cancel_task(task: asyncio.Task | None) -> None:
@@ -22,9 +24,12 @@ async def cancel_task(task: asyncio.Task | None) -> None:
     a service's shutdown that way (issue 13's notes).
     """
     if task:
+        task.cancel()
         while not task.done():
-            task.cancel()
             await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
+            if not task.done():
+                log.warning("%s did not stop within %.0f s; cancelling it again", task.get_name(), CANCEL_AGAIN_SECONDS)
+                task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

@@ -7,11 +7,13 @@ import asyncio
 
 import pytest
 
+from services.runtime import periodic
 from services.runtime.periodic import cancel_task
 
 
 @pytest.mark.timeout(60)
-async def test_a_task_that_swallows_the_first_cancellation_is_still_stopped() -> None:
+async def test_a_task_that_swallows_the_first_cancellation_is_still_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(periodic, "CANCEL_AGAIN_SECONDS", 0.1)
     started, swallowed = asyncio.Event(), asyncio.Event()
 
     async def stubborn() -> None:
@@ -36,6 +38,24 @@ async def test_a_task_that_failed_before_it_was_stopped_raises_its_error() -> No
     await asyncio.wait({task})
     with pytest.raises(RuntimeError, match="broken"):
         await cancel_task(task)
+
+
+async def test_a_task_is_given_time_to_clean_up_before_it_is_cancelled_again() -> None:
+    cleaned = asyncio.Event()
+    started = asyncio.Event()
+
+    async def tidy() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.5)  # closing a connection, say; well within CANCEL_AGAIN_SECONDS
+            cleaned.set()
+
+    task = asyncio.create_task(tidy())
+    await started.wait()
+    await cancel_task(task)
+    assert cleaned.is_set() and task.cancelled()
 
 
 async def test_no_task_is_nothing_to_stop() -> None:
