@@ -9,6 +9,8 @@
 local threads = {}
 local counter = 0
 local block = 0
+-- PERF_BSN_OFFSET moves every block, so a second wrk in the same run sends other BSNs.
+local offset = tonumber(os.getenv("PERF_BSN_OFFSET") or "0")
 
 function setup(thread)
   thread:set("block", #threads)
@@ -17,7 +19,7 @@ end
 
 local function next_bsn()
   while true do
-    local body = string.format("999%05d", (block * 50000 + counter) % 100000)
+    local body = string.format("999%05d", (offset + block * 50000 + counter) % 100000)
     counter = counter + 1
     local sum = 0
     for i = 1, 8 do
@@ -27,6 +29,17 @@ local function next_bsn()
     if check < 10 then
       return body .. tostring(check)
     end
+  end
+end
+
+-- PERF_RATE with PERF_CONNECTIONS paces wrk to about PERF_RATE requests per second over all its
+-- connections: each waits before its next request. wrk waits for each answer first, so the rate
+-- falls short by the answers' latency; the test reports the rate it got.
+local rate = tonumber(os.getenv("PERF_RATE") or "")
+local connections = tonumber(os.getenv("PERF_CONNECTIONS") or "")
+if rate and connections then
+  function delay()
+    return 1000 * connections / rate
   end
 end
 
