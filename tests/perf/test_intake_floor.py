@@ -9,9 +9,7 @@ every request was answered 2xx, so a benchmark of refusals cannot pass as one of
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import httpx
 import pytest
 
 from tests.perf import report
+from tests.perf import wrk as load
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.processes import ARTIFACTS, bearer, service_process
 from tests.support.server import free_port
@@ -74,20 +73,7 @@ def floor_process(env: dict[str, str], schema: str) -> Iterator[str]:
 
 
 def wrk(url: str, authorization: str) -> dict[str, int]:
-    wrk_binary = shutil.which("wrk")
-    assert wrk_binary, "wrk is missing: `make perf` installs it (apt-get install -y wrk)"
-    result = subprocess.run(
-        [wrk_binary, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(SCRIPT), url],
-        env={**os.environ, "PERF_AUTHORIZATION": authorization},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=SECONDS + 60,
-        stdin=subprocess.DEVNULL,
-    )
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("PERF ")]
-    stats: dict[str, int] = json.loads(line.removeprefix("PERF "))
-    return stats
+    return load.run(SCRIPT, url, {"PERF_AUTHORIZATION": authorization}, connections=CONNECTIONS, seconds=SECONDS)
 
 
 async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolation) -> None:

@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from tests.perf import report as table
+from tests.perf import wrk as load
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.processes import bearer, service_process
 from tests.support.server import free_port
@@ -170,19 +170,8 @@ class Rounds:
 
 def _most_referrals_per_second(intake: str, authorization: str) -> float:
     """What intake took at most in this run: wrk, 32 connections, 5 s of ambulant referrals."""
-    wrk_binary = shutil.which("wrk")
-    assert wrk_binary, "wrk is missing: `make perf` installs it (apt-get install -y wrk)"
-    result = subprocess.run(
-        [wrk_binary, "-t2", "-c32", "-d5s", "--timeout", "10s", "-s", str(REFERRALS), f"{intake}/v1/referrals"],
-        env={**os.environ, "PERF_AUTHORIZATION": authorization, "PERF_REFERRAL": "ambulant"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("PERF ")]
-    stats = json.loads(line.removeprefix("PERF "))
+    env = {"PERF_AUTHORIZATION": authorization, "PERF_REFERRAL": "ambulant"}
+    stats = load.run(REFERRALS, f"{intake}/v1/referrals", env, connections=32, seconds=5)
     assert stats["status_errors"] == stats["timeouts"] == 0, stats
     return float(stats["requests"]) / (stats["duration_us"] / 1e6)
 
@@ -199,10 +188,7 @@ class BackgroundReferrals:
     CONNECTIONS = 64
 
     def __init__(self, intake: str, authorization: str, per_second: float) -> None:
-        wrk_binary = shutil.which("wrk")
-        assert wrk_binary, "wrk is missing: `make perf` installs it (apt-get install -y wrk)"
         self.asked = per_second
-        intake = f"{intake}/v1/referrals"
         self.stats: dict[str, int] = {}
         env = {
             **os.environ,
@@ -213,7 +199,7 @@ class BackgroundReferrals:
             "PERF_BSN_OFFSET": "25000",
         }
         self.process = subprocess.Popen(
-            [wrk_binary, "-t2", f"-c{self.CONNECTIONS}", "-d3600s", "--timeout", "10s", "-s", str(REFERRALS), intake],
+            load.command(REFERRALS, f"{intake}/v1/referrals", connections=self.CONNECTIONS, seconds=3600),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -224,10 +210,7 @@ class BackgroundReferrals:
     def stop(self) -> None:
         """End the load (wrk reports on SIGINT) and keep what it counted."""
         self.process.send_signal(signal.SIGINT)
-        out, err = self.process.communicate(timeout=60)
-        lines = [line for line in out.splitlines() if line.startswith("PERF ")]
-        assert lines, f"wrk ended without its report: {err[-500:]}"
-        self.stats = json.loads(lines[0].removeprefix("PERF "))
+        self.stats = load.stats(*self.process.communicate(timeout=60))
 
     @property
     def accepted(self) -> int:

@@ -15,16 +15,13 @@ Like tests/perf/test_intake_floor.py it asserts only that every request was answ
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.perf import report
+from tests.perf import wrk as load
 from tests.perf.test_intake_floor import CONNECTIONS, SECONDS, floor_process
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.processes import bearer, service_process
@@ -38,24 +35,12 @@ SETTINGS = ("crisisplek", "gezinshuis")
 
 
 def wrk(base: str, method: str, targets: list[tuple[str, str]], body: str) -> dict[str, int]:
-    wrk_binary = shutil.which("wrk")
-    assert wrk_binary, "wrk is missing: `make perf` installs it (apt-get install -y wrk)"
-    result = subprocess.run(
-        [wrk_binary, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(SCRIPT), base],
-        env={
-            **os.environ,
-            "PERF_METHOD": method,
-            "PERF_TARGETS": ",".join(f"{path}|{authorization}" for path, authorization in targets),
-            "PERF_BODY": body,
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=SECONDS + 60,
-        stdin=subprocess.DEVNULL,
-    )
-    [line] = [line for line in result.stdout.splitlines() if line.startswith("PERF ")]
-    stats: dict[str, int] = json.loads(line.removeprefix("PERF "))
+    env = {
+        "PERF_METHOD": method,
+        "PERF_TARGETS": ",".join(f"{path}|{authorization}" for path, authorization in targets),
+        "PERF_BODY": body,
+    }
+    stats = load.run(SCRIPT, base, env, connections=CONNECTIONS, seconds=SECONDS)
     assert stats["requests"] > 0
     assert stats["status_errors"] == stats["timeouts"] == stats["connect_errors"] == 0, stats
     return stats
