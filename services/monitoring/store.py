@@ -7,6 +7,7 @@ every write is an upsert that a repeat or an earlier event cannot undo.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Protocol
 
@@ -231,17 +232,9 @@ class ProjectionStore:
     async def _placement_step(
         self, placement_id: uuid.UUID, referral_id: uuid.UUID, assignments: str, **facts: object
     ) -> None:
-        # One statement: the row may not exist yet when the steps of a placement arrive before its
-        # request, and is then made as the step leaves a new row (``facts`` are its values there).
-        columns = ", ".join(facts)
-        values = ", ".join(f"${n}" for n in range(3, 3 + len(facts)))
-        await self.writes.write(
-            f"""INSERT INTO placement_view (placement_id, referral_id, {columns}) VALUES ($1, $2, {values})
-                ON CONFLICT (placement_id) DO UPDATE SET {assignments}""",
-            placement_id,
-            referral_id,
-            *facts.values(),
-            row=placement_id,
+        # The row may not exist yet when the steps of a placement arrive before its request.
+        await self._step(
+            "placement_view", {"placement_id": placement_id, "referral_id": referral_id}, assignments, facts
         )
 
     async def record_escalation(self, alert_id: uuid.UUID, event: CaseEscalated) -> None:
@@ -551,18 +544,29 @@ class ProjectionStore:
         assignments: str,
         **facts: object,
     ) -> None:
-        # One statement: the decision's row may not exist yet when its outcome is read first.
-        columns = ", ".join(facts)
-        values = ", ".join(f"${n}" for n in range(5, 5 + len(facts)))
+        # The decision's row may not exist yet when its outcome is read first.
+        keys = {
+            "decision_id": decision_id,
+            "case_id": case_id,
+            "placement_id": placement_id,
+            "referral_id": referral_id,
+        }
+        await self._step("doorbraak_decision_view", keys, assignments, facts)
+
+    async def _step(
+        self, table: str, keys: Mapping[str, object], assignments: str, facts: Mapping[str, object]
+    ) -> None:
+        """One statement for a step of a row (its key first in ``keys``) that may come before the event
+        that makes the row: ``assignments`` change the row, or it is made with ``keys`` and ``facts``."""
+        columns = [*keys, *facts]
+        values = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        key = next(iter(keys))
         await self.writes.write(
-            f"""INSERT INTO doorbraak_decision_view (decision_id, case_id, placement_id, referral_id, {columns})
-                VALUES ($1, $2, $3, $4, {values}) ON CONFLICT (decision_id) DO UPDATE SET {assignments}""",
-            decision_id,
-            case_id,
-            placement_id,
-            referral_id,
+            f"""INSERT INTO {table} ({", ".join(columns)}) VALUES ({values})
+                ON CONFLICT ({key}) DO UPDATE SET {assignments}""",
+            *keys.values(),
             *facts.values(),
-            row=decision_id,
+            row=keys[key],
         )
 
     # --- the pools: what their members tell on the pool topics ----------------------------------
