@@ -42,19 +42,26 @@ async def test_a_task_that_failed_before_it_was_stopped_raises_its_error() -> No
 
 async def test_a_task_is_given_time_to_clean_up_before_it_is_cancelled_again() -> None:
     cleaned = asyncio.Event()
-    started = asyncio.Event()
+    started, cleaning, closed = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def tidy() -> None:
         started.set()
         try:
             await asyncio.Event().wait()
         finally:
-            await asyncio.sleep(0.5)  # closing a connection, say; well within CANCEL_AGAIN_SECONDS
+            cleaning.set()
+            await closed.wait()  # closing a connection, say: it awaits an answer after the cancellation
             cleaned.set()
+
+    async def connection_closes() -> None:
+        await cleaning.wait()
+        closed.set()
 
     task = asyncio.create_task(tidy())
     await started.wait()
+    closer = asyncio.create_task(connection_closes())
     await cancel_task(task)
+    await closer
     assert cleaned.is_set() and task.cancelled()
 
 
