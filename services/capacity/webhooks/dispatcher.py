@@ -135,9 +135,7 @@ class WebhookDispatcher:
                 raise
             except Exception as exc:  # PostgreSQL away: try again on the next tick.
                 log.warning("webhook dispatcher cannot read its webhooks (%s)", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a cancellation; 3.11's wait_for may not
-                async with asyncio.timeout(self._tick):
-                    await self._wake.wait()
+            await self._signal.wait(self._wake, self._tick)
 
     async def _drain(self, webhook_id: uuid.UUID) -> None:
         try:
