@@ -17,7 +17,7 @@ from httpx_sse import aconnect_sse
 from contracts import topics
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader
-from tests.support.polling import eventually
+from tests.support.polling import eventually, scraped
 from tests.support.processes import bearer
 from tests.support.regions import (
     AGB_EM,
@@ -68,6 +68,8 @@ async def test_a_place_found_across_the_border_the_pool_alert_the_networks_strea
                         heard.append({"event": sse.event, **json.loads(sse.data)})
 
             listener = asyncio.create_task(listen())
+            # A new stream starts at the latest alert: it must be open before the shortage is raised.
+            await scraped(http, capacity_gv, "schakel_alert_streams_open 1.0", timeout=60)
             try:
                 referral = await ok(
                     await http.post(

@@ -20,8 +20,9 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` (lifespan included) and yield its base URL."""
+async def serving(app: FastAPI, *, kafka: bool = True) -> AsyncIterator[str]:
+    """Serve ``app`` (lifespan included) and yield its base URL; a Schakel service once it is
+    connected to Kafka (``kafka=False``: as soon as it serves, for a test of Kafka being away)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -32,6 +33,11 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         return server.started
 
     await eventually(started, timeout=60, what="the service to start")
+    # A service makes its topics before its consumers start; an event produced before that would
+    # make the broker create the topic with its own number of partitions, and ordering across keys
+    # that a test reads on one partition would no longer hold.
+    if kafka and (runtime := getattr(app.state, "runtime", None)) is not None:
+        await eventually(runtime.kafka_ready, timeout=60, what="the service connected to Kafka")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -260,7 +260,7 @@ async def test_readiness_fails_while_kafka_is_unreachable(
     infra: Infrastructure, isolation: Isolation, db, http
 ) -> None:  # type: ignore[no-untyped-def]
     settings = isolation.settings(CapacitySettings, infra).model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
-    async with serving(build(settings)) as url:
+    async with serving(build(settings), kafka=False) as url:
         response = await http.get(f"{url}/readyz")
     assert response.status_code == 503
     assert response.json()["postgres"] is True and response.json()["kafka"] is False

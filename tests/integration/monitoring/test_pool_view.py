@@ -28,7 +28,7 @@ from services.monitoring.settings import MonitoringSettings
 from services.runtime.auth import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
-from tests.support.polling import eventually
+from tests.support.polling import eventually, scraped
 from tests.support.server import serving
 
 POOL = "midden-nederland"
@@ -188,8 +188,9 @@ async def test_a_redelivery_and_a_late_older_report_change_nothing(  # type: ign
         f"""SELECT count(*) FROM "{schema}".inbox WHERE consumer = 'monitoring.pool-midden-nederland'"""
     )
     assert applied == 4  # five messages, one of them twice
-    metrics = (await http.get(f"{monitoring}/metrics")).text
-    assert f'schakel_pool_places_free{{pool="{POOL}",region="{EEMLAND}",setting="jeugdzorgplus"}} 5.0' in metrics
+    await scraped(
+        http, monitoring, f'schakel_pool_places_free{{pool="{POOL}",region="{EEMLAND}",setting="jeugdzorgplus"}} 5.0'
+    )
 
 
 async def test_a_malformed_message_goes_to_the_pool_topics_dead_letters_and_the_pool_moves_on(  # type: ignore[no-untyped-def]

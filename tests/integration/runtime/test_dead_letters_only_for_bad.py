@@ -89,10 +89,7 @@ async def test_an_operator_lists_shows_and_replays_a_dead_letter_and_the_replay_
 
     event = _shortage(Setting.DRIEMILIEU)
     app = _app(settings, buggy)
-    async with serving(app):
-        # Produced before the service made its topics, the broker would make it with its own number
-        # of partitions, and the dead letter would not be where this test looks.
-        await eventually(app.state.runtime.kafka_ready, timeout=60, what="the service connected to Kafka")
+    async with serving(app):  # connected to Kafka, so the service made its topics
         await produce(infra.kafka, topic, event.to_bytes(), key=b"driemilieu")
         async with TopicReader(infra.kafka, topics.dead_letter(topic)) as reader:
             await reader.until(lambda rs: len(rs) >= 1, what="the dead letter")
