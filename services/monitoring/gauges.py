@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 
 import asyncpg
@@ -31,6 +31,7 @@ from contracts.verblijf import Setting
 from services.monitoring import domain
 from services.monitoring.queries import ReadModels
 from services.runtime.clock import Clock
+from services.runtime.periodic import cancel_task
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
 DAY_SECONDS = 86_400  # Prometheus measures time in seconds; the read models count whole days
@@ -66,6 +67,10 @@ METRIC_QUERIES = {
                               WHERE c.closed_at IS NULL AND d.carried_out_at IS NULL AND d.withdrawn_at IS NULL""",
 }
 ACTIVE_SHORTAGES = "SELECT DISTINCT setting FROM shortage_view WHERE resolved_at IS NULL"
+# Under a stream of events the counts are refreshed at most this often. Prometheus scrapes every
+# 15 s; refreshing after every commit ran their dozen aggregates back to back and took the CPU the
+# consumers and a shortage's own refresh needed (issue 13).
+COUNTS_REFRESH_SECONDS = 1.0
 
 
 class DomainGauges:
@@ -84,10 +89,17 @@ class DomainGauges:
             self.shortage_active.labels(setting=setting.value).set(0)
         self.snapshot = Snapshot(clock)
         registry.register(self.snapshot)
-        self._dirty = asyncio.Event()
-        self._refresher: asyncio.Task[None] | None = None
+        # Two refreshes, each coalescing its own requests: the places and shortages take two small
+        # queries and a shortage waits for them; the youth counts take a dozen aggregates over read
+        # models that grow with every referral, and need not follow each commit.
+        self._places = CoalescedRefresh("monitoring-gauges-places", self._refresh_places)
+        self._counts = CoalescedRefresh("monitoring-gauges-counts", self._refresh_counts, pause=COUNTS_REFRESH_SECONDS)
 
     async def refresh(self, pool: asyncpg.Pool) -> None:
+        await self._refresh_places(pool)
+        await self._refresh_counts(pool)
+
+    async def _refresh_places(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
             # Free places as the dashboard's tiles count them: none held by a proposal or while closed.
             for capacity in await ReadModels(conn).setting_capacity():
@@ -95,30 +107,56 @@ class DomainGauges:
             short = {r["setting"] for r in await conn.fetch(ACTIVE_SHORTAGES)}
             for setting in Setting:
                 self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
+
+    async def _refresh_counts(self, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
             self.snapshot.rows = {name: await conn.fetch(sql) for name, sql in METRIC_QUERIES.items()}
 
     def request_refresh(self, pool: asyncpg.Pool) -> None:
         """Ask for a refresh soon; requests made while one runs are served by one more run."""
+        self._places.request(pool)
+        self._counts.request(pool)
+
+    async def stop(self) -> None:
+        await self._places.stop()
+        await self._counts.stop()
+
+
+class CoalescedRefresh:
+    """Runs ``refresh`` on request, in a task of its own; requests that arrive while it runs, or
+    within ``pause`` seconds after, are served by one more run. A first request runs at once; a
+    burst of changes (a replay) costs a few runs, not one per change."""
+
+    def __init__(self, name: str, refresh: Callable[[asyncpg.Pool], Awaitable[None]], pause: float = 0.0) -> None:
+        self._name = name
+        self._refresh = refresh
+        self._pause = pause
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def request(self, pool: asyncpg.Pool) -> None:
         self._dirty.set()
-        if self._refresher is None or self._refresher.done():
-            self._refresher = asyncio.create_task(self._drain(pool), name="monitoring-gauges")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(pool), name=self._name)
 
     async def _drain(self, pool: asyncpg.Pool) -> None:
         while self._dirty.is_set():
             self._dirty.clear()
             try:
-                await self.refresh(pool)
-            except Exception as exc:  # the next event asks again; the gauges keep their last values
-                log.warning("gauge refresh failed (%s); trying again at the next event", type(exc).__name__)
+                await self._refresh(pool)
+            except Exception as exc:  # the next change asks again; the gauges keep their last values
+                log.warning("%s failed (%s); trying again at the next change", self._name, type(exc).__name__)
                 return
+            if self._pause:
+                await asyncio.sleep(self._pause)
+
+    async def settled(self) -> None:
+        """Returns when no refresh runs or is asked for; ``_drain`` catches its own failures."""
+        if self._task is not None:
+            await self._task
 
     async def stop(self) -> None:
-        if self._refresher:
-            self._refresher.cancel()
-            try:
-                await self._refresher
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_task(self._task)
 
 
 class Snapshot(Collector):
