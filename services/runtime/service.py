@@ -32,7 +32,7 @@ from services.runtime.edge import EdgeGuard
 from services.runtime.errors import install_error_handlers
 from services.runtime.kafka import create_broker, start_when_available
 from services.runtime.lag import KafkaOffsets
-from services.runtime.metrics import RequestMetrics, exposition
+from services.runtime.metrics import exposition
 from services.runtime.openapi import install_problem_documentation
 from services.runtime.periodic import cancel_task
 from services.runtime.producer import HealingProducer
@@ -207,10 +207,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     # nothing exports it is off too (``tracing.RequestSpans`` makes the one span needed).
     telemetry: TelemetryConfig | None = None if tracing.exporting() else {"tracing": False}
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan, telemetry=telemetry)
-    # Added first, so it runs inside RequestMetrics: requests refused at the edge are timed too.
+    # Added first, so it runs inside AccessLog: requests refused at the edge are logged and timed too.
     app.add_middleware(EdgeGuard, settings=settings, registry=registry)
-    app.add_middleware(RequestMetrics, registry=registry)
-    app.add_middleware(AccessLog)  # request id on every line, an access line per request
+    app.add_middleware(AccessLog, registry=registry)  # request id on every line, an access line and latency per request
     # Outermost, so a request refused at the edge is traced too; no bodies and no headers recorded,
     # and the probes Kubernetes and Prometheus make every few seconds are left out. While no span
     # leaves the process, only the request's span is made (the trace its events and logs carry).

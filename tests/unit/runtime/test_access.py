@@ -8,6 +8,7 @@ import logging
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from structlog.contextvars import get_contextvars
 
 from services.runtime.access import MAX_REQUEST_ID_LENGTH, AccessLog, accepted_request_id
@@ -41,7 +42,7 @@ def test_an_unfit_request_id_is_refused(value: str | None) -> None:
     assert accepted_request_id(value) is None
 
 
-def app_with_routes() -> FastAPI:
+def app_with_routes(registry: CollectorRegistry) -> FastAPI:
     app = FastAPI()
     handler_log = logging.getLogger("schakel.test.handler")
 
@@ -58,12 +59,13 @@ def app_with_routes() -> FastAPI:
     async def boom() -> None:
         raise RuntimeError("a bug")
 
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, registry=registry)
     return app
 
 
-def client(raise_app_exceptions: bool = True) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app_with_routes(), raise_app_exceptions=raise_app_exceptions)
+def client(raise_app_exceptions: bool = True, registry: CollectorRegistry | None = None) -> httpx.AsyncClient:
+    app = app_with_routes(registry or CollectorRegistry())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
@@ -134,3 +136,18 @@ async def test_a_request_that_raises_is_logged_as_500(caplog: pytest.LogCaptureF
     assert response.status_code == 500
     [line] = access_lines(caplog)
     assert (line.route, line.status) == ("/boom", 500)  # type: ignore[attr-defined]
+
+
+async def test_latency_is_observed_by_route_template_and_status_the_same_as_the_access_line() -> None:
+    registry = CollectorRegistry()
+    async with client(raise_app_exceptions=False, registry=registry) as http:
+        await http.get("/v1/referrals/111222333")
+        await http.get("/v1/referrals/444555666")
+        await http.get("/boom")
+
+    def observed(route: str, status: str) -> float | None:
+        labels = {"method": "GET", "route": route, "status": status}
+        return registry.get_sample_value("schakel_http_request_duration_seconds_count", labels)
+
+    assert observed("/v1/referrals/{referral_id}", "200") == 2
+    assert observed("/boom", "500") == 1
