@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -50,14 +51,67 @@ async def create_pool(url: str, schema: str, *, wait_seconds: float = 60, max_si
     ):
         with attempt:
             await _ensure_schema(url, schema)
-            return await asyncpg.create_pool(
+            return await FairPool(
                 url,
                 min_size=1,
                 max_size=max_size,
+                max_queries=50_000,  # asyncpg's defaults, which its constructor wants spelled out
+                max_inactive_connection_lifetime=300.0,
+                loop=None,
+                connection_class=asyncpg.Connection,
+                record_class=asyncpg.Record,
                 server_settings={"search_path": schema, "application_name": "schakel"},
                 reset=_keep_session,
             )
     raise AssertionError("unreachable")
+
+
+class FairPool(asyncpg.Pool):
+    """asyncpg's pool, lending its connections in the order they were asked for.
+
+    asyncpg's own queue lets a task that asks just as a connection comes back take it before the
+    tasks already waiting, and a waiter passed over goes to the back of the line again
+    (MagicStack/asyncpg#1247). Under load that was intake's tail: with 32 requests in flight on 10
+    connections, waiting for a connection took 20 ms at the median and 283 ms at the 99th percentile,
+    while the transaction itself took ~15 ms. A FIFO semaphore of the pool's size in front of
+    asyncpg's queue keeps the line: Python's ``asyncio.Semaphore`` hands a released turn to its
+    first waiter, and no more tasks than there are connections ever reach the queue."""
+
+    def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
+        super().__init__(*args, max_size=max_size, **kwargs)
+        self._turns = asyncio.Semaphore(max_size)
+        self._holding: set[int] = set()  # ids of the lent connections that hold a turn
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """How many tasks wait for a connection now."""
+        return self._waiting
+
+    async def _acquire(self, timeout: float | None) -> Any:
+        self._waiting += 1
+        try:
+            # A timeout (none of ours sets one) bounds the wait for a turn, then asyncpg's own wait.
+            async with asyncio.timeout(timeout):
+                await self._turns.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            proxy = await super()._acquire(timeout)  # type: ignore[misc]
+        except BaseException:
+            self._turns.release()
+            raise
+        self._holding.add(id(proxy))
+        return proxy
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        try:
+            await super().release(connection, timeout=timeout)
+        finally:
+            # Once per lending: asyncpg ignores a second release of one connection, and so do we.
+            if id(connection) in self._holding:
+                self._holding.discard(id(connection))
+                self._turns.release()
 
 
 async def _keep_session(_conn: asyncpg.Connection[asyncpg.Record]) -> None:
