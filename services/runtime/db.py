@@ -80,7 +80,7 @@ class FairPool(asyncpg.Pool):
     def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
         self._turns = asyncio.Semaphore(max_size)
-        self._holding: set[int] = set()  # ids of the lent connections that hold a turn
+        self._holding: set[Any] = set()  # the lent connections (proxies, hashed by identity) that hold a turn
         self._waiting = 0
 
     @property
@@ -89,19 +89,21 @@ class FairPool(asyncpg.Pool):
         return self._waiting
 
     async def _acquire(self, timeout: float | None) -> Any:
+        # A timeout (none of ours sets one) bounds the wait for a turn and asyncpg's wait together.
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         self._waiting += 1
         try:
-            # A timeout (none of ours sets one) bounds the wait for a turn, then asyncpg's own wait.
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 await self._turns.acquire()
         finally:
             self._waiting -= 1
         try:
-            proxy = await super()._acquire(timeout)  # type: ignore[misc]
+            left = None if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
+            proxy = await super()._acquire(left)  # type: ignore[misc]
         except BaseException:
             self._turns.release()
             raise
-        self._holding.add(id(proxy))
+        self._holding.add(proxy)
         return proxy
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:
@@ -109,9 +111,17 @@ class FairPool(asyncpg.Pool):
             await super().release(connection, timeout=timeout)
         finally:
             # Once per lending: asyncpg ignores a second release of one connection, and so do we.
-            if id(connection) in self._holding:
-                self._holding.discard(id(connection))
+            if connection in self._holding:
+                self._holding.discard(connection)
                 self._turns.release()
+
+    def terminate(self) -> None:
+        """Close at once, as asyncpg does; the tasks waiting for a turn get theirs and learn the
+        pool is closed, instead of waiting for connections no one will release."""
+        super().terminate()
+        for _ in self._holding:
+            self._turns.release()
+        self._holding.clear()
 
 
 async def _keep_session(_conn: asyncpg.Connection[asyncpg.Record]) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+import pytest
+
 from services.runtime.db import FairPool, create_pool
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually
@@ -49,7 +52,8 @@ async def test_a_returned_connection_goes_to_the_longest_waiting_task_not_to_a_l
             asyncio.create_task(pool.release(held)),
             asyncio.create_task(wake_the_latecomer()),
         ]
-        await asyncio.gather(*tasks)
+        async with asyncio.timeout(10):
+            await asyncio.gather(*tasks)
         assert order == ["first", "second", "latecomer"]
     finally:
         pool.terminate()  # closing would wait for ever for a connection a failed test still holds
@@ -75,3 +79,23 @@ async def test_a_connection_released_twice_gives_back_one_turn(infra: Infrastruc
         await pool.release(await asyncio.wait_for(waiter, 10))
     finally:
         pool.terminate()  # closing would wait for ever for a connection a failed test still holds
+
+
+async def test_terminating_the_pool_fails_the_tasks_waiting_for_a_turn(
+    infra: Infrastructure, isolation: Isolation
+) -> None:
+    pool = await create_pool(infra.database_url, isolation.schema, max_size=1)
+    await pool.acquire()  # held until the pool is terminated
+
+    async def take() -> object:
+        return await pool.acquire()
+
+    async def one_waiting() -> bool:
+        return pool.waiting == 1
+
+    waiter = asyncio.create_task(take())
+    await eventually(one_waiting, what="a task to wait for the one connection")
+    pool.terminate()
+    async with asyncio.timeout(10):
+        with pytest.raises(asyncpg.InterfaceError, match="closed"):
+            await waiter
