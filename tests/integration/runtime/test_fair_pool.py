@@ -4,6 +4,8 @@ asks just as a connection comes back waits behind those already waiting."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,11 +15,34 @@ from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually
 
 
+async def one_connection(infra: Infrastructure, isolation: Isolation) -> FairPool:
+    pool = await create_pool(infra.database_url, isolation.schema, max_size=1)
+    assert isinstance(pool, FairPool)
+    return pool
+
+
+def waiting(pool: FairPool, count: int) -> Callable[[], Awaitable[bool]]:
+    """A probe for ``eventually``: ``count`` tasks wait for a connection."""
+
+    async def probe() -> bool:
+        return pool.waiting == count
+
+    return probe
+
+
+def acquiring(pool: FairPool) -> asyncio.Task[Any]:
+    """A task asking ``pool`` for a connection (``acquire()`` is awaitable, not a coroutine)."""
+
+    async def take() -> Any:
+        return await pool.acquire()
+
+    return asyncio.create_task(take())
+
+
 async def test_a_returned_connection_goes_to_the_longest_waiting_task_not_to_a_latecomer(
     infra: Infrastructure, isolation: Isolation
 ) -> None:
-    pool = await create_pool(infra.database_url, isolation.schema, max_size=1)
-    assert isinstance(pool, FairPool)
+    pool = await one_connection(infra, isolation)
     order: list[str] = []
     go = asyncio.Event()
 
@@ -33,15 +58,12 @@ async def test_a_returned_connection_goes_to_the_longest_waiting_task_not_to_a_l
     async def wake_the_latecomer() -> None:
         go.set()
 
-    async def waiting(count: int) -> bool:
-        return pool.waiting == count
-
     try:
         held = await pool.acquire()
         first = asyncio.create_task(borrow("first"))
-        await eventually(lambda: waiting(1), what="the first task to wait")
+        await eventually(waiting(pool, 1), what="the first task to wait")
         second = asyncio.create_task(borrow("second"))
-        await eventually(lambda: waiting(2), what="the second task to wait")
+        await eventually(waiting(pool, 2), what="the second task to wait")
         # The latecomer is woken in the event loop's turn that gives the connection back, so it asks
         # before the first waiter runs. asyncpg's own queue lends it the connection then, and sends
         # the first waiter to the back of the line: ['latecomer', 'second', 'first'].
@@ -60,21 +82,14 @@ async def test_a_returned_connection_goes_to_the_longest_waiting_task_not_to_a_l
 
 
 async def test_a_connection_released_twice_gives_back_one_turn(infra: Infrastructure, isolation: Isolation) -> None:
-    pool = await create_pool(infra.database_url, isolation.schema, max_size=1)
+    pool = await one_connection(infra, isolation)
     try:
         conn = await pool.acquire()
         await pool.release(conn)
         await pool.release(conn)  # asyncpg ignores it; a second turn would let two tasks past one connection
         held = await pool.acquire()
-
-        async def take() -> object:
-            return await pool.acquire()
-
-        async def one_waiting() -> bool:
-            return pool.waiting == 1
-
-        waiter = asyncio.create_task(take())
-        await eventually(one_waiting, what="the second acquire to wait for the one connection")
+        waiter = acquiring(pool)
+        await eventually(waiting(pool, 1), what="the second acquire to wait for the one connection")
         await pool.release(held)
         await pool.release(await asyncio.wait_for(waiter, 10))
     finally:
@@ -84,17 +99,10 @@ async def test_a_connection_released_twice_gives_back_one_turn(infra: Infrastruc
 async def test_terminating_the_pool_fails_the_tasks_waiting_for_a_turn(
     infra: Infrastructure, isolation: Isolation
 ) -> None:
-    pool = await create_pool(infra.database_url, isolation.schema, max_size=1)
+    pool = await one_connection(infra, isolation)
     await pool.acquire()  # held until the pool is terminated
-
-    async def take() -> object:
-        return await pool.acquire()
-
-    async def one_waiting() -> bool:
-        return pool.waiting == 1
-
-    waiter = asyncio.create_task(take())
-    await eventually(one_waiting, what="a task to wait for the one connection")
+    waiter = acquiring(pool)
+    await eventually(waiting(pool, 1), what="a task to wait for the one connection")
     pool.terminate()
     async with asyncio.timeout(10):
         with pytest.raises(asyncpg.InterfaceError, match="closed"):
