@@ -5,6 +5,11 @@ Served as its own process (``python -m uvicorn tests.perf.floor_api:app``) with
 answers 201, nothing else: no validation, no authentication, no outbox. Schakel's
 ``POST /v1/referrals`` is measured beside it in the same run (tests/perf/test_intake_floor.py), and
 the other write routes beside its catch-all route (tests/perf/test_write_routes.py).
+
+``POST /v1/referrals/transactional`` is the same with what a transactional outbox cannot do
+without: the row and an outbox row written in one transaction. It shows how much of Schakel's
+distance to the floor is the pattern itself (a transaction: BEGIN, two statements, COMMIT), and
+how much is Schakel's own code.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{schema}".writes (id uuid PRIMARY KEY, path text NOT NULL, body jsonb NOT NULL)'
         )
+        await conn.execute(
+            f'''CREATE TABLE IF NOT EXISTS "{schema}".outbox (
+                   seq bigserial PRIMARY KEY, event_id uuid NOT NULL, topic text NOT NULL, key text NOT NULL,
+                   payload bytea NOT NULL)'''
+        )
     finally:
         await conn.close()
     app.state.pool = await asyncpg.create_pool(url, min_size=1, max_size=10, server_settings={"search_path": schema})
@@ -57,6 +67,22 @@ async def create_referral(body: dict[str, Any], request: Request) -> JSONRespons
     await request.app.state.pool.execute(
         "INSERT INTO referrals (id, body) VALUES ($1, $2::jsonb)", referral_id, json.dumps(body)
     )
+    return JSONResponse({"referral_id": str(referral_id)}, status_code=201)
+
+
+@app.post("/v1/referrals/transactional", status_code=201)
+async def create_referral_with_event(body: dict[str, Any], request: Request) -> JSONResponse:
+    """The row and an event announcing it, in one transaction: a transactional outbox's least."""
+    referral_id = uuid.uuid4()
+    row = json.dumps(body)
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        await conn.execute("INSERT INTO referrals (id, body) VALUES ($1, $2::jsonb)", referral_id, row)
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, payload) VALUES ($1, 'referrals', $2, $3)",
+            uuid.uuid4(),
+            str(referral_id),
+            row.encode(),
+        )
     return JSONResponse({"referral_id": str(referral_id)}, status_code=201)
 
 

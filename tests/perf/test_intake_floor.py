@@ -3,8 +3,12 @@
 Floor (a) is tests/perf/floor_api.py: FastAPI + uvicorn + asyncpg storing the same body as one
 jsonb row. Both run as processes and get the same load from Debian's ``wrk`` (``make perf``
 installs it): 32 connections for ``SCHAKEL_PERF_SECONDS`` (15) seconds each, every request with
-a fresh valid BSN (tests/perf/referrals.lua). Reports req/s, p50 and p99; asserts only that
-every request was answered 2xx, so a benchmark of refusals cannot pass as one of referrals.
+a fresh valid BSN (tests/perf/referrals.lua). Reports req/s, p50 and p99, and the CPU each
+server and PostgreSQL spent per request (``tests/perf/cpu.py``); asserts only that every request
+was answered 2xx, so a benchmark of refusals cannot pass as one of referrals.
+
+A second row measures Schakel against the floor's transactional route: the same row and an outbox
+row in one transaction, the least a transactional outbox costs (tests/perf/floor_api.py).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.perf import report
+from tests.perf import cpu, report
 from tests.perf import wrk as load
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.processes import ARTIFACTS, bearer, service_process
@@ -76,6 +81,20 @@ def wrk(url: str, authorization: str) -> dict[str, int]:
     return load.run(SCRIPT, url, {"PERF_AUTHORIZATION": authorization}, connections=CONNECTIONS, seconds=SECONDS)
 
 
+def measured_wrk(server: str, path: str, authorization: str) -> tuple[dict[str, int], str]:
+    """wrk on ``server`` + ``path``; its report, and the CPU per request of the server and PostgreSQL."""
+    port = urlsplit(server).port
+    assert port is not None
+    with cpu.measured(port) as spent:
+        stats = wrk(f"{server}{path}", authorization)
+    own, postgres = spent.per_request_ms(stats["requests"])
+    return stats, f"{own:.2f} + {postgres:.2f} ms"
+
+
+def per_second(stats: dict[str, int]) -> float:
+    return stats["requests"] / (stats["duration_us"] / 1e6)
+
+
 async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolation) -> None:
     env = isolation.env(infra) | {
         "SCHAKEL_LOG_LEVEL": "WARNING",
@@ -85,25 +104,40 @@ async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolati
     referrer = bearer("referrer", "03:01234567", env)["Authorization"]
 
     with floor_process(env, f"{isolation.schema}_floor") as floor:
-        floor_stats = wrk(f"{floor}/v1/referrals", "")
+        floor_stats, floor_cpu = measured_wrk(floor, "/v1/referrals", "")
+        transactional_stats, transactional_cpu = measured_wrk(floor, "/v1/referrals/transactional", "")
     with service_process("intake", free_port(), env, "perf-intake") as intake:
-        schakel_stats = wrk(f"{intake}/v1/referrals", referrer)
+        schakel_stats, schakel_cpu = measured_wrk(intake, "/v1/referrals", referrer)
 
-    def per_second(stats: dict[str, int]) -> float:
-        return stats["requests"] / (stats["duration_us"] / 1e6)
-
-    print("\nwrk floor (a):", floor_stats, "\nwrk intake:", schakel_stats)
-    for stats in (floor_stats, schakel_stats):
+    print("\nwrk floor (a):", floor_stats, "\nwrk transactional:", transactional_stats, "\nwrk intake:", schakel_stats)
+    for stats in (floor_stats, transactional_stats, schakel_stats):
         assert stats["requests"] > 0
         assert stats["status_errors"] == stats["timeouts"] == stats["connect_errors"] == 0, stats
-    report.ROWS.append(
-        report.Row(
-            what=f"`POST /v1/referrals`, wrk {CONNECTIONS} connections, {SECONDS} s, fresh valid BSN each",
+
+    def row(what: str, floor: dict[str, int], spent: str) -> report.Row:
+        return report.Row(
+            what=what,
             unit="req/s",
-            floor=per_second(floor_stats),
+            floor=per_second(floor),
             schakel=per_second(schakel_stats),
-            floor_p99_ms=floor_stats["p99_us"] / 1000,
+            floor_p99_ms=floor["p99_us"] / 1000,
             schakel_p99_ms=schakel_stats["p99_us"] / 1000,
-            note=f"p50 floor {floor_stats['p50_us'] / 1000:.1f} ms, Schakel {schakel_stats['p50_us'] / 1000:.1f} ms",
+            note=f"p50 floor {floor['p50_us'] / 1000:.1f} ms, Schakel {schakel_stats['p50_us'] / 1000:.1f} ms; "
+            f"CPU per request (server + PostgreSQL): floor {spent}, Schakel {schakel_cpu}",
+        )
+
+    report.ROWS.append(
+        row(
+            f"`POST /v1/referrals`, wrk {CONNECTIONS} connections, {SECONDS} s, fresh valid BSN each",
+            floor_stats,
+            floor_cpu,
+        )
+    )
+    transactional = per_second(transactional_stats) / per_second(floor_stats)
+    report.ROWS.append(
+        row(
+            f"the same against floor (a)'s row and an outbox row in one transaction ({transactional:.1%} of floor (a))",
+            transactional_stats,
+            transactional_cpu,
         )
     )
