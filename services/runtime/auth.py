@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException, Request
+from fastapi.security import HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
 from services.runtime.signal import PgSignal
@@ -292,12 +292,8 @@ async def _principal_and_expiry(pool: asyncpg.Pool, digest: str) -> tuple[Princi
     return (Principal(Role(row["role"]), row["subject"], row["id"]), row["expires_at"]) if row else None
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")
-
-
-async def authenticate(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Principal:
+async def authenticate(request: Request) -> Principal:
+    """Who the request's API key acts for; raises 401 without a known key."""
     from services.runtime.edge import admission_of  # the edge imports this module
 
     admission = admission_of(request.scope)
@@ -305,23 +301,45 @@ async def authenticate(
         # The edge looked the key up (and counted it against the rate limit) before the body was
         # read, or does so now for a route that reads no body: once per request either way.
         return await admission.admit()
-    if credentials is None:
+    key = bearer_key(request.headers.get("authorization"))
+    if key is None:
         raise HTTPException(
             401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = await principal_for(request.app.state.runtime.auth_pool, credentials.credentials)
+    principal = await principal_for(request.app.state.runtime.auth_pool, key)
     if principal is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 
-def require(*roles: Role):
-    """A FastAPI dependency that admits only ``roles`` and returns the caller's ``Principal``."""
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header; None when there is none."""
+    scheme, _, key = (authorization or "").partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
 
-    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
+
+class Require(HTTPBearer):
+    """The route dependency that admits only ``roles`` and returns the caller's ``Principal``.
+
+    One dependency, where a chain of three (the role check on the key lookup on FastAPI's bearer
+    header parser) had FastAPI resolve a dependency three times on every request (issue 13). As an
+    ``HTTPBearer`` it still declares the bearer scheme in the OpenAPI document, under its usual name.
+    """
+
+    def __init__(self, *roles: Role) -> None:
+        super().__init__(
+            auto_error=False, scheme_name="HTTPBearer", description="An API key: `Authorization: Bearer sk_...`"
+        )
+        self.roles = roles
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await authenticate(request)
+        if principal.role not in self.roles:
+            allowed = ", ".join(r.value for r in self.roles)
             raise HTTPException(403, f"role {principal.role} may not do this; allowed: {allowed}")
         return principal
 
-    return dependency
+
+def require(*roles: Role) -> Require:
+    """A FastAPI dependency that admits only ``roles`` and returns the caller's ``Principal``."""
+    return Require(*roles)

@@ -6,7 +6,7 @@ body without a key is parsed first and invalid JSON answers 422 instead of 401. 
 pure ASGI middleware (no ``BaseHTTPMiddleware``: it sits on every request). It cannot know the
 route when a request arrives — FastAPI's router finds it later — so it hands the app a ``receive``
 that admits the request at the first read of the body, when the route is known. A route that reads
-no body is admitted by ``authenticate`` instead; both go through the same ``Admission``, once.
+no body is admitted by its ``Require`` dependency instead; both go through the same ``Admission``, once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.runtime.auth import Principal, authenticate, hash_key, principal_for
+from services.runtime.auth import Principal, Require, bearer_key, hash_key, principal_for
 from services.runtime.db import UNAVAILABLE
 from services.runtime.ratelimit import TokenBuckets, retry_after
 from services.runtime.settings import ServiceSettings
@@ -120,7 +120,7 @@ class Admission:
         """The caller's ``Principal``, looked up and rate-limited once per request; raises 401 or 429."""
         if self.principal is not None:
             return self.principal
-        key = _bearer_key(Headers(scope=self.scope).get("authorization"))
+        key = bearer_key(Headers(scope=self.scope).get("authorization"))
         if key is None:
             self.refuse(401, "unauthenticated", "missing API key: send 'Authorization: Bearer <key>'", _UNAUTHENTICATED)
         runtime = self.scope["app"].state.runtime
@@ -186,17 +186,12 @@ def admission_of(scope: Scope) -> Admission | None:
 
 
 def needs_key(route: object) -> bool:
-    """Whether a route authenticates: some dependency of it, at any depth, is ``authenticate``."""
+    """Whether a route authenticates: some dependency of it, at any depth, is a ``Require``."""
     dependant = getattr(route, "dependant", None)
-    return isinstance(dependant, Dependant) and any(d.call is authenticate for d in _walk(dependant))
+    return isinstance(dependant, Dependant) and any(isinstance(d.call, Require) for d in _walk(dependant))
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
     for dependency in dependant.dependencies:
         yield dependency
         yield from _walk(dependency)
-
-
-def _bearer_key(authorization: str | None) -> str | None:
-    scheme, _, key = (authorization or "").partition(" ")
-    return key.strip() or None if scheme.lower() == "bearer" else None

@@ -12,7 +12,8 @@ from services.contracting.api import router as contracting
 from services.intake.api import router as intake
 from services.monitoring.api import router as monitoring
 from services.monitoring.pages import router as pages
-from services.runtime.edge import _bearer_key, body_budget_of, needs_key
+from services.runtime.auth import bearer_key
+from services.runtime.edge import body_budget_of, needs_key
 
 ROUTES = {
     (method, route.path): route
@@ -76,7 +77,7 @@ def test_something_that_is_not_a_route_needs_no_key() -> None:
     ],
 )
 def test_the_key_is_read_only_from_a_bearer_authorization(header: str | None, key: str | None) -> None:
-    assert _bearer_key(header) == key
+    assert bearer_key(header) == key
 
 
 def test_only_the_declarations_route_allows_a_larger_body() -> None:
