@@ -1,8 +1,11 @@
 """CPU time per request, beside throughput: on a shared machine a server's CPU seconds per request
 move far less between runs than its requests per second, so small changes show in them first.
 
-Read from ``/proc`` (user + system time of the process), the server found by the port it listens
-on (``ss``), PostgreSQL as the sum over its processes.
+Read from ``/proc`` (user + system time of the process, all its threads), the server found by the
+port it listens on (``ss``), PostgreSQL as the sum over the processes of the ``postgres`` user on
+this machine: every database and session of the cluster, as ``make perf`` runs with nothing else
+on it. A backend that ends during a measurement takes its seconds with it. With no local PostgreSQL
+(a remote or containerised one) its share is not known, not 0.
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ def listening_pid(port: int) -> int:
     return int(found.group(1))
 
 
-def postgres_seconds() -> float:
-    """CPU seconds of every PostgreSQL process now running (backends, WAL writer, checkpointer)."""
+def postgres_seconds() -> float | None:
+    """CPU seconds of every PostgreSQL process now running (backends, WAL writer, checkpointer);
+    None when this machine runs none."""
     pids = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    return sum(seconds(int(pid)) for pid in pids.stdout.split())
+    found = pids.stdout.split()
+    return sum(seconds(int(pid)) for pid in found) if found else None
 
 
 @dataclass
@@ -48,10 +53,14 @@ class Spent:
     """CPU seconds a server and PostgreSQL spent while a ``measured`` block ran."""
 
     server: float = 0.0
-    postgres: float = 0.0
+    postgres: float | None = None
 
-    def per_request_ms(self, requests: int) -> tuple[float, float]:
-        return 1000 * self.server / requests, 1000 * self.postgres / requests
+    def per_request(self, requests: int) -> str:
+        """``server + PostgreSQL`` ms per request, as the reports print it."""
+        if requests == 0:
+            return "no requests"
+        postgres = "?" if self.postgres is None else f"{1000 * self.postgres / requests:.2f}"
+        return f"{1000 * self.server / requests:.2f} + {postgres} ms"
 
 
 @contextmanager
@@ -60,4 +69,6 @@ def measured(port: int) -> Iterator[Spent]:
     server, postgres = seconds(pid), postgres_seconds()
     spent = Spent()
     yield spent
-    spent.server, spent.postgres = seconds(pid) - server, postgres_seconds() - postgres
+    spent.server = seconds(pid) - server
+    after = postgres_seconds()
+    spent.postgres = None if postgres is None or after is None else after - postgres

@@ -1,5 +1,5 @@
-"""Which routes the edge asks a key for before reading a body: exactly those whose dependencies
-authenticate, so public pages, health and the key-forwarding proxy stay open."""
+"""Which routes the edge asks a key for before reading a body: exactly those with a ``Require``
+dependency, so public pages, health and the key-forwarding proxy stay open."""
 
 from __future__ import annotations
 
