@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tests.perf.wrk import per_second
+
 
 @dataclass(frozen=True)
 class Row:
@@ -21,6 +23,20 @@ class Row:
 
 
 ROWS: list[Row] = []
+
+
+def wrk_row(what: str, floor: dict[str, int], schakel: dict[str, int], note: str = "") -> Row:
+    """A row of req/s from two wrk reports (``wrk.stats``), the p50s in its note before ``note``."""
+    p50 = f"p50 floor {floor['p50_us'] / 1000:.1f} ms, Schakel {schakel['p50_us'] / 1000:.1f} ms"
+    return Row(
+        what=what,
+        unit="req/s",
+        floor=per_second(floor),
+        schakel=per_second(schakel),
+        floor_p99_ms=floor["p99_us"] / 1000,
+        schakel_p99_ms=schakel["p99_us"] / 1000,
+        note=f"{p50}; {note}" if note else p50,
+    )
 
 
 def _num(value: float | None, digits: int = 0) -> str:

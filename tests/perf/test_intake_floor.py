@@ -91,10 +91,6 @@ def measured_wrk(server: str, path: str, authorization: str) -> tuple[dict[str, 
     return stats, spent.per_request(stats["requests"])
 
 
-def per_second(stats: dict[str, int]) -> float:
-    return stats["requests"] / (stats["duration_us"] / 1e6)
-
-
 async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolation) -> None:
     env = isolation.env(infra) | {
         "SCHAKEL_LOG_LEVEL": "WARNING",
@@ -115,16 +111,8 @@ async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolati
         assert stats["status_errors"] == stats["timeouts"] == stats["connect_errors"] == 0, stats
 
     def row(what: str, floor: dict[str, int], spent: str) -> report.Row:
-        return report.Row(
-            what=what,
-            unit="req/s",
-            floor=per_second(floor),
-            schakel=per_second(schakel_stats),
-            floor_p99_ms=floor["p99_us"] / 1000,
-            schakel_p99_ms=schakel_stats["p99_us"] / 1000,
-            note=f"p50 floor {floor['p50_us'] / 1000:.1f} ms, Schakel {schakel_stats['p50_us'] / 1000:.1f} ms; "
-            f"CPU per request (server + PostgreSQL): floor {spent}, Schakel {schakel_cpu}",
-        )
+        cpu_note = f"CPU per request (server + PostgreSQL): floor {spent}, Schakel {schakel_cpu}"
+        return report.wrk_row(what, floor, schakel_stats, cpu_note)
 
     report.ROWS.append(
         row(
@@ -133,7 +121,7 @@ async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolati
             floor_cpu,
         )
     )
-    transactional = per_second(transactional_stats) / per_second(floor_stats)
+    transactional = load.per_second(transactional_stats) / load.per_second(floor_stats)
     report.ROWS.append(
         row(
             f"the same against floor (a)'s row and an outbox row in one transaction ({transactional:.1%} of floor (a))",

@@ -179,7 +179,7 @@ def _most_referrals_per_second(intake: str, authorization: str) -> float:
     env = {"PERF_AUTHORIZATION": authorization, "PERF_REFERRAL": "ambulant"}
     stats = load.run(REFERRALS, f"{intake}/v1/referrals", env, connections=32, seconds=5)
     assert stats["status_errors"] == stats["timeouts"] == 0, stats
-    return float(stats["requests"]) / (stats["duration_us"] / 1e6)
+    return load.per_second(stats)
 
 
 class BackgroundReferrals:

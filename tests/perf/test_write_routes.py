@@ -47,18 +47,7 @@ def wrk(base: str, method: str, targets: list[tuple[str, str]], body: str) -> di
 
 
 def _row(what: str, floor: dict[str, int], schakel: dict[str, int]) -> report.Row:
-    def per_second(stats: dict[str, int]) -> float:
-        return stats["requests"] / (stats["duration_us"] / 1e6)
-
-    return report.Row(
-        what=f"{what}, wrk {CONNECTIONS} connections, {SECONDS} s",
-        unit="req/s",
-        floor=per_second(floor),
-        schakel=per_second(schakel),
-        floor_p99_ms=floor["p99_us"] / 1000,
-        schakel_p99_ms=schakel["p99_us"] / 1000,
-        note=f"p50 floor {floor['p50_us'] / 1000:.1f} ms, Schakel {schakel['p50_us'] / 1000:.1f} ms",
-    )
+    return report.wrk_row(f"{what}, wrk {CONNECTIONS} connections, {SECONDS} s", floor, schakel)
 
 
 @pytest.fixture

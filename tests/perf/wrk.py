@@ -31,6 +31,11 @@ def run(script: Path, url: str, env: Mapping[str, str], *, connections: int, sec
     return stats(result.stdout, result.stderr)
 
 
+def per_second(stats: dict[str, int]) -> float:
+    """Requests per second of a run, from the script's report."""
+    return stats["requests"] / (stats["duration_us"] / 1e6)
+
+
 def stats(stdout: str, stderr: str = "") -> dict[str, int]:
     """The script's report from wrk's output."""
     lines = [line for line in stdout.splitlines() if line.startswith("PERF ")]
