@@ -69,7 +69,7 @@ AggregateScope = Annotated[Scope, Depends(aggregate_scope)]
 
 @router.get("/overview", summary="Totals, monthly trend, per municipality, capacity and shortages (counts <5 as '<5')")
 async def get_overview(request: Request, scope: AggregateScope) -> Overview:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await flow_views.overview(uow, scope)
 
 
@@ -78,7 +78,7 @@ async def get_overview(request: Request, scope: AggregateScope) -> Overview:
     summary="Instroom, start, uitstroom (by JZ588 reason) and stand per month × municipality × product category",
 )
 async def get_flows(request: Request, scope: AggregateScope) -> list[FlowRow]:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await flow_views.flow_rows(uow, scope)
 
 
@@ -87,7 +87,7 @@ async def get_flows(request: Request, scope: AggregateScope) -> list[FlowRow]:
     summary="Waiting time from referral to start of care: median, p90, share over the configured maximum",
 )
 async def get_waiting_times(request: Request, scope: AggregateScope) -> list[WaitingRow]:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await flow_views.waiting_rows(uow, scope)
 
 
@@ -97,7 +97,7 @@ async def get_waiting_times(request: Request, scope: AggregateScope) -> list[Wai
     response_class=Response,
 )
 async def export_csv(request: Request, scope: AggregateScope) -> Response:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         rows = await flow_views.flow_rows(uow, scope)
     return Response(
         flow_views.flows_csv(rows),
@@ -108,7 +108,7 @@ async def export_csv(request: Request, scope: AggregateScope) -> Response:
 
 @router.get("/schakelfunctie", summary="Open shortages, youths waiting for a place and escalations (pseudonymous)")
 async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*ALERT_ROLES))) -> SchakelfunctieInbox:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await live_views.schakelfunctie(uow)
 
 
@@ -117,7 +117,7 @@ async def get_schakelfunctie(request: Request, _: Principal = Depends(require(*A
     summary="The expert team's open cases with their open decision and due date, overdue first (pseudonymous)",
 )
 async def get_doorbraak(request: Request, _: Principal = Depends(require(*ALERT_ROLES))) -> DoorbraakView:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await doorbraak_views.doorbraak(uow)
 
 
@@ -127,7 +127,7 @@ async def get_doorbraak(request: Request, _: Principal = Depends(require(*ALERT_
     "and to start of care (counts <5 as '<5')",
 )
 async def get_doorbraak_figures(request: Request, scope: AggregateScope) -> list[DoorbraakRow]:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await doorbraak_views.figure_rows(uow, scope)
 
 
@@ -139,13 +139,13 @@ async def get_doorbraak_figures(request: Request, scope: AggregateScope) -> list
 async def get_pools(request: Request, principal: Principal = Depends(require(*POOL_ROLES))) -> PoolsView:
     # An expertisenetwerk's key names its pool ("midden-nederland" or "midden-nederland.jzp"): that pool only.
     only = principal.subject.split(".")[0] if principal.role is Role.EXPERTISENETWERK else None
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await pool_views.pools(uow, only=only)
 
 
 @router.get("/capacity", summary="Capacity tiles per verblijf setting and active shortages (no personal data)")
 async def get_capacity(request: Request) -> LiveState:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         return await live_views.live_state(uow)
 
 
@@ -160,7 +160,7 @@ async def live(request: Request) -> EventSourceResponse:
     async def read(woken: bool) -> list[dict[str, str]]:
         if not woken:
             return []
-        async with service.work(ReadModels) as uow:
+        async with service.reading(ReadModels) as uow:
             state = await live_views.live_state(uow)
         return [{"event": "update", "data": json.dumps(state.model_dump(mode="json"))}]
 

@@ -31,6 +31,7 @@ from contracts.verblijf import Setting
 from services.monitoring import domain
 from services.monitoring.queries import ReadModels
 from services.runtime.clock import Clock
+from services.runtime.db import snapshot
 from services.runtime.periodic import cancel_task
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
@@ -100,7 +101,7 @@ class DomainGauges:
         await self._refresh_counts(pool)
 
     async def _refresh_places(self, pool: asyncpg.Pool) -> None:
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, snapshot(conn):
             # Free places as the dashboard's tiles count them: none held by a proposal or while closed.
             for capacity in await ReadModels(conn).setting_capacity():
                 self.places_free.labels(setting=capacity.setting).set(capacity.free)
@@ -109,7 +110,7 @@ class DomainGauges:
                 self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
 
     async def _refresh_counts(self, pool: asyncpg.Pool) -> None:
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, snapshot(conn):
             self.snapshot.rows = {name: await conn.fetch(sql) for name, sql in METRIC_QUERIES.items()}
 
     def request_refresh(self, pool: asyncpg.Pool) -> None:

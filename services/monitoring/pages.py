@@ -68,7 +68,7 @@ def _context(request: Request, **extra: object) -> dict[str, object]:
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request) -> HTMLResponse:
-    async with runtime(request).work(ReadModels) as uow:
+    async with runtime(request).reading(ReadModels) as uow:
         tiles = await live_views.capacity_tiles(uow)
     return templates.TemplateResponse(request, "dashboard.html", _context(request, tiles=tiles))
 

@@ -14,6 +14,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
+    from asyncpg.transaction import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,13 @@ async def migrate(pool: asyncpg.Pool, component: str, directory: Path) -> list[s
                 conn.terminate()  # it may still hold the lock: it must not go back to the pool
                 raise
     return applied_now
+
+
+def snapshot(conn: Connection) -> Transaction:
+    """A read-only transaction that sees one snapshot of the database. Under PostgreSQL's default
+    (READ COMMITTED) every statement takes its own, so a view built from several queries could show
+    half of a consumer's commit: the places before it and the shortage after it."""
+    return conn.transaction(isolation="repeatable_read", readonly=True)
 
 
 async def fetch_one(conn: Connection | asyncpg.Pool[asyncpg.Record], query: str, *args: Any) -> asyncpg.Record:

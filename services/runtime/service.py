@@ -38,7 +38,7 @@ from services.runtime.periodic import cancel_task
 from services.runtime.producer import HealingProducer
 from services.runtime.settings import ServiceSettings
 from services.runtime.signal import PgSignal, channel_name
-from services.runtime.unit_of_work import SettingsT, StoreT, UnitOfWork, in_postgres, outbox_channel
+from services.runtime.unit_of_work import SettingsT, StoreT, UnitOfWork, in_postgres, in_snapshot, outbox_channel
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ class Runtime(Generic[SettingsT]):
         """One command's unit of work in one transaction; its events reach the outbox on commit."""
         wake_relay = self.relay.wake if self.relay else None
         async with in_postgres(self.pool, store, self.settings, self.clock.now(), cause, wake_relay=wake_relay) as uow:
+            yield uow
+
+    @contextlib.asynccontextmanager
+    async def reading(self, store: Callable[[Connection], StoreT]) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
+        """A view's reads on one snapshot of the database, in a read-only transaction."""
+        async with in_snapshot(self.pool, store, self.settings, self.clock.now()) as uow:
             yield uow
 
     async def kafka_ready(self) -> bool:

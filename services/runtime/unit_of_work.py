@@ -7,9 +7,9 @@ envelope or commits: each event class knows its topic and subject (``contracts/e
 envelope is made in ``collect``, and the events reach the outbox when the unit of work ends
 without an error — or not at all.
 
-Two makers of units of work share this class: ``in_postgres`` (what ``Runtime.work`` and the
-command-line tools use) and ``in_memory``, for unit tests of command logic with a fake store and
-no database.
+Three makers of units of work share this class: ``in_postgres`` (what ``Runtime.work`` and the
+command-line tools use), ``in_snapshot`` (``Runtime.reading``: a view's reads on one snapshot) and
+``in_memory``, for unit tests of command logic with a fake store and no database.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import asyncpg
 
 from contracts.envelope import Envelope, EventAttributes, EventData
 from services.runtime import outbox
-from services.runtime.db import Connection
+from services.runtime.db import Connection, snapshot
 from services.runtime.settings import ServiceSettings
 from services.runtime.signal import channel_name
 
@@ -99,6 +99,19 @@ async def in_postgres(
             announced = await uow.flush(outbox.writer(conn, settings, channel))
         if announced and wake_relay is not None:
             wake_relay()
+
+
+@contextlib.asynccontextmanager
+async def in_snapshot(
+    pool: asyncpg.Pool, store: Callable[[Connection], StoreT], settings: SettingsT, now: datetime
+) -> AsyncIterator[UnitOfWork[StoreT, SettingsT]]:
+    """A unit of work that only reads, on one snapshot (``db.snapshot``): what a view shows was all
+    committed together. It announces nothing: an event collected in it is an error, not lost quietly."""
+    async with pool.acquire() as conn, snapshot(conn):
+        uow = UnitOfWork(store(conn), settings, now)
+        yield uow
+        if uow.collected:
+            raise RuntimeError(f"a unit of work that only reads collected {len(uow.collected)} event(s)")
 
 
 def outbox_channel(settings: ServiceSettings) -> str:
