@@ -101,7 +101,9 @@ class DomainGauges:
         await self._refresh_counts(pool)
 
     async def _refresh_places(self, pool: asyncpg.Pool) -> None:
-        async with pool.acquire() as conn, snapshot(conn):
+        # No snapshot here, unlike the counts: a scrape may come between the two gauges' updates
+        # anyway, and BEGIN and COMMIT would be two more round trips on a shortage's way to /metrics.
+        async with pool.acquire() as conn:
             # Free places as the dashboard's tiles count them: none held by a proposal or while closed.
             for capacity in await ReadModels(conn).setting_capacity():
                 self.places_free.labels(setting=capacity.setting).set(capacity.free)
@@ -110,6 +112,8 @@ class DomainGauges:
                 self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
 
     async def _refresh_counts(self, pool: asyncpg.Pool) -> None:
+        # One snapshot for the dozen counts, so they agree with each other (no start of care
+        # counted before its referral).
         async with pool.acquire() as conn, snapshot(conn):
             self.snapshot.rows = {name: await conn.fetch(sql) for name, sql in METRIC_QUERIES.items()}
 
