@@ -71,7 +71,7 @@ async def register_webhook(
 
 @router.get("", response_model=list[Webhook], summary="Your role's webhooks (an admin sees all), without secrets")
 async def list_webhooks(request: Request, principal: Principal = Depends(require(*MANAGERS))) -> list[Webhook]:
-    async with runtime(request).work(Subscriptions) as uow:
+    async with runtime(request).reading(Subscriptions) as uow:
         rows = await uow.store.of_role(webhooks.managed_role(principal))
     return [Webhook(**dict(r)) for r in rows]
 

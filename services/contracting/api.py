@@ -45,13 +45,13 @@ def _own(principal: Principal, agb: str, what: str) -> None:
 
 @router.get("/lots", response_model=list[Lot], summary="Every lot: products, settings, tariffs, requirements, status")
 async def get_lots(request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> list[Lot]:
-    async with runtime(request).work(contract_store) as uow:
+    async with runtime(request).reading(contract_store) as uow:
         return await uow.store.all_lots()
 
 
 @router.get("/lots/{code}", response_model=Lot, summary="One lot", responses=problems(404))
 async def get_lot(code: LotCode, request: Request, _: Principal = Depends(require(*ALL_ROLES))) -> Lot:
-    async with runtime(request).work(contract_store) as uow:
+    async with runtime(request).reading(contract_store) as uow:
         lot = await uow.store.get_lot(code)
     if lot is None:
         raise NotFound(f"no lot {code}")
