@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from contracts.pool import PoolCapacityReported
-from contracts.verblijf import Setting
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.db import Connection
 from services.runtime.unit_of_work import in_postgres, in_snapshot
 from tests.support.infra import Infrastructure, Isolation
+from tests.unit.contracts.examples import EXAMPLES
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -73,16 +72,6 @@ async def test_a_reading_unit_of_work_refuses_a_write(probe: asyncpg.Pool, setti
 async def test_an_event_collected_in_a_reading_unit_of_work_is_an_error_not_lost_quietly(
     probe: asyncpg.Pool, settings: MonitoringSettings
 ) -> None:
-    event = PoolCapacityReported(
-        pool="midden-nederland",
-        region="eemland",
-        agb="22222222",
-        setting=Setting.JEUGDZORGPLUS,
-        free=1,
-        total=2,
-        reserved=0,
-        reported_at=NOW,
-    )
     with pytest.raises(RuntimeError, match="only reads collected 1 event"):
         async with in_snapshot(probe, Counts, settings, NOW) as uow:
-            uow.collect(event)
+            uow.collect(EXAMPLES[0])
