@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
@@ -17,6 +16,7 @@ from services.capacity.api import runtime
 from services.capacity.pool_rules import PooledSetting, PoolPlaces, ProviderPlaces, pooled_setting
 from services.capacity.store import reads
 from services.runtime.auth import ALERT_ROLES, Principal, Role, require
+from services.runtime.db import Connection, snapshot
 
 router = APIRouter(prefix="/v1", tags=["pools"])
 
@@ -52,16 +52,20 @@ class Pools(BaseModel):
     summary="The pools this region takes part in, with every member's places in the pooled settings",
 )
 async def get_pools(request: Request, _: Principal = Depends(require(*POOL_ROLES))) -> Pools:
-    settings, db = runtime(request).settings, runtime(request).pool
+    settings = runtime(request).settings
+    # Places and shortages on one snapshot: a member's report and the shortage it told after it
+    # are shown together or not at all.
+    async with runtime(request).pool.acquire() as conn, snapshot(conn):
+        views = [await _view(conn, p, settings.region) for p in settings.pools()]
     return Pools(
         region=settings.region,
         pools_file_version=settings.pools_file_version(),
         opted_out=sorted(settings.pools_opt_out),
-        pools=[await _view(db, p, settings.region) for p in settings.pools()],
+        pools=views,
     )
 
 
-async def _view(db: asyncpg.Pool, pool: Pool, region: str) -> PoolView:
+async def _view(db: Connection, pool: Pool, region: str) -> PoolView:
     rows: dict[str, list[ProviderPlaces]] = defaultdict(list)
     for r in await reads.pool_places(db, pool.name):
         places = PoolPlaces(r["free"], r["total"], r["reserved"])

@@ -11,7 +11,7 @@ import asyncpg
 from contracts.capacity import AlertAcknowledged
 from contracts.verblijf import Setting
 from services.capacity.store.reports import OFFERS
-from services.runtime.db import fetch_one
+from services.runtime.db import Connection, fetch_one
 
 # Where a new subscriber (or a new webhook) starts: after everything raised so far.
 LATEST_ALERT_SEQ = "(SELECT coalesce(max(seq), 0) FROM alert)"
@@ -30,18 +30,18 @@ async def current_reports(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
-async def pool_places(pool: asyncpg.Pool, name: str) -> list[asyncpg.Record]:
+async def pool_places(conn: Connection, name: str) -> list[asyncpg.Record]:
     """What every member (this region included) last told pool ``name`` about its providers."""
-    return await pool.fetch(
+    return await conn.fetch(
         """SELECT region, agb, setting, free, total, reserved, reported_at FROM pool_capacity
            WHERE pool = $1 ORDER BY setting, region, agb""",
         name,
     )
 
 
-async def pool_shortages(pool: asyncpg.Pool, name: str) -> list[asyncpg.Record]:
+async def pool_shortages(conn: Connection, name: str) -> list[asyncpg.Record]:
     """The open shortages of pool ``name``'s members in its settings."""
-    return await pool.fetch(
+    return await conn.fetch(
         "SELECT region, setting, detected_at FROM pool_shortage WHERE pool = $1 ORDER BY setting, region", name
     )
 

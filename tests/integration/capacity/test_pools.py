@@ -22,6 +22,7 @@ from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually
 from tests.support.server import serving
+from tests.support.snapshots import commit_between_reads
 
 GV, EEMLAND = "gooi-en-vechtstreek", "eemland"
 POOL_TOPIC = topics.pool_capacity("midden-nederland")
@@ -163,6 +164,41 @@ async def test_a_malformed_message_on_the_pool_topic_is_dead_lettered_and_the_po
         return _jeugdzorgplus(response.json())["room_elsewhere"] == [GV]
 
     await eventually(seen_in_eemland, timeout=30, what="eemland's consumer to move past the dead letter")
+
+
+async def test_the_pool_view_never_shows_a_shortage_without_the_places_committed_with_it(
+    regions: Regions,
+    keys,  # type: ignore[no-untyped-def]
+    http: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    isolation: Isolation,
+) -> None:
+    schema, operator = f"{isolation.schema}_gv", await keys(Role.OPERATOR, "beheer")
+    answer = await commit_between_reads(
+        db,
+        f'"{schema}".pool_shortage',
+        "detected_at FROM pool_shortage WHERE",
+        http.get(f"{regions.gv}/v1/pools", headers=operator),
+        [
+            (
+                f"""INSERT INTO "{schema}".pool_capacity (pool, region, agb, setting, free, total, reserved, reported_at)
+                    VALUES ('midden-nederland', $1, '22222222', 'jeugdzorgplus', 0, 2, 2, now())""",
+                EEMLAND,
+            ),
+            (
+                f"""INSERT INTO "{schema}".pool_shortage (pool, region, setting, shortage_id, free_places, waiting,
+                                                        detected_at)
+                    VALUES ('midden-nederland', $1, 'jeugdzorgplus', gen_random_uuid(), 0, 2, now())""",
+                GV,
+            ),
+        ],
+    )
+    figures = _jeugdzorgplus(answer.json())
+    # Neither: the view's snapshot was taken before the commit. Read statement by statement, it
+    # showed this region's shortage without the places told with it.
+    assert (figures["total"], figures["shortage_here"]) == (0, False)
+    figures = _jeugdzorgplus((await http.get(f"{regions.gv}/v1/pools", headers=operator)).json())
+    assert (figures["total"], figures["shortage_here"]) == (2, True)
 
 
 def _kind(value: bytes) -> str:

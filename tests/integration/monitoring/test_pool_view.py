@@ -30,6 +30,7 @@ from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually, scraped
 from tests.support.server import serving
+from tests.support.snapshots import commit_between_reads
 
 POOL = "midden-nederland"
 OWN, EEMLAND, FLEVOLAND = "gooi-en-vechtstreek", "eemland", "flevoland"
@@ -163,6 +164,45 @@ async def test_members_places_and_shortages_become_the_pool_view_with_the_own_re
         return _tiles(await _pools(http, monitoring, schakel))[FLEVOLAND]["shortage_since"] is None
 
     await eventually(resolved, what="the shortage resolved")
+
+
+async def test_the_view_never_shows_a_shortage_without_the_places_committed_with_it(  # type: ignore[no-untyped-def]
+    monitoring: str, keys, http: httpx.AsyncClient, db: asyncpg.Pool, isolation
+) -> None:
+    # The CI failure this guards: a batch's places and shortage committed between the view's two reads.
+    operator = await keys(Role.OPERATOR)
+    schema = isolation.schema
+    view = await commit_between_reads(
+        db,
+        f'"{schema}".pool_shortage_view',
+        "FROM pool_shortage_view",
+        _pools(http, monitoring, operator),
+        [
+            (
+                f"""INSERT INTO "{schema}".pool_capacity_view
+                    (pool, region, agb, setting, free, total, reserved, reported_at)
+                    VALUES ($1, $2, '22222222', 'jeugdzorgplus', 0, 2, 2, $3)""",
+                POOL,
+                EEMLAND,
+                NOW,
+            ),
+            (
+                f"""INSERT INTO "{schema}".pool_shortage_view
+                    (pool, shortage_id, region, setting, free_places, waiting, detected_at)
+                    VALUES ($1, $2, $3, 'jeugdzorgplus', 0, 2, $4)""",
+                POOL,
+                uuid.uuid4(),
+                FLEVOLAND,
+                NOW,
+            ),
+        ],
+    )
+    tiles = _tiles(view)
+    # Neither: the view's snapshot was taken before the commit. Read statement by statement, it
+    # showed the shortage without the places (total 0).
+    assert (tiles[EEMLAND]["total"], tiles[FLEVOLAND]["shortage_since"]) == (0, None)
+    tiles = _tiles(await _pools(http, monitoring, operator))
+    assert (tiles[EEMLAND]["total"], tiles[FLEVOLAND]["shortage_since"] is not None) == (2, True)
 
 
 async def test_a_redelivery_and_a_late_older_report_change_nothing(  # type: ignore[no-untyped-def]
