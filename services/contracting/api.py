@@ -152,7 +152,7 @@ async def get_contracts(
         if provider_agb is not None:
             _own(principal, provider_agb, "see contracts")
         provider_agb = principal.agb
-    async with runtime(request).work(contract_store) as uow:
+    async with runtime(request).reading(contract_store) as uow:
         return [_contract(c) for c in await uow.store.list_contracts(provider_agb)]
 
 
@@ -213,7 +213,7 @@ async def post_declaration(
 async def get_declaration(
     declaration_id: uuid.UUID, request: Request, principal: Principal = Depends(require(Role.PROVIDER, *OVERSEERS))
 ) -> AssessedDeclaration:
-    async with runtime(request).work(declaration_store) as uow:
+    async with runtime(request).reading(declaration_store) as uow:
         stored = await uow.store.get_declaration(declaration_id)
     # A provider learns nothing about another provider's declarations, not even that they exist.
     if stored is None or (principal.role is Role.PROVIDER and stored.provider_agb != principal.agb):

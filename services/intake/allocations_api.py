@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from contracts.codes import Eenheid, Frequentie, RedenAfwijzing
 from services.intake import domain
-from services.intake.api import work
+from services.intake.api import reading, work
 from services.intake.commands import allocations, requests
 from services.intake.requests import (
     AllocationChangeIn,
@@ -193,7 +193,7 @@ async def list_allocation_requests(
     open: bool = Query(default=True, description="Only unanswered requests"),
     by: Principal = Depends(require(Role.GEMEENTE, Role.PROVIDER, Role.OPERATOR)),
 ) -> list[RequestView]:
-    async with work(request) as uow:
+    async with reading(request) as uow:
         rows = await uow.store.list_requests(
             municipality_code=by.subject if by.role is Role.GEMEENTE else None,
             provider_agb=by.subject if by.role is Role.PROVIDER else None,

@@ -33,6 +33,12 @@ def work(request: Request) -> AbstractAsyncContextManager[IntakeWork]:
     return runtime(request).work(store.postgres)
 
 
+def reading(request: Request) -> AbstractAsyncContextManager[IntakeWork]:
+    """The unit of work a route that only reads runs in: one snapshot, so a referral, its history and
+    its toewijzingen are shown as they were committed together."""
+    return runtime(request).reading(store.postgres)
+
+
 def vault(request: Request) -> Vault:
     """The vault that seals personal data, made once from the settings' keys."""
     sealing: Vault = request.app.state.vault
@@ -172,7 +178,7 @@ async def get_referral(
     request: Request,
     by: Principal = Depends(require(Role.REFERRER, Role.GEMEENTE, Role.PROVIDER, Role.OPERATOR)),
 ) -> ReferralView:
-    async with work(request) as uow:
+    async with reading(request) as uow:
         record = await referrals.read(uow, referral_id, by)
     return ReferralView.of(record)
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from contracts.capacity import CaseEscalated
+from services.runtime.db import snapshot
 
 _CASES = """SELECT c.id AS case_id, c.placement_id, c.referral_id, c.team, c.status, c.first_escalated_at,
                    c.taken_up_at, c.closed_at, c.closed_reason,
@@ -39,7 +40,7 @@ async def list_cases(pool: asyncpg.Pool, *, status: str | None, now: datetime, l
 async def case_file(pool: asyncpg.Pool, case_id: uuid.UUID, now: datetime) -> dict[str, Any] | None:
     """One case with its history: proposals (with reservations and decline codes), escalations,
     meetings and decisions, oldest first. None when there is no such case."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with pool.acquire() as conn, snapshot(conn):
         case = await conn.fetchrow(_CASES + " WHERE c.id = $2", now, case_id)
         if case is None:
             return None
