@@ -101,15 +101,18 @@ class DomainGauges:
         await self._refresh_counts(pool)
 
     async def _refresh_places(self, pool: asyncpg.Pool) -> None:
-        # No snapshot here, unlike the counts: a scrape may come between the two gauges' updates
-        # anyway, and BEGIN and COMMIT would be two more round trips on a shortage's way to /metrics.
+        # No snapshot here, unlike the counts: BEGIN and COMMIT would be two more round trips on a
+        # shortage's way to /metrics. Both reads end before any gauge is set, so a scrape never sees
+        # new places beside an old shortage state; a commit between the two reads shows at the next
+        # refresh, which that commit asks for.
         async with pool.acquire() as conn:
             # Free places as the dashboard's tiles count them: none held by a proposal or while closed.
-            for capacity in await ReadModels(conn).setting_capacity():
-                self.places_free.labels(setting=capacity.setting).set(capacity.free)
+            capacities = await ReadModels(conn).setting_capacity()
             short = {r["setting"] for r in await conn.fetch(ACTIVE_SHORTAGES)}
-            for setting in Setting:
-                self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
+        for capacity in capacities:
+            self.places_free.labels(setting=capacity.setting).set(capacity.free)
+        for setting in Setting:
+            self.shortage_active.labels(setting=setting.value).set(1 if setting.value in short else 0)
 
     async def _refresh_counts(self, pool: asyncpg.Pool) -> None:
         # One snapshot for the dozen counts, so they agree with each other (no start of care
