@@ -65,13 +65,13 @@ async def get_pools(request: Request, _: Principal = Depends(require(*POOL_ROLES
     )
 
 
-async def _view(db: Connection, pool: Pool, region: str) -> PoolView:
+async def _view(conn: Connection, pool: Pool, region: str) -> PoolView:
     rows: dict[str, list[ProviderPlaces]] = defaultdict(list)
-    for r in await reads.pool_places(db, pool.name):
+    for r in await reads.pool_places(conn, pool.name):
         places = PoolPlaces(r["free"], r["total"], r["reserved"])
         rows[r["setting"]].append(ProviderPlaces(r["region"], r["agb"], places, r["reported_at"]))
     shortages: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for r in await reads.pool_shortages(db, pool.name):
+    for r in await reads.pool_shortages(conn, pool.name):
         shortages[r["setting"]][r["region"]] = r["detected_at"]
     return PoolView(
         name=pool.name,

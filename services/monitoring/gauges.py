@@ -30,8 +30,8 @@ from prometheus_client.registry import Collector
 from contracts.verblijf import Setting
 from services.monitoring import domain
 from services.monitoring.queries import ReadModels
+from services.runtime import db
 from services.runtime.clock import Clock
-from services.runtime.db import snapshot
 from services.runtime.periodic import cancel_task
 
 WAITING_BUCKETS_DAYS = (1, 7, 14, 28, 42, 56, 91, 182)
@@ -117,7 +117,7 @@ class DomainGauges:
     async def _refresh_counts(self, pool: asyncpg.Pool) -> None:
         # One snapshot for the dozen counts, so they agree with each other (no start of care
         # counted before its referral).
-        async with pool.acquire() as conn, snapshot(conn):
+        async with pool.acquire() as conn, db.snapshot(conn):
             self.snapshot.rows = {name: await conn.fetch(sql) for name, sql in METRIC_QUERIES.items()}
 
     def request_refresh(self, pool: asyncpg.Pool) -> None:
