@@ -183,9 +183,16 @@ def decode(raw: bytes, accept: Container[str] | None = None) -> tuple[EventAttri
         raise InvalidEvent(str(exc)) from None
 
 
-# Where an envelope names its type; a match inside ``data`` or a duplicate key is caught below, as the
-# parsed type then differs.
+# Where an envelope names its type; a match inside ``data`` or a duplicate key is caught by decoding,
+# as the parsed type then differs.
 _TYPE = re.compile(rb'"type"\s*:\s*"([A-Za-z.]+)"')
+
+
+def named_type(raw: bytes) -> str | None:
+    """The event type ``raw`` names, found without parsing it: a guess to pick a reader by, which
+    ``decode`` confirms (a ``"type"`` inside ``data`` or written twice can mislead it)."""
+    found = _TYPE.search(raw)
+    return None if found is None else found.group(1).decode()
 
 
 def _decode_in_one_pass(raw: bytes, accept: Container[str] | None) -> Any:
@@ -193,10 +200,9 @@ def _decode_in_one_pass(raw: bytes, accept: Container[str] | None) -> Any:
     JSON is read once, where ``Envelope.from_bytes`` then ``payload()`` read it into a dict and then
     the dict into the model (a third of a consumer's decoding, issue 13). Anything else is left to
     the full decode (None), so an invalid event is explained the one way."""
-    found = _TYPE.search(raw)
-    if found is None:
+    kind = named_type(raw)
+    if kind is None:
         return None
-    kind = found.group(1).decode()
     model = _REGISTRY.get(kind)
     if model is None or (accept is not None and kind not in accept):
         return None

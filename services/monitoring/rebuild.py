@@ -6,11 +6,14 @@ and its consumers, blocked meanwhile, skip what the replay already applied (shar
 The end offsets are read only after the read models are locked,
 so no event applied by the live service before that moment can be lost.
 
-Each poll is applied as the live consumers apply it (``apply_polled``: one statement per kind of
-write), under a savepoint; while PostgreSQL writes one poll, the next is read and decoded.
-Capacity reports are folded to the newest of each provider setting and written at the end
-(``NewestReports``): the result is the same, and a national year's ~2.4 M reports of ~2,000 rows
-do not pile up row versions that one long transaction can never prune.
+Two processes of its own read the topics (``replay_reader``): one the capacity events, folding their
+reports, one the other topics. This one decodes and writes what they hand over, each topic's polls
+in order and the topics side by side, as the live consumers apply them. Each poll is applied as the
+live consumers apply it (``apply_polled``: one statement per kind of write), under a savepoint;
+while PostgreSQL writes one poll, the next is decoded. Capacity reports are folded to the newest of
+each provider setting and written at the end (``NewestReports``): the result is the same, and a
+national year's ~2.4 M reports of ~2,000 rows do not pile up row versions that one long
+transaction can never prune. Their ids still go into the inbox, as every applied event's do.
 """
 
 from __future__ import annotations
@@ -23,20 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from contracts.capacity import CapacityReported
-from contracts.envelope import EventAttributes, EventData, InvalidEvent
+from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
 from services.monitoring import handlers
+from services.monitoring.replay_reader import Finished, Newest, Read, ReaderProcess, Started
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore, live_channel
 from services.runtime import collector, outbox
-from services.runtime.batch_consumer import Polled, apply_polled, polled
+from services.runtime.batch_consumer import Polled, apply_polled
 from services.runtime.clock import Clock
-from services.runtime.consumer import Consumer
+from services.runtime.consumer import Consumer, inbox_name
 from services.runtime.db import Connection, create_pool, migrate
+from services.runtime.inbox import count_first_deliveries
 from services.runtime.kafka import ensure_topics, topics_with_dead_letters
 from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.signal import channel_name
@@ -44,8 +47,8 @@ from services.runtime.statements import StatementBatch
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Polls (each of every partition, ~3,000 events) read and decoded ahead of the one being written:
-# enough to keep the reader busy while PostgreSQL writes; each held costs ~25 MB of resident set.
+# Polls (each of every partition, ~3,000 events) decoded ahead of the one being written: enough to
+# keep decoding while PostgreSQL writes; each held costs ~25 MB of resident set.
 READ_AHEAD = 2
 # Records decoded between two chances for the writer to run. Decoding a whole poll at once (~75 ms)
 # kept the writer from answering PostgreSQL, so PostgreSQL and Python took turns instead of working
@@ -62,6 +65,36 @@ class Replayed:
     skipped: int = 0  # invalid, or failing: the live consumer dead-letters these too
 
 
+@dataclass
+class TopicProgress:
+    """How far the replay of one topic is: its records applied, the folded ones included."""
+
+    result: Replayed
+    topic: str
+    total: int
+    on_progress: Progressed | None
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.add(0)
+
+    def add(self, records: int) -> None:
+        self.done += records
+        self.result.messages += records
+        if self.on_progress:
+            self.on_progress(self.topic, self.done, self.total)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A poll as the reader handed it over, its records decoded for the consumer that applies them."""
+
+    consumer: Consumer[Projection]
+    batch: list[Polled]
+    read: Read
+    progress: TopicProgress
+
+
 class Replay:
     """Applies replayed polls in one transaction, as the live consumers would with their runtime."""
 
@@ -71,13 +104,19 @@ class Replay:
         self.clock = Clock()
         self.outbox_channel = channel_name(outbox.CHANNEL, settings.db_schema)
         self.result = Replayed()
+        self.reports = NewestReports()
 
-    def decode(self, consumer: Consumer[Projection], record: object) -> Polled:
+    def decode(self, consumer: Consumer[Projection], raw: bytes) -> Polled:
         try:
-            return polled(record, consumer)
+            envelope, data = decode(raw, accept=consumer.handled_types)
         except InvalidEvent:
             self.result.skipped += 1
-            return Polled(record, None, None)
+            return Polled(raw, None, None)
+        return Polled(raw, envelope, data)
+
+    async def record_folded(self, consumer: Consumer[Projection], event_ids: list[str]) -> None:
+        """Record the capacity reports the reader folded as applied, as applying them would."""
+        self.result.applied += await count_first_deliveries(self.conn, inbox_name(self.settings, consumer), event_ids)
 
     async def apply(self, consumer: Consumer[Projection], batch: list[Polled]) -> None:
         try:
@@ -108,16 +147,13 @@ class Replay:
         )
 
 
-class NewestReports:
+class NewestReports(Newest[CapacityReported]):
     """The replay's capacity reports, only the newest of each provider setting, written once at the end.
 
     ``record_capacity`` keeps a row's newest report (a later one of the same time wins), so this is
     what writing them all would leave: inside one transaction every update of a row leaves a version
     that cannot be pruned before the commit, and each upsert of that row walks them all.
     """
-
-    def __init__(self) -> None:
-        self.newest: dict[tuple[str, str], CapacityReported] = {}
 
     def folding(self, consumer: Consumer[Projection]) -> Consumer[Projection]:
         """``consumer`` with its capacity reports kept here instead of written."""
@@ -128,9 +164,7 @@ class NewestReports:
             rest = []
             for envelope, event in events:
                 if isinstance(event, CapacityReported):
-                    kept = self.newest.get((event.agb, event.setting))
-                    if kept is None or kept.reported_at <= event.reported_at:
-                        self.newest[(event.agb, event.setting)] = event
+                    self.keep(event, event)
                 else:
                     rest.append((envelope, event))
             if rest:
@@ -141,7 +175,7 @@ class NewestReports:
     async def write(self, projection: ProjectionStore, result: Replayed) -> None:
         statements = StatementBatch()
         gathering = projection.gathering(statements)
-        for report in self.newest.values():
+        for report in self.values():
             await gathering.record_capacity(report)
         try:
             async with projection.conn.transaction():
@@ -149,7 +183,7 @@ class NewestReports:
             return
         except Exception as exc:
             log.warning("writing %d capacity reports failed (%s); writing them one by one", len(self.newest), exc)
-        for report in self.newest.values():
+        for report in self.values():
             try:
                 async with projection.conn.transaction():
                     await projection.record_capacity(report)
@@ -165,94 +199,91 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
         await migrate(pool, settings.service, MIGRATIONS)
         await ensure_topics(settings, topics_with_dead_letters(settings) + settings.pool_topics_with_dead_letters())
         channel = live_channel(settings)
-        async with pool.acquire() as conn, conn.transaction():
-            # First: a live consumer records its inbox rows first, so it waits here before it holds
-            # anything the replay needs (else both would wait on each other's inbox rows).
-            await conn.execute("LOCK TABLE inbox IN EXCLUSIVE MODE")
-            projection = ProjectionStore(conn, channel)
-            await projection.truncate(f"{settings.service}.")
-            replay, reports = Replay(conn, settings), NewestReports()
-            for consumer in handlers.consumers(channel, settings.pools()):
-                await _replay(replay, reports.folding(consumer), on_progress)
-            await reports.write(projection, replay.result)
-            await projection.wake_live_pages()
+        readers = [ReaderProcess(settings, share) for share in _shares(handlers.consumers(channel, settings.pools()))]
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                # First: a live consumer records its inbox rows first, so it waits here before it holds
+                # anything the replay needs (else both would wait on each other's inbox rows).
+                await conn.execute("LOCK TABLE inbox IN EXCLUSIVE MODE")
+                for reader in readers:
+                    reader.go()
+                projection = ProjectionStore(conn, channel)
+                await projection.truncate(f"{settings.service}.")
+                replay = Replay(conn, settings)
+                await _replay(replay, readers, on_progress)
+                await replay.reports.write(projection, replay.result)
+                await projection.wake_live_pages()
+        finally:
+            for reader in readers:
+                reader.stop()
         return replay.result
     finally:
         await pool.close()
 
 
-async def _replay(replay: Replay, consumer: Consumer[Projection], on_progress: Progressed | None) -> None:
-    settings = replay.settings
-    topic = settings.topic(consumer.topic)
-    kafka = AIOKafkaConsumer(**settings.kafka_client(), enable_auto_commit=False, group_id=None)
-    await kafka.start()
+def _shares(consumers: Sequence[Consumer[Projection]]) -> list[list[Consumer[Projection]]]:
+    """The consumers each reader reads for: the capacity events alone (half of a national year, nearly
+    all of it capacity reports to fold), every other topic in a second reader."""
+    folding = [c for c in consumers if CapacityReported.event_type in c.handled_types]
+    return [share for share in (folding, [c for c in consumers if c not in folding]) if share]
+
+
+async def _replay(replay: Replay, readers: Sequence[ReaderProcess], on_progress: Progressed | None) -> None:
+    """Apply the polls of every reader as they come: each topic's in its order, the topics side by side
+    as the live consumers apply them."""
+    polls: asyncio.Queue[Decoded | Exception | None] = asyncio.Queue(maxsize=READ_AHEAD)
+    decoders = [
+        asyncio.create_task(_decode(replay, reader, polls, on_progress), name=f"replay-reader-{n}")
+        for n, reader in enumerate(readers)
+    ]
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]
-        # The offsets before the assignment: once assigned, the consumer fetches, and the broker
-        # answers each offset request only after the fetch it waits behind (0.5 s, twice per topic).
-        ends = await kafka.end_offsets(partitions)
-        starts = await kafka.beginning_offsets(partitions)
-        kafka.assign(partitions)
-        await kafka.seek_to_beginning(*partitions)
-        total = sum(ends[tp] - starts[tp] for tp in partitions)
-        polls: asyncio.Queue[list[Polled] | None] = asyncio.Queue(maxsize=READ_AHEAD)
-        reader = asyncio.create_task(_read(replay, consumer, kafka, ends, polls), name=f"replay-{consumer.name}")
-        done = 0
-        if on_progress:
-            on_progress(consumer.topic, 0, total)
-        try:
-            while (batch := await polls.get()) is not None:
-                await replay.apply(consumer, batch)
-                done += len(batch)
-                if on_progress:
-                    on_progress(consumer.topic, done, total)
-            await reader  # raises what stopped the reading, if anything did
-        finally:
-            reader.cancel()
-        replay.result.messages += done
+        running = len(decoders)
+        while running:
+            poll = await polls.get()
+            if poll is None:
+                running -= 1
+            elif isinstance(poll, Exception):
+                raise poll
+            else:
+                await replay.apply(poll.consumer, poll.batch)
+                if poll.read.folded:
+                    await replay.record_folded(poll.consumer, poll.read.folded)
+                poll.progress.add(poll.read.count)
     finally:
-        await kafka.stop()
+        for decoder in decoders:
+            decoder.cancel()
+        await asyncio.gather(*decoders, return_exceptions=True)
 
 
-async def _read(
+async def _decode(
     replay: Replay,
-    consumer: Consumer[Projection],
-    kafka: AIOKafkaConsumer,
-    ends: dict[TopicPartition, int],
-    polls: asyncio.Queue[list[Polled] | None],
+    reader: ReaderProcess,
+    polls: asyncio.Queue[Decoded | Exception | None],
+    on_progress: Progressed | None,
 ) -> None:
-    """Read every partition up to its end offset, one decoded batch per poll; then None.
-
-    A poll's partitions go as one batch: a key's events are in one partition, so they keep their
-    order, and a batch costs a dozen round trips to PostgreSQL whatever its size.
-    """
+    """Decode what ``reader`` hands over, topic after topic, into ``polls``; then None, or what stopped it."""
     try:
-        while [tp for tp in ends if await kafka.position(tp) < ends[tp]]:
-            fetched = await kafka.getmany(*ends, timeout_ms=1000)
-            batch: list[Polled] = []
-            for tp, records in fetched.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        break  # newer than the replay: the live consumer applies it
-                    batch.append(replay.decode(consumer, record))
+        for consumer in reader.consumers:
+            started = await reader.next()
+            assert isinstance(started, Started), started
+            progress = TopicProgress(replay.result, consumer.topic, started.total, on_progress)
+            folding = replay.reports.folding(consumer)
+            while not isinstance(message := await reader.next(), Finished):
+                assert isinstance(message, Read), message
+                batch: list[Polled] = []
+                for raw in message.values:
+                    batch.append(replay.decode(consumer, raw))
                     if len(batch) % DECODE_SLICE == 0:
                         await asyncio.sleep(0)  # PostgreSQL answered the writer? Let it send the next statement.
-            if batch:
-                await polls.put(batch)
-    except Exception:
-        await polls.put(None)  # the writer still reads: it stops and raises this by awaiting the reader
-        raise
+                await polls.put(Decoded(folding, batch, message, progress))
+            for raw in message.newest:  # recorded as applied already, with the poll that folded them
+                report = replay.decode(consumer, raw).data
+                assert isinstance(report, CapacityReported), report
+                replay.reports.keep(report, report)
+    except Exception as exc:
+        await polls.put(exc)  # the writer raises it
+        return
     await polls.put(None)
-
-
-async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**settings.kafka_client())
-    await admin.start()
-    try:
-        [description] = await admin.describe_topics([topic])
-        return sorted(p["partition"] for p in description["partitions"])
-    finally:
-        await admin.close()
 
 
 cli = typer.Typer(help="Rebuild monitoring's read models from the topics.", add_completion=False)

@@ -2,8 +2,8 @@
 
 Issue 13 asks for the replay in under 5 minutes with every process under 500 MB RSS. The replay is
 the operator's command, ``python -m services.monitoring.rebuild``, as a process; every 0.2 s the
-test reads the resident set of it and of the PostgreSQL backend serving it from ``/proc``, and
-reports the wall time and each one's peak (``VmHWM``). Kafka, shared by everything, is not counted.
+test reads the resident set of it, of its reader processes and of the PostgreSQL backend serving it
+from ``/proc``, and reports the wall time and each one's peak (``VmHWM``). Kafka, shared by everything, is not counted.
 
 - ``SCHAKEL_NATIONAL_NAMESPACE``: replay topics written before (``python -m services.sim.national
   --namespace N``); without it the test writes ``SCHAKEL_NATIONAL_EVENTS`` (5,000,000) into its own
@@ -46,6 +46,15 @@ def kilobytes(pid: int, field: str) -> int:
         return 0
     found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(found.group(1)) if found else 0
+
+
+def readers(pid: int) -> list[int]:
+    """The rebuild's reader processes (``replay_reader``): its children but multiprocessing's resource tracker."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
 
 
 class Peaks:
@@ -110,6 +119,8 @@ async def replay(infra: Infrastructure, isolation: Isolation, namespace: str) ->
     backend: int | None = None
     while not output.done():
         peaks.sample("rebuild", process.pid)
+        for n, reader in enumerate(readers(process.pid), 1):
+            peaks.sample(f"reader {n}", reader)
         backend = backend or await backend_pid(infra.database_url, isolation.schema)
         peaks.sample("postgres backend", backend)
         await asyncio.wait([output], timeout=0.2)

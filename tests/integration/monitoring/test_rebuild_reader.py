@@ -1,0 +1,122 @@
+"""The rebuild's reader process on the real broker and database: it folds the capacity reports to
+the newest of each setting and hands on the rest; when it dies or fails, the rebuild fails and the
+read models stay as they were."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from contracts import topics
+from contracts.capacity import CapacityReported
+from contracts.envelope import Envelope
+from contracts.verblijf import Setting
+from services.monitoring import handlers
+from services.monitoring.rebuild import rebuild
+from services.monitoring.replay_reader import ReaderProcess
+from services.monitoring.settings import MonitoringSettings
+from services.runtime.db import create_pool
+from tests.support.infra import Infrastructure, Isolation
+from tests.support.kafka import produce
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _report(agb: str, free: int, at: datetime) -> Envelope:
+    event = CapacityReported(
+        agb=agb,
+        setting=Setting.GEZINSHUIS,
+        total=4,
+        occupied=4 - free,
+        free=free,
+        closed_to_admission=False,
+        reported_at=at,
+        regional_free=free,
+    )
+    return Envelope.wrap(event, source="capacity", time=NOW)
+
+
+@pytest.fixture
+def settings(infra: Infrastructure, isolation: Isolation) -> MonitoringSettings:
+    settings: MonitoringSettings = isolation.settings(MonitoringSettings, infra)
+    return settings
+
+
+@pytest.fixture
+async def db(infra: Infrastructure, isolation: Isolation) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(infra.database_url, isolation.schema, max_size=2)
+    yield pool
+    await pool.close()
+
+
+async def _capacity(db: asyncpg.Pool) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in await db.fetch("SELECT agb, free, reported_at FROM provider_capacity ORDER BY agb")]
+
+
+async def test_the_rebuild_keeps_the_newest_report_of_each_setting_and_skips_what_is_invalid(
+    infra: Infrastructure, isolation: Isolation, settings: MonitoringSettings, db: asyncpg.Pool
+) -> None:
+    await rebuild(settings)  # makes the topics and the read models
+    newest = _report("11111111", 2, NOW + timedelta(minutes=5))
+    late = _report("11111111", 3, NOW)  # older than the one before it: arrived late
+    twice = _report("22222222", 1, NOW)
+    reports = [_report("11111111", 1, NOW), newest, late, twice, twice]  # the relay may publish one event twice
+    invalid = _report("33333333", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
+    topic = isolation.topic(topics.CAPACITY_EVENTS)
+    for value in [r.to_bytes() for r in reports] + [invalid, b"not json"]:
+        await produce(infra.kafka, topic, value, key=b"same-partition")
+
+    replayed = await rebuild(settings)
+
+    assert await _capacity(db) == [("11111111", 2, NOW + timedelta(minutes=5)), ("22222222", 1, NOW)]
+    assert (replayed.messages, replayed.applied, replayed.skipped) == (7, 4, 2)
+    inbox = {row["event_id"] for row in await db.fetch("SELECT event_id FROM inbox WHERE consumer LIKE 'monitoring.%'")}
+    assert inbox == {r.id for r in reports}
+
+
+async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_they_were(
+    infra: Infrastructure,
+    isolation: Isolation,
+    settings: MonitoringSettings,
+    db: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await rebuild(settings)
+    await produce(infra.kafka, isolation.topic(topics.CAPACITY_EVENTS), _report("11111111", 2, NOW).to_bytes())
+    await rebuild(settings)
+    before = await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")
+    await produce(infra.kafka, isolation.topic(topics.CAPACITY_EVENTS), _report("22222222", 1, NOW).to_bytes())
+    started: list[ReaderProcess] = []
+
+    def killed_instead_of_let_go(reader: ReaderProcess) -> None:
+        started.append(reader)
+        assert reader.process.pid is not None
+        os.kill(reader.process.pid, signal.SIGKILL)  # as an operator's kill -9 or the OOM killer would
+        reader.process.join()
+
+    monkeypatch.setattr(ReaderProcess, "go", killed_instead_of_let_go)
+
+    with pytest.raises(RuntimeError, match=r"the rebuild's reader stopped \(exit code -9\)"):
+        await rebuild(settings)
+
+    assert started and not any(reader.process.is_alive() for reader in started)
+    assert (await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")) == before
+
+
+async def test_a_reader_that_cannot_read_says_why(infra: Infrastructure, isolation: Isolation) -> None:
+    unreachable = isolation.settings(MonitoringSettings, infra).model_copy(
+        update={"kafka_bootstrap_servers": "127.0.0.1:1"}
+    )
+    reader = ReaderProcess(unreachable, handlers.consumers("live"))
+    try:
+        reader.go()
+        with pytest.raises(RuntimeError, match="the rebuild's reader failed: KafkaConnectionError"):
+            await reader.next()
+    finally:
+        reader.stop()
+    assert not reader.process.is_alive()

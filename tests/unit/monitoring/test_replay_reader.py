@@ -1,0 +1,69 @@
+"""The rebuild's reader folds capacity reports as ``record_capacity`` would keep them, and hands on the rest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from contracts.capacity import CapacityReported
+from contracts.envelope import Envelope, EventData
+from contracts.verblijf import Setting
+from services.monitoring.replay_reader import NewestRaw
+from tests.unit.contracts.examples import EXAMPLES
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _report(agb: str, free: int, at: datetime, setting: Setting = Setting.GEZINSHUIS) -> Envelope:
+    return _wrapped(
+        CapacityReported(
+            agb=agb,
+            setting=setting,
+            total=4,
+            occupied=4 - free,
+            free=free,
+            closed_to_admission=False,
+            reported_at=at,
+            regional_free=free,
+        )
+    )
+
+
+def _wrapped(event: EventData) -> Envelope:
+    return Envelope.wrap(event, source="capacity", time=NOW)
+
+
+def test_the_newest_report_of_each_setting_is_kept_and_of_two_at_one_time_the_later() -> None:
+    reports = NewestRaw()
+    sent = [
+        _report("11111111", 1, NOW),
+        _report("11111111", 2, NOW + timedelta(minutes=5)),
+        _report("11111111", 3, NOW),  # older than the one before: arrived late
+        _report("22222222", 1, NOW),
+        _report("22222222", 0, NOW),  # the same time: the later one wins
+        _report("22222222", 4, NOW, setting=Setting.JEUGDZORGPLUS),
+    ]
+
+    folded = [reports.fold(envelope.to_bytes()) for envelope in sent]
+
+    assert folded == [str(envelope.id) for envelope in sent]
+    kept = sorted(
+        (r.agb, r.setting, r.free)
+        for r in (Envelope.from_bytes(raw).payload() for raw in reports.values())
+        if isinstance(r, CapacityReported)
+    )
+    assert kept == [
+        ("11111111", Setting.GEZINSHUIS, 2),
+        ("22222222", Setting.GEZINSHUIS, 0),
+        ("22222222", Setting.JEUGDZORGPLUS, 4),
+    ]
+
+
+def test_everything_but_a_valid_capacity_report_is_handed_on() -> None:
+    reports = NewestRaw()
+    other = next(e for e in EXAMPLES if not isinstance(e, CapacityReported))
+    invalid = _report("11111111", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
+    assert b'"free":"one"' in invalid
+
+    for raw in (_wrapped(other).to_bytes(), invalid, b"not json", b""):
+        assert reports.fold(raw) is None
+    assert reports.values() == []
