@@ -193,32 +193,35 @@ class NewestReports(Newest[CapacityReported]):
 
 
 async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None = None) -> Replayed:
-    pool = await create_pool(settings.database_url, settings.db_schema, max_size=2)
+    channel = live_channel(settings)
+    # Started first: they get ready while the schema and the topics are.
+    readers = [
+        await ReaderProcess.start(settings, share) for share in _shares(handlers.consumers(channel, settings.pools()))
+    ]
     try:
-        await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
-        await migrate(pool, settings.service, MIGRATIONS)
-        await ensure_topics(settings, topics_with_dead_letters(settings) + settings.pool_topics_with_dead_letters())
-        channel = live_channel(settings)
-        readers = [ReaderProcess(settings, share) for share in _shares(handlers.consumers(channel, settings.pools()))]
+        pool = await create_pool(settings.database_url, settings.db_schema, max_size=2)
         try:
+            await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
+            await migrate(pool, settings.service, MIGRATIONS)
+            await ensure_topics(settings, topics_with_dead_letters(settings) + settings.pool_topics_with_dead_letters())
             async with pool.acquire() as conn, conn.transaction():
                 # First: a live consumer records its inbox rows first, so it waits here before it holds
                 # anything the replay needs (else both would wait on each other's inbox rows).
                 await conn.execute("LOCK TABLE inbox IN EXCLUSIVE MODE")
                 for reader in readers:
-                    reader.go()
+                    await reader.go()
                 projection = ProjectionStore(conn, channel)
                 await projection.truncate(f"{settings.service}.")
                 replay = Replay(conn, settings)
                 await _replay(replay, readers, on_progress)
                 await replay.reports.write(projection, replay.result)
                 await projection.wake_live_pages()
+            return replay.result
         finally:
-            for reader in readers:
-                reader.stop()
-        return replay.result
+            await pool.close()
     finally:
-        await pool.close()
+        for reader in readers:
+            await reader.stop()
 
 
 def _shares(consumers: Sequence[Consumer[Projection]]) -> list[list[Consumer[Projection]]]:

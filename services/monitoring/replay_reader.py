@@ -1,38 +1,47 @@
-"""The rebuild's reader: a second process that reads the topics and folds the capacity reports.
+"""The rebuild's readers: processes that read the topics and fold the capacity reports.
 
 The rebuild was bound by one core: 60 % of its CPU went to reading records from Kafka and decoding
 them, and half of what it decoded were capacity reports that end as ~2,000 rows (``NewestReports``).
-This process reads every topic up to the end offsets, keeps only the newest capacity report of each
+A reader reads its topics up to their end offsets, keeps only the newest capacity report of each
 provider setting, and hands every other record to the rebuild as its raw bytes. Bytes cross the
 pipe for almost nothing, where a decoded event costs more to pass between processes than to decode
 again, so the rebuild still decodes and applies those itself, as before.
 
-What this process hands over, per topic and in this order: ``Started``, a ``Read`` per poll,
-``Finished``; ``Failed`` instead when it cannot go on. It reads the end offsets only when the
-rebuild says so (``go``): after the rebuild holds its lock, so no event the live service applied
-before that moment is left out.
+The rebuild starts each reader as ``python -m services.monitoring.replay_reader`` and talks to it
+over its stdin and stdout in frames (a length, then a pickle). In: ``Setup``, then ``GO`` once the
+rebuild holds its lock, so no event the live service applied before that moment is left out. Out,
+per topic and in this order: ``Started``, a ``Read`` per poll, ``Finished``; ``Failed`` instead when
+it cannot go on. A command of its own rather than ``multiprocessing``: a spawned process imports the
+caller's main module again (the whole rebuild, or a script without a main guard, which then fails),
+and a forked one copies the rebuild's event loop and threads. This module imports only what a
+reader needs, so a reader starts in a second or so.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from collections.abc import Sequence
+import importlib
+import pickle
+import struct
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing.connection import Connection
-from typing import Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.capacity import CapacityReported
 from contracts.envelope import InvalidEvent, decode, named_type
-from services.monitoring.settings import MonitoringSettings
-from services.monitoring.store import Projection
-from services.runtime.consumer import Consumer
+from services.runtime.settings import KafkaSettings
 
-# How long the reader may take to stop once the rebuild is done with it or has failed.
+if TYPE_CHECKING:
+    from services.monitoring.settings import MonitoringSettings
+    from services.monitoring.store import Projection
+    from services.runtime.consumer import Consumer
+
+# How long the reader may take to stop once the rebuild is done with it.
 STOP_SECONDS = 5.0
 
 
@@ -40,6 +49,15 @@ STOP_SECONDS = 5.0
 class Topic:
     name: str  # the topic on the broker, namespace included
     folds_reports: bool  # whether its capacity reports are folded here (those of the capacity events)
+
+
+@dataclass(frozen=True)
+class Setup:
+    kafka: KafkaSettings  # only the Kafka settings: a reader needs no more, and imports no more
+    topics: list[Topic]
+
+
+GO = "go"
 
 
 @dataclass(frozen=True)
@@ -113,77 +131,127 @@ class NewestRaw(Newest[bytes]):
 class ReaderProcess:
     """The rebuild's side of a reader: starts it, lets it go, hands on what it reads, stops it."""
 
-    def __init__(self, settings: MonitoringSettings, consumers: Sequence[Consumer[Projection]]) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, consumers: Sequence[Consumer[Projection]]) -> None:
+        self.process = process
         self.consumers = list(consumers)
-        topics = [Topic(settings.topic(c.topic), CapacityReported.event_type in c.handled_types) for c in consumers]
         self.finished = 0
-        # spawn, not fork: the rebuild has an event loop, open sockets and threads a fork would copy.
-        context = multiprocessing.get_context("spawn")
-        self.conn, theirs = context.Pipe()
-        self.process = context.Process(target=run, args=(settings, topics, theirs), name="rebuild-reader", daemon=True)
-        self.process.start()
-        theirs.close()  # ours is then the only end left: the reader's death reads as EOF here
 
-    def go(self) -> None:
-        self.conn.send(True)
+    @classmethod
+    async def start(cls, settings: MonitoringSettings, consumers: Sequence[Consumer[Projection]]) -> ReaderProcess:
+        """A reader for ``consumers``' topics, in their order; it waits for ``go``."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            __name__,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=READ_BUFFER,
+        )
+        kafka = KafkaSettings.model_construct(**{name: getattr(settings, name) for name in KafkaSettings.model_fields})
+        topics = [Topic(settings.topic(c.topic), CapacityReported.event_type in c.handled_types) for c in consumers]
+        reader = cls(process, consumers)
+        await reader._send(Setup(kafka, topics))
+        return reader
+
+    async def go(self) -> None:
+        await self._send(GO)
 
     async def next(self) -> Message:
+        assert self.process.stdout is not None
         try:
-            # In a thread: waiting on the event loop for the pipe to be readable measured slower (the
-            # loop then blocked in recv until the reader had written the whole poll).
-            message: Message = await asyncio.to_thread(self.conn.recv)
-        except EOFError:
-            raise RuntimeError(f"the rebuild's reader stopped (exit code {self.process.exitcode})") from None
+            [size] = FRAME.unpack(await self.process.stdout.readexactly(FRAME.size))
+            message: Message = pickle.loads(await self.process.stdout.readexactly(size))
+        except asyncio.IncompleteReadError:
+            raise RuntimeError(f"the rebuild's reader stopped (exit code {await self.process.wait()})") from None
         if isinstance(message, Failed):
             raise RuntimeError(f"the rebuild's reader failed: {message.reason}")
         self.finished += isinstance(message, Finished)
         return message
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """Let a reader that read everything end; end any other at once (the rebuild failed)."""
         if self.finished == len(self.consumers):
-            self.process.join(STOP_SECONDS)
-        if self.process.is_alive():
+            try:
+                await asyncio.wait_for(self.process.wait(), STOP_SECONDS)
+            except TimeoutError:
+                pass
+        if self.process.returncode is None:
             self.process.kill()
-            self.process.join()
-        self.conn.close()
+            await self.process.wait()
+
+    async def _send(self, message: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(_frame(message))
+        await self.process.stdin.drain()
 
 
-def run(settings: MonitoringSettings, topics: list[Topic], conn: Connection) -> None:
-    """The reader process: wait for ``go``, then read ``topics`` one after the other."""
+# Frames on a reader's stdin and stdout: the length of the pickle, then the pickle.
+FRAME = struct.Struct("!Q")
+# What the rebuild buffers of a reader's output before it stops reading the pipe: a poll of a
+# national year is ~2 MB, so the pipe is not paused and resumed many times per poll.
+READ_BUFFER = 8 * 1024 * 1024
+
+
+def _frame(message: object) -> bytes:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return FRAME.pack(len(payload)) + payload
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    header = stream.read(FRAME.size)
+    if len(header) < FRAME.size:
+        raise EOFError
+    [size] = FRAME.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError
+    return pickle.loads(payload)
+
+
+def serve() -> None:
+    """The reader: ``Setup`` and ``GO`` from stdin, what it reads to stdout."""
+    stdin, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not land between the frames
+
+    def send(message: object) -> None:
+        out.write(_frame(message))  # blocks while the rebuild is behind: what is read ahead stays bounded
+        out.flush()
+
     try:
-        conn.recv()
-        asyncio.run(_read_all(settings, topics, conn))
+        setup: Setup = _read_frame(stdin)
+        if _read_frame(stdin) == GO:
+            asyncio.run(_read_all(setup, send))
     except (EOFError, BrokenPipeError):
         pass  # the rebuild stopped or failed first; nothing is waiting for more
     except Exception as exc:
-        conn.send(Failed(f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+        send(Failed(f"{type(exc).__name__}: {exc}"))
 
 
-async def _read_all(settings: MonitoringSettings, topics: list[Topic], conn: Connection) -> None:
-    for topic in topics:
-        await _read_topic(settings, topic, conn)
+Send = Callable[[object], None]
 
 
-async def _read_topic(settings: MonitoringSettings, topic: Topic, conn: Connection) -> None:
+async def _read_all(setup: Setup, send: Send) -> None:
+    for topic in setup.topics:
+        await _read_topic(setup.kafka, topic, send)
+
+
+async def _read_topic(kafka_settings: KafkaSettings, topic: Topic, send: Send) -> None:
     """Every partition of ``topic`` up to its end offset, one ``Read`` per poll.
 
     A poll's partitions go as one batch: a key's events are in one partition, so they keep their
     order, and a batch costs a dozen round trips to PostgreSQL whatever its size.
     """
-    kafka = AIOKafkaConsumer(**settings.kafka_client(), enable_auto_commit=False, group_id=None)
+    kafka = AIOKafkaConsumer(**kafka_settings.kafka_client(), enable_auto_commit=False, group_id=None)
     await kafka.start()
     try:
-        partitions = [TopicPartition(topic.name, p) for p in await _partitions(settings, topic.name)]
+        partitions = [TopicPartition(topic.name, p) for p in await _partitions(kafka_settings, topic.name)]
         # The offsets before the assignment: once assigned, the consumer fetches, and the broker
         # answers each offset request only after the fetch it waits behind (0.5 s, twice per topic).
         ends = await kafka.end_offsets(partitions)
         starts = await kafka.beginning_offsets(partitions)
         kafka.assign(partitions)
         await kafka.seek_to_beginning(*partitions)
-        conn.send(Started(sum(ends[tp] - starts[tp] for tp in partitions)))
+        send(Started(sum(ends[tp] - starts[tp] for tp in partitions)))
         reports = NewestRaw()
         while [tp for tp in ends if await kafka.position(tp) < ends[tp]]:
             fetched = await kafka.getmany(*ends, timeout_ms=1000)
@@ -200,17 +268,22 @@ async def _read_topic(settings: MonitoringSettings, topic: Topic, conn: Connecti
                     else:
                         folded.append(report)
             if values or folded:
-                conn.send(Read(values, folded))  # blocks while the rebuild is behind
-        conn.send(Finished(reports.values()))
+                send(Read(values, folded))
+        send(Finished(reports.values()))
     finally:
         await kafka.stop()
 
 
-async def _partitions(settings: MonitoringSettings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**settings.kafka_client())
+async def _partitions(kafka_settings: KafkaSettings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka_settings.kafka_client())
     await admin.start()
     try:
         [description] = await admin.describe_topics([topic])
         return sorted(p["partition"] for p in description["partitions"])
     finally:
         await admin.close()
+
+
+if __name__ == "__main__":
+    # By the module's own name, so the messages it pickles name this module, not ``__main__``.
+    importlib.import_module("services.monitoring.replay_reader").serve()

@@ -49,10 +49,10 @@ def kilobytes(pid: int, field: str) -> int:
 
 
 def readers(pid: int) -> list[int]:
-    """The rebuild's reader processes (``replay_reader``): its children but multiprocessing's resource tracker."""
+    """The rebuild's reader processes (``services.monitoring.replay_reader``), its children."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        return [int(c) for c in children if b"replay_reader" in Path(f"/proc/{c}/cmdline").read_bytes()]
     except (FileNotFoundError, ProcessLookupError):
         return []
 

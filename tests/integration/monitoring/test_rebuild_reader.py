@@ -93,18 +93,17 @@ async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_t
     await produce(infra.kafka, isolation.topic(topics.CAPACITY_EVENTS), _report("22222222", 1, NOW).to_bytes())
     started: list[ReaderProcess] = []
 
-    def killed_instead_of_let_go(reader: ReaderProcess) -> None:
+    async def killed_instead_of_let_go(reader: ReaderProcess) -> None:
         started.append(reader)
-        assert reader.process.pid is not None
         os.kill(reader.process.pid, signal.SIGKILL)  # as an operator's kill -9 or the OOM killer would
-        reader.process.join()
+        await reader.process.wait()
 
     monkeypatch.setattr(ReaderProcess, "go", killed_instead_of_let_go)
 
     with pytest.raises(RuntimeError, match=r"the rebuild's reader stopped \(exit code -9\)"):
         await rebuild(settings)
 
-    assert started and not any(reader.process.is_alive() for reader in started)
+    assert started and all(reader.process.returncode is not None for reader in started)
     assert (await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")) == before
 
 
@@ -112,11 +111,11 @@ async def test_a_reader_that_cannot_read_says_why(infra: Infrastructure, isolati
     unreachable = isolation.settings(MonitoringSettings, infra).model_copy(
         update={"kafka_bootstrap_servers": "127.0.0.1:1"}
     )
-    reader = ReaderProcess(unreachable, handlers.consumers("live"))
+    reader = await ReaderProcess.start(unreachable, handlers.consumers("live"))
     try:
-        reader.go()
+        await reader.go()
         with pytest.raises(RuntimeError, match="the rebuild's reader failed: KafkaConnectionError"):
             await reader.next()
     finally:
-        reader.stop()
-    assert not reader.process.is_alive()
+        await reader.stop()
+    assert reader.process.returncode is not None
