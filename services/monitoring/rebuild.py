@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -48,7 +49,8 @@ from services.runtime.statements import StatementBatch
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Polls (each of every partition, ~3,000 events) decoded ahead of the one being written: enough to
-# keep decoding while PostgreSQL writes; each held costs ~25 MB of resident set.
+# keep decoding while PostgreSQL writes. Each held costs ~25 MB of resident set, and each reader's
+# decoder may hold one more while it waits to put it here.
 READ_AHEAD = 2
 # Records decoded between two chances for the writer to run. Decoding a whole poll at once (~75 ms)
 # kept the writer from answering PostgreSQL, so PostgreSQL and Python took turns instead of working
@@ -56,6 +58,7 @@ READ_AHEAD = 2
 DECODE_SLICE = 100
 
 Progressed = Callable[[str, int, int], None]
+M = TypeVar("M")
 
 
 @dataclass
@@ -83,6 +86,13 @@ class TopicProgress:
         self.result.messages += records
         if self.on_progress:
             self.on_progress(self.topic, self.done, self.total)
+
+
+@dataclass(frozen=True)
+class FoldedByReader:
+    """The newest capacity report of each provider setting a reader folded from one topic."""
+
+    reports: list[tuple[EventAttributes, CapacityReported]]
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,7 @@ class NewestReports(Newest[CapacityReported]):
             rest = []
             for envelope, event in events:
                 if isinstance(event, CapacityReported):
-                    self.keep(event, event)
+                    self.keep(event, str(envelope.id), event)
                 else:
                     rest.append((envelope, event))
             if rest:
@@ -194,11 +204,11 @@ class NewestReports(Newest[CapacityReported]):
 
 async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None = None) -> Replayed:
     channel = live_channel(settings)
-    # Started first: they get ready while the schema and the topics are.
-    readers = [
-        await ReaderProcess.start(settings, share) for share in _shares(handlers.consumers(channel, settings.pools()))
-    ]
+    readers: list[ReaderProcess] = []
     try:
+        # Started first: they get ready while the schema and the topics are.
+        for share in _shares(handlers.consumers(channel, settings.pools())):
+            readers.append(await ReaderProcess.start(settings, share))
         pool = await create_pool(settings.database_url, settings.db_schema, max_size=2)
         try:
             await migrate(pool, "runtime", RUNTIME_MIGRATIONS)
@@ -220,8 +230,8 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
         finally:
             await pool.close()
     finally:
-        for reader in readers:
-            await reader.stop()
+        # Each is stopped even when stopping another fails.
+        await asyncio.gather(*(reader.stop() for reader in readers), return_exceptions=True)
 
 
 def _shares(consumers: Sequence[Consumer[Projection]]) -> list[list[Consumer[Projection]]]:
@@ -234,7 +244,7 @@ def _shares(consumers: Sequence[Consumer[Projection]]) -> list[list[Consumer[Pro
 async def _replay(replay: Replay, readers: Sequence[ReaderProcess], on_progress: Progressed | None) -> None:
     """Apply the polls of every reader as they come: each topic's in its order, the topics side by side
     as the live consumers apply them."""
-    polls: asyncio.Queue[Decoded | Exception | None] = asyncio.Queue(maxsize=READ_AHEAD)
+    polls: asyncio.Queue[Decoded | FoldedByReader | Exception | None] = asyncio.Queue(maxsize=READ_AHEAD)
     decoders = [
         asyncio.create_task(_decode(replay, reader, polls, on_progress), name=f"replay-reader-{n}")
         for n, reader in enumerate(readers)
@@ -247,6 +257,9 @@ async def _replay(replay: Replay, readers: Sequence[ReaderProcess], on_progress:
                 running -= 1
             elif isinstance(poll, Exception):
                 raise poll
+            elif isinstance(poll, FoldedByReader):
+                for envelope, report in poll.reports:
+                    replay.reports.keep(report, str(envelope.id), report)
             else:
                 await replay.apply(poll.consumer, poll.batch)
                 if poll.read.folded:
@@ -261,32 +274,40 @@ async def _replay(replay: Replay, readers: Sequence[ReaderProcess], on_progress:
 async def _decode(
     replay: Replay,
     reader: ReaderProcess,
-    polls: asyncio.Queue[Decoded | Exception | None],
+    polls: asyncio.Queue[Decoded | FoldedByReader | Exception | None],
     on_progress: Progressed | None,
 ) -> None:
     """Decode what ``reader`` hands over, topic after topic, into ``polls``; then None, or what stopped it."""
     try:
         for consumer in reader.consumers:
-            started = await reader.next()
-            assert isinstance(started, Started), started
+            started = _expected(Started, await reader.next())
             progress = TopicProgress(replay.result, consumer.topic, started.total, on_progress)
             folding = replay.reports.folding(consumer)
             while not isinstance(message := await reader.next(), Finished):
-                assert isinstance(message, Read), message
+                read = _expected(Read, message)
                 batch: list[Polled] = []
-                for raw in message.values:
+                for raw in read.values:
                     batch.append(replay.decode(consumer, raw))
                     if len(batch) % DECODE_SLICE == 0:
                         await asyncio.sleep(0)  # PostgreSQL answered the writer? Let it send the next statement.
-                await polls.put(Decoded(folding, batch, message, progress))
-            for raw in message.newest:  # recorded as applied already, with the poll that folded them
-                report = replay.decode(consumer, raw).data
-                assert isinstance(report, CapacityReported), report
-                replay.reports.keep(report, report)
+                await polls.put(Decoded(folding, batch, read, progress))
+            # Recorded as applied already, with the polls that folded them; kept in the writer's order.
+            newest = [replay.decode(consumer, raw) for raw in message.newest]
+            await polls.put(
+                FoldedByReader(
+                    [(p.envelope, p.data) for p in newest if p.envelope and isinstance(p.data, CapacityReported)]
+                )
+            )
     except Exception as exc:
         await polls.put(exc)  # the writer raises it
         return
     await polls.put(None)
+
+
+def _expected(kind: type[M], message: object) -> M:
+    if not isinstance(message, kind):
+        raise RuntimeError(f"the rebuild's reader sent {type(message).__name__} where {kind.__name__} belongs")
+    return message
 
 
 cli = typer.Typer(help="Rebuild monitoring's read models from the topics.", add_completion=False)

@@ -14,16 +14,20 @@ per topic and in this order: ``Started``, a ``Read`` per poll, ``Finished``; ``F
 it cannot go on. A command of its own rather than ``multiprocessing``: a spawned process imports the
 caller's main module again (the whole rebuild, or a script without a main guard, which then fails),
 and a forked one copies the rebuild's event loop and threads. This module imports only what a
-reader needs, so a reader starts in a second or so.
+reader needs. A reader whose rebuild is gone ends at its next frame (a broken pipe), or at once
+while it still waits for ``GO`` (its stdin closes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import pickle
+import signal
 import struct
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,23 +95,35 @@ Message = Started | Read | Finished | Failed
 T = TypeVar("T")
 
 
+@dataclass
+class Kept(Generic[T]):
+    at: datetime
+    value: T
+    ids: set[str]  # the events of this time seen so far: a second delivery of one is no later report
+
+
 class Newest(Generic[T]):
     """Something of each provider setting, kept for its newest capacity report.
 
     The rule of ``record_capacity``: a newer report replaces an older one, and of two of the same
-    time the later one wins. The rebuild keeps the reports themselves, the reader their bytes.
+    time the later one wins; a report delivered twice (the outbox may publish it again) counts where
+    it came first, as the inbox would have it. The rebuild keeps the reports, the reader their bytes.
     """
 
     def __init__(self) -> None:
-        self.newest: dict[tuple[str, str], tuple[datetime, T]] = {}
+        self.newest: dict[tuple[str, str], Kept[T]] = {}
 
-    def keep(self, report: CapacityReported, value: T) -> None:
-        kept = self.newest.get((report.agb, report.setting))
-        if kept is None or kept[0] <= report.reported_at:
-            self.newest[(report.agb, report.setting)] = (report.reported_at, value)
+    def keep(self, report: CapacityReported, event_id: str, value: T) -> None:
+        key = (report.agb, report.setting)
+        kept = self.newest.get(key)
+        if kept is None or kept.at < report.reported_at:
+            self.newest[key] = Kept(report.reported_at, value, {event_id})
+        elif kept.at == report.reported_at and event_id not in kept.ids:
+            kept.value = value
+            kept.ids.add(event_id)
 
     def values(self) -> list[T]:
-        return [value for _, value in self.newest.values()]
+        return [kept.value for kept in self.newest.values()]
 
 
 class NewestRaw(Newest[bytes]):
@@ -124,8 +140,9 @@ class NewestRaw(Newest[bytes]):
             return None  # the rebuild decodes it again, and counts it skipped as it counts every invalid record
         if not isinstance(report, CapacityReported):
             return None  # the bytes named one type and hold another
-        self.keep(report, raw)
-        return str(envelope.id)
+        event_id = str(envelope.id)
+        self.keep(report, event_id, raw)
+        return event_id
 
 
 class ReaderProcess:
@@ -160,6 +177,8 @@ class ReaderProcess:
         assert self.process.stdout is not None
         try:
             [size] = FRAME.unpack(await self.process.stdout.readexactly(FRAME.size))
+            if size > MAX_FRAME:
+                raise RuntimeError(f"the rebuild's reader sent a frame of {size} bytes: its output is garbled")
             message: Message = pickle.loads(await self.process.stdout.readexactly(size))
         except asyncio.IncompleteReadError:
             raise RuntimeError(f"the rebuild's reader stopped (exit code {await self.process.wait()})") from None
@@ -181,15 +200,21 @@ class ReaderProcess:
 
     async def _send(self, message: object) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(_frame(message))
-        await self.process.stdin.drain()
+        try:
+            self.process.stdin.write(_frame(message))
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            await self.next()  # gone already: raises why, from its last frame or its exit code
+            raise
 
 
 # Frames on a reader's stdin and stdout: the length of the pickle, then the pickle.
 FRAME = struct.Struct("!Q")
-# What the rebuild buffers of a reader's output before it stops reading the pipe: a poll of a
+# asyncio stops reading a reader's pipe once twice this is buffered (16 MB per reader): a poll of a
 # national year is ~2 MB, so the pipe is not paused and resumed many times per poll.
 READ_BUFFER = 8 * 1024 * 1024
+# Far above any poll (aiokafka fetches at most 50 MB): a larger length means the output is garbled.
+MAX_FRAME = 256 * 1024 * 1024
 
 
 def _frame(message: object) -> bytes:
@@ -210,20 +235,25 @@ def _read_frame(stream: IO[bytes]) -> Any:
 
 def serve() -> None:
     """The reader: ``Setup`` and ``GO`` from stdin, what it reads to stdout."""
-    stdin, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not land between the frames
+    # The frames get stdout's descriptor to themselves: anything else written to it, from Python or
+    # from a library's C code, goes to stderr instead of between the frames.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # Ctrl-C reaches the whole process group; the rebuild stops its readers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def send(message: object) -> None:
         out.write(_frame(message))  # blocks while the rebuild is behind: what is read ahead stays bounded
         out.flush()
 
     try:
-        setup: Setup = _read_frame(stdin)
-        if _read_frame(stdin) == GO:
+        setup: Setup = _read_frame(sys.stdin.buffer)
+        if _read_frame(sys.stdin.buffer) == GO:
             asyncio.run(_read_all(setup, send))
     except (EOFError, BrokenPipeError):
         pass  # the rebuild stopped or failed first; nothing is waiting for more
     except Exception as exc:
+        traceback.print_exc()
         send(Failed(f"{type(exc).__name__}: {exc}"))
 
 

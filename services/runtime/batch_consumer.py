@@ -46,7 +46,7 @@ Applied = list[tuple[EventAttributes, EventData]]
 class Polled:
     """One record of a poll, decoded: no envelope when it is invalid, no data when its type is not handled."""
 
-    record: Any  # aiokafka's ConsumerRecord
+    record: Any  # aiokafka's ConsumerRecord; in a rebuild, only its value (the reader hands over bytes)
     envelope: EventAttributes | None
     data: EventData | None
 

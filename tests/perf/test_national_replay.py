@@ -163,4 +163,5 @@ async def test_a_national_year_replays_into_monitoring(infra: Infrastructure, is
     )
     assert messages >= EVENTS if not GIVEN_NAMESPACE else messages > 0
     assert skipped == 0
+    assert {"rebuild", "reader 1", "reader 2", "postgres backend"} <= mb.keys(), mb  # every process was sampled
     assert all(value < RSS_LIMIT_MB for value in mb.values()), mb

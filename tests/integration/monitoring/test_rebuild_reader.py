@@ -17,7 +17,7 @@ from contracts.capacity import CapacityReported
 from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.monitoring import handlers
-from services.monitoring.rebuild import rebuild
+from services.monitoring.rebuild import Replay, rebuild
 from services.monitoring.replay_reader import ReaderProcess
 from services.monitoring.settings import MonitoringSettings
 from services.runtime.db import create_pool
@@ -104,6 +104,40 @@ async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_t
         await rebuild(settings)
 
     assert started and all(reader.process.returncode is not None for reader in started)
+    assert (await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")) == before
+
+
+async def test_a_rebuild_failing_midway_stops_its_readers_and_leaves_the_read_models_as_they_were(
+    infra: Infrastructure,
+    isolation: Isolation,
+    settings: MonitoringSettings,
+    db: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await rebuild(settings)
+    topic = isolation.topic(topics.CAPACITY_EVENTS)
+    await produce(infra.kafka, topic, _report("11111111", 2, NOW).to_bytes())
+    await rebuild(settings)
+    before = await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")
+    for agb in ("22222222", "33333333"):
+        await produce(infra.kafka, topic, _report(agb, 1, NOW).to_bytes())
+    started: list[ReaderProcess] = []
+    start = ReaderProcess.start.__func__  # type: ignore[attr-defined]
+
+    async def recorded(cls: type[ReaderProcess], *args: object) -> ReaderProcess:
+        started.append(await start(cls, *args))
+        return started[-1]
+
+    async def failing(*_: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(ReaderProcess, "start", classmethod(recorded))
+    monkeypatch.setattr(Replay, "record_folded", failing)
+
+    with pytest.raises(RuntimeError, match="the database went away"):
+        await rebuild(settings)
+
+    assert len(started) == 2 and all(reader.process.returncode is not None for reader in started)
     assert (await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")) == before
 
 

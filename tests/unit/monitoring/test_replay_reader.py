@@ -58,12 +58,26 @@ def test_the_newest_report_of_each_setting_is_kept_and_of_two_at_one_time_the_la
     ]
 
 
+def test_a_report_delivered_again_does_not_count_as_a_later_one_of_its_time() -> None:
+    reports = NewestRaw()
+    first, second = _report("11111111", 1, NOW), _report("11111111", 2, NOW)
+
+    for envelope in (first, second, first):  # the outbox published ``first`` a second time
+        reports.fold(envelope.to_bytes())
+
+    assert reports.values() == [second.to_bytes()]
+
+
 def test_everything_but_a_valid_capacity_report_is_handed_on() -> None:
     reports = NewestRaw()
     other = next(e for e in EXAMPLES if not isinstance(e, CapacityReported))
     invalid = _report("11111111", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
     assert b'"free":"one"' in invalid
 
-    for raw in (_wrapped(other).to_bytes(), invalid, b"not json", b""):
+    # The bytes name a capacity report; the envelope's own type is another.
+    misnamed = b'{"data":{"type":"nl.schakel.capacity.CapacityReported"},' + _wrapped(other).to_bytes()[1:]
+    assert misnamed.index(b"CapacityReported") < misnamed.index(other.event_type.encode())
+
+    for raw in (_wrapped(other).to_bytes(), invalid, misnamed, b"not json", b""):
         assert reports.fold(raw) is None
     assert reports.values() == []
