@@ -13,9 +13,6 @@ import asyncpg
 import pytest
 
 from contracts import topics
-from contracts.capacity import CapacityReported
-from contracts.envelope import Envelope
-from contracts.verblijf import Setting
 from services.monitoring import handlers
 from services.monitoring.rebuild import Replay, rebuild
 from services.monitoring.replay_reader import ReaderProcess
@@ -23,22 +20,9 @@ from services.monitoring.settings import MonitoringSettings
 from services.runtime.db import create_pool
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import produce
+from tests.support.reports import capacity_report
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
-
-
-def _report(agb: str, free: int, at: datetime) -> Envelope:
-    event = CapacityReported(
-        agb=agb,
-        setting=Setting.GEZINSHUIS,
-        total=4,
-        occupied=4 - free,
-        free=free,
-        closed_to_admission=False,
-        reported_at=at,
-        regional_free=free,
-    )
-    return Envelope.wrap(event, source="capacity", time=NOW)
 
 
 @pytest.fixture
@@ -54,6 +38,25 @@ async def db(infra: Infrastructure, isolation: Isolation) -> AsyncIterator[async
     await pool.close()
 
 
+async def _rebuilt_with_more_to_come(
+    infra: Infrastructure, isolation: Isolation, settings: MonitoringSettings, db: asyncpg.Pool
+) -> tuple[object, ...]:
+    """Read models rebuilt from one report, and two more reports on the topic: what a rebuild that
+    fails must leave as it found it (returned)."""
+    await rebuild(settings)
+    topic = isolation.topic(topics.CAPACITY_EVENTS)
+    await produce(infra.kafka, topic, capacity_report("11111111", 2, NOW).to_bytes())
+    await rebuild(settings)
+    before = await _state(db)
+    for agb in ("22222222", "33333333"):
+        await produce(infra.kafka, topic, capacity_report(agb, 1, NOW).to_bytes())
+    return before
+
+
+async def _state(db: asyncpg.Pool) -> tuple[object, ...]:
+    return await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")
+
+
 async def _capacity(db: asyncpg.Pool) -> list[tuple[object, ...]]:
     return [tuple(row) for row in await db.fetch("SELECT agb, free, reported_at FROM provider_capacity ORDER BY agb")]
 
@@ -62,11 +65,11 @@ async def test_the_rebuild_keeps_the_newest_report_of_each_setting_and_skips_wha
     infra: Infrastructure, isolation: Isolation, settings: MonitoringSettings, db: asyncpg.Pool
 ) -> None:
     await rebuild(settings)  # makes the topics and the read models
-    newest = _report("11111111", 2, NOW + timedelta(minutes=5))
-    late = _report("11111111", 3, NOW)  # older than the one before it: arrived late
-    twice = _report("22222222", 1, NOW)
-    reports = [_report("11111111", 1, NOW), newest, late, twice, twice]  # the relay may publish one event twice
-    invalid = _report("33333333", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
+    newest = capacity_report("11111111", 2, NOW + timedelta(minutes=5))
+    late = capacity_report("11111111", 3, NOW)  # older than the one before it: arrived late
+    twice = capacity_report("22222222", 1, NOW)
+    reports = [capacity_report("11111111", 1, NOW), newest, late, twice, twice]  # the relay may publish one event twice
+    invalid = capacity_report("33333333", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
     topic = isolation.topic(topics.CAPACITY_EVENTS)
     for value in [r.to_bytes() for r in reports] + [invalid, b"not json"]:
         await produce(infra.kafka, topic, value, key=b"same-partition")
@@ -86,11 +89,7 @@ async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_t
     db: asyncpg.Pool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await rebuild(settings)
-    await produce(infra.kafka, isolation.topic(topics.CAPACITY_EVENTS), _report("11111111", 2, NOW).to_bytes())
-    await rebuild(settings)
-    before = await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")
-    await produce(infra.kafka, isolation.topic(topics.CAPACITY_EVENTS), _report("22222222", 1, NOW).to_bytes())
+    before = await _rebuilt_with_more_to_come(infra, isolation, settings, db)
     started: list[ReaderProcess] = []
 
     async def killed_instead_of_let_go(reader: ReaderProcess) -> None:
@@ -104,7 +103,7 @@ async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_t
         await rebuild(settings)
 
     assert started and all(reader.process.returncode is not None for reader in started)
-    assert (await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")) == before
+    assert await _state(db) == before
 
 
 async def test_a_rebuild_failing_midway_stops_its_readers_and_leaves_the_read_models_as_they_were(
@@ -114,13 +113,7 @@ async def test_a_rebuild_failing_midway_stops_its_readers_and_leaves_the_read_mo
     db: asyncpg.Pool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await rebuild(settings)
-    topic = isolation.topic(topics.CAPACITY_EVENTS)
-    await produce(infra.kafka, topic, _report("11111111", 2, NOW).to_bytes())
-    await rebuild(settings)
-    before = await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")
-    for agb in ("22222222", "33333333"):
-        await produce(infra.kafka, topic, _report(agb, 1, NOW).to_bytes())
+    before = await _rebuilt_with_more_to_come(infra, isolation, settings, db)
     started: list[ReaderProcess] = []
     start = ReaderProcess.start.__func__  # type: ignore[attr-defined]
 
@@ -138,7 +131,7 @@ async def test_a_rebuild_failing_midway_stops_its_readers_and_leaves_the_read_mo
         await rebuild(settings)
 
     assert len(started) == 2 and all(reader.process.returncode is not None for reader in started)
-    assert (await _capacity(db), await db.fetch("SELECT consumer, event_id FROM inbox ORDER BY event_id")) == before
+    assert await _state(db) == before
 
 
 async def test_a_reader_that_cannot_read_says_why(infra: Infrastructure, isolation: Isolation) -> None:

@@ -8,24 +8,10 @@ from contracts.capacity import CapacityReported
 from contracts.envelope import Envelope, EventData
 from contracts.verblijf import Setting
 from services.monitoring.replay_reader import NewestRaw
+from tests.support.reports import capacity_report
 from tests.unit.contracts.examples import EXAMPLES
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
-
-
-def _report(agb: str, free: int, at: datetime, setting: Setting = Setting.GEZINSHUIS) -> Envelope:
-    return _wrapped(
-        CapacityReported(
-            agb=agb,
-            setting=setting,
-            total=4,
-            occupied=4 - free,
-            free=free,
-            closed_to_admission=False,
-            reported_at=at,
-            regional_free=free,
-        )
-    )
 
 
 def _wrapped(event: EventData) -> Envelope:
@@ -35,12 +21,12 @@ def _wrapped(event: EventData) -> Envelope:
 def test_the_newest_report_of_each_setting_is_kept_and_of_two_at_one_time_the_later() -> None:
     reports = NewestRaw()
     sent = [
-        _report("11111111", 1, NOW),
-        _report("11111111", 2, NOW + timedelta(minutes=5)),
-        _report("11111111", 3, NOW),  # older than the one before: arrived late
-        _report("22222222", 1, NOW),
-        _report("22222222", 0, NOW),  # the same time: the later one wins
-        _report("22222222", 4, NOW, setting=Setting.JEUGDZORGPLUS),
+        capacity_report("11111111", 1, NOW),
+        capacity_report("11111111", 2, NOW + timedelta(minutes=5)),
+        capacity_report("11111111", 3, NOW),  # older than the one before: arrived late
+        capacity_report("22222222", 1, NOW),
+        capacity_report("22222222", 0, NOW),  # the same time: the later one wins
+        capacity_report("22222222", 4, NOW, setting=Setting.JEUGDZORGPLUS),
     ]
 
     folded = [reports.fold(envelope.to_bytes()) for envelope in sent]
@@ -60,7 +46,7 @@ def test_the_newest_report_of_each_setting_is_kept_and_of_two_at_one_time_the_la
 
 def test_a_report_delivered_again_does_not_count_as_a_later_one_of_its_time() -> None:
     reports = NewestRaw()
-    first, second = _report("11111111", 1, NOW), _report("11111111", 2, NOW)
+    first, second = capacity_report("11111111", 1, NOW), capacity_report("11111111", 2, NOW)
 
     for envelope in (first, second, first):  # the outbox published ``first`` a second time
         reports.fold(envelope.to_bytes())
@@ -71,7 +57,7 @@ def test_a_report_delivered_again_does_not_count_as_a_later_one_of_its_time() ->
 def test_everything_but_a_valid_capacity_report_is_handed_on() -> None:
     reports = NewestRaw()
     other = next(e for e in EXAMPLES if not isinstance(e, CapacityReported))
-    invalid = _report("11111111", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
+    invalid = capacity_report("11111111", 1, NOW).to_bytes().replace(b'"free":1', b'"free":"one"')
     assert b'"free":"one"' in invalid
 
     # The bytes name a capacity report; the envelope's own type is another.
