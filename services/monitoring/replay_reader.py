@@ -197,6 +197,8 @@ class ReaderProcess:
         if self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
 
     async def _send(self, message: object) -> None:
         assert self.process.stdin is not None
