@@ -4,8 +4,8 @@ The rebuild was bound by one core: 60 % of its CPU went to reading records from 
 them, and half of what it decoded were capacity reports that end as ~2,000 rows (``NewestReports``).
 A reader reads its topics up to their end offsets, keeps only the newest capacity report of each
 provider setting, and hands every other record to the rebuild as its raw bytes. Bytes cross the
-pipe for almost nothing, where a decoded event costs more to pass between processes than to decode
-again, so the rebuild still decodes and applies those itself, as before.
+pipe for almost nothing, where a decoded event costs about as much to pass between processes as to
+decode again (or more), so the rebuild still decodes and applies those itself, as before.
 
 The rebuild starts each reader as ``python -m services.monitoring.replay_reader`` and talks to it
 over its stdin and stdout in frames (a length, then a pickle). In: ``Setup``, then ``GO`` once the
