@@ -230,6 +230,13 @@ region() {
     log "principal $name: topics and groups '$namespace.*'${*:+, topics ${*/%/*}}"
 }
 
+port_taken() {
+    # Whether something already listens where this broker is to listen. Another checkout's broker
+    # answers metadata requests as this one would, so start-up looked ready while this broker failed
+    # to bind and exited, and everything then ran against the other one's topics.
+    (exec 3<>"/dev/tcp/${BOOTSTRAP%:*}/${BOOTSTRAP##*:}") 2>/dev/null
+}
+
 wait_ready() {
     local deadline=$((SECONDS + KAFKA_READY_TIMEOUT))
     while ((SECONDS < deadline)); do
@@ -253,6 +260,10 @@ start() {
     if is_running; then
         log "already running (pid $(cat "$PIDFILE")), checking readiness"
     else
+        if port_taken; then
+            log "$BOOTSTRAP is taken by another process (another checkout's broker?): stop it first"
+            exit 1
+        fi
         fetch_jars
         write_config
         format_storage
