@@ -32,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from contracts.capacity import CapacityReported
 from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
 from services.monitoring import handlers
-from services.monitoring.replay_reader import Finished, Newest, Read, ReaderProcess, Started
+from services.monitoring.replay_reader import Finished, Newest, Read, ReaderProcess, Started, folds_reports
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import Projection, ProjectionStore, live_channel
 from services.runtime import collector, outbox
@@ -237,7 +237,7 @@ async def rebuild(settings: MonitoringSettings, on_progress: Progressed | None =
 def _shares(consumers: Sequence[Consumer[Projection]]) -> list[list[Consumer[Projection]]]:
     """The consumers each reader reads for: the capacity events alone (half of a national year, nearly
     all of it capacity reports to fold), every other topic in a second reader."""
-    folding = [c for c in consumers if CapacityReported.event_type in c.handled_types]
+    folding = [c for c in consumers if folds_reports(c)]
     return [share for share in (folding, [c for c in consumers if c not in folding]) if share]
 
 

@@ -145,6 +145,11 @@ class NewestRaw(Newest[bytes]):
         return event_id
 
 
+def folds_reports(consumer: Consumer[Projection]) -> bool:
+    """Whether ``consumer``'s topic is the one whose capacity reports a reader folds."""
+    return CapacityReported.event_type in consumer.handled_types
+
+
 class ReaderProcess:
     """The rebuild's side of a reader: starts it, lets it go, hands on what it reads, stops it."""
 
@@ -165,7 +170,7 @@ class ReaderProcess:
             limit=READ_BUFFER,
         )
         kafka = KafkaSettings.model_construct(**{name: getattr(settings, name) for name in KafkaSettings.model_fields})
-        topics = [Topic(settings.topic(c.topic), CapacityReported.event_type in c.handled_types) for c in consumers]
+        topics = [Topic(settings.topic(c.topic), folds_reports(c)) for c in consumers]
         reader = cls(process, consumers)
         await reader._send(Setup(kafka, topics))
         return reader
