@@ -20,9 +20,10 @@ from services.capacity.commands import alerts, capacity
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import open_store, reads
 from services.capacity.store.reports import provider_capacity
-from services.runtime.auth import ALERT_ROLES, Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.openapi import problems
+from services.runtime.roles import ALERT_ROLES, Role
 from services.runtime.service import Runtime, runtime_of
 from services.runtime.sse import signal_stream
 

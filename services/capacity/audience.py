@@ -40,7 +40,7 @@ from contracts.capacity import (
 )
 from contracts.doorbraak import DecisionOverdue
 from contracts.pool import NetworkCaseEscalated, PoolWideShortageDetected, PoolWideShortageResolved
-from services.runtime.auth import ALERT_ROLES, Role
+from services.runtime.roles import ALERT_ROLES, Role
 
 # --- alerts -------------------------------------------------------------------------------
 

@@ -27,9 +27,10 @@ from services.capacity.audience import CASE_READERS, case_seen_by
 from services.capacity.commands import doorbraak
 from services.capacity.store import Decision, Meeting, open_store
 from services.capacity.store.case_reads import case_file, list_cases
-from services.runtime.auth import Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.openapi import problems
+from services.runtime.roles import Role
 
 router = APIRouter(prefix="/v1", tags=["doorbraak"])
 

@@ -18,8 +18,9 @@ from services.capacity.api import runtime
 from services.capacity.audience import placement_seen_by
 from services.capacity.commands import escalations, placements
 from services.capacity.store import open_store, reads
-from services.runtime.auth import ALERT_ROLES, Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.openapi import problems
+from services.runtime.roles import ALERT_ROLES, Role
 
 router = APIRouter(prefix="/v1", tags=["placements"])
 

@@ -15,8 +15,9 @@ from contracts.verblijf import Setting
 from services.capacity.api import runtime
 from services.capacity.pool_rules import PooledSetting, PoolPlaces, ProviderPlaces, pooled_setting
 from services.capacity.store import reads
-from services.runtime.auth import ALERT_ROLES, Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.db import Connection, snapshot
+from services.runtime.roles import ALERT_ROLES, Role
 
 router = APIRouter(prefix="/v1", tags=["pools"])
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from services.capacity.store.reads import LATEST_ALERT_SEQ
-from services.runtime.auth import Role
 from services.runtime.db import Connection, fetch_one
+from services.runtime.roles import Role
 
 _PUBLIC_COLUMNS = """id, role, url, description, created_by, created_at, delivered_seq, attempts,
                      last_error, next_attempt_at, last_delivered_at"""

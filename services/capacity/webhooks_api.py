@@ -12,8 +12,9 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 from services.capacity.api import runtime
 from services.capacity.commands import webhooks
 from services.capacity.webhook_store import Subscriptions
-from services.runtime.auth import ALERT_ROLES, Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.openapi import problems
+from services.runtime.roles import ALERT_ROLES, Role
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

@@ -18,10 +18,11 @@ from services.contracting.domain.declaration_rules import RULES
 from services.contracting.domain.declarations import AssessedDeclaration, Declaration
 from services.contracting.domain.lots import Lot, LotTerms, Outcome, Tariff
 from services.contracting.settings import ContractingSettings
-from services.runtime.auth import Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.edge import BodyBudget
 from services.runtime.errors import Forbidden, NotFound
 from services.runtime.openapi import problems
+from services.runtime.roles import Role
 from services.runtime.service import Runtime, runtime_of
 
 router = APIRouter(prefix="/v1", tags=["contracting"])

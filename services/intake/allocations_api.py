@@ -24,8 +24,9 @@ from services.intake.requests import (
     RequestAllocationIn,
     RequestRejectionIn,
 )
-from services.runtime.auth import Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.openapi import problems
+from services.runtime.roles import Role
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 

@@ -16,8 +16,9 @@ from services.intake.commands import IntakeWork, referrals
 from services.intake.privacy import Vault
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.openapi import problems
+from services.runtime.roles import Role
 from services.runtime.service import Runtime, runtime_of
 from services.runtime.workdays import dutch_date, working_days_between
 

@@ -15,8 +15,9 @@ from dateutil.relativedelta import relativedelta
 
 from contracts.codes import Productcategorie, RedenAfwijzing, RedenWijziging, Verwijzer
 from contracts.verblijf import Setting
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Conflict, DomainError, Forbidden, Invalid
+from services.runtime.roles import Role
 from services.runtime.workdays import NL, add_working_days, dutch_date
 
 # An unborn child may be referred (prenatal care) with its expected birth date, at most a pregnancy ahead.

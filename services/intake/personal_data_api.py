@@ -12,9 +12,10 @@ from services.intake.api import runtime
 from services.intake.commands import personal_data
 from services.intake.personal_data_store import PersonalDataStore
 from services.intake.watches import RetentionWatch
-from services.runtime.auth import Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.errors import NotFound
 from services.runtime.openapi import problems
+from services.runtime.roles import Role
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 

@@ -21,9 +21,10 @@ from services.intake.commands import PersonalDataWorkMaker, personal_data
 from services.intake.personal_data_store import PersonalDataStore
 from services.intake.privacy import Vault
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import Role, check_subject
+from services.runtime.auth import check_subject
 from services.runtime.clock import Clock
 from services.runtime.db import create_pool, migrate
+from services.runtime.roles import Role
 from services.runtime.unit_of_work import in_postgres
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -18,9 +18,10 @@ from services.monitoring.live_views import LiveState, SchakelfunctieInbox
 from services.monitoring.pool_views import PoolsView
 from services.monitoring.queries import ReadModels, Scope
 from services.monitoring.settings import MonitoringSettings
-from services.runtime.auth import ALERT_ROLES, Principal, Role, require
+from services.runtime.auth import Principal, require
 from services.runtime.errors import Forbidden, Invalid, problem_response
 from services.runtime.openapi import problems
+from services.runtime.roles import ALERT_ROLES, Role
 from services.runtime.service import Runtime, runtime_of
 from services.runtime.sse import signal_stream
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -24,6 +23,7 @@ from fastapi import HTTPException, Request
 from fastapi.security import HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
+from services.runtime.roles import Role
 from services.runtime.signal import PgSignal
 
 if TYPE_CHECKING:
@@ -38,21 +38,6 @@ KEY_CACHE_SIZE = 10_000
 KEY_ID_LENGTH = 12  # hex digits of the hash; the migration derives the same id in SQL
 _NL = ZoneInfo("Europe/Amsterdam")
 
-
-class Role(StrEnum):
-    REFERRER = "referrer"
-    GEMEENTE = "gemeente"
-    PROVIDER = "provider"
-    SCHAKELFUNCTIONARIS = "schakelfunctionaris"
-    EXPERTTEAM = "expertteam"
-    # A pool's bovenregionaal expertisenetwerk, as it works in this region (docs/pools.md).
-    EXPERTISENETWERK = "expertisenetwerk"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-
-# Who the schakelfunctie's alerts and its pages are for: the one definition every service uses.
-ALERT_ROLES: tuple[Role, ...] = (Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.EXPERTISENETWERK, Role.OPERATOR)
 
 # What a key's subject must look like, per role (ARCHITECTURE §4).
 _SUBJECT_FORMS: dict[Role, tuple[re.Pattern[str], str]] = {

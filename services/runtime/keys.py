@@ -12,7 +12,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.auth import (
     KeyInfo,
-    Role,
     check_subject,
     create_key,
     key_expiry,
@@ -22,6 +21,7 @@ from services.runtime.auth import (
     revoke_keys,
 )
 from services.runtime.db import create_pool, migrate
+from services.runtime.roles import Role
 from services.runtime.service import AUTH_MIGRATIONS
 from services.runtime.settings import local_database
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from faststream.kafka.security import parse_security
-from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.runtime.auth import Role
 from services.runtime.ratelimit import Rate
+from services.runtime.roles import Role
+
+if TYPE_CHECKING:
+    from faststream.security import BaseSecurity
 
 LOCAL_POSTGRES = "postgresql://schakel:schakel@127.0.0.1:5432"
 
@@ -33,9 +34,6 @@ DEFAULT_RATES: dict[str, Rate] = {
     **{role.value: Rate(per_second=100, burst=1000) for role in Role},
     Role.REFERRER.value: Rate(per_second=20, burst=200),
 }
-
-
-SCRAM = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
 class KafkaSettings(BaseSettings):
@@ -70,9 +68,14 @@ class KafkaSettings(BaseSettings):
         """For FastStream's broker."""
         if self.kafka_security_protocol == "PLAINTEXT":
             return None
+        # Imported here, not above: every command-line tool and replay reader reads these settings,
+        # and FastStream costs such a process 0.4 s to import; only SASL needs it.
+        from faststream.security import SASLScram256, SASLScram512
+
+        scram = SASLScram256 if self.kafka_sasl_mechanism == "SCRAM-SHA-256" else SASLScram512
         use_ssl = self.kafka_security_protocol == "SASL_SSL"
         context = ssl.create_default_context(cafile=self.kafka_ssl_cafile) if use_ssl else None
-        return SCRAM[self.kafka_sasl_mechanism](
+        return scram(
             self.kafka_sasl_username,
             self.kafka_sasl_password.get_secret_value(),
             ssl_context=context,
@@ -81,7 +84,12 @@ class KafkaSettings(BaseSettings):
 
     def kafka_client(self) -> dict[str, Any]:
         """The connection arguments of an aiokafka client (producer, consumer or admin)."""
-        return {"bootstrap_servers": self.kafka_bootstrap_servers, **parse_security(self.kafka_security())}
+        security = self.kafka_security()
+        if security is None:  # aiokafka's default, PLAINTEXT
+            return {"bootstrap_servers": self.kafka_bootstrap_servers}
+        from faststream.kafka.security import parse_security  # only for SASL, as above
+
+        return {"bootstrap_servers": self.kafka_bootstrap_servers, **parse_security(security)}
 
 
 class ServiceSettings(KafkaSettings):

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.runtime.auth import Role, create_key
+from services.runtime.auth import create_key
 from services.runtime.db import create_pool, migrate
 from services.runtime.keys import KeyStoreSettings
+from services.runtime.roles import Role
 from services.runtime.service import AUTH_MIGRATIONS
 from services.sim.region import REGION_SEED
 

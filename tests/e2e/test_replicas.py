@@ -28,8 +28,8 @@ from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 
 from services.capacity.audience import audience
-from services.runtime.auth import Role
 from services.runtime.deadletters import OpsSettings, read_dead_letters
+from services.runtime.roles import Role
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.polling import eventually
 from tests.support.processes import ARTIFACTS, Replicas, create_key, replicas

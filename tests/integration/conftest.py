@@ -9,8 +9,9 @@ import asyncpg
 import httpx
 import pytest
 
-from services.runtime.auth import Role, create_key
+from services.runtime.auth import create_key
 from services.runtime.db import migrate
+from services.runtime.roles import Role
 from services.runtime.service import AUTH_MIGRATIONS
 from tests.support.infra import Infrastructure, Isolation, ThrowawayKafka
 from tests.support.server import free_port

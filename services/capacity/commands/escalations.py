@@ -11,8 +11,9 @@ from services.capacity import domain
 from services.capacity.commands import Work, pools
 from services.capacity.commands.alerts import raise_alert
 from services.capacity.store import Placement
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Conflict, Forbidden, NotFound
+from services.runtime.roles import Role
 
 
 async def placement_to_change(uow: Work, placement_id: uuid.UUID) -> Placement:

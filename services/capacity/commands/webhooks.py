@@ -10,8 +10,9 @@ import asyncpg
 from services.capacity.settings import CapacitySettings
 from services.capacity.webhook_store import Subscriptions
 from services.capacity.webhooks.signing import new_secret
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Forbidden, Invalid, NotFound
+from services.runtime.roles import Role
 from services.runtime.unit_of_work import UnitOfWork
 
 SubscriptionWork: TypeAlias = UnitOfWork[Subscriptions, CapacitySettings]

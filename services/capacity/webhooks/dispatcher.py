@@ -22,7 +22,7 @@ from services.capacity import webhook_store
 from services.capacity.audience import audience
 from services.capacity.store import reads
 from services.capacity.webhooks.signing import signed_headers
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from services.runtime.signal import PgSignal
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ from services.intake.commands import IntakeWork
 from services.intake.privacy import PersonalData, Vault, client_refs
 from services.intake.requests import ReferralIn, WithdrawalIn
 from services.intake.store import IntakeStore, Row, VerblijfPlace
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Invalid, NotFound
+from services.runtime.roles import Role
 from services.runtime.workdays import dutch_date
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from contracts.envelope import Envelope
 from contracts.verblijf import Setting
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader
 from tests.support.polling import eventually

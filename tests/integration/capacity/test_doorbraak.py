@@ -22,8 +22,8 @@ from contracts.envelope import Envelope, EventData
 from contracts.intake import CareStarted, ReferralReceived
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Role
 from services.runtime.clock import Clock
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually

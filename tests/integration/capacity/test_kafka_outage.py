@@ -11,7 +11,7 @@ from contracts import topics
 from contracts.envelope import Envelope
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation, ThrowawayKafka
 from tests.support.kafka import TopicReader
 from tests.support.polling import eventually

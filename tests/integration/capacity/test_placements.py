@@ -21,8 +21,8 @@ from contracts.intake import ReferralReceived, ReferralWithdrawn
 from contracts.verblijf import Setting
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Role
 from services.runtime.clock import Clock
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually

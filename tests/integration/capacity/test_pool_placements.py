@@ -21,7 +21,7 @@ from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived
 from contracts.pool import NetworkCaseEscalated, PoolWideShortageDetected
 from services.capacity.app import build
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.capacity.test_pools import EEMLAND, GV, Regions, _ready, _region
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce

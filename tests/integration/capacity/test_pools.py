@@ -17,7 +17,7 @@ from contracts import topics
 from contracts.envelope import Envelope
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually

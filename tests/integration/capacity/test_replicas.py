@@ -21,8 +21,8 @@ from contracts.verblijf import Setting
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
 from services.capacity.webhooks.dispatcher import WebhookDispatcher
-from services.runtime.auth import Role
 from services.runtime.clock import Clock
+from services.runtime.roles import Role
 from tests.integration.capacity import test_placements as placing
 from tests.integration.capacity import test_webhooks as hooks
 from tests.support.infra import Infrastructure, Isolation

@@ -30,9 +30,9 @@ from services.capacity.store import ALERT_CHANNEL, CapacityStore
 from services.capacity.webhook_store import Subscriptions
 from services.capacity.webhooks import signing
 from services.capacity.webhooks.dispatcher import WebhookDispatcher
-from services.runtime.auth import Role
 from services.runtime.clock import Clock
 from services.runtime.db import migrate
+from services.runtime.roles import Role
 from services.runtime.signal import PgSignal, channel_name
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually

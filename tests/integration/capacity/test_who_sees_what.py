@@ -21,7 +21,7 @@ from contracts.envelope import Envelope
 from contracts.intake import ReferralReceived
 from services.capacity.app import build
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import produce
 from tests.support.polling import eventually

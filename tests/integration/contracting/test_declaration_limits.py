@@ -9,7 +9,7 @@ from typing import Any
 
 from services.contracting.api import BODY_BYTES
 from services.contracting.domain.declarations import MAX_LINES
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.contracting.conftest import AGB_A
 
 DEFAULT_BODY_BYTES = 128 * 1024

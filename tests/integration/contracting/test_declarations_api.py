@@ -14,7 +14,7 @@ from contracts.envelope import Envelope
 from contracts.intake import AllocationChanged, AllocationIssued, AllocationWithdrawn
 from services.contracting.app import build
 from services.contracting.settings import ContractingSettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.contracting.conftest import AGB_A, AGB_B, application, events, kinds
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import produce

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, timedelta
 
 from contracts import topics
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.contracting.conftest import AGB_A, AGB_B, events, kinds
 from tests.support.infra import Infrastructure, Isolation
 

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from contracts import topics
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.contracting.conftest import AGB_A, AGB_B, AGB_C, FULL_EVIDENCE, application, events, kinds
 from tests.support.infra import Infrastructure, Isolation
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 
 
 @pytest.mark.parametrize("description", ["a NUL \u0000 inside", "an unpaired surrogate \ud9cb"])

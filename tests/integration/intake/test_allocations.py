@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from contracts import topics
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.intake.conftest import Served, allocation_body, client, intake_events, referral_body, short
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually

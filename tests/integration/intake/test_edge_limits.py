@@ -18,8 +18,9 @@ from contracts.identifiers import EUROCENT_MAX
 from services.intake.app import build
 from services.intake.domain import elfproef
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import KEY_CACHE_SECONDS, Role, revoke_keys
+from services.runtime.auth import KEY_CACHE_SECONDS, revoke_keys
 from services.runtime.clock import Clock
+from services.runtime.roles import Role
 from tests.integration.intake.conftest import Served, allocation_body, client, referral_body
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.polling import eventually

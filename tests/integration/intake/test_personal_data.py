@@ -17,7 +17,7 @@ import httpx
 from services.intake.app import build
 from services.intake.privacy import Vault, client_ref
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.intake.conftest import Served, allocation_body, client, referral_body
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.server import serving

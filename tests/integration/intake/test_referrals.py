@@ -11,7 +11,7 @@ from contracts.contracting import ProviderAdmitted
 from contracts.envelope import Envelope
 from services.intake.privacy import client_ref
 from services.intake.settings import IntakeSettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.integration.intake.conftest import Served, client, intake_events, referral_body, short
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import produce

@@ -38,8 +38,8 @@ from services.monitoring.app import build
 from services.monitoring.rebuild import MIGRATIONS, rebuild
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.store import ProjectionStore
-from services.runtime.auth import Role
 from services.runtime.db import create_pool, migrate
+from services.runtime.roles import Role
 from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.workdays import dutch_date
 from tests.integration.conftest import Keys

@@ -25,7 +25,7 @@ from contracts.verblijf import Setting
 from services.monitoring.app import build
 from services.monitoring.rebuild import rebuild
 from services.monitoring.settings import MonitoringSettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.kafka import TopicReader, produce
 from tests.support.polling import eventually, scraped

@@ -25,7 +25,7 @@ from contracts.envelope import Envelope, EventData
 from contracts.verblijf import Setting
 from services.monitoring.app import build
 from services.monitoring.settings import MonitoringSettings
-from services.runtime.auth import Role
+from services.runtime.roles import Role
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.kafka import produce
 from tests.support.polling import eventually, scraped

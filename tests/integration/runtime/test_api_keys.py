@@ -15,8 +15,9 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from services.runtime.auth import Principal, Role, create_key, hash_key, key_id, principal_for, require
+from services.runtime.auth import Principal, create_key, hash_key, key_id, principal_for, require
 from services.runtime.db import migrate
+from services.runtime.roles import Role
 from services.runtime.service import AUTH_MIGRATIONS
 from tests.support.infra import REPO, Infrastructure, Isolation
 from tests.support.polling import eventually

@@ -21,7 +21,7 @@ from contracts.doorbraak import DecisionOverdue
 from contracts.pool import NetworkCaseEscalated, PoolWideShortageDetected, PoolWideShortageResolved
 from services.capacity.audience import audience, case_seen_by, kind_of, kinds_seen_by, placement_seen_by
 from services.capacity.webhooks_api import AlertRole
-from services.runtime.auth import ALERT_ROLES, Role
+from services.runtime.roles import ALERT_ROLES, Role
 
 SF, ET, OP, EN = Role.SCHAKELFUNCTIONARIS, Role.EXPERTTEAM, Role.OPERATOR, Role.EXPERTISENETWERK
 OUTSIDERS = (Role.PROVIDER, Role.REFERRER, Role.GEMEENTE, Role.ADMIN)

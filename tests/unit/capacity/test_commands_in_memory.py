@@ -36,8 +36,9 @@ from services.capacity.commands import Work, alerts, capacity, placements, timer
 from services.capacity.domain import CapacityFigures
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import Placement, Store
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Conflict, NotFound
+from services.runtime.roles import Role
 from services.runtime.unit_of_work import InMemoryBus, in_memory
 from tests.unit.capacity.fake_store import FakeStore
 

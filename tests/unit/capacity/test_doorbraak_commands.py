@@ -35,8 +35,9 @@ from contracts.verblijf import Setting
 from services.capacity import doorbraak_rules as rules
 from services.capacity.commands import capacity, doorbraak, escalations, placements, timers
 from services.capacity.store import DoorbraakCase, Placement
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Conflict, Invalid
+from services.runtime.roles import Role
 from tests.unit.capacity.test_commands_in_memory import NEAR, SCHAKELFUNCTIONARIS, T0, Region
 
 CRISIS = Setting.CRISISPLEK

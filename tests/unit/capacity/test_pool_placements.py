@@ -45,8 +45,9 @@ from services.capacity.commands import capacity, doorbraak, escalations, placeme
 from services.capacity.domain import Candidate, CapacityFigures, Need, ShortageChange
 from services.capacity.pool_rules import PoolOffer, best_pool_offer, pool_wide_change, why_not_held
 from services.capacity.settings import CapacitySettings
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Conflict
+from services.runtime.roles import Role
 from tests.unit.capacity import test_commands_in_memory as regional
 
 GV, EEMLAND = "gooi-en-vechtstreek", "eemland"

@@ -38,7 +38,8 @@ from services.capacity.domain import CapacityFigures, ProviderCapacity
 from services.capacity.pool_rules import NO_PLACES, PoolPlaces, ProviderPlaces, places_to_share, pooled_setting
 from services.capacity.settings import CapacitySettings
 from services.capacity.store import Store
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
+from services.runtime.roles import Role
 from services.runtime.unit_of_work import InMemoryBus, in_memory
 from tests.support.infra import REPO
 from tests.unit.capacity.fake_store import FakeStore

@@ -11,8 +11,9 @@ import pytest
 from services.capacity.commands import webhooks
 from services.capacity.settings import CapacitySettings
 from services.capacity.webhook_store import Subscriptions
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Forbidden, Invalid, NotFound
+from services.runtime.roles import Role
 from services.runtime.unit_of_work import InMemoryBus, InMemoryStore, in_memory
 
 NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)

@@ -38,8 +38,9 @@ from services.intake.requests import (
 )
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
-from services.runtime.auth import Principal, Role
+from services.runtime.auth import Principal
 from services.runtime.errors import Conflict, Forbidden, Invalid
+from services.runtime.roles import Role
 from services.runtime.unit_of_work import InMemoryBus, in_memory
 from services.runtime.workdays import dutch_date
 from tests.unit.intake.fake_store import FakeIntakeStore

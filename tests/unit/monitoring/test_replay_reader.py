@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from contracts.capacity import CapacityReported
@@ -67,3 +69,20 @@ def test_everything_but_a_valid_capacity_report_is_handed_on() -> None:
     for raw in (_wrapped(other).to_bytes(), invalid, misnamed, b"not json", b""):
         assert reports.fold(raw) is None
     assert reports.values() == []
+
+
+def test_a_reader_starts_without_the_web_and_broker_frameworks() -> None:
+    """A rebuild waits for its readers to start; FastAPI and FastStream made that 1.6 s instead of 0.8 s."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, services.monitoring.replay_reader;"
+            "print(' '.join(m for m in ('fastapi', 'faststream', 'starlette', 'uvicorn') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert loaded.stdout.split() == []

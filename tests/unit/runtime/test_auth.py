@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.runtime.auth import ALERT_ROLES, Principal, Role, check_subject, hash_key, new_key
+from services.runtime.auth import Principal, check_subject, hash_key, new_key
+from services.runtime.roles import ALERT_ROLES, Role
 
 
 def test_a_provider_key_must_name_an_eight_digit_agb() -> None:

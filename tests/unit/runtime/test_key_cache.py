@@ -7,7 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.runtime.auth import KeyCache, Principal, Role, hash_key
+from services.runtime.auth import KeyCache, Principal, hash_key
+from services.runtime.roles import Role
 
 KEY = "sk_example"
 PRINCIPAL = Principal(Role.PROVIDER, "12345678", "abc")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.runtime.auth import KeyInfo, Role, hash_key, key_expiry, key_id, new_key
+from services.runtime.auth import KeyInfo, hash_key, key_expiry, key_id, new_key
 from services.runtime.keys import key_table
+from services.runtime.roles import Role
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
