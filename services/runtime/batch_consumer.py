@@ -26,7 +26,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
 from services.runtime import outbox, tracing
-from services.runtime.consumer import Applier, Consumer, inbox_name
+from services.runtime.consumer import Applier, Consumer, inbox_name, undecoded
 from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.inbox import first_deliveries
 from services.runtime.logs import event_context
@@ -189,7 +189,8 @@ def subscribe_batched(broker: KafkaBroker, consumer: Consumer[Any], runtime: Any
     settings = runtime.settings
     applier = BatchApplier(consumer, runtime)
 
-    # FastStream reads the handler's signature: taking only the message, it hands over the raw records.
+    # FastStream reads the handler's signature: taking only the message, it gets FastStream's message, the
+    # polled records in its ``raw_message``.
     async def on_batch(msg: KafkaMessage) -> None:
         await applier.handle_batch(msg)
 
@@ -202,5 +203,6 @@ def subscribe_batched(broker: KafkaBroker, consumer: Consumer[Any], runtime: Any
         batch=True,
         max_records=consumer.max_batch,
         batch_timeout_ms=POLL_WAIT_MS,
+        decoder=undecoded,
     )
     waking(subscriber)(on_batch)

@@ -78,6 +78,26 @@ async def test_an_event_published_twice_is_applied_once_and_the_group_catches_up
     assert await db.fetchval("SELECT count(*) FROM inbox") == 2
 
 
+async def test_a_record_that_says_it_is_json_but_is_not_is_dead_lettered_and_its_poll_applied(
+    infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
+) -> None:
+    """FastStream loaded the JSON of every record of a poll before the handler; one that said
+    ``application/json`` and was not failed the whole poll, which was then neither applied nor
+    dead-lettered."""
+    first, last = _shortage(), _shortage(Setting.GEZINSHUIS)
+    topic = isolation.topic(topics.CAPACITY_ALERTS)
+    await _publish(infra, topic, first.to_bytes())
+    await produce(infra.kafka, topic, b"{not json", key=b"k", headers=[("content-type", b"application/json")])
+    await _publish(infra, topic, last.to_bytes())
+    async with serving(_batched_probe(isolation.settings(ProbeSettings, infra))):
+        rows = await eventually(lambda: _applied_if(db, 2), what="the good events around the bad one")
+        async with TopicReader(infra.kafka, topics.dead_letter(topic)) as reader:
+            dead = await reader.until(lambda rs: len(rs) >= 1, what="a dead letter")
+    assert [r["event_id"] for r in rows] == [first.id, last.id]
+    assert dead[0].value == b"{not json"
+    assert dead[0].headers["x-dlq-reason"] == "invalid"
+
+
 async def test_a_failing_event_is_dead_lettered_alone_and_the_rest_of_its_poll_applied_once(
     infra: Infrastructure, isolation: Isolation, db: asyncpg.Pool
 ) -> None:
