@@ -36,6 +36,7 @@ from contracts.envelope import Envelope
 from contracts.intake import CareStarted, ReferralReceived
 from services.monitoring.rebuild import rebuild
 from services.monitoring.settings import MonitoringSettings
+from services.runtime.outbox import event_headers
 from tests.perf import report
 from tests.support.infra import Infrastructure, Isolation
 from tests.support.processes import service_process
@@ -46,10 +47,14 @@ pytestmark = pytest.mark.perf
 EVENTS = int(os.environ.get("SCHAKEL_PERF_EVENTS", "50000"))
 
 
-def realistic_events(count: int) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs of valid intake events, as intake would publish them."""
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+def realistic_events(count: int) -> list[Record]:
+    """(key, value, headers) of valid intake events, as intake's outbox relay publishes them: with
+    the CloudEvents headers, which FastStream reads the content type from."""
     now = datetime.now(UTC)
-    events: list[tuple[bytes, bytes]] = []
+    events: list[Record] = []
     while len(events) < count:
         referral_id = uuid.uuid4()
         client_ref = uuid.uuid4().hex * 2
@@ -79,16 +84,23 @@ def realistic_events(count: int) -> list[tuple[bytes, bytes]]:
         )
         first = Envelope.wrap(received, source="intake", time=now)
         second = Envelope.wrap(started, source="intake", time=now, cause=first)
-        events += [(str(referral_id).encode(), first.to_bytes()), (str(referral_id).encode(), second.to_bytes())]
+        events += [(str(referral_id).encode(), envelope.to_bytes(), _headers(envelope)) for envelope in (first, second)]
     return events[:count]
 
 
-async def produce(kafka: str, topic: str, events: list[tuple[bytes, bytes]]) -> None:
+def _headers(envelope: Envelope) -> list[tuple[str, bytes]]:
+    return [(name, value.encode()) for name, value in event_headers(envelope).items()]
+
+
+async def produce(kafka: str, topic: str, events: list[Record]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=5, max_batch_size=1 << 20, acks="all")
     await producer.start()
     try:
         for start in range(0, len(events), 5000):
-            sent = [await producer.send(topic, value, key=key) for key, value in events[start : start + 5000]]
+            sent = [
+                await producer.send(topic, value, key=key, headers=headers)
+                for key, value, headers in events[start : start + 5000]
+            ]
             await asyncio.gather(*sent)
     finally:
         await producer.stop()
@@ -192,7 +204,7 @@ async def test_projection_against_floor(infra: Infrastructure, isolation: Isolat
         assert empty.messages == 0
 
         events = realistic_events(EVENTS)
-        mean_bytes = sum(len(value) for _, value in events) / len(events)
+        mean_bytes = sum(len(value) for _, value, _ in events) / len(events)
         await produce(infra.kafka, floor_topic, events)
         await produce(infra.kafka, settings.topic(topics.INTAKE_EVENTS), events)
 
