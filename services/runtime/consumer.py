@@ -210,10 +210,14 @@ def subscribe(broker: KafkaBroker, consumer: Consumer[Any], runtime: Runtime[Any
 
 async def undecoded(_message: StreamMessage[Any]) -> None:
     """FastStream's decoder for every subscriber of ours: none. A handler decodes the raw record
-    (``msg.raw_message``) itself, so what does not decode goes to the dead letters. FastStream's own
-    decoder ran anyway, before the handler, whatever the handler's signature: it parsed each record
-    into a message again and loaded its JSON. That was 14 % of monitoring's CPU in the live
-    projection benchmark (py-spy), for a body nobody read."""
+    (``msg.raw_message``) itself, so what does not decode goes to the dead letters.
+
+    FastStream's own decoder ran before every handler, whatever its signature. For a poll it parsed
+    each record into a message again; it loaded a body's JSON when the content type said JSON or
+    none was set (ours, ``application/cloudevents+json``, it leaves alone). A foreign record that
+    said ``application/json`` (or ``text/plain``) and was not made it raise before the handler: that
+    record, or the batched consumer's whole poll, was neither applied nor dead-lettered, and the next
+    acknowledgement committed past it."""
     return None
 
 

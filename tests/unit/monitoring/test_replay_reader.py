@@ -10,6 +10,7 @@ from contracts.capacity import CapacityReported
 from contracts.envelope import Envelope, EventData
 from contracts.verblijf import Setting
 from services.monitoring.replay_reader import NewestRaw
+from tests.support.infra import REPO
 from tests.support.reports import capacity_report
 from tests.unit.contracts.examples import EXAMPLES
 
@@ -84,5 +85,6 @@ def test_a_reader_starts_without_the_web_and_broker_frameworks() -> None:
         text=True,
         check=True,
         stdin=subprocess.DEVNULL,
+        cwd=REPO,
     )
     assert loaded.stdout.split() == []
