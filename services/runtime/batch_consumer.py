@@ -26,7 +26,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
 from services.runtime import outbox, tracing
-from services.runtime.consumer import Applier, Consumer, inbox_name, undecoded
+from services.runtime.consumer import Applier, Consumer, inbox_name
 from services.runtime.db import UNAVAILABLE, Connection
 from services.runtime.inbox import first_deliveries
 from services.runtime.logs import event_context
@@ -203,6 +203,5 @@ def subscribe_batched(broker: KafkaBroker, consumer: Consumer[Any], runtime: Any
         batch=True,
         max_records=consumer.max_batch,
         batch_timeout_ms=POLL_WAIT_MS,
-        decoder=undecoded,
     )
     waking(subscriber)(on_batch)

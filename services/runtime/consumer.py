@@ -25,7 +25,6 @@ import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from tenacity import AsyncRetrying, wait_exponential
 
 from contracts.envelope import EventAttributes, EventData, InvalidEvent, decode
@@ -204,21 +203,7 @@ def subscribe(broker: KafkaBroker, consumer: Consumer[Any], runtime: Runtime[Any
         group_id=settings.group_id(consumer.name),
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest" if consumer.start_from_beginning else "latest",
-        decoder=undecoded,
     )(_entrypoint(applier))
-
-
-async def undecoded(_message: StreamMessage[Any]) -> None:
-    """FastStream's decoder for every subscriber of ours: none. A handler decodes the raw record
-    (``msg.raw_message``) itself, so what does not decode goes to the dead letters.
-
-    FastStream's own decoder ran before every handler, whatever its signature. For a poll it parsed
-    each record into a message again; it loaded a body's JSON when the content type said JSON or
-    none was set (ours, ``application/cloudevents+json``, it leaves alone). A foreign record that
-    said ``application/json`` (or ``text/plain``) and was not made it raise before the handler: that
-    record, or the batched consumer's whole poll, was neither applied nor dead-lettered, and the next
-    acknowledgement committed past it."""
-    return None
 
 
 def _entrypoint(applier: Applier) -> Callable[[KafkaMessage], Awaitable[None]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -10,6 +11,7 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -36,9 +38,24 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
             KafkaPrometheusMiddleware(registry=registry, app_name=settings.service),
         ],
         graceful_timeout=10.0,
+        # Every subscriber's handler decodes the raw records itself (``consumer``, ``batch_consumer``).
+        decoder=undecoded,
         # A plain logger, not FastStream's own (which prints past the root handler): its lines are JSON too.
         logger=logging.getLogger("faststream.kafka"),
     )
+
+
+async def undecoded(_message: StreamMessage[Any]) -> None:
+    """The broker's decoder: none. Every handler of ours decodes the raw record (``msg.raw_message``)
+    itself, so what does not decode goes to the dead letters.
+
+    FastStream's own decoder ran before every handler, whatever its signature. For a poll it parsed
+    each record into a message again; it loaded a body's JSON when the content type said JSON or
+    none was set (ours, ``application/cloudevents+json``, it leaves alone). A foreign record that
+    said ``application/json`` (or ``text/plain``) and was not made it raise before the handler: that
+    record, or the batched consumer's whole poll, was neither applied nor dead-lettered, and the next
+    acknowledgement committed past it."""
+    return None
 
 
 # Dead letters wait this long for an operator (python -m services.runtime.deadletters) to look.

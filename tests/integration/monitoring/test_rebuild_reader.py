@@ -38,7 +38,8 @@ async def db(infra: Infrastructure, isolation: Isolation) -> AsyncIterator[async
     await pool.close()
 
 
-async def _rebuilt_with_more_to_come(
+@pytest.fixture
+async def before(
     infra: Infrastructure, isolation: Isolation, settings: MonitoringSettings, db: asyncpg.Pool
 ) -> tuple[object, ...]:
     """Read models rebuilt from one report, and two more reports on the topic: what a rebuild that
@@ -83,13 +84,8 @@ async def test_the_rebuild_keeps_the_newest_report_of_each_setting_and_skips_wha
 
 
 async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_they_were(
-    infra: Infrastructure,
-    isolation: Isolation,
-    settings: MonitoringSettings,
-    db: asyncpg.Pool,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: MonitoringSettings, db: asyncpg.Pool, before: tuple[object, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = await _rebuilt_with_more_to_come(infra, isolation, settings, db)
     started: list[ReaderProcess] = []
 
     async def killed_instead_of_let_go(reader: ReaderProcess) -> None:
@@ -107,13 +103,8 @@ async def test_a_rebuild_whose_reader_dies_fails_and_leaves_the_read_models_as_t
 
 
 async def test_a_rebuild_failing_midway_stops_its_readers_and_leaves_the_read_models_as_they_were(
-    infra: Infrastructure,
-    isolation: Isolation,
-    settings: MonitoringSettings,
-    db: asyncpg.Pool,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: MonitoringSettings, db: asyncpg.Pool, before: tuple[object, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = await _rebuilt_with_more_to_come(infra, isolation, settings, db)
     started: list[ReaderProcess] = []
     start = ReaderProcess.start.__func__  # type: ignore[attr-defined]
 
