@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,3 +73,48 @@ def measured(port: int) -> Iterator[Spent]:
     spent.server = seconds(pid) - server
     after = postgres_seconds()
     spent.postgres = None if postgres is None or after is None else after - postgres
+
+
+@dataclass
+class Machine:
+    """How busy every core of this machine was while a ``machine_measured`` block ran."""
+
+    busy: float = 0.0  # 0..1 of all cores
+
+    def __str__(self) -> str:
+        return f"machine {self.busy:.0%} busy over {os.cpu_count()} cores"
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores together since boot, from ``/proc/stat``; idle and
+    iowait count as not busy."""
+    with open("/proc/stat") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    # guest and guest_nice are already inside user and nice.
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+@contextmanager
+def machine_measured() -> Iterator[Machine]:
+    """Whether a latency was measured on cores with room to spare or on saturated ones: past about
+    90 % busy, every wake-up of every process on the path queues for a core."""
+    busy, total = _cpu_ticks()
+    machine = Machine()
+    yield machine
+    busy_after, total_after = _cpu_ticks()
+    machine.busy = (busy_after - busy) / max(total_after - total, 1)
+
+
+@contextmanager
+def shares_measured(pids: dict[str, int]) -> Iterator[dict[str, float]]:
+    """The share of one core each named process used while the block ran (1.0: a whole core),
+    PostgreSQL's processes together as "postgres"; who took the cores a latency waited for."""
+    start = time.monotonic()
+    before = {name: seconds(pid) for name, pid in pids.items()} | {"postgres": postgres_seconds() or 0.0}
+    shares: dict[str, float] = {}
+    yield shares
+    elapsed = max(time.monotonic() - start, 1e-9)
+    after = {name: seconds(pid) for name, pid in pids.items()} | {"postgres": postgres_seconds() or 0.0}
+    shares.update({name: round((after[name] - before[name]) / elapsed, 2) for name in before})

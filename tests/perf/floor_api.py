@@ -10,20 +10,40 @@ the other write routes beside its catch-all route (tests/perf/test_write_routes.
 without: the row and an outbox row written in one transaction. It shows how much of Schakel's
 distance to the floor is the pattern itself (a transaction: BEGIN, two statements, COMMIT), and
 how much is Schakel's own code.
+
+``POST /v1/referrals/rows`` writes, in one transaction, every row intake writes for a referral,
+with intake's own statement (``PostgresIntakeStore.register_referral``) into intake's own tables
+(its migrations and the runtime's, applied to a schema of their own): the youth, the referral, its
+first history step, a verblijf place of the day, and the outbox row. It leaves out everything else
+Schakel does: validation, authentication, pseudonymisation, sealing, the event's envelope, the
+relay. It shows what intake's rows cost PostgreSQL and asyncpg when the Python around them is bare.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from services.intake.store import PostgresIntakeStore, VerblijfPlace
+
+# Intake's tables as a running intake has them: the runtime's migrations, then intake's own.
+SERVICES = Path(__file__).parents[2] / "services"
+MIGRATIONS = [SERVICES / "runtime" / "migrations", SERVICES / "intake" / "migrations"]
+# The daily cap the intake benchmark sets (SCHAKEL_VERBLIJF_REFERRALS_PER_DAY): a random place of
+# so many seldom collides, and the statement checks the cap as intake's does.
+PLACES = 100_000_000
 
 
 @asynccontextmanager
@@ -47,10 +67,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await conn.close()
     app.state.pool = await asyncpg.create_pool(url, min_size=1, max_size=10, server_settings={"search_path": schema})
+    app.state.rows = await _intake_tables(url, f"{schema}_rows")
     try:
         yield
     finally:
         await app.state.pool.close()
+        await app.state.rows.close()
+
+
+async def _intake_tables(url: str, schema: str) -> asyncpg.Pool:
+    """A pool on a schema of its own holding intake's tables, made by intake's migration files."""
+    conn = await asyncpg.connect(url)
+    try:
+        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{schema}".referral'):
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"; SET search_path TO "{schema}"')
+            for directory in MIGRATIONS:
+                for path in sorted(directory.glob("*.sql")):
+                    await conn.execute(path.read_text())
+    finally:
+        await conn.close()
+    return await asyncpg.create_pool(url, min_size=1, max_size=10, server_settings={"search_path": schema})
 
 
 app = FastAPI(lifespan=lifespan)
@@ -79,6 +115,50 @@ async def create_referral_with_event(body: dict[str, Any], request: Request) -> 
         await conn.execute("INSERT INTO referrals (id, body) VALUES ($1, $2::jsonb)", referral_id, row)
         await conn.execute(
             "INSERT INTO outbox (event_id, topic, key, payload) VALUES ($1, 'referrals', $2, $3)",
+            uuid.uuid4(),
+            str(referral_id),
+            row.encode(),
+        )
+    return JSONResponse({"referral_id": str(referral_id)}, status_code=201)
+
+
+@app.post("/v1/referrals/rows", status_code=201)
+async def create_referral_rows(body: dict[str, Any], request: Request) -> JSONResponse:
+    """Intake's rows for a referral, by intake's statement, and its outbox row, in one transaction."""
+    referral_id, now = uuid.uuid4(), datetime.now(UTC)
+    client, referrer = body.get("client", {}), body.get("referrer", {})
+    client_ref = hashlib.sha256(str(client.get("bsn")).encode()).hexdigest()
+    values = {
+        "id": referral_id,
+        "client_ref": client_ref,
+        "age": 15,
+        "municipality_code": client.get("municipality_code", ""),
+        "referrer_type": referrer.get("type", ""),
+        "referrer_agb": referrer.get("agb"),
+        "veilig_thuis": False,
+        "provider_agb": None,
+        "contracted_provider": None,
+        "product_category": body.get("product_category", ""),
+        "settings": body.get("settings", []),
+        "urgency": body.get("urgency", ""),
+        "ambulant_tried": bool(body.get("ambulant_tried")),
+        "needs_gemeente_decision": False,
+        "referral_date": now.date(),
+        "received_at": now,
+        "submitted_by": "floor",
+        "status": "received",
+    }
+    row = json.dumps(body)
+    async with request.app.state.rows.acquire() as conn, conn.transaction():
+        await PostgresIntakeStore(conn).register_referral(
+            json.dumps(client).encode(),
+            values,
+            "",
+            VerblijfPlace("floor", now.date(), random.randint(1, PLACES), PLACES),
+        )
+        await conn.execute(
+            """INSERT INTO outbox (event_id, topic, event_type, key, payload, headers)
+               VALUES ($1, 'referrals', 'ReferralReceived', $2, $3, '{}'::jsonb)""",
             uuid.uuid4(),
             str(referral_id),
             row.encode(),

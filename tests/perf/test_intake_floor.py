@@ -102,11 +102,14 @@ async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolati
     with floor_process(env, f"{isolation.schema}_floor") as floor:
         floor_stats, floor_cpu = measured_wrk(floor, "/v1/referrals", "")
         transactional_stats, transactional_cpu = measured_wrk(floor, "/v1/referrals/transactional", "")
+        rows_stats, rows_cpu = measured_wrk(floor, "/v1/referrals/rows", "")
     with service_process("intake", free_port(), env, "perf-intake") as intake:
         schakel_stats, schakel_cpu = measured_wrk(intake, "/v1/referrals", referrer)
 
-    print("\nwrk floor (a):", floor_stats, "\nwrk transactional:", transactional_stats, "\nwrk intake:", schakel_stats)
-    for stats in (floor_stats, transactional_stats, schakel_stats):
+    measured = {"floor (a)": floor_stats, "transactional": transactional_stats, "rows": rows_stats}
+    for name, stats in (measured | {"intake": schakel_stats}).items():
+        print(f"\nwrk {name}:", stats)
+    for stats in (*measured.values(), schakel_stats):
         assert stats["requests"] > 0
         assert stats["status_errors"] == stats["timeouts"] == stats["connect_errors"] == 0, stats
 
@@ -127,5 +130,13 @@ async def test_referrals_against_floor(infra: Infrastructure, isolation: Isolati
             f"the same against floor (a)'s row and an outbox row in one transaction ({transactional:.1%} of floor (a))",
             transactional_stats,
             transactional_cpu,
+        )
+    )
+    rows = load.per_second(rows_stats) / load.per_second(floor_stats)
+    report.ROWS.append(
+        row(
+            f"the same against intake's own rows and statement, bare, in one transaction ({rows:.1%} of floor (a))",
+            rows_stats,
+            rows_cpu,
         )
     )

@@ -27,11 +27,13 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from tests.perf import cpu
 from tests.perf import report as table
 from tests.perf import wrk as load
 from tests.support.infra import Infrastructure, Isolation
@@ -70,13 +72,23 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
                 await http.put(f"{capacity}/v1/providers/{AGB}", headers=admin, json={"settings": ["crisisplek"]})
             ).raise_for_status()
             rounds = Rounds(http, capacity, monitoring, provider, sf)
-            quiet = await rounds.measure(ROUNDS)
+            with cpu.machine_measured() as quiet_machine:
+                quiet = await rounds.measure(ROUNDS)
             # Beside intake taking referrals at half the most it took in this run (issue 13): ambulant
             # ones, so the crisis places measured here are not touched by the load.
             maximum = _most_referrals_per_second(intake, referrer["Authorization"])
             load = BackgroundReferrals(intake, referrer["Authorization"], per_second=maximum / 2)
+            pids = {
+                "capacity": cpu.listening_pid(_port(capacity)),
+                "monitoring": cpu.listening_pid(_port(monitoring)),
+                "intake": cpu.listening_pid(_port(intake)),
+                "kafka": cpu.listening_pid(_port(f"//{infra.kafka}")),
+                "wrk": load.process.pid,
+                "this benchmark": os.getpid(),
+            }
             try:
-                busy = await rounds.measure(ROUNDS)
+                with cpu.machine_measured() as busy_machine, cpu.shares_measured(pids) as busy_shares:
+                    busy = await rounds.measure(ROUNDS)
             finally:
                 load.stop()
             rounds.close()
@@ -84,8 +96,14 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
     report = {
         "rounds": ROUNDS,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "quiet": {"sse_ms": _summary(quiet[0]), "metrics_ms": _summary(quiet[1])},
+        "quiet": {
+            "machine_busy": round(quiet_machine.busy, 3),
+            "sse_ms": _summary(quiet[0]),
+            "metrics_ms": _summary(quiet[1]),
+        },
         "busy": {
+            "machine_busy": round(busy_machine.busy, 3),
+            "cores_used": busy_shares,
             "intake_max_per_second": round(maximum, 1),
             "background_per_second": round(load.achieved(), 1),
             "background_refused": load.refused,
@@ -96,10 +114,13 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
     print("\nshortage latency:", json.dumps(report, indent=2))
     assert len(quiet[0]) == len(quiet[1]) == len(busy[0]) == len(busy[1]) == ROUNDS
     assert load.accepted > 0 and load.refused == 0, "the background load must be referrals intake accepted"
-    for when, (to_stream, to_metrics) in (("quiet", quiet), ("beside intake at half its maximum", busy)):
+    for when, (to_stream, to_metrics), machine in (
+        ("quiet", quiet, quiet_machine),
+        ("beside intake at half its maximum", busy, busy_machine),
+    ):
         for what, seconds in (("SSE", to_stream), ("`/metrics`", to_metrics)):
             summary = _summary(seconds)
-            note = f"max {summary['max']} ms; no floor"
+            note = f"max {summary['max']} ms; no floor; {machine}"
             if when != "quiet":
                 note += f"; intake max {maximum:.0f}/s, background {load.achieved():.0f}/s accepted"
             table.ROWS.append(
@@ -229,6 +250,12 @@ class BackgroundReferrals:
 
     def achieved(self) -> float:
         return self.accepted / max(self.stats["duration_us"] / 1e6, 1e-9)
+
+
+def _port(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None, url
+    return port
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
