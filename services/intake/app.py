@@ -19,6 +19,8 @@ from services.runtime.clock import Clock
 from services.runtime.periodic import Periodic
 from services.runtime.service import Runtime, ServiceSpec, create_app
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 
 def build(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
@@ -43,7 +45,7 @@ def build(settings: IntakeSettings | None = None, clock: Clock | None = None) ->
             title="Schakel intake",
             description="Referrals, allocations (toewijzingen), start and end of care. The only service that "
             "knows who a youth is; everything it publishes is pseudonymous.",
-            migrations=Path(__file__).parent / "migrations",
+            migrations=MIGRATIONS,
             routers=[router, allocations_router, personal_data_router],
             consumers=lambda _app, _runtime: handlers.consumers(),
             publishes=[topics.INTAKE_EVENTS],

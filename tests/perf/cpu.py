@@ -86,14 +86,14 @@ class Machine:
 
 
 def _cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores together since boot, from ``/proc/stat``; idle and
-    iowait count as not busy."""
+    """(busy, total) jiffies of all cores together since boot, from ``/proc/stat``."""
     with open("/proc/stat") as stat:
         fields = [int(f) for f in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    # guest and guest_nice are already inside user and nice.
+    # user nice system idle iowait irq softirq steal; guest and guest_nice are inside user and nice.
+    # Steal counts as busy: the hypervisor gave that core's time to another machine, so no process
+    # here could have had it.
     total = sum(fields[:8])
-    return total - idle, total
+    return total - fields[3] - fields[4], total
 
 
 @contextmanager
@@ -108,13 +108,20 @@ def machine_measured() -> Iterator[Machine]:
 
 
 @contextmanager
-def shares_measured(pids: dict[str, int]) -> Iterator[dict[str, float]]:
+def shares_measured(pids: dict[str, int]) -> Iterator[dict[str, float | None]]:
     """The share of one core each named process used while the block ran (1.0: a whole core),
-    PostgreSQL's processes together as "postgres"; who took the cores a latency waited for."""
+    PostgreSQL's processes together as "postgres"; who took the cores a latency waited for. None
+    when it is not known: a process that ended meanwhile, or no local PostgreSQL."""
     start = time.monotonic()
-    before = {name: seconds(pid) for name, pid in pids.items()} | {"postgres": postgres_seconds() or 0.0}
-    shares: dict[str, float] = {}
+    before = {name: seconds(pid) for name, pid in pids.items()}
+    postgres = postgres_seconds()
+    shares: dict[str, float | None] = {}
     yield shares
     elapsed = max(time.monotonic() - start, 1e-9)
-    after = {name: seconds(pid) for name, pid in pids.items()} | {"postgres": postgres_seconds() or 0.0}
-    shares.update({name: round((after[name] - before[name]) / elapsed, 2) for name in before})
+    for name, pid in pids.items():
+        alive = os.path.exists(f"/proc/{pid}")
+        shares[name] = round((seconds(pid) - before[name]) / elapsed, 2) if alive else None
+    postgres_after = postgres_seconds()
+    shares["postgres"] = (
+        None if postgres is None or postgres_after is None else round((postgres_after - postgres) / elapsed, 2)
+    )

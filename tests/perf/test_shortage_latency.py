@@ -82,10 +82,9 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
                 "capacity": cpu.listening_pid(_port(capacity)),
                 "monitoring": cpu.listening_pid(_port(monitoring)),
                 "intake": cpu.listening_pid(_port(intake)),
-                "kafka": cpu.listening_pid(_port(f"//{infra.kafka}")),
                 "wrk": load.process.pid,
                 "this benchmark": os.getpid(),
-            }
+            } | _local_broker(infra.kafka)
             try:
                 with cpu.machine_measured() as busy_machine, cpu.shares_measured(pids) as busy_shares:
                     busy = await rounds.measure(ROUNDS)
@@ -250,6 +249,14 @@ class BackgroundReferrals:
 
     def achieved(self) -> float:
         return self.accepted / max(self.stats["duration_us"] / 1e6, 1e-9)
+
+
+def _local_broker(bootstrap: str) -> dict[str, int]:
+    """The broker's process when it is one on this machine (as ``make perf`` runs it), else none."""
+    host, _, port = bootstrap.rpartition(":")
+    if "," in bootstrap or host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        return {}
+    return {"kafka": cpu.listening_pid(int(port))}
 
 
 def _port(url: str) -> int:
