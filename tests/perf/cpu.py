@@ -17,22 +17,34 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def seconds(pid: int) -> float:
-    """User + system CPU seconds ``pid`` has used; 0 once it is gone."""
+def used(pid: int) -> float | None:
+    """User + system CPU seconds ``pid`` has used; None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return 0.0
+        return None
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def listening_pid(port: int) -> int:
-    """The process that listens on ``port`` of this machine."""
+def seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used; 0 once it is gone."""
+    return used(pid) or 0.0
+
+
+def _difference(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def listening_pid(address: str) -> int:
+    """The process of this machine that listens at ``address``: a server's URL or a ``host:port``."""
+    port = urlsplit(address if "//" in address else f"//{address}").port
+    assert port is not None, f"{address} names no port"
     out = subprocess.run(
         ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL
     ).stdout
@@ -65,14 +77,14 @@ class Spent:
 
 
 @contextmanager
-def measured(port: int) -> Iterator[Spent]:
-    pid = listening_pid(port)
-    server, postgres = seconds(pid), postgres_seconds()
+def measured(server: str) -> Iterator[Spent]:
+    """CPU the process serving ``server`` (its URL) and PostgreSQL spend while the block runs."""
+    pid = listening_pid(server)
+    before, postgres = seconds(pid), postgres_seconds()
     spent = Spent()
     yield spent
-    spent.server = seconds(pid) - server
-    after = postgres_seconds()
-    spent.postgres = None if postgres is None or after is None else after - postgres
+    spent.server = seconds(pid) - before
+    spent.postgres = _difference(postgres, postgres_seconds())
 
 
 @dataclass
@@ -112,16 +124,14 @@ def shares_measured(pids: dict[str, int]) -> Iterator[dict[str, float | None]]:
     """The share of one core each named process used while the block ran (1.0: a whole core),
     PostgreSQL's processes together as "postgres"; who took the cores a latency waited for. None
     when it is not known: a process that ended meanwhile, or no local PostgreSQL."""
-    start = time.monotonic()
-    before = {name: seconds(pid) for name, pid in pids.items()}
-    postgres = postgres_seconds()
+
+    def now() -> dict[str, float | None]:
+        return {name: used(pid) for name, pid in pids.items()} | {"postgres": postgres_seconds()}
+
+    start, before = time.monotonic(), now()
     shares: dict[str, float | None] = {}
     yield shares
-    elapsed = max(time.monotonic() - start, 1e-9)
-    for name, pid in pids.items():
-        alive = os.path.exists(f"/proc/{pid}")
-        shares[name] = round((seconds(pid) - before[name]) / elapsed, 2) if alive else None
-    postgres_after = postgres_seconds()
-    shares["postgres"] = (
-        None if postgres is None or postgres_after is None else round((postgres_after - postgres) / elapsed, 2)
-    )
+    elapsed, after = max(time.monotonic() - start, 1e-9), now()
+    for name, spent in before.items():
+        difference = _difference(spent, after[name])
+        shares[name] = None if difference is None else round(difference / elapsed, 2)

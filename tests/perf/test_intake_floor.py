@@ -25,7 +25,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,9 +91,7 @@ def wrk(url: str, authorization: str) -> dict[str, int]:
 
 def measured_wrk(server: str, path: str, authorization: str) -> tuple[dict[str, int], str]:
     """wrk on ``server`` + ``path``; its report, and the CPU per request of the server and PostgreSQL."""
-    port = urlsplit(server).port
-    assert port is not None
-    with cpu.measured(port) as spent:
+    with cpu.measured(server) as spent:
         stats = wrk(f"{server}{path}", authorization)
     return stats, spent.per_request(stats["requests"])
 

@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -79,9 +78,9 @@ async def test_shortage_alert_latency(infra: Infrastructure, isolation: Isolatio
             maximum = _most_referrals_per_second(intake, referrer["Authorization"])
             load = BackgroundReferrals(intake, referrer["Authorization"], per_second=maximum / 2)
             pids = {
-                "capacity": cpu.listening_pid(_port(capacity)),
-                "monitoring": cpu.listening_pid(_port(monitoring)),
-                "intake": cpu.listening_pid(_port(intake)),
+                "capacity": cpu.listening_pid(capacity),
+                "monitoring": cpu.listening_pid(monitoring),
+                "intake": cpu.listening_pid(intake),
                 "wrk": load.process.pid,
                 "this benchmark": os.getpid(),
             } | _local_broker(infra.kafka)
@@ -256,13 +255,7 @@ def _local_broker(bootstrap: str) -> dict[str, int]:
     host, _, port = bootstrap.rpartition(":")
     if "," in bootstrap or host not in ("127.0.0.1", "localhost") or not port.isdigit():
         return {}
-    return {"kafka": cpu.listening_pid(int(port))}
-
-
-def _port(url: str) -> int:
-    port = urlsplit(url).port
-    assert port is not None, url
-    return port
+    return {"kafka": cpu.listening_pid(bootstrap)}
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
